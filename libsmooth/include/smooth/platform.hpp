@@ -1,0 +1,189 @@
+// Platform: the access-control core. Tenants, domains and host resolution, users and
+// passwords, authorization against the permission matrix, masquerading, time-limited
+// permission grants, and the audit trail.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smooth/access.hpp"
+#include "smooth/audit.hpp"
+#include "smooth/status.hpp"
+#include "smooth/storage.hpp"
+#include "smooth/time.hpp"
+
+namespace smooth {
+
+/// Cost of argon2id password hashing. Default() meets OWASP's minimum (19 MiB, 2 passes);
+/// production code never needs anything else. InsecureForTests() exists so test suites can
+/// create thousands of users quickly, and must be asked for by name.
+struct PasswordCost {
+  unsigned long long ops_limit = 2;
+  std::size_t mem_limit_bytes = 19u * 1024 * 1024;
+
+  static PasswordCost Default() { return {}; }
+  static PasswordCost InsecureForTests() { return {1, 8192}; }
+};
+
+struct PlatformOptions {
+  /// Required. Shared with other components (the scheduler) that use the same data.
+  std::shared_ptr<Storage> storage;
+  /// Where "now" comes from. Must outlive the Platform.
+  const Clock* clock = &SystemClock::Default();
+  /// Audit sinks; null discards.
+  std::shared_ptr<AuditSink> security_log;
+  std::shared_ptr<AuditSink> masquerade_log;
+  /// `<slug>.<base_domain>` reaches a tenant, `platform.<base_domain>` the platform.
+  std::string base_domain = "lvh.me";
+  PasswordCost password_cost = PasswordCost::Default();
+  std::chrono::minutes max_grant_duration{8 * 60};
+  /// Failed logins allowed per account within `login_throttle_window` before further
+  /// attempts are refused (with the same generic message) until the window passes.
+  int login_max_failures = 5;
+  std::chrono::minutes login_throttle_window{15};
+};
+
+/// What to create in Platform::CreateTenant.
+struct TenantSpec {
+  std::string slug;
+  std::string name;
+  SubscriptionTier tier = SubscriptionTier::kFree;
+  TenantStatus status = TenantStatus::kActive;
+  std::string time_zone = "UTC";
+  bool is_demo = false;
+};
+
+struct DomainSpec {
+  std::string name;
+  TenantId tenant;
+  bool is_primary = false;
+  bool is_custom_domain = false;
+  std::optional<std::string> route53_zone_id;
+};
+
+struct UserSpec {
+  std::string email;
+  std::string display_name;
+  Role role = Role::kCustomer;
+  std::optional<TenantId> tenant;
+  std::string password;  // 8..1024 bytes
+  bool is_temporary = false;
+};
+
+/// Where a Host header leads: the platform, or one tenant.
+struct HostMatch {
+  bool is_platform = false;
+  std::optional<Tenant> tenant;  // set when !is_platform
+};
+
+/// The access-control core. Safe to share between threads; all state lives in Storage.
+///
+///     auto platform = smooth::Platform::Open({.storage = smooth::NewMemoryStorage()});
+///     auto root = (*platform)->CreateSuperuser("root@example.com", "Root", "correct horse");
+///     auto me = (*platform)->ActAs(root->id);
+///     auto acme = (*platform)->CreateTenant(*me, {.slug = "acme", .name = "Acme"});
+class Platform {
+ public:
+  static Result<std::unique_ptr<Platform>> Open(PlatformOptions options);
+  ~Platform();
+  Platform(const Platform&) = delete;
+  Platform& operator=(const Platform&) = delete;
+
+  const PlatformOptions& options() const;
+  Instant Now() const;
+
+  // --- Bootstrap and identity -----------------------------------------------------------
+
+  /// Creates a SUPERUSER without an acting user: for first start and the admin CLI.
+  Result<User> CreateSuperuser(std::string_view email, std::string_view display_name,
+                               std::string_view password);
+
+  /// A Principal for `user` without a session, for embedders that authenticate users
+  /// themselves. unauthenticated when the user is inactive or its tenant suspended.
+  Result<Principal> ActAs(UserId user);
+
+  /// Logs in on a host: platform users on the platform host, a tenant's users on that
+  /// tenant's hosts. Every failure is the same unauthenticated "invalid email or
+  /// password" (audited with the real reason), with similar timing for unknown users.
+  Result<Session> Login(const HostMatch& where, std::string_view email,
+                        std::string_view password, std::string_view ip_address);
+
+  /// The principal behind a live session; unauthenticated when the session ended, its
+  /// original ended, its user was deactivated, or the tenant suspended.
+  Result<Principal> Authenticate(SessionId session);
+
+  /// Ends a session and every masquerade started from it.
+  Status Logout(SessionId session);
+
+  // --- Authorization --------------------------------------------------------------------
+
+  /// Allowed or denied with a reason. Consults the matrix, the actor's and the target's
+  /// tenants, is_temporary, role ranks and the actor's active grants. A user of tenant A
+  /// is never allowed anything on tenant B. Denials are audited to security.log, and so is
+  /// each decision that only an active grant allowed.
+  Decision Authorize(const Principal& actor, Action action, const Target& target);
+
+  /// Authorize as a Status: ok, or permission_denied carrying the reason.
+  Status Check(const Principal& actor, Action action, const Target& target);
+
+  // --- Tenants and domains --------------------------------------------------------------
+
+  Result<Tenant> CreateTenant(const Principal& actor, const TenantSpec& spec);
+  Result<Tenant> GetTenant(const Principal& actor, TenantId id);
+  Result<Tenant> SuspendTenant(const Principal& actor, TenantId id, std::string_view reason);
+  Result<Tenant> ReactivateTenant(const Principal& actor, TenantId id);
+
+  Result<Domain> AddDomain(const Principal& actor, const DomainSpec& spec);
+  /// Records the outcome of a DNS verification check; sets verified_at when verified.
+  Result<Domain> SetDomainVerification(const Principal& actor, DomainId id,
+                                       DomainVerification verification);
+
+  /// Resolves a Host header (port stripped, case-insensitive): `platform.<base>` → the
+  /// platform, `<slug>.<base>` → that tenant, a verified custom domain → its tenant;
+  /// everything else, the bare base domain included, is not_found. Never a default.
+  Result<HostMatch> ResolveHost(std::string_view host_header);
+
+  // --- Users ----------------------------------------------------------------------------
+
+  Result<User> CreateUser(const Principal& actor, const UserSpec& spec);
+  Result<User> GetUser(const Principal& actor, UserId id);
+  Result<User> ChangeRole(const Principal& actor, UserId id, Role new_role);
+  Result<User> DeactivateUser(const Principal& actor, UserId id);
+
+  // --- Masquerading ---------------------------------------------------------------------
+
+  /// Starts acting as `target` from `original`. Returns the new session. Refusals are
+  /// permission_denied (or unauthenticated for a dead session) and audited HIJACK_DENIED.
+  Result<Session> StartMasquerade(SessionId original, UserId target,
+                                  std::string_view ip_address);
+  /// Ends a masquerade session and returns the original session.
+  Result<Session> StopMasquerade(SessionId masquerade);
+
+  // --- Permission grants ----------------------------------------------------------------
+
+  /// Grants `grantee` the right to perform `action` for `duration` (1 minute up to
+  /// max_grant_duration). The grantor must be allowed the action in the grantee's scope
+  /// and outrank the grantee; the reason is required (<= 500 characters).
+  Result<Grant> CreateGrant(const Principal& grantor, UserId grantee, Action action,
+                            std::string_view reason,
+                            std::chrono::minutes duration = std::chrono::minutes(30));
+  Result<Grant> RevokeGrant(const Principal& actor, GrantId id, std::string_view reason);
+  /// Revokes each listed grant that is active and the actor may revoke; returns the count.
+  Result<int> RevokeGrants(const Principal& actor, const std::vector<GrantId>& ids,
+                           std::string_view reason);
+  /// Revokes every active grant matching `filter` that the actor may revoke.
+  Result<int> RevokeGrants(const Principal& actor, const GrantFilter& filter,
+                           std::string_view reason);
+  Result<std::vector<Grant>> ListGrants(const Principal& actor, const GrantFilter& filter);
+
+ private:
+  struct Impl;
+  explicit Platform(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace smooth

@@ -1,0 +1,1 @@
+# Packaging tests: added with the consumer example.
