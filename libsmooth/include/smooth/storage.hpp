@@ -10,11 +10,10 @@
 #include <vector>
 
 #include "smooth/access.hpp"
+#include "smooth/schedule_types.hpp"
 #include "smooth/status.hpp"
 
 namespace smooth {
-
-class TenantTransaction;  // per-tenant scheduling data; see schedule_storage.hpp
 
 enum class TxnMode { kRead, kWrite };
 
@@ -63,6 +62,60 @@ class SharedTransaction {
   virtual Result<std::vector<Session>> ListLiveMasquerades(SessionId original) = 0;
 
   /// Makes the writes durable and visible. The transaction is finished afterwards.
+  virtual Status Commit() = 0;
+};
+
+/// A transaction over one tenant's scheduling data (the tenant's schema or file).
+/// Same rules as SharedTransaction: rollback on destruction unless committed, one thread
+/// at a time, Insert* assign ids, not_found for missing rows.
+///
+/// The change sequence is the multi-process coherence mechanism: every write transaction
+/// that changes anything calls BumpChangeSeq() first, which serializes writers of the
+/// tenant and returns the new value; rows written in it carry that value in change_seq,
+/// so an in-memory index at sequence k refreshes itself from ListAppointmentsChangedSince(k).
+class TenantTransaction {
+ public:
+  virtual ~TenantTransaction() = default;
+
+  /// The tenant's current change sequence (0 for a new tenant).
+  virtual Result<std::int64_t> ChangeSeq() = 0;
+  /// Increments and returns the change sequence; write transactions only.
+  virtual Result<std::int64_t> BumpChangeSeq() = 0;
+
+  virtual Result<Resource> InsertResource(Resource resource) = 0;
+  virtual Status UpdateResource(const Resource& resource) = 0;
+  virtual Result<Resource> GetResource(ResourceId id) = 0;
+  virtual Result<std::vector<Resource>> ListResources() = 0;
+
+  virtual Result<Service> InsertService(Service service) = 0;
+  virtual Status UpdateService(const Service& service) = 0;
+  virtual Result<Service> GetService(ServiceId id) = 0;
+  virtual Result<std::vector<Service>> ListServices() = 0;
+
+  virtual Result<Customer> InsertCustomer(Customer customer) = 0;
+  virtual Status UpdateCustomer(const Customer& customer) = 0;
+  virtual Result<Customer> GetCustomer(CustomerId id) = 0;
+  virtual Result<std::vector<Customer>> ListCustomers() = 0;
+
+  /// already_exists when the idempotency key is taken.
+  virtual Result<Appointment> InsertAppointment(Appointment appointment) = 0;
+  virtual Status UpdateAppointment(const Appointment& appointment) = 0;
+  virtual Result<Appointment> GetAppointment(AppointmentId id) = 0;
+  virtual Result<Appointment> FindAppointmentByIdempotencyKey(std::string_view key) = 0;
+  /// Appointments whose [start, end) overlaps [from, to), any status, by start.
+  virtual Result<std::vector<Appointment>> ListAppointments(Instant from, Instant to) = 0;
+  virtual Result<std::vector<Appointment>> ListSeries(SeriesId series) = 0;
+  /// Appointments with change_seq > seq.
+  virtual Result<std::vector<Appointment>> ListAppointmentsChangedSince(std::int64_t seq) = 0;
+  /// A fresh series id.
+  virtual Result<SeriesId> NewSeriesId() = 0;
+
+  virtual Result<Hold> InsertHold(Hold hold) = 0;
+  virtual Status UpdateHold(const Hold& hold) = 0;
+  virtual Result<Hold> GetHold(HoldId id) = 0;
+  /// Holds not released, expiring after `now`.
+  virtual Result<std::vector<Hold>> ListLiveHolds(Instant now) = 0;
+
   virtual Status Commit() = 0;
 };
 

@@ -1,0 +1,974 @@
+// Platform: tenants, domains, users, sessions, authorization, masquerading and grants,
+// on top of the storage seam, with every security-relevant event audited.
+#include "smooth/platform.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "access/password.hpp"
+#include "access/rules.hpp"
+#include "access/validate.hpp"
+
+namespace smooth {
+
+using internal::ActorFacts;
+
+namespace {
+
+std::string RandomKey() {
+  unsigned char bytes[16];
+  randombytes_buf(bytes, sizeof bytes);
+  char hex[sizeof bytes * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+  return hex;
+}
+
+Status ValidateRoleTenant(Role role, const std::optional<TenantId>& tenant) {
+  if (!IsPlatformRole(role) && !tenant)
+    return InvalidArgument(
+        fmt::format("Users with role {} must be assigned to a tenant", RoleName(role)));
+  if (IsPlatformRole(role) && tenant)
+    return InvalidArgument(
+        fmt::format("Users with role {} must not be assigned to a tenant", RoleName(role)));
+  return {};
+}
+
+Target TargetForUser(const User& u, std::optional<Role> role = std::nullopt) {
+  return Target{.tenant = u.tenant, .owner = u.id, .is_temporary = u.is_temporary, .role = role};
+}
+
+Target TargetForTenant(const Tenant& t) {
+  return Target{.tenant = t.id, .owner = std::nullopt, .is_temporary = t.is_demo, .role = {}};
+}
+
+AuditValue OptionalText(const std::optional<std::string>& s) {
+  if (!s) return nullptr;
+  return *s;
+}
+
+}  // namespace
+
+struct Platform::Impl {
+  PlatformOptions opt;
+
+  std::mutex throttle_mu;
+  // Recent failed logins per account key ("<tenant id>/<email>"); guarded by throttle_mu.
+  std::unordered_map<std::string, std::deque<Instant>> failures;
+
+  Instant Now() const { return opt.clock->Now(); }
+
+  // -------------------------------------------------------------------------------------
+  // Audit
+
+  void Write(AuditSink* sink, std::string action,
+             std::vector<std::pair<std::string, AuditValue>> fields) const {
+    if (sink == nullptr) return;
+    // A failing audit sink must not undo or block the audited operation; the sink reports
+    // its own failure and there is nowhere better to send it.
+    (void)sink->Append(AuditRecord{Now(), std::move(action), std::move(fields)});
+  }
+  void Security(std::string action, std::vector<std::pair<std::string, AuditValue>> fields) const {
+    Write(opt.security_log.get(), std::move(action), std::move(fields));
+  }
+  void MasqueradeLog(std::string action, const std::string& hijacker, const std::string& hijacked,
+                     std::string_view ip, const std::string& session_key,
+                     const std::optional<std::string>& tenant,
+                     const std::optional<std::string>& reason) const {
+    Write(opt.masquerade_log.get(), std::move(action),
+          {{"hijacker_email", hijacker},
+           {"hijacked_email", hijacked},
+           {"ip_address", std::string(ip)},
+           {"session_key", session_key},
+           {"tenant", OptionalText(tenant)},
+           {"reason", OptionalText(reason)}});
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Reads
+
+  Result<std::unique_ptr<SharedTransaction>> Read() { return opt.storage->BeginShared(TxnMode::kRead); }
+  Result<std::unique_ptr<SharedTransaction>> Write() {
+    return opt.storage->BeginShared(TxnMode::kWrite);
+  }
+
+  std::optional<std::string> TenantSlug(SharedTransaction& txn, std::optional<TenantId> id) {
+    if (!id) return std::nullopt;
+    auto t = txn.GetTenant(*id);
+    return t ? std::optional<std::string>(t->slug) : std::nullopt;
+  }
+
+  // The actor as stored now: a Principal may be stale (deactivated, suspended, session
+  // ended), so every operation re-reads it.
+  struct FreshActor {
+    User user;
+    std::optional<User> original;
+    std::optional<Tenant> tenant;
+    ActorFacts facts() const {
+      return ActorFacts{user, tenant ? std::optional(tenant->status) : std::nullopt};
+    }
+  };
+
+  Result<FreshActor> Refresh(SharedTransaction& txn, const Principal& p) {
+    if (p.session) {
+      auto s = txn.GetSession(p.session->id);
+      if (!s || s->IsEnded()) return Unauthenticated("the session has ended");
+      if (s->original) {
+        auto o = txn.GetSession(*s->original);
+        if (!o || o->IsEnded()) return Unauthenticated("the original session has ended");
+      }
+    }
+    auto user = txn.GetUser(p.user.id);
+    if (!user) return Unauthenticated("unknown user");
+    FreshActor a{*user, std::nullopt, std::nullopt};
+    if (p.original) {
+      auto o = txn.GetUser(p.original->id);
+      if (!o || !o->is_active) return Unauthenticated("the original user is inactive");
+      a.original = *o;
+    }
+    if (user->tenant) {
+      auto t = txn.GetTenant(*user->tenant);
+      if (!t) return Unauthenticated("the user's tenant no longer exists");
+      a.tenant = *t;
+    }
+    return a;
+  }
+
+  Result<FreshActor> Refresh(const Principal& p) {
+    auto txn = Read();
+    if (!txn) return txn.error();
+    return Refresh(**txn, p);
+  }
+
+  // Evaluates without auditing; loads the actor's active grants only when the matrix says no.
+  Decision Decide(const FreshActor& actor, Action action, const Target& target) {
+    Decision d = internal::Evaluate(actor.facts(), action, target, {});
+    if (d.allowed || !actor.user.is_active) return d;
+    auto txn = Read();
+    if (!txn) return d;
+    GrantFilter f{.grantee = actor.user.id, .action = action, .grantor = {}, .tenant = {},
+                  .only_active = true};
+    auto grants = (*txn)->ListGrants(f, Now());
+    if (!grants || grants->empty()) return d;
+    return internal::Evaluate(actor.facts(), action, target, *grants);
+  }
+
+  // Decide and audit: denials and grant-made allowances go to security.log.
+  Decision DecideAudited(const FreshActor& actor, Action action, const Target& target) {
+    Decision d = Decide(actor, action, target);
+    if (!d.allowed) {
+      Security("PERMISSION_DENIED", {{"user_email", actor.user.email},
+                                     {"role", std::string(RoleName(actor.user.role))},
+                                     {"permission", std::string(ActionName(action))},
+                                     {"target_tenant", target.tenant ? AuditValue(target.tenant->value())
+                                                                     : AuditValue(nullptr)},
+                                     {"reason", d.reason}});
+    } else if (d.via_grant) {
+      Security("GRANT_USED", {{"user_email", actor.user.email},
+                              {"permission", std::string(ActionName(action))},
+                              {"grant_id", d.via_grant->value()}});
+    }
+    return d;
+  }
+
+  // Refresh + DecideAudited as a Status, for operations.
+  Result<FreshActor> Require(const Principal& p, Action action, const Target& target) {
+    auto actor = Refresh(p);
+    if (!actor) return actor.error();
+    Decision d = DecideAudited(*actor, action, target);
+    if (!d.allowed) return PermissionDenied(d.reason);
+    return actor;
+  }
+
+  // An object in another tenant is not found, rather than forbidden: its existence is not
+  // the actor's business.
+  static bool Hidden(const FreshActor& actor, std::optional<TenantId> object_tenant) {
+    return actor.user.tenant && actor.user.tenant != object_tenant;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Login throttling
+
+  bool Throttled(const std::string& key) {
+    std::lock_guard lock(throttle_mu);
+    auto it = failures.find(key);
+    if (it == failures.end()) return false;
+    Instant cutoff = Now() - opt.login_throttle_window;
+    while (!it->second.empty() && it->second.front() <= cutoff) it->second.pop_front();
+    return static_cast<int>(it->second.size()) >= opt.login_max_failures;
+  }
+  void RecordFailure(const std::string& key) {
+    std::lock_guard lock(throttle_mu);
+    failures[key].push_back(Now());
+  }
+  void ClearFailures(const std::string& key) {
+    std::lock_guard lock(throttle_mu);
+    failures.erase(key);
+  }
+
+  // Ends `session` and, for an original session, its live masquerades.
+  Status EndSession(SharedTransaction& txn, Session s, std::string_view why) {
+    auto masquerades = txn.ListLiveMasquerades(s.id);
+    if (!masquerades) return masquerades.error();
+    for (Session m : *masquerades) {
+      m.ended_at = Now();
+      SMOOTH_RETURN_IF_ERROR(txn.UpdateSession(m));
+      auto hijacker = txn.GetUser(s.user);
+      auto hijacked = txn.GetUser(m.user);
+      MasqueradeLog("HIJACK_END", hijacker ? hijacker->email : "", hijacked ? hijacked->email : "",
+                    m.ip_address, m.session_key, TenantSlug(txn, m.tenant), std::string(why));
+    }
+    s.ended_at = Now();
+    return txn.UpdateSession(s);
+  }
+
+  Result<Grant> RevokeOne(SharedTransaction& txn, const FreshActor& actor, Grant g,
+                          std::string_view reason) {
+    if (g.revoked_at) return FailedPrecondition(fmt::format("grant {} is already revoked", g.id));
+    g.revoked_at = Now();
+    g.revoked_by = actor.user.id;
+    g.revoke_reason = std::string(reason);
+    SMOOTH_RETURN_IF_ERROR(txn.UpdateGrant(g));
+    Security("GRANT_REVOKED", {{"grant_id", g.id.value()},
+                               {"revoked_by", actor.user.email},
+                               {"grantee_id", g.grantee.value()},
+                               {"permission", std::string(ActionName(g.action))},
+                               {"reason", std::string(reason)}});
+    return g;
+  }
+
+  // May `actor` revoke `g`? The grantor always may; others need grant.revoke over the
+  // grantee and must outrank it. Opens its own read transaction: call it outside any.
+  bool MayRevoke(const FreshActor& actor, const Grant& g) {
+    if (g.grantor == actor.user.id) return true;
+    std::optional<User> grantee;
+    {
+      auto txn = Read();
+      if (!txn) return false;
+      auto u = (*txn)->GetUser(g.grantee);
+      if (!u) return false;
+      grantee = *u;
+    }
+    if (RoleRank(actor.user.role) <= RoleRank(grantee->role)) return false;
+    return Decide(actor, Action::kGrantRevoke, TargetForUser(*grantee)).allowed;
+  }
+
+  Result<Tenant> SetTenantStatus(const Principal& actor, TenantId id, TenantStatus status,
+                                 std::string_view reason) {
+    auto fresh = Refresh(actor);
+    if (!fresh) return fresh.error();
+    if (Hidden(*fresh, id)) return NotFound(fmt::format("tenant {} not found", id));
+    Result<Tenant> t = NotFound("");
+    {
+      auto txn = Read();
+      if (!txn) return txn.error();
+      t = (*txn)->GetTenant(id);
+    }
+    if (!t) return t;
+    Decision d = DecideAudited(*fresh, Action::kTenantSuspend, TargetForTenant(*t));
+    if (!d.allowed) return PermissionDenied(d.reason);
+    auto txn = Write();
+    if (!txn) return txn.error();
+    auto current = (*txn)->GetTenant(id);
+    if (!current) return current;
+    current->status = status;
+    SMOOTH_RETURN_IF_ERROR((*txn)->UpdateTenant(*current));
+    SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+    Security(status == TenantStatus::kSuspended ? "TENANT_SUSPENDED" : "TENANT_REACTIVATED",
+             {{"tenant", current->slug}, {"by", fresh->user.email}, {"reason", std::string(reason)}});
+    return current;
+  }
+
+  // Revokes the active grants among `candidates` that the actor may revoke.
+  Result<int> RevokeSelected(const Principal& actor, const std::vector<Grant>& candidates,
+                             std::string_view reason) {
+    SMOOTH_RETURN_IF_ERROR(internal::ValidateText(reason, "reason", 500));
+    auto fresh = Refresh(actor);
+    if (!fresh) return fresh.error();
+    std::vector<GrantId> revocable;
+    for (const Grant& g : candidates) {
+      if (!g.IsActive(Now()) || Hidden(*fresh, g.tenant)) continue;
+      if (MayRevoke(*fresh, g)) revocable.push_back(g.id);
+    }
+    auto txn = Write();
+    if (!txn) return txn.error();
+    int count = 0;
+    for (GrantId id : revocable) {
+      auto g = (*txn)->GetGrant(id);
+      if (!g || g->revoked_at) continue;
+      auto revoked = RevokeOne(**txn, *fresh, *g, reason);
+      if (!revoked) return revoked.error();
+      ++count;
+    }
+    SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+    return count;
+  }
+};
+
+// ----------------------------------------------------------------------------------------
+
+Platform::Platform(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Platform::~Platform() = default;
+
+Result<std::unique_ptr<Platform>> Platform::Open(PlatformOptions options) {
+  if (!options.storage) return InvalidArgument("storage: required");
+  if (options.clock == nullptr) return InvalidArgument("clock: required");
+  auto base = internal::NormalizeDomainName(options.base_domain, "base_domain");
+  if (!base) return base.error();
+  options.base_domain = *base;
+  if (options.max_grant_duration < std::chrono::minutes(1))
+    return InvalidArgument("max_grant_duration: must be at least 1 minute");
+  if (sodium_init() < 0) return Internal("libsodium failed to initialize");
+  auto impl = std::make_unique<Impl>();
+  impl->opt = std::move(options);
+  return std::unique_ptr<Platform>(new Platform(std::move(impl)));
+}
+
+const PlatformOptions& Platform::options() const { return impl_->opt; }
+Instant Platform::Now() const { return impl_->Now(); }
+
+// --- Bootstrap and identity --------------------------------------------------------------
+
+Result<User> Platform::CreateSuperuser(std::string_view email, std::string_view display_name,
+                                       std::string_view password) {
+  auto normalized = internal::NormalizeEmail(email);
+  if (!normalized) return normalized.error();
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateText(display_name, "display_name", 200));
+  auto hash = internal::HashPassword(password, impl_->opt.password_cost);
+  if (!hash) return hash.error();
+  User u{.id = {}, .email = *normalized, .display_name = std::string(display_name),
+         .role = Role::kSuperuser, .tenant = std::nullopt, .is_active = true,
+         .is_temporary = false, .password_hash = *hash, .created_at = Now()};
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto created = (*txn)->InsertUser(u);
+  if (!created) return created;
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->Security("USER_CREATED", {{"user_email", created->email},
+                                   {"role", "SUPERUSER"},
+                                   {"created_by", nullptr}});
+  return created;
+}
+
+Result<Principal> Platform::ActAs(UserId user) {
+  Principal p;
+  p.user.id = user;
+  auto actor = impl_->Refresh(p);
+  if (!actor) return actor.error();
+  if (!actor->user.is_active) return Unauthenticated("the user is inactive");
+  if (actor->tenant && actor->tenant->status == TenantStatus::kSuspended)
+    return Unauthenticated("the user's tenant is suspended");
+  p.user = actor->user;
+  return p;
+}
+
+Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
+                                std::string_view password, std::string_view ip_address) {
+  const Status generic = Unauthenticated("invalid email or password");
+  std::optional<TenantId> tenant;
+  std::optional<std::string> slug;
+  if (!where.is_platform) {
+    if (!where.tenant) return generic;
+    tenant = where.tenant->id;
+    slug = where.tenant->slug;
+  }
+  auto fail = [&](std::string_view who, std::string reason) {
+    impl_->Security("LOGIN_FAILED", {{"email", std::string(who)},
+                                     {"ip_address", std::string(ip_address)},
+                                     {"tenant", OptionalText(slug)},
+                                     {"reason", std::move(reason)}});
+    return generic;
+  };
+  auto normalized = internal::NormalizeEmail(email);
+  if (!normalized) {
+    (void)internal::VerifyPassword(internal::DummyHash(impl_->opt.password_cost), password);
+    return fail("", "malformed email");
+  }
+  const std::string key = fmt::format("{}/{}", tenant ? tenant->value() : 0, *normalized);
+  if (impl_->Throttled(key)) return fail(*normalized, "too many failed attempts");
+
+  std::optional<User> user;
+  std::optional<Tenant> user_tenant;
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    auto found = (*txn)->FindUserByEmail(tenant, *normalized);
+    if (found) {
+      user = *found;
+      if (tenant) {
+        auto t = (*txn)->GetTenant(*tenant);
+        if (t) user_tenant = *t;
+      }
+    }
+  }
+  if (!user) {
+    // Same work as a real verification, so timing does not reveal who has an account.
+    (void)internal::VerifyPassword(internal::DummyHash(impl_->opt.password_cost), password);
+    impl_->RecordFailure(key);
+    return fail(*normalized, "unknown user");
+  }
+  if (!internal::VerifyPassword(user->password_hash, password)) {
+    impl_->RecordFailure(key);
+    return fail(*normalized, "wrong password");
+  }
+  if (!user->is_active) return fail(*normalized, "user inactive");
+  if (user_tenant && user_tenant->status == TenantStatus::kSuspended)
+    return fail(*normalized, "tenant suspended");
+  impl_->ClearFailures(key);
+
+  Session s{.id = {}, .session_key = RandomKey(), .user = user->id, .tenant = user->tenant,
+            .original = std::nullopt, .ip_address = std::string(ip_address),
+            .created_at = Now(), .ended_at = std::nullopt};
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto created = (*txn)->InsertSession(s);
+  if (!created) return created;
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->Security("LOGIN_SUCCESS", {{"email", user->email},
+                                    {"ip_address", std::string(ip_address)},
+                                    {"tenant", OptionalText(slug)},
+                                    {"session_key", created->session_key}});
+  return created;
+}
+
+Result<Principal> Platform::Authenticate(SessionId session) {
+  auto txn = impl_->Read();
+  if (!txn) return txn.error();
+  auto s = (*txn)->GetSession(session);
+  if (!s) return Unauthenticated("unknown session");
+  Principal p;
+  p.session = *s;
+  p.user.id = s->user;
+  if (s->original) {
+    auto o = (*txn)->GetSession(*s->original);
+    if (!o) return Unauthenticated("the original session has ended");
+    p.original = User{};
+    p.original->id = o->user;
+  }
+  auto actor = impl_->Refresh(**txn, p);
+  if (!actor) return actor.error();
+  if (!actor->user.is_active) return Unauthenticated("the user is inactive");
+  if (actor->tenant && actor->tenant->status == TenantStatus::kSuspended)
+    return Unauthenticated("the user's tenant is suspended");
+  p.user = actor->user;
+  p.original = actor->original;
+  return p;
+}
+
+Status Platform::Logout(SessionId session) {
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto s = (*txn)->GetSession(session);
+  if (!s) return NotFound(fmt::format("session {} not found", session));
+  if (s->IsEnded()) return {};
+  SMOOTH_RETURN_IF_ERROR(impl_->EndSession(**txn, *s, "original session ended"));
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->Security("LOGOUT", {{"session_key", s->session_key}});
+  return {};
+}
+
+// --- Authorization -----------------------------------------------------------------------
+
+Decision Platform::Authorize(const Principal& actor, Action action, const Target& target) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return Decision{false, fresh.error().message(), {}};
+  return impl_->DecideAudited(*fresh, action, target);
+}
+
+Status Platform::Check(const Principal& actor, Action action, const Target& target) {
+  auto fresh = impl_->Require(actor, action, target);
+  return fresh ? Status() : fresh.error();
+}
+
+// --- Tenants and domains -----------------------------------------------------------------
+
+Result<Tenant> Platform::CreateTenant(const Principal& actor, const TenantSpec& spec) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateSlug(spec.slug));
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateText(spec.name, "name", 200));
+  SMOOTH_RETURN_IF_ERROR(ValidateTimeZone(spec.time_zone, "time_zone"));
+  if (spec.status == TenantStatus::kSuspended)
+    return InvalidArgument("status: a tenant cannot be created suspended");
+  Target target{.tenant = std::nullopt, .owner = {}, .is_temporary = spec.is_demo, .role = {}};
+  auto who = impl_->Require(actor, Action::kTenantCreate, target);
+  if (!who) return who.error();
+  Tenant t{.id = {}, .slug = spec.slug, .name = spec.name, .tier = spec.tier,
+           .status = spec.status, .time_zone = spec.time_zone, .is_demo = spec.is_demo,
+           .created_at = Now()};
+  auto created = impl_->opt.storage->CreateTenant(t);
+  if (!created) return created;
+  impl_->Security("TENANT_CREATED", {{"tenant", created->slug},
+                                     {"tenant_id", created->id.value()},
+                                     {"created_by", who->user.email}});
+  return created;
+}
+
+Result<Tenant> Platform::GetTenant(const Principal& actor, TenantId id) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  if (Impl::Hidden(*fresh, id)) return NotFound(fmt::format("tenant {} not found", id));
+  Result<Tenant> t = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    t = (*txn)->GetTenant(id);
+  }
+  if (!t) return t;
+  Decision d = impl_->DecideAudited(*fresh, Action::kTenantRead, TargetForTenant(*t));
+  if (!d.allowed) return PermissionDenied(d.reason);
+  return t;
+}
+
+
+Result<Tenant> Platform::SuspendTenant(const Principal& actor, TenantId id,
+                                       std::string_view reason) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateText(reason, "reason", 500));
+  return impl_->SetTenantStatus(actor, id, TenantStatus::kSuspended, reason);
+}
+
+Result<Tenant> Platform::ReactivateTenant(const Principal& actor, TenantId id) {
+  return impl_->SetTenantStatus(actor, id, TenantStatus::kActive, "reactivated");
+}
+
+Result<Domain> Platform::AddDomain(const Principal& actor, const DomainSpec& spec) {
+  auto name = internal::NormalizeDomainName(spec.name, "domain");
+  if (!name) return name.error();
+  const std::string& base = impl_->opt.base_domain;
+  bool under_base = *name == base || (name->size() > base.size() &&
+                                      name->ends_with("." + base));
+  if (spec.is_custom_domain && under_base)
+    return InvalidArgument(fmt::format("domain: a custom domain cannot be under {}", base));
+  if (!spec.is_custom_domain && (!under_base || *name == base))
+    return InvalidArgument(fmt::format("domain: must be a subdomain of {} unless custom", base));
+  if (*name == "platform." + base) return InvalidArgument("domain: reserved for the platform");
+  if (spec.route53_zone_id)
+    SMOOTH_RETURN_IF_ERROR(internal::ValidateText(*spec.route53_zone_id, "route53_zone_id", 64));
+
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  if (Impl::Hidden(*fresh, spec.tenant))
+    return NotFound(fmt::format("tenant {} not found", spec.tenant));
+  Result<Tenant> tenant = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    tenant = (*txn)->GetTenant(spec.tenant);
+  }
+  if (!tenant) return tenant.error();
+  Decision d = impl_->DecideAudited(*fresh, Action::kDomainManage, TargetForTenant(*tenant));
+  if (!d.allowed) return PermissionDenied(d.reason);
+
+  Domain dom{.id = {}, .name = *name, .tenant = spec.tenant, .is_primary = spec.is_primary,
+             .is_custom_domain = spec.is_custom_domain, .route53_zone_id = spec.route53_zone_id,
+             // Our own subdomains need no DNS proof; custom domains do.
+             .verification = spec.is_custom_domain ? DomainVerification::kPending
+                                                   : DomainVerification::kVerified,
+             .verified_at = spec.is_custom_domain ? std::nullopt : std::optional(Now()),
+             .created_at = Now()};
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  if (dom.is_primary) {
+    auto existing = (*txn)->ListDomains(spec.tenant);
+    if (!existing) return existing.error();
+    for (Domain other : *existing) {
+      if (!other.is_primary) continue;
+      other.is_primary = false;
+      SMOOTH_RETURN_IF_ERROR((*txn)->UpdateDomain(other));
+    }
+  }
+  auto created = (*txn)->InsertDomain(dom);
+  if (!created) return created;
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->Security("DOMAIN_ADDED", {{"domain", created->name}, {"tenant", tenant->slug},
+                                   {"by", fresh->user.email}});
+  return created;
+}
+
+Result<Domain> Platform::SetDomainVerification(const Principal& actor, DomainId id,
+                                               DomainVerification verification) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  Result<Domain> dom = NotFound("");
+  Result<Tenant> tenant = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    dom = (*txn)->GetDomain(id);
+    if (!dom) return dom;
+    tenant = (*txn)->GetTenant(dom->tenant);
+    if (!tenant) return tenant.error();
+  }
+  if (Impl::Hidden(*fresh, dom->tenant)) return NotFound(fmt::format("domain {} not found", id));
+  Decision d = impl_->DecideAudited(*fresh, Action::kDomainManage, TargetForTenant(*tenant));
+  if (!d.allowed) return PermissionDenied(d.reason);
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto current = (*txn)->GetDomain(id);
+  if (!current) return current;
+  current->verification = verification;
+  current->verified_at =
+      verification == DomainVerification::kVerified ? std::optional(Now()) : std::nullopt;
+  SMOOTH_RETURN_IF_ERROR((*txn)->UpdateDomain(*current));
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->Security("DOMAIN_VERIFICATION",
+                  {{"domain", current->name},
+                   {"verification", std::string(DomainVerificationName(verification))},
+                   {"by", fresh->user.email}});
+  return current;
+}
+
+Result<HostMatch> Platform::ResolveHost(std::string_view host_header) {
+  const Status unknown = NotFound("host: no tenant is served here");
+  std::string_view host = host_header;
+  // Strip a port: the part after the last ':' when it is all digits.
+  if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    std::string_view port = host.substr(colon + 1);
+    if (port.empty() || !std::all_of(port.begin(), port.end(),
+                                     [](char c) { return c >= '0' && c <= '9'; }))
+      return unknown;
+    host = host.substr(0, colon);
+  }
+  auto name = internal::NormalizeDomainName(host, "host");
+  if (!name) return unknown;
+  const std::string& base = impl_->opt.base_domain;
+  auto txn = impl_->Read();
+  if (!txn) return txn.error();
+  if (*name == "platform." + base) return HostMatch{true, std::nullopt};
+  if (name->size() > base.size() + 1 && name->ends_with("." + base)) {
+    std::string_view label(*name);
+    label.remove_suffix(base.size() + 1);
+    if (label.find('.') != std::string_view::npos) return unknown;
+    if (!internal::ValidateSlug(label).ok()) return unknown;
+    auto t = (*txn)->FindTenantBySlug(label);
+    if (!t) return unknown;
+    return HostMatch{false, *t};
+  }
+  auto dom = (*txn)->FindDomainByName(*name);
+  if (!dom || !dom->is_custom_domain || dom->verification != DomainVerification::kVerified)
+    return unknown;
+  auto t = (*txn)->GetTenant(dom->tenant);
+  if (!t) return unknown;
+  return HostMatch{false, *t};
+}
+
+// --- Users -------------------------------------------------------------------------------
+
+Result<User> Platform::CreateUser(const Principal& actor, const UserSpec& spec) {
+  auto email = internal::NormalizeEmail(spec.email);
+  if (!email) return email.error();
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateText(spec.display_name, "display_name", 200));
+  SMOOTH_RETURN_IF_ERROR(ValidateRoleTenant(spec.role, spec.tenant));
+  SMOOTH_RETURN_IF_ERROR(internal::ValidatePassword(spec.password));
+
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  if (spec.tenant && Impl::Hidden(*fresh, spec.tenant))
+    return NotFound(fmt::format("tenant {} not found", *spec.tenant));
+  bool demo = spec.is_temporary;
+  if (spec.tenant) {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    auto t = (*txn)->GetTenant(*spec.tenant);
+    if (!t) return NotFound(fmt::format("tenant: {} not found", *spec.tenant));
+  }
+  Target target{.tenant = spec.tenant, .owner = std::nullopt, .is_temporary = demo,
+                .role = spec.role};
+  Decision d = impl_->DecideAudited(*fresh, Action::kUserCreate, target);
+  if (!d.allowed) return PermissionDenied(d.reason);
+
+  auto hash = internal::HashPassword(spec.password, impl_->opt.password_cost);
+  if (!hash) return hash.error();
+  User u{.id = {}, .email = *email, .display_name = spec.display_name, .role = spec.role,
+         .tenant = spec.tenant, .is_active = true, .is_temporary = spec.is_temporary,
+         .password_hash = *hash, .created_at = Now()};
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto created = (*txn)->InsertUser(u);
+  if (!created) return created;
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->Security("USER_CREATED", {{"user_email", created->email},
+                                   {"role", std::string(RoleName(created->role))},
+                                   {"tenant_id", created->tenant ? AuditValue(created->tenant->value())
+                                                                 : AuditValue(nullptr)},
+                                   {"created_by", fresh->user.email}});
+  return created;
+}
+
+Result<User> Platform::GetUser(const Principal& actor, UserId id) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  Result<User> u = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    u = (*txn)->GetUser(id);
+  }
+  if (!u || Impl::Hidden(*fresh, u->tenant)) return NotFound(fmt::format("user {} not found", id));
+  Decision d = impl_->DecideAudited(*fresh, Action::kUserRead, TargetForUser(*u));
+  if (!d.allowed) return PermissionDenied(d.reason);
+  return u;
+}
+
+Result<User> Platform::ChangeRole(const Principal& actor, UserId id, Role new_role) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  Result<User> u = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    u = (*txn)->GetUser(id);
+  }
+  if (!u || Impl::Hidden(*fresh, u->tenant)) return NotFound(fmt::format("user {} not found", id));
+  SMOOTH_RETURN_IF_ERROR(ValidateRoleTenant(new_role, u->tenant));
+  // Both the current and the new role must be below the actor's.
+  for (Role r : {u->role, new_role}) {
+    Decision d = impl_->DecideAudited(*fresh, Action::kUserUpdate, TargetForUser(*u, r));
+    if (!d.allowed) return PermissionDenied(d.reason);
+  }
+  Role old_role = u->role;
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto current = (*txn)->GetUser(id);
+  if (!current) return current;
+  current->role = new_role;
+  SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->Security("ROLE_CHANGED", {{"user_email", current->email},
+                                   {"old_role", std::string(RoleName(old_role))},
+                                   {"new_role", std::string(RoleName(new_role))},
+                                   {"by", fresh->user.email}});
+  return current;
+}
+
+Result<User> Platform::DeactivateUser(const Principal& actor, UserId id) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  Result<User> u = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    u = (*txn)->GetUser(id);
+  }
+  if (!u || Impl::Hidden(*fresh, u->tenant)) return NotFound(fmt::format("user {} not found", id));
+  Decision d = impl_->DecideAudited(*fresh, Action::kUserDeactivate, TargetForUser(*u, u->role));
+  if (!d.allowed) return PermissionDenied(d.reason);
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto current = (*txn)->GetUser(id);
+  if (!current) return current;
+  current->is_active = false;
+  SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->Security("USER_DEACTIVATED", {{"user_email", current->email}, {"by", fresh->user.email}});
+  return current;
+}
+
+// --- Masquerading ------------------------------------------------------------------------
+
+Result<Session> Platform::StartMasquerade(SessionId original, UserId target,
+                                          std::string_view ip_address) {
+  auto denied = [&](const std::string& hijacker, const std::string& hijacked,
+                    const std::optional<std::string>& tenant, const std::string& reason) {
+    impl_->MasqueradeLog("HIJACK_DENIED", hijacker, hijacked, ip_address, "", tenant, reason);
+  };
+  auto who = Authenticate(original);
+  if (!who) {
+    denied("", "", std::nullopt, who.error().message());
+    return who.error();
+  }
+  // Rights are judged on the real person; a masquerade cannot start another one.
+  const User& hijacker = who->RealUser();
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto target_user = (*txn)->GetUser(target);
+  if (!target_user || (hijacker.tenant && target_user->tenant != hijacker.tenant)) {
+    denied(hijacker.email, "", std::nullopt, "target user not found");
+    return NotFound(fmt::format("user {} not found", target));
+  }
+  std::optional<Tenant> target_tenant;
+  if (target_user->tenant) {
+    auto t = (*txn)->GetTenant(*target_user->tenant);
+    if (t) target_tenant = *t;
+  }
+  std::optional<std::string> slug =
+      target_tenant ? std::optional(target_tenant->slug) : std::nullopt;
+  std::optional<std::string> refusal;
+  if (who->original) {
+    refusal = "already masquerading: a masquerade cannot start another (maximum depth 1)";
+  } else {
+    refusal = internal::MasqueradeRefusal(
+        hijacker, *target_user,
+        target_tenant ? std::optional(target_tenant->status) : std::nullopt);
+  }
+  if (refusal) {
+    denied(hijacker.email, target_user->email, slug, *refusal);
+    return PermissionDenied(*refusal);
+  }
+  Session s{.id = {}, .session_key = RandomKey(), .user = target_user->id,
+            .tenant = target_user->tenant, .original = original,
+            .ip_address = std::string(ip_address), .created_at = Now(), .ended_at = {}};
+  auto created = (*txn)->InsertSession(s);
+  if (!created) return created;
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->MasqueradeLog("HIJACK_START", hijacker.email, target_user->email, ip_address,
+                       created->session_key, slug, std::nullopt);
+  return created;
+}
+
+Result<Session> Platform::StopMasquerade(SessionId masquerade) {
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto m = (*txn)->GetSession(masquerade);
+  if (!m) return NotFound(fmt::format("session {} not found", masquerade));
+  if (!m->original) return FailedPrecondition("session: not a masquerade session");
+  if (m->IsEnded()) return FailedPrecondition("session: the masquerade has already ended");
+  auto original = (*txn)->GetSession(*m->original);
+  if (!original) return Internal("masquerade without its original session");
+  m->ended_at = Now();
+  SMOOTH_RETURN_IF_ERROR((*txn)->UpdateSession(*m));
+  auto hijacker = (*txn)->GetUser(original->user);
+  auto hijacked = (*txn)->GetUser(m->user);
+  auto slug = impl_->TenantSlug(**txn, m->tenant);
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->MasqueradeLog("HIJACK_END", hijacker ? hijacker->email : "",
+                       hijacked ? hijacked->email : "", m->ip_address, m->session_key, slug,
+                       std::nullopt);
+  if (original->IsEnded()) return Unauthenticated("the original session has ended");
+  return original;
+}
+
+// --- Permission grants -------------------------------------------------------------------
+
+Result<Grant> Platform::CreateGrant(const Principal& grantor, UserId grantee, Action action,
+                                    std::string_view reason, std::chrono::minutes duration) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateText(reason, "reason", 500));
+  if (duration < std::chrono::minutes(1) || duration > impl_->opt.max_grant_duration)
+    return InvalidArgument(fmt::format("duration_minutes: must be between 1 and {}",
+                                       impl_->opt.max_grant_duration.count()));
+  auto fresh = impl_->Refresh(grantor);
+  if (!fresh) return fresh.error();
+  Result<User> target = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    target = (*txn)->GetUser(grantee);
+  }
+  if (!target || Impl::Hidden(*fresh, target->tenant))
+    return NotFound(fmt::format("grantee: user {} not found", grantee));
+  if (target->id == fresh->user.id) return PermissionDenied("grantee: cannot grant to yourself");
+  Target over_grantee = TargetForUser(*target);
+  Decision d = impl_->DecideAudited(*fresh, Action::kGrantCreate, over_grantee);
+  if (!d.allowed) return PermissionDenied(d.reason);
+  if (RoleRank(fresh->user.role) <= RoleRank(target->role))
+    return PermissionDenied(fmt::format("{} does not outrank {}", RoleName(fresh->user.role),
+                                        RoleName(target->role)));
+  // The grantor must itself hold the action (from the matrix, not from grants of its own)
+  // over the grantee's scope. The grant carries the narrower of the two scopes.
+  Scope held = MatrixScope(fresh->user.role, action);
+  Target scope_probe{.tenant = target->tenant, .owner = std::nullopt,
+                     .is_temporary = target->is_temporary, .role = std::nullopt};
+  if (!internal::ScopeCovers(held, fresh->user, scope_probe) || held == Scope::kOwnData)
+    return PermissionDenied(fmt::format("{} cannot grant {} it does not hold over the grantee",
+                                        RoleName(fresh->user.role), ActionName(action)));
+  Scope scope = held;
+  if (target->tenant && scope == Scope::kAnyTenant) scope = Scope::kOwnTenant;
+
+  Instant now = Now();
+  Grant g{.id = {}, .grantor = fresh->user.id, .grantee = target->id, .action = action,
+          .scope = scope, .tenant = target->tenant, .reason = std::string(reason),
+          .created_at = now, .expires_at = now + duration, .revoked_at = {}, .revoked_by = {},
+          .revoke_reason = {}};
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto created = (*txn)->InsertGrant(g);
+  if (!created) return created;
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->Security("GRANT_CREATED", {{"grant_id", created->id.value()},
+                                    {"grantor", fresh->user.email},
+                                    {"grantee", target->email},
+                                    {"permission", std::string(ActionName(action))},
+                                    {"scope", std::string(ScopeName(scope))},
+                                    {"expires_at", FormatRfc3339(created->expires_at)},
+                                    {"reason", created->reason}});
+  return created;
+}
+
+Result<Grant> Platform::RevokeGrant(const Principal& actor, GrantId id, std::string_view reason) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateText(reason, "reason", 500));
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  Result<Grant> g = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    g = (*txn)->GetGrant(id);
+  }
+  if (!g || Impl::Hidden(*fresh, g->tenant)) return NotFound(fmt::format("grant {} not found", id));
+  if (!impl_->MayRevoke(*fresh, *g)) {
+    Decision d = impl_->DecideAudited(*fresh, Action::kGrantRevoke,
+                                      Target{.tenant = g->tenant, .owner = g->grantee,
+                                             .is_temporary = false, .role = {}});
+    return PermissionDenied(d.allowed ? "must outrank the grantee or be the grantor" : d.reason);
+  }
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto current = (*txn)->GetGrant(id);
+  if (!current) return current;
+  auto revoked = impl_->RevokeOne(**txn, *fresh, *current, reason);
+  if (!revoked) return revoked;
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  return revoked;
+}
+
+
+Result<int> Platform::RevokeGrants(const Principal& actor, const std::vector<GrantId>& ids,
+                                   std::string_view reason) {
+  std::vector<Grant> candidates;
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    for (GrantId id : ids) {
+      auto g = (*txn)->GetGrant(id);
+      if (g) candidates.push_back(*g);
+    }
+  }
+  return impl_->RevokeSelected(actor, candidates, reason);
+}
+
+Result<int> Platform::RevokeGrants(const Principal& actor, const GrantFilter& filter,
+                                   std::string_view reason) {
+  Result<std::vector<Grant>> candidates = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    GrantFilter f = filter;
+    f.only_active = true;
+    candidates = (*txn)->ListGrants(f, Now());
+  }
+  if (!candidates) return candidates.error();
+  return impl_->RevokeSelected(actor, *candidates, reason);
+}
+
+Result<std::vector<Grant>> Platform::ListGrants(const Principal& actor, const GrantFilter& filter) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  Result<std::vector<Grant>> all = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    all = (*txn)->ListGrants(filter, Now());
+  }
+  if (!all) return all;
+  std::vector<Grant> visible;
+  for (const Grant& g : *all) {
+    Target t{.tenant = g.tenant, .owner = g.grantee, .is_temporary = false, .role = {}};
+    if (impl_->Decide(*fresh, Action::kGrantRead, t).allowed) visible.push_back(g);
+  }
+  return visible;
+}
+
+}  // namespace smooth

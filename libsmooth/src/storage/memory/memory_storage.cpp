@@ -1,0 +1,506 @@
+// The in-memory Storage: maps guarded by reader/writer locks, with an undo log so an
+// uncommitted write transaction rolls back completely.
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "smooth/storage.hpp"
+
+namespace smooth {
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Records how to undo each write; Rollback replays it backwards. Commit forgets it.
+class UndoLog {
+ public:
+  void Push(std::function<void()> undo) { undo_.push_back(std::move(undo)); }
+  void Rollback() {
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
+    undo_.clear();
+  }
+  void Forget() { undo_.clear(); }
+
+  // Sets map[key] = value, remembering what was there.
+  template <typename Map, typename Key, typename Value>
+  void Put(Map& map, const Key& key, Value value) {
+    auto it = map.find(key);
+    if (it == map.end()) {
+      Push([&map, key] { map.erase(key); });
+    } else {
+      Push([&map, key, old = it->second] { map[key] = old; });
+    }
+    map[key] = std::move(value);
+  }
+
+  template <typename Map, typename Key>
+  void Erase(Map& map, const Key& key) {
+    auto it = map.find(key);
+    if (it == map.end()) return;
+    Push([&map, key, old = it->second] { map[key] = old; });
+    map.erase(it);
+  }
+
+  template <typename T>
+  void Set(T& slot, T value) {
+    Push([&slot, old = slot] { slot = old; });
+    slot = std::move(value);
+  }
+
+ private:
+  std::vector<std::function<void()>> undo_;
+};
+
+// ----------------------------------------------------------------------------------------
+// Shared tables
+
+struct SharedData {
+  std::int64_t next_id = 1;  // one sequence for all shared ids keeps them distinct in logs
+  std::map<TenantId, Tenant> tenants;
+  std::map<std::string, TenantId> tenant_by_slug;  // lower-cased slug
+  std::map<DomainId, Domain> domains;
+  std::map<std::string, DomainId> domain_by_name;
+  std::map<UserId, User> users;
+  std::map<std::pair<std::int64_t, std::string>, UserId> user_by_email;  // (tenant or 0, email)
+  std::map<GrantId, Grant> grants;
+  std::map<SessionId, Session> sessions;
+  std::map<std::string, SessionId> session_by_key;
+};
+
+std::pair<std::int64_t, std::string> EmailKey(std::optional<TenantId> tenant,
+                                              std::string_view email) {
+  return {tenant ? tenant->value() : 0, std::string(email)};
+}
+
+template <typename Map, typename Id>
+auto GetRow(const Map& map, Id id, std::string_view what)
+    -> Result<typename Map::mapped_type> {
+  auto it = map.find(id);
+  if (it == map.end()) return NotFound(fmt::format("{} {} not found", what, id));
+  return it->second;
+}
+
+template <typename Map>
+auto Values(const Map& map) {
+  std::vector<typename Map::mapped_type> out;
+  out.reserve(map.size());
+  for (const auto& [k, v] : map) out.push_back(v);
+  return out;
+}
+
+class MemoryStorage;
+
+class MemorySharedTransaction final : public SharedTransaction {
+ public:
+  MemorySharedTransaction(SharedData& data, std::shared_mutex& mu, TxnMode mode)
+      : data_(data), mode_(mode) {
+    if (mode == TxnMode::kWrite) {
+      write_lock_ = std::unique_lock(mu);
+    } else {
+      read_lock_ = std::shared_lock(mu);
+    }
+  }
+  ~MemorySharedTransaction() override {
+    if (!done_) undo_.Rollback();
+  }
+
+  Result<Tenant> GetTenant(TenantId id) override { return GetRow(data_.tenants, id, "tenant"); }
+  Result<Tenant> FindTenantBySlug(std::string_view slug) override {
+    auto it = data_.tenant_by_slug.find(Lower(slug));
+    if (it == data_.tenant_by_slug.end())
+      return NotFound(fmt::format("tenant '{}' not found", slug));
+    return data_.tenants.at(it->second);
+  }
+  Result<std::vector<Tenant>> ListTenants() override { return Values(data_.tenants); }
+  Status UpdateTenant(const Tenant& t) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    auto it = data_.tenants.find(t.id);
+    if (it == data_.tenants.end()) return NotFound(fmt::format("tenant {} not found", t.id));
+    if (Lower(it->second.slug) != Lower(t.slug)) return InvalidArgument("slug: cannot change");
+    undo_.Put(data_.tenants, t.id, t);
+    return {};
+  }
+
+  Result<Domain> InsertDomain(Domain d) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    if (data_.domain_by_name.count(d.name))
+      return AlreadyExists(fmt::format("domain '{}' already exists", d.name));
+    d.id = DomainId(NextId());
+    undo_.Put(data_.domains, d.id, d);
+    undo_.Put(data_.domain_by_name, d.name, d.id);
+    return d;
+  }
+  Status UpdateDomain(const Domain& d) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    auto it = data_.domains.find(d.id);
+    if (it == data_.domains.end()) return NotFound(fmt::format("domain {} not found", d.id));
+    if (it->second.name != d.name) return InvalidArgument("domain: name cannot change");
+    undo_.Put(data_.domains, d.id, d);
+    return {};
+  }
+  Result<Domain> GetDomain(DomainId id) override { return GetRow(data_.domains, id, "domain"); }
+  Result<Domain> FindDomainByName(std::string_view name) override {
+    auto it = data_.domain_by_name.find(std::string(name));
+    if (it == data_.domain_by_name.end())
+      return NotFound(fmt::format("domain '{}' not found", name));
+    return data_.domains.at(it->second);
+  }
+  Result<std::vector<Domain>> ListDomains(TenantId tenant) override {
+    std::vector<Domain> out;
+    for (const auto& [id, d] : data_.domains)
+      if (d.tenant == tenant) out.push_back(d);
+    return out;
+  }
+
+  Result<User> InsertUser(User u) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    auto key = EmailKey(u.tenant, u.email);
+    if (data_.user_by_email.count(key))
+      return AlreadyExists(fmt::format("email: '{}' is already registered", u.email));
+    u.id = UserId(NextId());
+    undo_.Put(data_.users, u.id, u);
+    undo_.Put(data_.user_by_email, key, u.id);
+    return u;
+  }
+  Status UpdateUser(const User& u) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    auto it = data_.users.find(u.id);
+    if (it == data_.users.end()) return NotFound(fmt::format("user {} not found", u.id));
+    auto old_key = EmailKey(it->second.tenant, it->second.email);
+    auto new_key = EmailKey(u.tenant, u.email);
+    if (old_key != new_key) {
+      if (data_.user_by_email.count(new_key))
+        return AlreadyExists(fmt::format("email: '{}' is already registered", u.email));
+      undo_.Erase(data_.user_by_email, old_key);
+      undo_.Put(data_.user_by_email, new_key, u.id);
+    }
+    undo_.Put(data_.users, u.id, u);
+    return {};
+  }
+  Result<User> GetUser(UserId id) override { return GetRow(data_.users, id, "user"); }
+  Result<User> FindUserByEmail(std::optional<TenantId> tenant, std::string_view email) override {
+    auto it = data_.user_by_email.find(EmailKey(tenant, email));
+    if (it == data_.user_by_email.end()) return NotFound("user not found");
+    return data_.users.at(it->second);
+  }
+  Result<std::vector<User>> ListUsers(std::optional<TenantId> tenant) override {
+    std::vector<User> out;
+    for (const auto& [id, u] : data_.users)
+      if (u.tenant == tenant) out.push_back(u);
+    return out;
+  }
+
+  Result<Grant> InsertGrant(Grant g) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    g.id = GrantId(NextId());
+    undo_.Put(data_.grants, g.id, g);
+    return g;
+  }
+  Status UpdateGrant(const Grant& g) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    if (!data_.grants.count(g.id)) return NotFound(fmt::format("grant {} not found", g.id));
+    undo_.Put(data_.grants, g.id, g);
+    return {};
+  }
+  Result<Grant> GetGrant(GrantId id) override { return GetRow(data_.grants, id, "grant"); }
+  Result<std::vector<Grant>> ListGrants(const GrantFilter& f, Instant now) override {
+    std::vector<Grant> out;
+    for (const auto& [id, g] : data_.grants) {
+      if (f.grantee && g.grantee != *f.grantee) continue;
+      if (f.action && g.action != *f.action) continue;
+      if (f.grantor && g.grantor != *f.grantor) continue;
+      if (f.tenant && g.tenant != f.tenant) continue;
+      if (f.only_active && !g.IsActive(now)) continue;
+      out.push_back(g);
+    }
+    return out;
+  }
+
+  Result<Session> InsertSession(Session s) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    if (data_.session_by_key.count(s.session_key))
+      return AlreadyExists("session_key: already in use");
+    s.id = SessionId(NextId());
+    undo_.Put(data_.sessions, s.id, s);
+    undo_.Put(data_.session_by_key, s.session_key, s.id);
+    return s;
+  }
+  Status UpdateSession(const Session& s) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    if (!data_.sessions.count(s.id)) return NotFound(fmt::format("session {} not found", s.id));
+    undo_.Put(data_.sessions, s.id, s);
+    return {};
+  }
+  Result<Session> GetSession(SessionId id) override {
+    return GetRow(data_.sessions, id, "session");
+  }
+  Result<std::vector<Session>> ListLiveMasquerades(SessionId original) override {
+    std::vector<Session> out;
+    for (const auto& [id, s] : data_.sessions)
+      if (s.original == original && !s.IsEnded()) out.push_back(s);
+    return out;
+  }
+
+  Status Commit() override {
+    if (done_) return FailedPrecondition("transaction already finished");
+    done_ = true;
+    undo_.Forget();
+    return {};
+  }
+
+  // Used by MemoryStorage::CreateTenant.
+  Result<Tenant> InsertTenant(Tenant t) {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    std::string key = Lower(t.slug);
+    if (data_.tenant_by_slug.count(key))
+      return AlreadyExists(fmt::format("slug: tenant '{}' already exists", t.slug));
+    t.id = TenantId(NextId());
+    undo_.Put(data_.tenants, t.id, t);
+    undo_.Put(data_.tenant_by_slug, key, t.id);
+    return t;
+  }
+
+ private:
+  Status Writable() const {
+    if (done_) return FailedPrecondition("transaction already finished");
+    if (mode_ != TxnMode::kWrite) return FailedPrecondition("write in a read transaction");
+    return {};
+  }
+  std::int64_t NextId() {
+    std::int64_t id = data_.next_id;
+    undo_.Set(data_.next_id, id + 1);
+    return id;
+  }
+
+  SharedData& data_;
+  TxnMode mode_;
+  std::shared_lock<std::shared_mutex> read_lock_;
+  std::unique_lock<std::shared_mutex> write_lock_;
+  UndoLog undo_;
+  bool done_ = false;
+};
+
+// ----------------------------------------------------------------------------------------
+// Per-tenant tables
+
+struct TenantData {
+  std::int64_t change_seq = 0;
+  std::int64_t next_id = 1;
+  std::map<ResourceId, Resource> resources;
+  std::map<ServiceId, Service> services;
+  std::map<CustomerId, Customer> customers;
+  std::map<AppointmentId, Appointment> appointments;
+  std::unordered_map<std::string, AppointmentId> appointment_by_key;
+  std::map<HoldId, Hold> holds;
+};
+
+struct TenantSpace {
+  std::shared_mutex mu;
+  TenantData data;  // guarded by mu
+};
+
+class MemoryTenantTransaction final : public TenantTransaction {
+ public:
+  MemoryTenantTransaction(std::shared_ptr<TenantSpace> space, TxnMode mode)
+      : space_(std::move(space)), data_(space_->data), mode_(mode) {
+    if (mode == TxnMode::kWrite) {
+      write_lock_ = std::unique_lock(space_->mu);
+    } else {
+      read_lock_ = std::shared_lock(space_->mu);
+    }
+  }
+  ~MemoryTenantTransaction() override {
+    if (!done_) undo_.Rollback();
+  }
+
+  Result<std::int64_t> ChangeSeq() override { return data_.change_seq; }
+  Result<std::int64_t> BumpChangeSeq() override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    undo_.Set(data_.change_seq, data_.change_seq + 1);
+    return data_.change_seq;
+  }
+
+  Result<Resource> InsertResource(Resource r) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    r.id = ResourceId(NextId());
+    undo_.Put(data_.resources, r.id, r);
+    return r;
+  }
+  Status UpdateResource(const Resource& r) override { return Update(data_.resources, r, "resource"); }
+  Result<Resource> GetResource(ResourceId id) override { return GetRow(data_.resources, id, "resource"); }
+  Result<std::vector<Resource>> ListResources() override { return Values(data_.resources); }
+
+  Result<Service> InsertService(Service s) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    s.id = ServiceId(NextId());
+    undo_.Put(data_.services, s.id, s);
+    return s;
+  }
+  Status UpdateService(const Service& s) override { return Update(data_.services, s, "service"); }
+  Result<Service> GetService(ServiceId id) override { return GetRow(data_.services, id, "service"); }
+  Result<std::vector<Service>> ListServices() override { return Values(data_.services); }
+
+  Result<Customer> InsertCustomer(Customer c) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    c.id = CustomerId(NextId());
+    undo_.Put(data_.customers, c.id, c);
+    return c;
+  }
+  Status UpdateCustomer(const Customer& c) override { return Update(data_.customers, c, "customer"); }
+  Result<Customer> GetCustomer(CustomerId id) override { return GetRow(data_.customers, id, "customer"); }
+  Result<std::vector<Customer>> ListCustomers() override { return Values(data_.customers); }
+
+  Result<Appointment> InsertAppointment(Appointment a) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    if (a.idempotency_key && data_.appointment_by_key.count(*a.idempotency_key))
+      return AlreadyExists("idempotency_key: already used");
+    a.id = AppointmentId(NextId());
+    if (a.idempotency_key) undo_.Put(data_.appointment_by_key, *a.idempotency_key, a.id);
+    undo_.Put(data_.appointments, a.id, a);
+    return a;
+  }
+  Status UpdateAppointment(const Appointment& a) override {
+    return Update(data_.appointments, a, "appointment");
+  }
+  Result<Appointment> GetAppointment(AppointmentId id) override {
+    return GetRow(data_.appointments, id, "appointment");
+  }
+  Result<Appointment> FindAppointmentByIdempotencyKey(std::string_view key) override {
+    auto it = data_.appointment_by_key.find(std::string(key));
+    if (it == data_.appointment_by_key.end()) return NotFound("no appointment with that key");
+    return data_.appointments.at(it->second);
+  }
+  Result<std::vector<Appointment>> ListAppointments(Instant from, Instant to) override {
+    std::vector<Appointment> out;
+    for (const auto& [id, a] : data_.appointments)
+      if (a.start < to && from < a.end) out.push_back(a);
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Appointment& x, const Appointment& y) { return x.start < y.start; });
+    return out;
+  }
+  Result<std::vector<Appointment>> ListSeries(SeriesId series) override {
+    std::vector<Appointment> out;
+    for (const auto& [id, a] : data_.appointments)
+      if (a.series == series) out.push_back(a);
+    return out;
+  }
+  Result<std::vector<Appointment>> ListAppointmentsChangedSince(std::int64_t seq) override {
+    std::vector<Appointment> out;
+    for (const auto& [id, a] : data_.appointments)
+      if (a.change_seq > seq) out.push_back(a);
+    return out;
+  }
+  Result<SeriesId> NewSeriesId() override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    return SeriesId(NextId());
+  }
+
+  Result<Hold> InsertHold(Hold h) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    h.id = HoldId(NextId());
+    undo_.Put(data_.holds, h.id, h);
+    return h;
+  }
+  Status UpdateHold(const Hold& h) override { return Update(data_.holds, h, "hold"); }
+  Result<Hold> GetHold(HoldId id) override { return GetRow(data_.holds, id, "hold"); }
+  Result<std::vector<Hold>> ListLiveHolds(Instant now) override {
+    std::vector<Hold> out;
+    for (const auto& [id, h] : data_.holds)
+      if (h.Occupies(now)) out.push_back(h);
+    return out;
+  }
+
+  Status Commit() override {
+    if (done_) return FailedPrecondition("transaction already finished");
+    done_ = true;
+    undo_.Forget();
+    return {};
+  }
+
+ private:
+  template <typename Map, typename Row>
+  Status Update(Map& map, const Row& row, std::string_view what) {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    if (!map.count(row.id)) return NotFound(fmt::format("{} {} not found", what, row.id));
+    undo_.Put(map, row.id, row);
+    return {};
+  }
+  Status Writable() const {
+    if (done_) return FailedPrecondition("transaction already finished");
+    if (mode_ != TxnMode::kWrite) return FailedPrecondition("write in a read transaction");
+    return {};
+  }
+  std::int64_t NextId() {
+    std::int64_t id = data_.next_id;
+    undo_.Set(data_.next_id, id + 1);
+    return id;
+  }
+
+  std::shared_ptr<TenantSpace> space_;  // keeps the space alive while we hold its lock
+  TenantData& data_;
+  TxnMode mode_;
+  std::shared_lock<std::shared_mutex> read_lock_;
+  std::unique_lock<std::shared_mutex> write_lock_;
+  UndoLog undo_;
+  bool done_ = false;
+};
+
+class MemoryStorage final : public Storage {
+ public:
+  Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) override {
+    return std::unique_ptr<SharedTransaction>(
+        std::make_unique<MemorySharedTransaction>(shared_, shared_mu_, mode));
+  }
+
+  Result<Tenant> CreateTenant(Tenant tenant) override {
+    MemorySharedTransaction txn(shared_, shared_mu_, TxnMode::kWrite);
+    Result<Tenant> created = txn.InsertTenant(std::move(tenant));
+    if (!created) return created;
+    {
+      std::lock_guard lock(spaces_mu_);
+      spaces_[created->id] = std::make_shared<TenantSpace>();
+    }
+    SMOOTH_RETURN_IF_ERROR(txn.Commit());
+    return created;
+  }
+
+  Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
+                                                         TxnMode mode) override {
+    std::shared_ptr<TenantSpace> space;
+    {
+      std::lock_guard lock(spaces_mu_);
+      auto it = spaces_.find(tenant.id);
+      if (it == spaces_.end())
+        return NotFound(fmt::format("tenant '{}' has no data space", tenant.slug));
+      space = it->second;
+    }
+    return std::unique_ptr<TenantTransaction>(
+        std::make_unique<MemoryTenantTransaction>(std::move(space), mode));
+  }
+
+ private:
+  std::shared_mutex shared_mu_;
+  SharedData shared_;  // guarded by shared_mu_
+  std::mutex spaces_mu_;
+  std::unordered_map<TenantId, std::shared_ptr<TenantSpace>> spaces_;  // guarded by spaces_mu_
+};
+
+}  // namespace
+
+std::unique_ptr<Storage> NewMemoryStorage() { return std::make_unique<MemoryStorage>(); }
+
+}  // namespace smooth

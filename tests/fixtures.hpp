@@ -1,0 +1,101 @@
+// Shared test fixture: a Platform on in-memory storage with a manual clock, memory audit
+// sinks, two tenants, and one user of every role.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/json.hpp>
+
+#include "smooth/platform.hpp"
+
+namespace smooth::testing {
+
+/// Fails the current test with the status message when `r` holds an error.
+template <typename T>
+T Must(Result<T> r) {
+  if (!r) FAIL("unexpected error: " << r.error().ToString());
+  return std::move(r).value();
+}
+inline void Must(const Status& s) {
+  if (!s.ok()) FAIL("unexpected error: " << s.ToString());
+}
+
+inline Instant T0() { return ParseRfc3339("2026-03-02T09:00:00Z").value(); }
+
+/// Parses an audit line back into a JSON object.
+inline boost::json::object ParseLine(const std::string& line) {
+  return boost::json::parse(line).as_object();
+}
+
+struct World {
+  ManualClock clock{T0()};
+  std::shared_ptr<Storage> storage{NewMemoryStorage()};
+  std::shared_ptr<MemoryAuditSink> security = std::make_shared<MemoryAuditSink>();
+  std::shared_ptr<MemoryAuditSink> masquerade = std::make_shared<MemoryAuditSink>();
+  std::unique_ptr<Platform> platform;
+
+  User root;
+  Principal root_p;
+  Tenant acme;    // an ordinary tenant
+  Tenant globex;  // another one
+  Tenant demo;    // a demo tenant
+  // Users by role name, in acme for tenant roles ("TENANT_STAFF"), and their twins in
+  // globex ("globex:TENANT_STAFF").
+  std::map<std::string, User> users;
+
+  static constexpr const char* kPassword = "correct horse battery";
+
+  World() {
+    PlatformOptions o;
+    o.storage = storage;
+    o.clock = &clock;
+    o.security_log = security;
+    o.masquerade_log = masquerade;
+    o.password_cost = PasswordCost::InsecureForTests();
+    platform = Must(Platform::Open(o));
+    root = Must(platform->CreateSuperuser("root@platform.test", "Root", kPassword));
+    root_p = Must(platform->ActAs(root.id));
+    acme = Must(platform->CreateTenant(root_p, {.slug = "acme", .name = "Acme",
+                                                .time_zone = "America/New_York"}));
+    globex = Must(platform->CreateTenant(root_p, {.slug = "globex", .name = "Globex"}));
+    demo = Must(platform->CreateTenant(root_p, {.slug = "demo1", .name = "Demo", .is_demo = true}));
+    users["SUPERUSER"] = root;
+    for (Role r : kAllRoles) {
+      if (r == Role::kSuperuser) continue;
+      std::string name(RoleName(r));
+      if (IsPlatformRole(r)) {
+        users[name] = NewUser(r, std::nullopt, name + "@platform.test");
+      } else {
+        users[name] = NewUser(r, acme.id, name + "@acme.test");
+        users["globex:" + name] = NewUser(r, globex.id, name + "@globex.test");
+      }
+    }
+  }
+
+  User NewUser(Role role, std::optional<TenantId> tenant, std::string email,
+               bool temporary = false) {
+    return Must(platform->CreateUser(root_p, {.email = std::move(email),
+                                              .display_name = "Someone",
+                                              .role = role,
+                                              .tenant = tenant,
+                                              .password = kPassword,
+                                              .is_temporary = temporary}));
+  }
+
+  Principal As(const std::string& who) { return Must(platform->ActAs(users.at(who).id)); }
+
+  HostMatch HostOf(const User& u) {
+    if (!u.tenant) return HostMatch{true, std::nullopt};
+    return HostMatch{false, u.tenant == acme.id ? acme : u.tenant == globex.id ? globex : demo};
+  }
+
+  Session LoginAs(const User& u) {
+    return Must(platform->Login(HostOf(u), u.email, kPassword, "203.0.113.7"));
+  }
+};
+
+}  // namespace smooth::testing

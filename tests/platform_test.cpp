@@ -1,0 +1,279 @@
+// Platform: tenants, domains and host resolution, users, login and sessions, and bad
+// input for every validated field.
+#include <doctest/doctest.h>
+
+#include "fixtures.hpp"
+
+using namespace smooth;
+using namespace std::chrono_literals;
+using smooth::testing::Must;
+using smooth::testing::World;
+
+namespace {
+void CheckInvalid(const Status& s, std::string_view field) {
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK_MESSAGE(s.message().rfind(std::string(field) + ":", 0) == 0,
+                "message '" << s.message() << "' should name " << field);
+}
+template <typename T>
+void CheckInvalid(const Result<T>& r, std::string_view field) {
+  REQUIRE_FALSE(r.has_value());
+  CheckInvalid(r.error(), field);
+}
+}  // namespace
+
+TEST_CASE("tenants: created with their fields; slugs unique case-insensitively") {
+  World w;
+  CHECK(w.acme.id.valid());
+  CHECK(w.acme.slug == "acme");
+  CHECK(w.acme.time_zone == "America/New_York");
+  CHECK(w.acme.created_at == w.clock.Now());
+  auto dup = w.platform->CreateTenant(w.root_p, {.slug = "acme", .name = "Again"});
+  CHECK(dup.error().code() == StatusCode::kAlreadyExists);
+  // Upper case is refused outright, so a case-twin cannot be spelled at all.
+  CheckInvalid(w.platform->CreateTenant(w.root_p, {.slug = "ACME", .name = "Caps"}), "slug");
+}
+
+TEST_CASE("tenants: bad input names the field and changes nothing") {
+  World w;
+  CheckInvalid(w.platform->CreateTenant(w.root_p, {.slug = "", .name = "X"}), "slug");
+  CheckInvalid(w.platform->CreateTenant(w.root_p, {.slug = "1abc", .name = "X"}), "slug");
+  CheckInvalid(w.platform->CreateTenant(w.root_p, {.slug = "pg_catalog2", .name = "X"}), "slug");
+  CheckInvalid(w.platform->CreateTenant(w.root_p, {.slug = "public", .name = "X"}), "slug");
+  CheckInvalid(w.platform->CreateTenant(w.root_p, {.slug = "www", .name = "X"}), "slug");
+  CheckInvalid(w.platform->CreateTenant(w.root_p, {.slug = "okay", .name = ""}), "name");
+  CheckInvalid(w.platform->CreateTenant(w.root_p, {.slug = "okay", .name = "X",
+                                                   .time_zone = "Mars/Olympus_Mons"}),
+               "time_zone");
+  auto tenants = Must(Must(w.storage->BeginShared(TxnMode::kRead))->ListTenants());
+  CHECK(tenants.size() == 3);
+}
+
+TEST_CASE("tenants: only platform roles create them; sales only demo tenants") {
+  World w;
+  CHECK(w.platform->CreateTenant(w.As("TENANT_OWNER"), {.slug = "mine", .name = "M"})
+            .error().code() == StatusCode::kPermissionDenied);
+  CHECK(w.platform->CreateTenant(w.As("PLATFORM_SALES"), {.slug = "real", .name = "R"})
+            .error().code() == StatusCode::kPermissionDenied);
+  CHECK(w.platform->CreateTenant(w.As("PLATFORM_SALES"),
+                                 {.slug = "demo2", .name = "D", .is_demo = true}));
+  CHECK(w.platform->CreateTenant(w.As("PLATFORM_MANAGER"), {.slug = "real", .name = "R"}));
+}
+
+TEST_CASE("suspension is audited and cuts sessions; reactivation restores them") {
+  World w;
+  Session s = w.LoginAs(w.users.at("TENANT_MANAGER"));
+  w.security->Clear();
+  Must(w.platform->SuspendTenant(w.root_p, w.acme.id, "chargeback"));
+  CHECK(testing::ParseLine(w.security->Lines().at(0)).at("action").as_string() == "TENANT_SUSPENDED");
+  CHECK(w.platform->Authenticate(s.id).error().code() == StatusCode::kUnauthenticated);
+  CHECK(w.platform->Login(w.HostOf(w.users.at("TENANT_MANAGER")), "tenant_manager@acme.test",
+                          World::kPassword, "::1").error().code() == StatusCode::kUnauthenticated);
+  Must(w.platform->ReactivateTenant(w.root_p, w.acme.id));
+  CHECK(w.platform->Authenticate(s.id));
+  CHECK(w.platform->SuspendTenant(w.As("TENANT_OWNER"), w.acme.id, "self")
+            .error().code() == StatusCode::kPermissionDenied);
+}
+
+TEST_CASE("resolve_host: platform, tenant subdomains, ports, case; never a default") {
+  World w;
+  auto p = Must(w.platform->ResolveHost("platform.lvh.me"));
+  CHECK(p.is_platform);
+  auto a = Must(w.platform->ResolveHost("ACME.lvh.me:8080"));
+  CHECK_FALSE(a.is_platform);
+  CHECK(a.tenant->id == w.acme.id);
+  CHECK(Must(w.platform->ResolveHost("acme.lvh.me.")).tenant->id == w.acme.id);
+  for (const char* bad : {"lvh.me", "lvh.me:80", "nobody.lvh.me", "a.acme.lvh.me", "", ":80",
+                          "acme.lvh.me:", "acme.lvh.me:x", "acme.example.com", "127.0.0.1",
+                          "[::1]:80", "acme lvh.me", "_acme.lvh.me", "www.lvh.me"}) {
+    auto r = w.platform->ResolveHost(bad);
+    CHECK_MESSAGE(r.error().code() == StatusCode::kNotFound, "host '" << bad << "'");
+  }
+}
+
+TEST_CASE("custom domains resolve only once verified") {
+  World w;
+  Principal owner = w.As("TENANT_OWNER");
+  Domain d = Must(w.platform->AddDomain(owner, {.name = "Book.Acme-Corp.COM.", .tenant = w.acme.id,
+                                                .is_primary = true, .is_custom_domain = true}));
+  CHECK(d.name == "book.acme-corp.com");
+  CHECK(d.verification == DomainVerification::kPending);
+  CHECK(w.platform->ResolveHost("book.acme-corp.com").error().code() == StatusCode::kNotFound);
+  d = Must(w.platform->SetDomainVerification(owner, d.id, DomainVerification::kVerified));
+  REQUIRE(d.verified_at);
+  CHECK(*d.verified_at == w.clock.Now());
+  CHECK(Must(w.platform->ResolveHost("book.acme-corp.com:443")).tenant->id == w.acme.id);
+  Must(w.platform->SetDomainVerification(owner, d.id, DomainVerification::kFailed));
+  CHECK(w.platform->ResolveHost("book.acme-corp.com").error().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("domains: validation, uniqueness, permissions, one primary") {
+  World w;
+  Principal owner = w.As("TENANT_OWNER");
+  CheckInvalid(w.platform->AddDomain(owner, {.name = "", .tenant = w.acme.id, .is_custom_domain = true}), "domain");
+  CheckInvalid(w.platform->AddDomain(owner, {.name = "a..b.com", .tenant = w.acme.id, .is_custom_domain = true}), "domain");
+  CheckInvalid(w.platform->AddDomain(owner, {.name = "-a.com", .tenant = w.acme.id, .is_custom_domain = true}), "domain");
+  CheckInvalid(w.platform->AddDomain(owner, {.name = "a_b.com", .tenant = w.acme.id, .is_custom_domain = true}), "domain");
+  CheckInvalid(w.platform->AddDomain(owner, {.name = std::string(64, 'a') + ".com", .tenant = w.acme.id, .is_custom_domain = true}), "domain");
+  CheckInvalid(w.platform->AddDomain(owner, {.name = "evil.lvh.me", .tenant = w.acme.id, .is_custom_domain = true}), "domain");
+  CheckInvalid(w.platform->AddDomain(owner, {.name = "platform.lvh.me", .tenant = w.acme.id}), "domain");
+  Domain first = Must(w.platform->AddDomain(owner, {.name = "acme.lvh.me", .tenant = w.acme.id, .is_primary = true}));
+  CHECK(first.verification == DomainVerification::kVerified);
+  Must(w.platform->AddDomain(owner, {.name = "acme.com", .tenant = w.acme.id, .is_primary = true, .is_custom_domain = true}));
+  auto all = Must(Must(w.storage->BeginShared(TxnMode::kRead))->ListDomains(w.acme.id));
+  CHECK(std::count_if(all.begin(), all.end(), [](const Domain& d) { return d.is_primary; }) == 1);
+  CHECK(w.platform->AddDomain(w.As("globex:TENANT_OWNER"),
+                              {.name = "acme.com", .tenant = w.globex.id, .is_custom_domain = true})
+            .error().code() == StatusCode::kAlreadyExists);
+  CHECK(w.platform->AddDomain(w.As("globex:TENANT_OWNER"),
+                              {.name = "x.com", .tenant = w.acme.id, .is_custom_domain = true})
+            .error().code() == StatusCode::kNotFound);
+  CHECK(w.platform->AddDomain(w.As("TENANT_MANAGER"),
+                              {.name = "y.com", .tenant = w.acme.id, .is_custom_domain = true})
+            .error().code() == StatusCode::kPermissionDenied);
+}
+
+TEST_CASE("users: role and tenant must agree, with the exact messages") {
+  World w;
+  for (Role r : {Role::kTenantOwner, Role::kTenantManager, Role::kTenantStaff, Role::kCustomer}) {
+    auto u = w.platform->CreateUser(w.root_p, {.email = "x@y.test", .display_name = "X", .role = r,
+                                               .tenant = std::nullopt, .password = "long enough"});
+    CHECK(u.error().code() == StatusCode::kInvalidArgument);
+    CHECK(u.error().message() ==
+          fmt::format("Users with role {} must be assigned to a tenant", RoleName(r)));
+  }
+  for (Role r : {Role::kPlatformManager, Role::kPlatformSales, Role::kPlatformSupport}) {
+    auto u = w.platform->CreateUser(w.root_p, {.email = "x@y.test", .display_name = "X", .role = r,
+                                               .tenant = w.acme.id, .password = "long enough"});
+    CHECK(u.error().message() ==
+          fmt::format("Users with role {} must not be assigned to a tenant", RoleName(r)));
+  }
+}
+
+TEST_CASE("users: email normalized, unique per tenant, shared across tenants") {
+  World w;
+  User u = w.NewUser(Role::kCustomer, w.acme.id, "  Pat.Smith@Example.COM ");
+  CHECK(u.email == "pat.smith@example.com");
+  CHECK(u.password_hash.rfind("$argon2id$", 0) == 0);
+  auto dup = w.platform->CreateUser(w.root_p, {.email = "pat.smith@example.com", .display_name = "P",
+                                               .role = Role::kCustomer, .tenant = w.acme.id,
+                                               .password = "long enough"});
+  CHECK(dup.error().code() == StatusCode::kAlreadyExists);
+  CHECK(w.NewUser(Role::kCustomer, w.globex.id, "pat.smith@example.com").tenant == w.globex.id);
+  CHECK(w.NewUser(Role::kPlatformSupport, std::nullopt, "pat.smith@example.com").id.valid());
+  auto platform_dup = w.platform->CreateUser(
+      w.root_p, {.email = "PAT.smith@example.com", .display_name = "P", .role = Role::kPlatformSales,
+                 .password = "long enough"});
+  CHECK(platform_dup.error().code() == StatusCode::kAlreadyExists);
+}
+
+TEST_CASE("users: bad input for every validated field") {
+  World w;
+  auto make = [&](std::string email, std::string name, std::string password) {
+    return w.platform->CreateUser(w.root_p, {.email = email, .display_name = name,
+                                             .role = Role::kCustomer, .tenant = w.acme.id,
+                                             .password = password});
+  };
+  CheckInvalid(make("", "N", "long enough"), "email");
+  CheckInvalid(make("   ", "N", "long enough"), "email");
+  CheckInvalid(make("no-at-sign", "N", "long enough"), "email");
+  CheckInvalid(make("a@b@c.com", "N", "long enough"), "email");
+  CheckInvalid(make("@c.com", "N", "long enough"), "email");
+  CheckInvalid(make("a@", "N", "long enough"), "email");
+  CheckInvalid(make("a@nodot", "N", "long enough"), "email");
+  CheckInvalid(make("a b@c.com", "N", "long enough"), "email");
+  CheckInvalid(make("ok@c.com", "", "long enough"), "display_name");
+  CheckInvalid(make("ok@c.com", "N", "short"), "password");
+  CheckInvalid(make("ok@c.com", "N", std::string(1025, 'p')), "password");
+  CHECK(make("ok@c.com", "N", std::string(1024, 'p')));
+}
+
+TEST_CASE("users: managers create lower roles in their tenant; deactivation cuts sessions") {
+  World w;
+  Principal manager = w.As("TENANT_MANAGER");
+  auto staff = w.platform->CreateUser(manager, {.email = "new@acme.test", .display_name = "N",
+                                                .role = Role::kTenantStaff, .tenant = w.acme.id,
+                                                .password = World::kPassword});
+  REQUIRE(staff);
+  CHECK(w.platform->CreateUser(manager, {.email = "boss@acme.test", .display_name = "B",
+                                         .role = Role::kTenantOwner, .tenant = w.acme.id,
+                                         .password = "long enough"})
+            .error().code() == StatusCode::kPermissionDenied);
+  CHECK(w.platform->CreateUser(manager, {.email = "x@globex.test", .display_name = "X",
+                                         .role = Role::kCustomer, .tenant = w.globex.id,
+                                         .password = "long enough"})
+            .error().code() == StatusCode::kNotFound);
+
+  Session s = w.LoginAs(*staff);
+  Must(w.platform->DeactivateUser(manager, staff->id));
+  CHECK(w.platform->Authenticate(s.id).error().code() == StatusCode::kUnauthenticated);
+  CHECK(w.platform->Login(w.HostOf(*staff), staff->email, World::kPassword, "::1")
+            .error().code() == StatusCode::kUnauthenticated);
+}
+
+TEST_CASE("users: role changes stay below the actor and are audited") {
+  World w;
+  Principal owner = w.As("TENANT_OWNER");
+  const User& staff = w.users.at("TENANT_STAFF");
+  w.security->Clear();
+  User promoted = Must(w.platform->ChangeRole(owner, staff.id, Role::kTenantManager));
+  CHECK(promoted.role == Role::kTenantManager);
+  auto line = testing::ParseLine(w.security->Lines().at(0));
+  CHECK(line.at("action").as_string() == "ROLE_CHANGED");
+  CHECK(line.at("old_role").as_string() == "TENANT_STAFF");
+  CHECK(line.at("new_role").as_string() == "TENANT_MANAGER");
+  CHECK(w.platform->ChangeRole(owner, staff.id, Role::kTenantOwner).error().code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.platform->ChangeRole(owner, staff.id, Role::kPlatformSupport).error().message() ==
+        "Users with role PLATFORM_SUPPORT must not be assigned to a tenant");
+}
+
+TEST_CASE("users: another tenant's user is not found, not forbidden") {
+  World w;
+  CHECK(w.platform->GetUser(w.As("TENANT_OWNER"), w.users.at("globex:CUSTOMER").id)
+            .error().code() == StatusCode::kNotFound);
+  CHECK(w.platform->GetUser(w.As("TENANT_OWNER"), w.users.at("CUSTOMER").id));
+  CHECK(w.platform->GetUser(w.As("CUSTOMER"), w.users.at("CUSTOMER").id));
+  CHECK(w.platform->GetUser(w.As("CUSTOMER"), w.users.at("TENANT_STAFF").id).error().code() ==
+        StatusCode::kPermissionDenied);
+}
+
+TEST_CASE("login: per host, one generic message, throttled per account, audited") {
+  World w;
+  const User& owner = w.users.at("TENANT_OWNER");
+  Session s = w.LoginAs(owner);
+  CHECK(s.user == owner.id);
+  CHECK(s.tenant == w.acme.id);
+  CHECK(s.session_key.size() == 32);
+  // The same credentials on another tenant's host, or on the platform host, fail.
+  HostMatch globex{false, w.globex};
+  auto wrong_host = w.platform->Login(globex, owner.email, World::kPassword, "::1");
+  auto platform_host = w.platform->Login({true, std::nullopt}, owner.email, World::kPassword, "::1");
+  auto wrong_pw = w.platform->Login(w.HostOf(owner), owner.email, "not the password", "::1");
+  auto unknown = w.platform->Login(w.HostOf(owner), "nobody@acme.test", World::kPassword, "::1");
+  for (const auto* r : {&wrong_host, &platform_host, &wrong_pw, &unknown}) {
+    CHECK(r->error().code() == StatusCode::kUnauthenticated);
+    CHECK(r->error().message() == "invalid email or password");
+  }
+  // Root logs in on the platform host.
+  CHECK(w.platform->Login({true, std::nullopt}, "ROOT@platform.test", World::kPassword, "::1"));
+
+  // Four more failures make five: the right password is refused until the window passes.
+  for (int i = 0; i < 4; ++i)
+    CHECK_FALSE(w.platform->Login(w.HostOf(owner), owner.email, "wrong password", "::1"));
+  CHECK_FALSE(w.platform->Login(w.HostOf(owner), owner.email, World::kPassword, "::1"));
+  w.clock.Advance(15min + 1s);
+  CHECK(w.platform->Login(w.HostOf(owner), owner.email, World::kPassword, "::1"));
+
+  bool saw_success = false, saw_failure = false;
+  for (const auto& line : w.security->Lines()) {
+    auto o = testing::ParseLine(line);
+    if (o.at("action").as_string() == "LOGIN_SUCCESS") saw_success = true;
+    if (o.at("action").as_string() == "LOGIN_FAILED") saw_failure = true;
+    CHECK(line.find(World::kPassword) == std::string::npos);
+    CHECK(line.find("not the password") == std::string::npos);
+    CHECK(line.find("$argon2") == std::string::npos);
+  }
+  CHECK(saw_success);
+  CHECK(saw_failure);
+}
