@@ -83,6 +83,8 @@ TEST_CASE("resolve_host: platform, tenant subdomains, ports, case; never a defau
   CHECK_FALSE(a.is_platform);
   CHECK(a.tenant->id == w.acme.id);
   CHECK(Must(w.platform->ResolveHost("acme.lvh.me.")).tenant->id == w.acme.id);
+  Tenant gym = Must(w.platform->CreateTenant(w.root_p, {.slug = "acme_gym", .name = "Gym"}));
+  CHECK(Must(w.platform->ResolveHost("acme-gym.lvh.me")).tenant->id == gym.id);
   for (const char* bad : {"lvh.me", "lvh.me:80", "nobody.lvh.me", "a.acme.lvh.me", "", ":80",
                           "acme.lvh.me:", "acme.lvh.me:x", "acme.example.com", "127.0.0.1",
                           "[::1]:80", "acme lvh.me", "_acme.lvh.me", "www.lvh.me"}) {

@@ -143,7 +143,8 @@ class Platform {
                                        DomainVerification verification);
 
   /// Resolves a Host header (port stripped, case-insensitive): `platform.<base>` → the
-  /// platform, `<slug>.<base>` → that tenant, a verified custom domain → its tenant;
+  /// platform, `<slug>.<base>` → that tenant (a '-' in the label stands for the slug's '_',
+  /// which host names cannot carry), a verified custom domain → its tenant;
   /// everything else, the bare base domain included, is not_found. Never a default.
   Result<HostMatch> ResolveHost(std::string_view host_header);
 

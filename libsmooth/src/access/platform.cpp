@@ -639,9 +639,11 @@ Result<HostMatch> Platform::ResolveHost(std::string_view host_header) {
   if (!txn) return txn.error();
   if (*name == "platform." + base) return HostMatch{true, std::nullopt};
   if (name->size() > base.size() + 1 && name->ends_with("." + base)) {
-    std::string_view label(*name);
-    label.remove_suffix(base.size() + 1);
-    if (label.find('.') != std::string_view::npos) return unknown;
+    // Host labels cannot hold '_' but slugs (schema names) can: "acme-gym.<base>" reaches
+    // the tenant "acme_gym". Slugs cannot hold '-', so the mapping is one to one.
+    std::string label = name->substr(0, name->size() - base.size() - 1);
+    if (label.find('.') != std::string::npos) return unknown;
+    std::replace(label.begin(), label.end(), '-', '_');
     if (!internal::ValidateSlug(label).ok()) return unknown;
     auto t = (*txn)->FindTenantBySlug(label);
     if (!t) return unknown;
