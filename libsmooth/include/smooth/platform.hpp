@@ -130,6 +130,15 @@ class Platform {
   /// Authorize as a Status: ok, or permission_denied carrying the reason.
   Status Check(const Principal& actor, Action action, const Target& target);
 
+  /// Authorize without auditing denials: for deciding what a listing shows, where a "no"
+  /// is not an attempt. Grant uses that change the outcome are still audited.
+  Decision Evaluate(const Principal& actor, Action action, const Target& target);
+
+  /// Appends a record to security.log; for components built on the platform (the
+  /// scheduler, the server). Never pass passwords, hashes or tokens.
+  void RecordSecurityEvent(std::string action,
+                           std::vector<std::pair<std::string, AuditValue>> fields);
+
   // --- Tenants and domains --------------------------------------------------------------
 
   Result<Tenant> CreateTenant(const Principal& actor, const TenantSpec& spec);

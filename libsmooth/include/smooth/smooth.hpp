@@ -10,3 +10,4 @@
 #include "smooth/status.hpp"
 #include "smooth/storage.hpp"
 #include "smooth/time.hpp"
+#include "smooth/scheduler.hpp"

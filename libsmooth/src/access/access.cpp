@@ -6,19 +6,10 @@
 
 #include <string>
 
+#include "core/enum_names.hpp"
+
 namespace smooth {
-namespace {
-
-template <typename Enum, std::size_t N>
-Result<Enum> ParseByName(std::string_view name, const std::array<Enum, N>& all,
-                         std::string_view (*to_name)(Enum), std::string_view what) {
-  for (Enum e : all) {
-    if (to_name(e) == name) return e;
-  }
-  return InvalidArgument(fmt::format("{}: unknown value '{}'", what, name));
-}
-
-}  // namespace
+using internal::ParseByName;
 
 std::string_view RoleName(Role role) {
   switch (role) {

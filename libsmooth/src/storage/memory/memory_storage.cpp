@@ -1,6 +1,7 @@
 // The in-memory Storage: maps guarded by reader/writer locks, with an undo log so an
 // uncommitted write transaction rolls back completely.
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <functional>
 #include <map>
@@ -299,7 +300,6 @@ class MemorySharedTransaction final : public SharedTransaction {
 
 struct TenantData {
   std::int64_t change_seq = 0;
-  std::int64_t next_id = 1;
   std::map<ResourceId, Resource> resources;
   std::map<ServiceId, Service> services;
   std::map<CustomerId, Customer> customers;
@@ -315,8 +315,9 @@ struct TenantSpace {
 
 class MemoryTenantTransaction final : public TenantTransaction {
  public:
-  MemoryTenantTransaction(std::shared_ptr<TenantSpace> space, TxnMode mode)
-      : space_(std::move(space)), data_(space_->data), mode_(mode) {
+  MemoryTenantTransaction(std::shared_ptr<TenantSpace> space, std::atomic<std::int64_t>& ids,
+                          TxnMode mode)
+      : space_(std::move(space)), data_(space_->data), ids_(ids), mode_(mode) {
     if (mode == TxnMode::kWrite) {
       write_lock_ = std::unique_lock(space_->mu);
     } else {
@@ -444,14 +445,13 @@ class MemoryTenantTransaction final : public TenantTransaction {
     if (mode_ != TxnMode::kWrite) return FailedPrecondition("write in a read transaction");
     return {};
   }
-  std::int64_t NextId() {
-    std::int64_t id = data_.next_id;
-    undo_.Set(data_.next_id, id + 1);
-    return id;
-  }
+  // Ids come from one counter for all tenants, so an id of one tenant never names a row
+  // of another. Like a database sequence, ids of rolled-back rows are not reused.
+  std::int64_t NextId() { return ids_.fetch_add(1); }
 
   std::shared_ptr<TenantSpace> space_;  // keeps the space alive while we hold its lock
   TenantData& data_;
+  std::atomic<std::int64_t>& ids_;
   TxnMode mode_;
   std::shared_lock<std::shared_mutex> read_lock_;
   std::unique_lock<std::shared_mutex> write_lock_;
@@ -489,7 +489,7 @@ class MemoryStorage final : public Storage {
       space = it->second;
     }
     return std::unique_ptr<TenantTransaction>(
-        std::make_unique<MemoryTenantTransaction>(std::move(space), mode));
+        std::make_unique<MemoryTenantTransaction>(std::move(space), object_ids_, mode));
   }
 
  private:
@@ -497,6 +497,7 @@ class MemoryStorage final : public Storage {
   SharedData shared_;  // guarded by shared_mu_
   std::mutex spaces_mu_;
   std::unordered_map<TenantId, std::shared_ptr<TenantSpace>> spaces_;  // guarded by spaces_mu_
+  std::atomic<std::int64_t> object_ids_{1};  // ids of every tenant's rows
 };
 
 }  // namespace

@@ -1,0 +1,248 @@
+// Scheduler: per-tenant scheduling on top of the Platform — resources and working hours,
+// services, customers, conflict-free booking, holds, recurring series, availability, and
+// change events.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "smooth/access.hpp"
+#include "smooth/civil.hpp"
+#include "smooth/platform.hpp"
+#include "smooth/schedule_types.hpp"
+#include "smooth/status.hpp"
+#include "smooth/time.hpp"
+
+namespace smooth {
+
+struct SchedulerOptions {
+  /// How long a hold occupies capacity when the caller does not say.
+  Duration default_hold_ttl{std::chrono::minutes(5)};
+  /// Longest hold a caller may ask for.
+  Duration max_hold_ttl{std::chrono::hours(1)};
+  /// Most occurrences one recurring series may have.
+  std::size_t max_series_occurrences = 500;
+  /// Widest availability query, in local days.
+  int max_range_days = 62;
+};
+
+/// What to create with Scheduler::CreateResource.
+struct ResourceSpec {
+  std::string name;
+  ResourceKind kind = ResourceKind::kStaff;
+  int capacity = 1;
+  std::string time_zone;  // empty = the tenant's zone
+  std::optional<UserId> user;
+  WorkingHours hours;
+};
+
+struct ServiceSpec {
+  std::string name;
+  Duration duration{std::chrono::minutes(30)};
+  Duration buffer_before{0};
+  Duration buffer_after{0};
+  Duration slot_interval{std::chrono::minutes(15)};
+  Duration min_notice{0};
+  Duration max_advance{std::chrono::hours(24 * 365)};
+  std::int64_t price_minor = 0;
+  std::string currency = "USD";
+  std::vector<ResourceRequirement> requirements;
+};
+
+struct CustomerSpec {
+  std::string name;
+  std::string email;
+  std::string phone;
+  std::optional<UserId> user;
+};
+
+/// A booking (or hold) request.
+struct BookingRequest {
+  ServiceId service;
+  CustomerId customer;
+  Instant start{};
+  /// One entry per service requirement: the resource wanted, or nullopt to let the engine
+  /// pick (see docs/scheduling.md for the policy). Empty = let the engine pick them all.
+  std::vector<std::optional<ResourceId>> resources;
+  AppointmentStatus status = AppointmentStatus::kConfirmed;  // pending or confirmed
+  std::string notes;
+  /// A retried request with the same key returns the original appointment; the same key
+  /// with different content is a conflict.
+  std::optional<std::string> idempotency_key;
+  /// Book outside working hours (TENANT_OWNER, TENANT_MANAGER and platform managers only;
+  /// audited). Capacity still holds.
+  bool outside_hours = false;
+};
+
+/// One occurrence of a series that could not be booked, and why.
+struct OccurrenceConflict {
+  Instant start{};
+  std::string reason;
+};
+
+struct SeriesRequest {
+  BookingRequest first;  // the first occurrence; its start is the series' local start
+  /// RFC 5545 RRULE, e.g. "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10". Expanded in the zone of the
+  /// first requirement's resource, so 10:00 stays 10:00 local across DST.
+  std::string rrule;
+};
+
+/// The outcome of BookSeries: all occurrences booked, or none and every conflict named.
+struct SeriesBooking {
+  SeriesId series;
+  std::vector<Appointment> appointments;
+};
+
+/// An availability question.
+struct AvailabilityQuery {
+  ServiceId service;
+  LocalDate from;  // first local date, in `time_zone`
+  LocalDate to;    // last local date, inclusive; at most max_range_days days in all
+  std::string time_zone;
+  /// Only consider these resources; empty = all of the service's.
+  std::vector<ResourceId> resources;
+};
+
+/// A bookable start. `free[i]` lists the resources of requirement i that are free for it;
+/// a slot is offered only when one distinct resource per requirement can be chosen.
+struct Slot {
+  Instant start{};
+  Instant end{};
+  std::vector<std::vector<ResourceId>> free;
+};
+
+enum class EventType {
+  kCreated,
+  kUpdated,
+  kRescheduled,
+  kCancelled,
+  kHoldCreated,
+  kHoldReleased,
+  kHoldExpired,
+};
+std::string_view EventTypeName(EventType type);  // "created", "hold_expired", ...
+
+/// A change, delivered to subscribers after it is committed. `seq` increases by one per
+/// event, per tenant, in delivery order.
+struct ScheduleEvent {
+  TenantId tenant;
+  std::int64_t seq = 0;
+  EventType type = EventType::kCreated;
+  std::optional<Appointment> appointment;
+  std::optional<Hold> hold;
+};
+
+/// The scheduling engine. Safe to share between threads. Every operation is authorized
+/// through the Platform (and so the permission matrix); objects of another tenant are
+/// not_found. Bookings never exceed a resource's capacity: each one is checked against the
+/// tenant's state inside its write transaction.
+///
+///     auto scheduler = smooth::Scheduler::Open(*platform).value();
+///     auto slots = scheduler->Availability(me, tenant, {.service = cut, .from = {2026, 3, 9},
+///                                                     .to = {2026, 3, 9},
+///                                                     .time_zone = "America/New_York"});
+///     auto appt = scheduler->Book(me, tenant, {.service = cut, .customer = pat,
+///                                              .start = slots->front().start});
+class Scheduler {
+ public:
+  /// The scheduler uses the platform's storage, clock and audit log. `platform` must
+  /// outlive it.
+  static Result<std::unique_ptr<Scheduler>> Open(Platform& platform, SchedulerOptions options = {});
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // --- Resources, services, customers --------------------------------------------------
+
+  Result<Resource> CreateResource(const Principal& actor, TenantId tenant, const ResourceSpec& spec);
+  /// Replaces a resource's name, kind, capacity, zone, user, active flag and hours.
+  /// Lowering capacity below what is already booked is a conflict.
+  Result<Resource> UpdateResource(const Principal& actor, TenantId tenant, const Resource& resource);
+  Result<Resource> GetResource(const Principal& actor, TenantId tenant, ResourceId id);
+  Result<std::vector<Resource>> ListResources(const Principal& actor, TenantId tenant);
+
+  Result<Service> CreateService(const Principal& actor, TenantId tenant, const ServiceSpec& spec);
+  /// Replaces a service's settings; existing appointments keep the buffers they were
+  /// booked with.
+  Result<Service> UpdateService(const Principal& actor, TenantId tenant, const Service& service);
+  Result<Service> GetService(const Principal& actor, TenantId tenant, ServiceId id);
+  Result<std::vector<Service>> ListServices(const Principal& actor, TenantId tenant);
+
+  Result<Customer> CreateCustomer(const Principal& actor, TenantId tenant, const CustomerSpec& spec);
+  Result<Customer> GetCustomer(const Principal& actor, TenantId tenant, CustomerId id);
+
+  // --- Appointments --------------------------------------------------------------------
+
+  /// Books all of the service's requirements at once, or nothing: conflict when capacity
+  /// is exceeded, failed_precondition when outside working hours or notice rules.
+  Result<Appointment> Book(const Principal& actor, TenantId tenant, const BookingRequest& request);
+
+  /// Moves an appointment to a new start, keeping its resources (or re-picking those given
+  /// as nullopt in `resources`). Its old interval never conflicts with its new one.
+  /// `expected_version`, when given, must match (optimistic concurrency) or conflict.
+  Result<Appointment> Reschedule(const Principal& actor, TenantId tenant, AppointmentId id,
+                                 Instant new_start,
+                                 std::optional<std::int64_t> expected_version = std::nullopt);
+
+  /// Cancels; frees capacity at once.
+  Result<Appointment> Cancel(const Principal& actor, TenantId tenant, AppointmentId id);
+
+  /// Sets pending → confirmed, or marks completed / no_show. Cancelling goes through Cancel.
+  Result<Appointment> SetStatus(const Principal& actor, TenantId tenant, AppointmentId id,
+                                AppointmentStatus status);
+
+  Result<Appointment> GetAppointment(const Principal& actor, TenantId tenant, AppointmentId id);
+  /// The appointments overlapping [from, to) that the actor may see: all of them for
+  /// owners and managers, a staff member's own resources, a customer's own bookings.
+  Result<std::vector<Appointment>> ListAppointments(const Principal& actor, TenantId tenant,
+                                                    Instant from, Instant to);
+
+  // --- Holds ---------------------------------------------------------------------------
+
+  /// A tentative booking that occupies capacity for `ttl` (default_hold_ttl).
+  Result<Hold> PlaceHold(const Principal& actor, TenantId tenant, const BookingRequest& request,
+                         std::optional<Duration> ttl = std::nullopt);
+  Status ReleaseHold(const Principal& actor, TenantId tenant, HoldId id);
+  /// Turns a live hold into an appointment atomically; failed_precondition once expired.
+  Result<Appointment> ConfirmHold(const Principal& actor, TenantId tenant, HoldId id,
+                                  std::optional<std::string> idempotency_key = std::nullopt);
+
+  // --- Series --------------------------------------------------------------------------
+
+  /// Books every occurrence of the rule atomically. When any occurrence cannot be booked,
+  /// books nothing, returns conflict naming them, and fills `conflicts` if given.
+  Result<SeriesBooking> BookSeries(const Principal& actor, TenantId tenant,
+                                   const SeriesRequest& request,
+                                   std::vector<OccurrenceConflict>* conflicts = nullptr);
+  /// Cancels the occurrence `from` and every later occurrence of its series; returns how
+  /// many were cancelled.
+  Result<int> CancelSeriesFrom(const Principal& actor, TenantId tenant, AppointmentId from);
+
+  // --- Availability --------------------------------------------------------------------
+
+  /// Every start at which booking the service would succeed for this actor right now.
+  /// Starts step by the service's slot_interval from local midnight of each date in
+  /// `time_zone`.
+  Result<std::vector<Slot>> Availability(const Principal& actor, TenantId tenant,
+                                         const AvailabilityQuery& query);
+
+  // --- Events --------------------------------------------------------------------------
+
+  using Listener = std::function<void(const ScheduleEvent&)>;
+  /// Calls `listener` for every committed change, in seq order per tenant, on the thread
+  /// that made the change, after its locks are released. Returns a handle for Unsubscribe.
+  std::uint64_t Subscribe(Listener listener);
+  void Unsubscribe(std::uint64_t handle);
+
+ private:
+  struct Impl;
+  explicit Scheduler(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace smooth

@@ -1,0 +1,305 @@
+// RRULE expansion with libical: parse, bound, iterate on floating local times, convert with
+// LocalToInstant. All libical use is serialized because its error state is global.
+#include "schedule/recurrence.hpp"
+
+#include <fmt/format.h>
+#include <libical/ical.h>
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "schedule/civil_time.hpp"
+
+namespace smooth::internal {
+namespace {
+
+constexpr std::size_t kMaxRuleLength = 1024;
+
+Status Refuse(std::string_view why) { return InvalidArgument(fmt::format("rrule: {}", why)); }
+
+// Holds libical for one expansion: serializes callers (icalerrno and the "errors are
+// fatal" switch are process globals in some builds), makes errors non-fatal so a bad rule
+// can never abort the process or print to stderr, and leaves icalerrno clear on exit.
+class IcalSession {
+ public:
+  IcalSession() : lock_(Mutex()), was_fatal_(icalerror_get_errors_are_fatal()) {
+    icalerror_set_errors_are_fatal(0);
+    icalerror_clear_errno();
+  }
+  ~IcalSession() {
+    icalerror_clear_errno();
+    icalerror_set_errors_are_fatal(was_fatal_);
+  }
+  IcalSession(const IcalSession&) = delete;
+  IcalSession& operator=(const IcalSession&) = delete;
+
+  bool failed() const { return icalerrno != ICAL_NO_ERROR; }
+
+ private:
+  static std::mutex& Mutex() {
+    static std::mutex mutex;
+    return mutex;
+  }
+  std::lock_guard<std::mutex> lock_;
+  int was_fatal_;
+};
+
+struct IteratorDeleter {
+  void operator()(icalrecur_iterator* it) const { icalrecur_iterator_free(it); }
+};
+
+bool HasAny(const short* values) { return values[0] != ICAL_RECURRENCE_ARRAY_MAX; }
+
+int CountOf(const short* values, int size) {
+  int n = 0;
+  while (n < size && values[n] != ICAL_RECURRENCE_ARRAY_MAX) ++n;
+  return n;
+}
+
+// Why the rule can never produce an occurrence, or "" if it may. libical 3.0 looks for
+// the next match of such a rule up to the year 2582, ignoring UNTIL, for up to a second
+// under our lock; these are the shapes found to do that, refused here instead.
+std::string_view WhyNeverMatches(const icalrecurrencetype& rule, unsigned start_month) {
+  // Months of the year the rule can reach: BYMONTH, and for MONTHLY the months INTERVAL
+  // steps onto from the start.
+  bool month_ok[12];
+  const int months = CountOf(rule.by_month, ICAL_BY_MONTH_SIZE);
+  for (bool& ok : month_ok) ok = months == 0;
+  for (int i = 0; i < months; ++i) {
+    const int m = icalrecurrencetype_month_month(rule.by_month[i]);
+    if (m >= 1 && m <= 12) month_ok[m - 1] = true;
+  }
+  if (rule.freq == ICAL_MONTHLY_RECURRENCE) {
+    bool reachable[12] = {};
+    const int interval = rule.interval > 0 ? rule.interval : 1;
+    for (int k = 0; k < 12; ++k) {
+      reachable[(static_cast<int>(start_month) - 1 + k * interval) % 12] = true;
+    }
+    for (int m = 0; m < 12; ++m) month_ok[m] = month_ok[m] && reachable[m];
+  }
+  constexpr int kMaxDays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const int month_days = CountOf(rule.by_month_day, ICAL_BY_MONTHDAY_SIZE);
+  bool any_month = false;
+  for (int m = 0; m < 12 && !any_month; ++m) {
+    if (!month_ok[m]) continue;
+    if (month_days == 0) any_month = true;
+    for (int i = 0; i < month_days && !any_month; ++i) {
+      if (std::abs(rule.by_month_day[i]) <= kMaxDays[m]) any_month = true;
+    }
+  }
+  if (!any_month) return "no month the rule can reach has the requested day";
+
+  // BYSETPOS picks among the days a MONTHLY or YEARLY period yields (libical ignores it
+  // for shorter periods, and does not count BYHOUR or BYMINUTE); a position beyond that
+  // number never exists.
+  const int set_positions = CountOf(rule.by_set_pos, ICAL_BY_SETPOS_SIZE);
+  if (set_positions == 0) return "";
+  int by_day_count = 0;  // days each BYDAY entry can yield in a month
+  int by_day_year = 0;   // ... in a year
+  const int by_days = CountOf(rule.by_day, ICAL_BY_DAY_SIZE);
+  for (int i = 0; i < by_days; ++i) {
+    const bool positioned = icalrecurrencetype_day_position(rule.by_day[i]) != 0;
+    by_day_count += positioned ? 1 : 5;
+    by_day_year += positioned ? 1 : 53;
+  }
+  const int months_in_year = months == 0 ? 12 : months;
+  int per_period;
+  if (rule.freq == ICAL_MONTHLY_RECURRENCE) {
+    per_period = month_days > 0 ? month_days : by_days > 0 ? by_day_count : 1;
+  } else if (rule.freq == ICAL_YEARLY_RECURRENCE) {
+    if (CountOf(rule.by_week_no, ICAL_BY_WEEKNO_SIZE) > 0) return "";
+    const int year_days = CountOf(rule.by_year_day, ICAL_BY_YEARDAY_SIZE);
+    if (year_days > 0) {
+      per_period = year_days;
+    } else if (month_days > 0) {
+      per_period = month_days * months_in_year;
+    } else if (by_days > 0) {
+      per_period = months == 0 ? by_day_year : by_day_count * months_in_year;
+    } else {
+      per_period = months == 0 ? 1 : months;
+    }
+  } else {
+    return "";
+  }
+  for (int i = 0; i < set_positions; ++i) {
+    if (std::abs(rule.by_set_pos[i]) <= per_period) return "";
+  }
+  return "BYSETPOS asks for a position beyond the days each period has";
+}
+
+date::local_seconds LocalSecondsOf(const icaltimetype& t) {
+  return date::local_days(date::year_month_day(date::year(t.year),
+                                               date::month(static_cast<unsigned>(t.month)),
+                                               date::day(static_cast<unsigned>(t.day)))) +
+         std::chrono::hours(t.hour) + std::chrono::minutes(t.minute) +
+         std::chrono::seconds(t.second);
+}
+
+icaltimetype FloatingTime(date::local_seconds local) {
+  const auto day = date::floor<date::days>(local);
+  const date::year_month_day ymd(day);
+  const date::hh_mm_ss<std::chrono::seconds> hms(local - day);
+  icaltimetype t = icaltime_null_time();
+  t.year = static_cast<int>(ymd.year());
+  t.month = static_cast<int>(static_cast<unsigned>(ymd.month()));
+  t.day = static_cast<int>(static_cast<unsigned>(ymd.day()));
+  t.hour = static_cast<int>(hms.hours().count());
+  t.minute = static_cast<int>(hms.minutes().count());
+  t.second = static_cast<int>(hms.seconds().count());
+  t.is_date = 0;
+  return t;  // no zone: floating
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    const char c = s[i] >= 'a' && s[i] <= 'z' ? static_cast<char>(s[i] - 'a' + 'A') : s[i];
+    if (c != prefix[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
+                                                 const date::time_zone* zone, LocalDate first_date,
+                                                 std::chrono::minutes start_minutes,
+                                                 std::size_t max_occurrences) {
+  if (!IsValidDate(first_date)) {
+    return InvalidArgument(fmt::format("start: {} is not a date", FormatLocalDate(first_date)));
+  }
+  if (start_minutes.count() < 0 || start_minutes.count() >= 1440) {
+    return InvalidArgument("start: time of day must be within 00:00..23:59");
+  }
+  std::string_view body = Trim(rrule);
+  if (StartsWithNoCase(body, "RRULE:")) body.remove_prefix(6);
+  if (body.empty()) return Refuse("must not be empty");
+  if (body.size() > kMaxRuleLength) return Refuse("too long");
+  if (body.find('\0') != std::string_view::npos) return Refuse("not a valid recurrence rule");
+  const std::string text(body);
+
+  // The series may not run past this local time, whatever its COUNT or UNTIL say.
+  date::year_month_day horizon_ymd =
+      date::year_month_day(ToLocalDays(first_date)) + date::years(kMaxRecurrenceYears);
+  if (!horizon_ymd.ok()) horizon_ymd = horizon_ymd.year() / horizon_ymd.month() / date::last;
+  const date::local_seconds horizon{date::local_days(horizon_ymd)};
+  const date::local_seconds first_start =
+      date::local_seconds(ToLocalDays(first_date)) + start_minutes;
+
+  IcalSession ical;
+  icalrecurrencetype rule = icalrecurrencetype_from_string(text.c_str());
+  const bool parse_failed = ical.failed();
+  if (rule.rscale != nullptr) {
+    icalmemory_free_buffer(rule.rscale);
+    rule.rscale = nullptr;
+    if (!parse_failed) return Refuse("RSCALE is not supported");
+  }
+  if (parse_failed) return Refuse("not a valid RFC 5545 recurrence rule");
+
+  switch (rule.freq) {
+    case ICAL_DAILY_RECURRENCE:
+    case ICAL_WEEKLY_RECURRENCE:
+    case ICAL_MONTHLY_RECURRENCE:
+    case ICAL_YEARLY_RECURRENCE:
+      break;
+    case ICAL_NO_RECURRENCE:
+      return Refuse("FREQ is required");
+    default:
+      return Refuse(fmt::format("FREQ={} is not supported (use DAILY, WEEKLY, MONTHLY or YEARLY)",
+                                icalrecur_freq_to_string(rule.freq)));
+  }
+  // Occurrences carry whole minutes.
+  if (HasAny(rule.by_second)) return Refuse("BYSECOND is not supported");
+  if (rule.count == 0 && icaltime_is_null_time(rule.until)) {
+    return Refuse("the series must end: add COUNT or UNTIL");
+  }
+  if (rule.count < 0) return Refuse("COUNT must be positive");
+  if (static_cast<std::size_t>(rule.count) > max_occurrences) {
+    return Refuse(fmt::format("series longer than {} occurrences", max_occurrences));
+  }
+  if (const std::string_view why = WhyNeverMatches(rule, static_cast<unsigned>(first_date.month));
+      !why.empty()) {
+    return Refuse(fmt::format("the series has no occurrences: {}", why));
+  }
+
+  // libical compares UNTIL with the floating start as if both were in one zone, and reads
+  // a DATE UNTIL as that day's midnight (excluding the day). So UNTIL is applied here, and
+  // libical is only given a local bound at or after it (plus the horizon) to stop at.
+  enum class UntilKind { kNone, kDate, kUtc, kFloating };
+  UntilKind until_kind = UntilKind::kNone;
+  date::local_seconds local_limit = horizon;  // last local start allowed (inclusive)
+  Instant utc_limit{};
+  date::local_seconds bound = horizon;  // given to libical
+  if (!icaltime_is_null_time(rule.until)) {
+    icaltimetype u = rule.until;
+    if (u.is_date) {
+      until_kind = UntilKind::kDate;
+      u.hour = u.minute = u.second = 0;
+      local_limit = LocalSecondsOf(u) + date::days(1) - std::chrono::seconds(1);
+      bound = local_limit;
+    } else if (icaltime_is_utc(u)) {
+      until_kind = UntilKind::kUtc;
+      utc_limit = Instant(LocalSecondsOf(u).time_since_epoch());
+      // The local reading of the instant, with a day of slack for gaps and overlaps.
+      bound = date::floor<std::chrono::seconds>(zone->to_local(utc_limit)) + date::days(1);
+    } else {
+      until_kind = UntilKind::kFloating;
+      local_limit = LocalSecondsOf(u);
+      bound = local_limit;
+    }
+    if (bound > horizon) {
+      return Refuse(
+          fmt::format("UNTIL is more than {} years after the start", kMaxRecurrenceYears));
+    }
+  }
+  const std::size_t count = static_cast<std::size_t>(rule.count);
+  rule.count = 0;  // counted here, so that the bound below always applies
+  rule.until = FloatingTime(bound);
+
+  icaltimetype dtstart = FloatingTime(first_start);
+  std::unique_ptr<icalrecur_iterator, IteratorDeleter> it(icalrecur_iterator_new(rule, dtstart));
+  if (it == nullptr || ical.failed()) {
+    return Refuse("rule parts cannot be combined this way (RFC 5545 §3.3.10)");
+  }
+
+  std::vector<Occurrence> out;
+  out.reserve(count != 0 ? count : 16);
+  for (;;) {
+    const icaltimetype t = icalrecur_iterator_next(it.get());
+    if (icaltime_is_null_time(t)) break;
+    const date::local_seconds local = LocalSecondsOf(t);
+    if (until_kind != UntilKind::kUtc && local > local_limit) break;
+    const LocalDate date{t.year, t.month, t.day};
+    const std::chrono::minutes minutes(t.hour * 60 + t.minute);
+    const Instant instant = LocalToInstant(zone, date, minutes);
+    if (until_kind == UntilKind::kUtc && instant > utc_limit) continue;
+    if (out.size() == max_occurrences) {
+      return Refuse(fmt::format("series longer than {} occurrences", max_occurrences));
+    }
+    out.push_back({date, minutes, instant});
+    if (count != 0 && out.size() == count) break;
+  }
+  if (count != 0 && out.size() < count) {
+    return Refuse(
+        fmt::format("series does not end within {} years of its start", kMaxRecurrenceYears));
+  }
+  // Typically UNTIL before the first start: never what someone booking a series meant.
+  if (out.empty()) return Refuse("the series has no occurrences");
+  return out;
+}
+
+}  // namespace smooth::internal

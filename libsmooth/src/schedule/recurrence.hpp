@@ -1,0 +1,56 @@
+// Expansion of RFC 5545 recurrence rules (RRULE) into the occurrences of a booking series,
+// evaluated in local time and converted to instants with the LocalToInstant rule.
+#pragma once
+
+#include <date/tz.h>
+
+#include <chrono>
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "smooth/civil.hpp"
+#include "smooth/status.hpp"
+#include "smooth/time.hpp"
+
+namespace smooth::internal {
+
+/// One occurrence of a series: its local date and wall-clock start, and the instant that
+/// start maps to in the series' zone.
+struct Occurrence {
+  LocalDate date;
+  std::chrono::minutes start{0};  // minutes after local midnight
+  Instant instant;
+};
+
+/// Series longer than this from their first local date are refused, whatever the count:
+/// it bounds the work libical may do for a rule that matches rarely or never.
+inline constexpr int kMaxRecurrenceYears = 100;
+
+/// Expands `rrule` (e.g. "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10", an optional "RRULE:" prefix
+/// is allowed) from the local start (`first_date`, `start_minutes`) in `zone`. The rule is
+/// evaluated on floating local times, so "weekly at 10:00" stays 10:00 local across DST;
+/// each occurrence is converted with LocalToInstant (a start in a spring-forward gap uses
+/// the offset before the gap). Thread-safe (libical calls are serialized).
+///
+/// - FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY, with INTERVAL, BYDAY, BYMONTHDAY,
+///   BYMONTH, BYSETPOS, BYHOUR, BYMINUTE, WKST as libical understands them; RSCALE and
+///   BYSECOND are refused.
+/// - The rule must end: COUNT, or UNTIL as a DATE (inclusive of that whole local date), a
+///   UTC date-time (occurrences starting at or before that instant) or a floating
+///   date-time (compared with local start times).
+/// - The series must end within kMaxRecurrenceYears of `first_date`.
+/// - The first local start is an occurrence only if it matches the rule (libical's reading
+///   of the case RFC 5545 leaves undefined): WEEKLY;BYDAY=MO from a Saturday starts on
+///   the following Monday, and COUNT counts only matching dates.
+///
+/// On success there is at least one occurrence, in increasing local time. Errors are
+/// invalid_argument: "rrule: ..." for a malformed, unsupported or unbounded rule or one
+/// with no occurrences, "rrule: series longer than N occurrences" when it has more than
+/// `max_occurrences`, "start: ..." for an impossible start.
+Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
+                                                 const date::time_zone* zone, LocalDate first_date,
+                                                 std::chrono::minutes start_minutes,
+                                                 std::size_t max_occurrences = 500);
+
+}  // namespace smooth::internal

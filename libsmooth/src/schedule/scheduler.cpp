@@ -1,0 +1,1411 @@
+// Scheduler: per-tenant state (resources with calendars and occupancy indexes, services,
+// customers, placed appointments and holds) kept in sync with storage, the operations
+// that change it inside storage transactions, availability, and events.
+#include "smooth/scheduler.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "access/validate.hpp"
+#include "schedule/civil_time.hpp"
+#include "schedule/engine.hpp"
+#include "schedule/recurrence.hpp"
+
+namespace smooth {
+
+using internal::ResourceState;
+using internal::Scratch;
+using internal::Span;
+using internal::Timing;
+
+std::string_view EventTypeName(EventType type) {
+  switch (type) {
+    case EventType::kCreated: return "created";
+    case EventType::kUpdated: return "updated";
+    case EventType::kRescheduled: return "rescheduled";
+    case EventType::kCancelled: return "cancelled";
+    case EventType::kHoldCreated: return "hold_created";
+    case EventType::kHoldReleased: return "hold_released";
+    case EventType::kHoldExpired: return "hold_expired";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr Duration kTick{1};
+
+// What an occupying item put into the indexes, so it can be taken out again.
+struct Placement {
+  Span occupied;
+  std::vector<ResourceId> resources;
+};
+
+struct TenantState {
+  std::shared_mutex mu;  // guards everything below but the outbox
+  bool loaded = false;
+  std::int64_t seq = 0;  // the storage change sequence this state reflects
+  std::unordered_map<ResourceId, ResourceState> resources;
+  std::unordered_map<ServiceId, Service> services;
+  std::unordered_map<CustomerId, Customer> customers;
+  std::unordered_map<AppointmentId, Placement> appointments;  // occupying ones
+  std::map<HoldId, Hold> holds;                                // not released
+  std::int64_t event_seq = 0;
+
+  std::mutex outbox_mu;
+  std::deque<ScheduleEvent> outbox;  // guarded by outbox_mu
+  std::mutex dispatch_mu;            // held while delivering, to keep seq order
+};
+
+Timing TimingOf(const Service& s) { return {s.duration, s.buffer_before, s.buffer_after}; }
+Timing TimingOf(const Appointment& a) { return {a.end - a.start, a.buffer_before, a.buffer_after}; }
+Timing TimingOf(const Hold& h) { return {h.end - h.start, h.buffer_before, h.buffer_after}; }
+
+Result<internal::Calendar> MakeCalendar(const std::string& zone, const WorkingHours& hours) {
+  internal::CalendarSpec spec;
+  spec.time_zone = zone;
+  spec.weekly = hours.weekly;
+  for (const DateOverride& o : hours.overrides) spec.overrides.push_back({o.date, o.hours});
+  for (const TimeOff& t : hours.time_off) {
+    if (!(t.start < t.end)) return InvalidArgument("time_off: start must be before end");
+    spec.time_off.push_back({t.start, t.end});
+  }
+  return internal::Calendar::Make(std::move(spec));
+}
+
+Status ValidateDuration(Duration d, std::string_view field, bool allow_zero) {
+  if (d < Duration(0) || (!allow_zero && d == Duration(0)))
+    return InvalidArgument(fmt::format("{}: must be {}", field, allow_zero ? "zero or more" : "positive"));
+  if (d > std::chrono::hours(24 * 366 * 10))
+    return InvalidArgument(fmt::format("{}: too long", field));
+  return {};
+}
+
+bool MayBookOutsideHours(Role role) {
+  return role == Role::kTenantOwner || role == Role::kTenantManager ||
+         role == Role::kSuperuser || role == Role::kPlatformManager;
+}
+
+}  // namespace
+
+struct Scheduler::Impl {
+  Platform& platform;
+  SchedulerOptions opt;
+  std::shared_ptr<Storage> storage;
+
+  std::mutex tenants_mu;
+  std::unordered_map<TenantId, std::shared_ptr<TenantState>> tenants;  // guarded by tenants_mu
+
+  std::mutex listeners_mu;
+  std::map<std::uint64_t, Listener> listeners;  // guarded by listeners_mu
+  std::uint64_t next_listener = 1;
+
+  Impl(Platform& p, SchedulerOptions o)
+      : platform(p), opt(o), storage(p.options().storage) {}
+
+  Instant Now() const { return platform.Now(); }
+
+  std::shared_ptr<TenantState> StateOf(TenantId id) {
+    std::lock_guard lock(tenants_mu);
+    auto& s = tenants[id];
+    if (!s) s = std::make_shared<TenantState>();
+    return s;
+  }
+
+  // --- Tenant context and authorization ------------------------------------------------
+
+  // The tenant row, or not_found when it does not exist or the actor belongs to another.
+  Result<Tenant> TenantFor(const Principal& actor, TenantId id) {
+    if (actor.user.tenant && actor.user.tenant != id)
+      return NotFound(fmt::format("tenant {} not found", id));
+    auto txn = storage->BeginShared(TxnMode::kRead);
+    if (!txn) return txn.error();
+    auto t = (*txn)->GetTenant(id);
+    if (!t) return NotFound(fmt::format("tenant {} not found", id));
+    return t;
+  }
+
+  static Target TargetIn(const Tenant& t, std::optional<UserId> owner = std::nullopt) {
+    return Target{.tenant = t.id, .owner = owner, .is_temporary = t.is_demo, .role = {}};
+  }
+
+  Status Require(const Principal& actor, Action action, const Tenant& t,
+                 std::optional<UserId> owner = std::nullopt) {
+    return platform.Check(actor, action, TargetIn(t, owner));
+  }
+
+  // Users who own an appointment-like item: its customer's login and the logins of its
+  // resources' staff.
+  static std::vector<UserId> OwnersOf(const TenantState& st, CustomerId customer,
+                                      const std::vector<ResourceId>& resources) {
+    std::vector<UserId> owners;
+    if (auto c = st.customers.find(customer); c != st.customers.end() && c->second.user)
+      owners.push_back(*c->second.user);
+    for (ResourceId r : resources) {
+      auto it = st.resources.find(r);
+      if (it != st.resources.end() && it->second.resource.user)
+        owners.push_back(*it->second.resource.user);
+    }
+    return owners;
+  }
+
+  // Allowed when `all` covers the tenant, or `own` covers one of the item's owners. Only the
+  // final answer is audited.
+  Status RequireOnItem(const Principal& actor, const Tenant& t, Action all, Action own,
+                       const std::vector<UserId>& owners) {
+    if (platform.Evaluate(actor, all, TargetIn(t)).allowed) return {};
+    for (UserId u : owners)
+      if (platform.Evaluate(actor, own, TargetIn(t, u)).allowed) return {};
+    return platform.Check(actor, all, TargetIn(t));
+  }
+
+  bool MaySee(const Principal& actor, const Tenant& t, const TenantState& st,
+              const Appointment& a) {
+    if (platform.Evaluate(actor, Action::kAppointmentReadAll, TargetIn(t)).allowed) return true;
+    for (UserId u : OwnersOf(st, a.customer, a.resources))
+      if (platform.Evaluate(actor, Action::kAppointmentReadOwn, TargetIn(t, u)).allowed) return true;
+    return false;
+  }
+
+  // --- State loading -------------------------------------------------------------------
+
+  void Place(TenantState& st, AppointmentId id, const Placement& p) {
+    for (ResourceId r : p.resources) {
+      auto it = st.resources.find(r);
+      if (it != st.resources.end()) it->second.index.Add(p.occupied);
+    }
+    st.appointments[id] = p;
+  }
+  void Unplace(TenantState& st, AppointmentId id) {
+    auto it = st.appointments.find(id);
+    if (it == st.appointments.end()) return;
+    for (ResourceId r : it->second.resources) {
+      auto rs = st.resources.find(r);
+      if (rs != st.resources.end()) rs->second.index.Remove(it->second.occupied);
+    }
+    st.appointments.erase(it);
+  }
+  void PlaceHoldInIndex(TenantState& st, const Hold& h) {
+    for (ResourceId r : h.resources) {
+      auto it = st.resources.find(r);
+      if (it != st.resources.end()) it->second.index.Add(TimingOf(h).Occupied(h.start));
+    }
+    st.holds[h.id] = h;
+  }
+  void UnplaceHold(TenantState& st, HoldId id) {
+    auto it = st.holds.find(id);
+    if (it == st.holds.end()) return;
+    for (ResourceId r : it->second.resources) {
+      auto rs = st.resources.find(r);
+      if (rs != st.resources.end()) rs->second.index.Remove(TimingOf(it->second).Occupied(it->second.start));
+    }
+    st.holds.erase(it);
+  }
+
+  // (Re)builds the whole state from storage. Called under st.mu held exclusively.
+  Status Load(TenantTransaction& txn, TenantState& st, std::int64_t seq) {
+    auto resources = txn.ListResources();
+    if (!resources) return resources.error();
+    auto services = txn.ListServices();
+    if (!services) return services.error();
+    auto customers = txn.ListCustomers();
+    if (!customers) return customers.error();
+    auto appointments = txn.ListAppointmentsChangedSince(0);
+    if (!appointments) return appointments.error();
+    auto holds = txn.ListLiveHolds(Now());
+    if (!holds) return holds.error();
+    st.resources.clear();
+    st.services.clear();
+    st.customers.clear();
+    st.appointments.clear();
+    st.holds.clear();
+    for (Resource& r : *resources) {
+      auto cal = MakeCalendar(r.time_zone, r.hours);
+      if (!cal) return Internal(fmt::format("stored resource {} is invalid: {}", r.id,
+                                            cal.error().message()));
+      ResourceId id = r.id;
+      st.resources.emplace(id, ResourceState{std::move(r), std::move(*cal), {}});
+    }
+    for (Service& s : *services) st.services.emplace(s.id, std::move(s));
+    for (Customer& c : *customers) st.customers.emplace(c.id, std::move(c));
+    for (const Appointment& a : *appointments)
+      if (a.Occupies()) Place(st, a.id, {TimingOf(a).Occupied(a.start), a.resources});
+    for (const Hold& h : *holds) PlaceHoldInIndex(st, h);
+    st.seq = seq;
+    st.loaded = true;
+    return {};
+  }
+
+  // --- Transactions with state ---------------------------------------------------------
+
+  // A write operation: the tenant's storage transaction (serializing writers of the
+  // tenant), its state locked exclusively and brought up to date, and the events to send
+  // once committed.
+  struct WriteOp {
+    std::unique_ptr<TenantTransaction> txn;
+    std::shared_ptr<TenantState> st;
+    std::unique_lock<std::shared_mutex> lock;
+    std::int64_t seq = 0;  // this transaction's change sequence
+    std::vector<ScheduleEvent> events;
+    std::vector<std::function<void()>> on_commit;  // state changes applied after commit
+  };
+
+  Result<WriteOp> BeginWrite(const Tenant& t) {
+    auto txn = storage->BeginTenant(t, TxnMode::kWrite);
+    if (!txn) return txn.error();
+    WriteOp op;
+    op.txn = std::move(*txn);
+    op.st = StateOf(t.id);
+    op.lock = std::unique_lock(op.st->mu);
+    auto seq = op.txn->BumpChangeSeq();
+    if (!seq) return seq.error();
+    op.seq = *seq;
+    // Another writer (another process, or another Scheduler on the same storage) moved
+    // the tenant on since this state was built: rebuild it before deciding anything.
+    if (!op.st->loaded || op.st->seq != op.seq - 1) SMOOTH_RETURN_IF_ERROR(Load(*op.txn, *op.st, op.seq - 1));
+    ExpireHolds(*op.st, t.id);
+    return op;
+  }
+
+  // Commits, then applies the state changes and queues the events.
+  Status Commit(WriteOp& op, TenantId tenant) {
+    SMOOTH_RETURN_IF_ERROR(op.txn->Commit());
+    for (auto& apply : op.on_commit) apply();
+    op.st->seq = op.seq;
+    Queue(*op.st, tenant, std::move(op.events));
+    return {};
+  }
+
+  // A read: the tenant's storage read transaction and its state, locked shared and
+  // current. Rebuilding (or expiring holds) needs the exclusive lock briefly.
+  struct ReadOp {
+    std::unique_ptr<TenantTransaction> txn;
+    std::shared_ptr<TenantState> st;
+    std::shared_lock<std::shared_mutex> lock;
+  };
+
+  Result<ReadOp> BeginRead(const Tenant& t) {
+    auto txn = storage->BeginTenant(t, TxnMode::kRead);
+    if (!txn) return txn.error();
+    ReadOp op;
+    op.txn = std::move(*txn);
+    op.st = StateOf(t.id);
+    auto seq = op.txn->ChangeSeq();
+    if (!seq) return seq.error();
+    for (;;) {
+      op.lock = std::shared_lock(op.st->mu);
+      bool stale = !op.st->loaded || op.st->seq != *seq;
+      bool expired = HasExpiredHold(*op.st);
+      if (!stale && !expired) return op;
+      op.lock.unlock();
+      std::unique_lock exclusive(op.st->mu);
+      if (!op.st->loaded || op.st->seq != *seq) SMOOTH_RETURN_IF_ERROR(Load(*op.txn, *op.st, *seq));
+      ExpireHolds(*op.st, t.id);
+    }
+  }
+
+  bool HasExpiredHold(const TenantState& st) const {
+    Instant now = Now();
+    for (const auto& [id, h] : st.holds)
+      if (h.expires_at <= now) return true;
+    return false;
+  }
+
+  // Takes holds whose time is up out of the indexes and announces them. Storage needs no
+  // write: a hold past expires_at no longer counts as live there either.
+  void ExpireHolds(TenantState& st, TenantId tenant) {
+    Instant now = Now();
+    std::vector<ScheduleEvent> events;
+    for (auto it = st.holds.begin(); it != st.holds.end();) {
+      if (it->second.expires_at <= now) {
+        Hold h = it->second;
+        ++it;
+        UnplaceHold(st, h.id);
+        events.push_back({tenant, 0, EventType::kHoldExpired, std::nullopt, h});
+      } else {
+        ++it;
+      }
+    }
+    Queue(st, tenant, std::move(events));
+  }
+
+  // --- Events --------------------------------------------------------------------------
+
+  // Numbers events (under st.mu, held by the caller) and queues them for delivery.
+  void Queue(TenantState& st, TenantId tenant, std::vector<ScheduleEvent> events) {
+    if (events.empty()) return;
+    std::lock_guard lock(st.outbox_mu);
+    for (ScheduleEvent& e : events) {
+      e.tenant = tenant;
+      e.seq = ++st.event_seq;
+      st.outbox.push_back(std::move(e));
+    }
+  }
+
+  // Delivers queued events in order, outside the state lock, so listeners may call back.
+  void Deliver(TenantState& st) {
+    std::lock_guard dispatch(st.dispatch_mu);
+    for (;;) {
+      ScheduleEvent e;
+      {
+        std::lock_guard lock(st.outbox_mu);
+        if (st.outbox.empty()) return;
+        e = std::move(st.outbox.front());
+        st.outbox.pop_front();
+      }
+      std::vector<Listener> targets;
+      {
+        std::lock_guard lock(listeners_mu);
+        for (const auto& [id, l] : listeners) targets.push_back(l);
+      }
+      for (const Listener& l : targets) l(e);
+    }
+  }
+
+  // --- Booking -------------------------------------------------------------------------
+
+  // Everything a placement decision needs, checked against the request.
+  struct Plan {
+    const Service* service = nullptr;
+    Timing timing;
+    std::vector<ResourceId> resources;
+    Instant start{};
+  };
+
+  // Occupied time on `rs` during the local day of `t`: the load for the pick policy.
+  static Duration LoadOn(const ResourceState& rs, Instant t) {
+    const date::time_zone* zone = rs.calendar.zone();
+    LocalDate d = internal::LocalDateOf(zone, t);
+    return rs.index.OccupiedTime({internal::LocalMidnight(zone, d),
+                                  internal::LocalMidnight(zone, internal::AddDays(d, 1))});
+  }
+
+  // Validates the time rules that do not depend on resources.
+  Status CheckTimePolicy(const Principal& actor, const Service& s, Instant start) {
+    Instant now = Now();
+    if (start < now) return FailedPrecondition("start: is in the past");
+    if (actor.user.role == Role::kCustomer) {
+      if (start < now + s.min_notice)
+        return FailedPrecondition(fmt::format("start: needs at least {} minutes' notice",
+                                              std::chrono::duration_cast<std::chrono::minutes>(s.min_notice).count()));
+      if (start > now + s.max_advance)
+        return FailedPrecondition("start: too far in advance for this service");
+    }
+    return {};
+  }
+
+  // Decides the resources for a request at `start` against the current state (an item
+  // being moved must already be out of the indexes). conflict when capacity is the
+  // problem, failed_precondition when working hours are.
+  Result<std::vector<ResourceId>> Pick(TenantState& st, const Service& s,
+                                       const std::vector<std::optional<ResourceId>>& wanted,
+                                       const Timing& timing, Instant start, bool ignore_hours) {
+    Scratch scratch;
+    std::vector<std::vector<ResourceId>> candidates(s.requirements.size());
+    bool capacity_blocked = false;
+    for (std::size_t i = 0; i < s.requirements.size(); ++i) {
+      std::vector<std::pair<Duration, ResourceId>> ranked;
+      auto consider = [&](ResourceId r) {
+        auto it = st.resources.find(r);
+        if (it == st.resources.end() || !it->second.resource.is_active) return;
+        const ResourceState& rs = it->second;
+        if (internal::CanStartAt(rs, timing, ignore_hours, start, &scratch)) {
+          ranked.emplace_back(LoadOn(rs, start), r);
+        } else if (ignore_hours || rs.calendar.Contains({start, start + timing.duration})) {
+          // Inside working hours, so capacity is what stands in the way.
+          capacity_blocked = true;
+        }
+      };
+      if (i < wanted.size() && wanted[i]) {
+        consider(*wanted[i]);
+      } else {
+        for (ResourceId r : s.requirements[i].resources) consider(r);
+      }
+      std::sort(ranked.begin(), ranked.end());
+      for (const auto& [load, r] : ranked) candidates[i].push_back(r);
+    }
+    std::vector<ResourceId> picks;
+    if (internal::AssignDistinct(candidates, &picks)) return picks;
+    if (capacity_blocked)
+      return Conflict(fmt::format("start: no capacity at {}", FormatRfc3339(start)));
+    return FailedPrecondition(
+        fmt::format("start: {} is outside working hours", FormatRfc3339(start)));
+  }
+
+  // Checks a request's shape and references; returns the service.
+  Result<const Service*> CheckRequest(const TenantState& st, const BookingRequest& r) {
+    auto s = st.services.find(r.service);
+    if (s == st.services.end()) return NotFound(fmt::format("service {} not found", r.service));
+    if (!s->second.is_active) return FailedPrecondition("service: is not active");
+    auto c = st.customers.find(r.customer);
+    if (c == st.customers.end()) return NotFound(fmt::format("customer {} not found", r.customer));
+    if (c->second.status == CustomerStatus::kBlocked)
+      return FailedPrecondition("customer: is blocked");
+    if (r.status != AppointmentStatus::kConfirmed && r.status != AppointmentStatus::kPending)
+      return InvalidArgument("status: a booking starts pending or confirmed");
+    const auto& reqs = s->second.requirements;
+    if (!r.resources.empty() && r.resources.size() != reqs.size())
+      return InvalidArgument(fmt::format("resources: expected {} entries, one per requirement",
+                                         reqs.size()));
+    std::set<ResourceId> seen;
+    for (std::size_t i = 0; i < r.resources.size(); ++i) {
+      if (!r.resources[i]) continue;
+      ResourceId id = *r.resources[i];
+      if (!st.resources.count(id)) return NotFound(fmt::format("resource {} not found", id));
+      const auto& set = reqs[i].resources;
+      if (std::find(set.begin(), set.end(), id) == set.end())
+        return InvalidArgument(fmt::format("resources: resource {} cannot serve requirement {}", id, i));
+      if (!seen.insert(id).second)
+        return InvalidArgument(fmt::format("resources: resource {} requested twice", id));
+    }
+    if (r.notes.size() > 10000) return InvalidArgument("notes: longer than 10000 bytes");
+    if (r.idempotency_key && (r.idempotency_key->empty() || r.idempotency_key->size() > 200))
+      return InvalidArgument("idempotency_key: must be 1 to 200 bytes");
+    return &s->second;
+  }
+
+  Status AuthorizeBooking(const Principal& actor, const Tenant& t, const TenantState& st,
+                          const BookingRequest& r) {
+    const Customer& c = st.customers.at(r.customer);
+    SMOOTH_RETURN_IF_ERROR(Require(actor, Action::kAppointmentCreate, t, c.user));
+    if (r.outside_hours) {
+      if (!MayBookOutsideHours(actor.user.role))
+        return PermissionDenied(fmt::format("{} may not book outside working hours",
+                                            RoleName(actor.user.role)));
+    }
+    return {};
+  }
+
+  // The placement of a request on current state: validated, authorized, resources picked.
+  Result<Plan> PlanBooking(const Principal& actor, const Tenant& t, TenantState& st,
+                           const BookingRequest& r) {
+    auto service = CheckRequest(st, r);
+    if (!service) return service.error();
+    SMOOTH_RETURN_IF_ERROR(AuthorizeBooking(actor, t, st, r));
+    SMOOTH_RETURN_IF_ERROR(CheckTimePolicy(actor, **service, r.start));
+    Timing timing = TimingOf(**service);
+    auto picks = Pick(st, **service, r.resources, timing, r.start, r.outside_hours);
+    if (!picks) return picks.error();
+    return Plan{*service, timing, std::move(*picks), r.start};
+  }
+
+  Appointment NewAppointment(const Principal& actor, const Plan& plan, const BookingRequest& r,
+                             std::int64_t seq) {
+    Instant now = Now();
+    Appointment a;
+    a.service = r.service;
+    a.resources = plan.resources;
+    a.customer = r.customer;
+    a.start = plan.start;
+    a.end = plan.start + plan.timing.duration;
+    a.buffer_before = plan.timing.buffer_before;
+    a.buffer_after = plan.timing.buffer_after;
+    a.status = r.status;
+    a.notes = r.notes;
+    a.created_by = actor.RealUser().id;
+    a.created_at = now;
+    a.updated_at = now;
+    a.version = 1;
+    a.idempotency_key = r.idempotency_key;
+    a.outside_hours = r.outside_hours;
+    a.change_seq = seq;
+    return a;
+  }
+
+  void AuditOutsideHours(const Principal& actor, const Tenant& t, const Appointment& a) {
+    if (!a.outside_hours) return;
+    platform.RecordSecurityEvent("BOOKED_OUTSIDE_HOURS",
+                                 {{"user_email", actor.RealUser().email},
+                                  {"tenant", t.slug},
+                                  {"appointment_id", a.id.value()},
+                                  {"start", FormatRfc3339(a.start)}});
+  }
+
+  // Same request as the one that created `a`? Used for idempotent retries.
+  static bool SameRequest(const Appointment& a, const BookingRequest& r) {
+    if (a.service != r.service || a.customer != r.customer || a.start != r.start) return false;
+    for (std::size_t i = 0; i < r.resources.size() && i < a.resources.size(); ++i)
+      if (r.resources[i] && *r.resources[i] != a.resources[i]) return false;
+    return true;
+  }
+
+  // Index changes made while planning inside a WriteOp must be rolled back if the op
+  // fails before committing; this guard does that.
+  struct PlacementGuard {
+    Impl& impl;
+    TenantState& st;
+    std::vector<AppointmentId> placed;
+    std::vector<std::pair<AppointmentId, Placement>> removed;
+    bool committed = false;
+    ~PlacementGuard() {
+      if (committed) return;
+      for (AppointmentId id : placed) impl.Unplace(st, id);
+      for (auto& [id, p] : removed) impl.Place(st, id, p);
+    }
+    void Remove(AppointmentId id) {
+      auto it = st.appointments.find(id);
+      if (it == st.appointments.end()) return;
+      removed.emplace_back(id, it->second);
+      impl.Unplace(st, id);
+    }
+    void Add(AppointmentId id, const Placement& p) {
+      impl.Place(st, id, p);
+      placed.push_back(id);
+    }
+  };
+};
+
+Scheduler::Scheduler(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Scheduler::~Scheduler() = default;
+
+Result<std::unique_ptr<Scheduler>> Scheduler::Open(Platform& platform, SchedulerOptions options) {
+  if (options.default_hold_ttl <= Duration(0) || options.default_hold_ttl > options.max_hold_ttl)
+    return InvalidArgument("default_hold_ttl: must be positive and at most max_hold_ttl");
+  if (options.max_series_occurrences == 0)
+    return InvalidArgument("max_series_occurrences: must be positive");
+  if (options.max_range_days < 1) return InvalidArgument("max_range_days: must be positive");
+  return std::unique_ptr<Scheduler>(new Scheduler(std::make_unique<Impl>(platform, options)));
+}
+
+// --- Resources ---------------------------------------------------------------------------
+
+namespace {
+
+Status ValidateResource(const Resource& r) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateText(r.name, "name", 200));
+  if (r.capacity < 1) return InvalidArgument("capacity: must be at least 1");
+  if (r.capacity > 10000) return InvalidArgument("capacity: must be at most 10000");
+  return {};
+}
+
+Status ValidateService(const Service& s) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateText(s.name, "name", 200));
+  SMOOTH_RETURN_IF_ERROR(ValidateDuration(s.duration, "duration", false));
+  if (s.duration > std::chrono::hours(24 * 7)) return InvalidArgument("duration: at most 7 days");
+  SMOOTH_RETURN_IF_ERROR(ValidateDuration(s.buffer_before, "buffer_before", true));
+  SMOOTH_RETURN_IF_ERROR(ValidateDuration(s.buffer_after, "buffer_after", true));
+  SMOOTH_RETURN_IF_ERROR(ValidateDuration(s.slot_interval, "slot_interval", false));
+  if (s.slot_interval < std::chrono::minutes(1))
+    return InvalidArgument("slot_interval: must be at least 1 minute");
+  SMOOTH_RETURN_IF_ERROR(ValidateDuration(s.min_notice, "min_notice", true));
+  SMOOTH_RETURN_IF_ERROR(ValidateDuration(s.max_advance, "max_advance", true));
+  if (s.price_minor < 0) return InvalidArgument("price_minor: must not be negative");
+  if (s.currency.size() != 3 || !std::all_of(s.currency.begin(), s.currency.end(),
+                                             [](char c) { return c >= 'A' && c <= 'Z'; }))
+    return InvalidArgument("currency: must be a three-letter ISO 4217 code such as USD");
+  if (s.requirements.empty()) return InvalidArgument("requirements: at least one is needed");
+  for (const ResourceRequirement& req : s.requirements)
+    if (req.resources.empty())
+      return InvalidArgument("requirements: each needs at least one resource");
+  return {};
+}
+
+}  // namespace
+
+Result<Resource> Scheduler::CreateResource(const Principal& actor, TenantId tenant,
+                                           const ResourceSpec& spec) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  Resource r;
+  r.name = spec.name;
+  r.kind = spec.kind;
+  r.capacity = spec.capacity;
+  r.time_zone = spec.time_zone.empty() ? t->time_zone : spec.time_zone;
+  r.user = spec.user;
+  r.hours = spec.hours;
+  SMOOTH_RETURN_IF_ERROR(ValidateResource(r));
+  auto cal = MakeCalendar(r.time_zone, r.hours);
+  if (!cal) return cal.error();
+  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kResourceManage, *t));
+  if (r.user) {
+    auto u = impl_->platform.GetUser(actor, *r.user);
+    if (!u || u->tenant != tenant) return NotFound(fmt::format("user: {} not found", *r.user));
+  }
+  auto op = impl_->BeginWrite(*t);
+  if (!op) return op.error();
+  r.created_at = r.updated_at = impl_->Now();
+  auto created = op->txn->InsertResource(r);
+  if (!created) return created;
+  Resource row = *created;
+  op->on_commit.push_back([st = op->st.get(), row, c = std::move(*cal)]() mutable {
+    st->resources.emplace(row.id, ResourceState{row, std::move(c), {}});
+  });
+  SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+  return row;
+}
+
+Result<Resource> Scheduler::UpdateResource(const Principal& actor, TenantId tenant,
+                                           const Resource& resource) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  SMOOTH_RETURN_IF_ERROR(ValidateResource(resource));
+  auto cal = MakeCalendar(resource.time_zone, resource.hours);
+  if (!cal) return cal.error();
+  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kResourceManage, *t));
+  auto op = impl_->BeginWrite(*t);
+  if (!op) return op.error();
+  auto it = op->st->resources.find(resource.id);
+  if (it == op->st->resources.end())
+    return NotFound(fmt::format("resource {} not found", resource.id));
+  ResourceState& rs = it->second;
+  if (resource.capacity < rs.resource.capacity) {
+    // Lowering capacity must not strand existing bookings above it.
+    Span everything{Instant::min() + std::chrono::hours(24 * 365),
+                    Instant::max() - std::chrono::hours(24 * 365)};
+    if (rs.index.MaxCount(everything) > resource.capacity)
+      return Conflict("capacity: existing bookings exceed the new capacity");
+  }
+  Resource row = resource;
+  row.created_at = rs.resource.created_at;
+  row.updated_at = impl_->Now();
+  SMOOTH_RETURN_IF_ERROR(op->txn->UpdateResource(row));
+  op->on_commit.push_back([&rs, row, c = std::move(*cal)]() mutable {
+    rs.resource = row;
+    rs.calendar = std::move(c);
+  });
+  SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+  return row;
+}
+
+Result<Resource> Scheduler::GetResource(const Principal& actor, TenantId tenant, ResourceId id) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAvailabilityRead, *t));
+  auto op = impl_->BeginRead(*t);
+  if (!op) return op.error();
+  auto it = op->st->resources.find(id);
+  if (it == op->st->resources.end()) return NotFound(fmt::format("resource {} not found", id));
+  return it->second.resource;
+}
+
+Result<std::vector<Resource>> Scheduler::ListResources(const Principal& actor, TenantId tenant) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAvailabilityRead, *t));
+  auto op = impl_->BeginRead(*t);
+  if (!op) return op.error();
+  std::vector<Resource> out;
+  for (const auto& [id, rs] : op->st->resources) out.push_back(rs.resource);
+  std::sort(out.begin(), out.end(), [](const Resource& a, const Resource& b) { return a.id < b.id; });
+  return out;
+}
+
+// --- Services ----------------------------------------------------------------------------
+
+namespace {
+Status CheckRequirementsExist(const TenantState& st, const Service& s) {
+  for (const ResourceRequirement& req : s.requirements) {
+    std::set<ResourceId> seen;
+    for (ResourceId r : req.resources) {
+      if (!st.resources.count(r)) return NotFound(fmt::format("requirements: resource {} not found", r));
+      if (!seen.insert(r).second)
+        return InvalidArgument(fmt::format("requirements: resource {} listed twice", r));
+    }
+  }
+  return {};
+}
+}  // namespace
+
+Result<Service> Scheduler::CreateService(const Principal& actor, TenantId tenant,
+                                         const ServiceSpec& spec) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  Service s;
+  s.name = spec.name;
+  s.duration = spec.duration;
+  s.buffer_before = spec.buffer_before;
+  s.buffer_after = spec.buffer_after;
+  s.slot_interval = spec.slot_interval;
+  s.min_notice = spec.min_notice;
+  s.max_advance = spec.max_advance;
+  s.price_minor = spec.price_minor;
+  s.currency = spec.currency;
+  s.requirements = spec.requirements;
+  SMOOTH_RETURN_IF_ERROR(ValidateService(s));
+  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kServiceManage, *t));
+  auto op = impl_->BeginWrite(*t);
+  if (!op) return op.error();
+  SMOOTH_RETURN_IF_ERROR(CheckRequirementsExist(*op->st, s));
+  s.created_at = s.updated_at = impl_->Now();
+  auto created = op->txn->InsertService(s);
+  if (!created) return created;
+  Service row = *created;
+  op->on_commit.push_back([st = op->st.get(), row] { st->services[row.id] = row; });
+  SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+  return row;
+}
+
+Result<Service> Scheduler::UpdateService(const Principal& actor, TenantId tenant,
+                                         const Service& service) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  SMOOTH_RETURN_IF_ERROR(ValidateService(service));
+  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kServiceManage, *t));
+  auto op = impl_->BeginWrite(*t);
+  if (!op) return op.error();
+  auto it = op->st->services.find(service.id);
+  if (it == op->st->services.end()) return NotFound(fmt::format("service {} not found", service.id));
+  SMOOTH_RETURN_IF_ERROR(CheckRequirementsExist(*op->st, service));
+  Service row = service;
+  row.created_at = it->second.created_at;
+  row.updated_at = impl_->Now();
+  SMOOTH_RETURN_IF_ERROR(op->txn->UpdateService(row));
+  op->on_commit.push_back([st = op->st.get(), row] { st->services[row.id] = row; });
+  SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+  return row;
+}
+
+Result<Service> Scheduler::GetService(const Principal& actor, TenantId tenant, ServiceId id) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAvailabilityRead, *t));
+  auto op = impl_->BeginRead(*t);
+  if (!op) return op.error();
+  auto it = op->st->services.find(id);
+  if (it == op->st->services.end()) return NotFound(fmt::format("service {} not found", id));
+  return it->second;
+}
+
+Result<std::vector<Service>> Scheduler::ListServices(const Principal& actor, TenantId tenant) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAvailabilityRead, *t));
+  auto op = impl_->BeginRead(*t);
+  if (!op) return op.error();
+  std::vector<Service> out;
+  for (const auto& [id, s] : op->st->services) out.push_back(s);
+  std::sort(out.begin(), out.end(), [](const Service& a, const Service& b) { return a.id < b.id; });
+  return out;
+}
+
+// --- Customers ---------------------------------------------------------------------------
+
+Result<Customer> Scheduler::CreateCustomer(const Principal& actor, TenantId tenant,
+                                           const CustomerSpec& spec) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateText(spec.name, "name", 200));
+  Customer c;
+  c.name = spec.name;
+  c.phone = spec.phone;
+  c.user = spec.user;
+  if (!spec.email.empty()) {
+    auto email = internal::NormalizeEmail(spec.email);
+    if (!email) return email.error();
+    c.email = *email;
+  }
+  if (spec.phone.size() > 40) return InvalidArgument("phone: longer than 40 characters");
+  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerManage, *t, spec.user));
+  if (c.user) {
+    auto u = impl_->platform.GetUser(actor, *c.user);
+    if (!u || u->tenant != tenant) return NotFound(fmt::format("user: {} not found", *c.user));
+    if (u->role != Role::kCustomer) return InvalidArgument("user: must have role CUSTOMER");
+  }
+  auto op = impl_->BeginWrite(*t);
+  if (!op) return op.error();
+  c.created_at = impl_->Now();
+  auto created = op->txn->InsertCustomer(c);
+  if (!created) return created;
+  Customer row = *created;
+  op->on_commit.push_back([st = op->st.get(), row] { st->customers[row.id] = row; });
+  SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+  return row;
+}
+
+Result<Customer> Scheduler::GetCustomer(const Principal& actor, TenantId tenant, CustomerId id) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  auto op = impl_->BeginRead(*t);
+  if (!op) return op.error();
+  auto it = op->st->customers.find(id);
+  if (it == op->st->customers.end()) return NotFound(fmt::format("customer {} not found", id));
+  Customer c = it->second;
+  op->lock.unlock();
+  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerRead, *t, c.user));
+  return c;
+}
+
+// --- Appointments ------------------------------------------------------------------------
+
+Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
+                                    const BookingRequest& request) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  Result<Appointment> result = Internal("unreachable");
+  std::shared_ptr<TenantState> st;
+  {
+    auto op = impl_->BeginWrite(*t);
+    if (!op) return op.error();
+    st = op->st;
+    if (request.idempotency_key) {
+      auto existing = op->txn->FindAppointmentByIdempotencyKey(*request.idempotency_key);
+      if (existing) {
+        if (!Impl::SameRequest(*existing, request))
+          return Conflict("idempotency_key: already used for a different booking");
+        SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCreate, *t,
+                                              st->customers.count(existing->customer)
+                                                  ? st->customers.at(existing->customer).user
+                                                  : std::nullopt));
+        return existing;
+      }
+    }
+    auto plan = impl_->PlanBooking(actor, *t, *st, request);
+    if (!plan) return plan.error();
+    auto created = op->txn->InsertAppointment(impl_->NewAppointment(actor, *plan, request, op->seq));
+    if (!created) return created;
+    Appointment a = *created;
+    op->on_commit.push_back([impl = impl_.get(), s = st.get(), a] {
+      impl->Place(*s, a.id, {TimingOf(a).Occupied(a.start), a.resources});
+    });
+    op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    result = a;
+  }
+  impl_->AuditOutsideHours(actor, *t, *result);
+  impl_->Deliver(*st);
+  return result;
+}
+
+Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenant,
+                                          AppointmentId id, Instant new_start,
+                                          std::optional<std::int64_t> expected_version) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  Result<Appointment> result = Internal("unreachable");
+  std::shared_ptr<TenantState> st;
+  {
+    auto op = impl_->BeginWrite(*t);
+    if (!op) return op.error();
+    st = op->st;
+    auto a = op->txn->GetAppointment(id);
+    if (!a) return a;
+    SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentUpdate,
+                                                Action::kAppointmentUpdate,
+                                                Impl::OwnersOf(*st, a->customer, a->resources)));
+    if (expected_version && *expected_version != a->version)
+      return Conflict(fmt::format("version: expected {}, the appointment is at {}",
+                                  *expected_version, a->version));
+    if (!a->Occupies())
+      return FailedPrecondition(fmt::format("status: a {} appointment cannot be moved",
+                                            AppointmentStatusName(a->status)));
+    auto service = st->services.find(a->service);
+    if (service == st->services.end()) return Internal("appointment without its service");
+    SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(actor, service->second, new_start));
+    // Take the appointment out of the indexes while deciding, so it never blocks itself.
+    Impl::PlacementGuard guard{*impl_, *st, {}, {}, false};
+    guard.Remove(a->id);
+    Timing timing = TimingOf(*a);
+    std::vector<std::optional<ResourceId>> keep(a->resources.begin(), a->resources.end());
+    auto picks = impl_->Pick(*st, service->second, keep, timing, new_start, a->outside_hours);
+    if (!picks) return picks.error();
+    Appointment moved = *a;
+    moved.start = new_start;
+    moved.end = new_start + timing.duration;
+    moved.resources = *picks;
+    moved.version += 1;
+    moved.updated_at = impl_->Now();
+    moved.change_seq = op->seq;
+    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(moved));
+    guard.Add(moved.id, {timing.Occupied(moved.start), moved.resources});
+    op->events.push_back({tenant, 0, EventType::kRescheduled, moved, std::nullopt});
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    guard.committed = true;
+    result = moved;
+  }
+  impl_->Deliver(*st);
+  return result;
+}
+
+namespace {
+bool IsFinal(AppointmentStatus s) {
+  return s == AppointmentStatus::kCancelled || s == AppointmentStatus::kCompleted ||
+         s == AppointmentStatus::kNoShow;
+}
+}  // namespace
+
+Result<Appointment> Scheduler::Cancel(const Principal& actor, TenantId tenant, AppointmentId id) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  Result<Appointment> result = Internal("unreachable");
+  std::shared_ptr<TenantState> st;
+  {
+    auto op = impl_->BeginWrite(*t);
+    if (!op) return op.error();
+    st = op->st;
+    auto a = op->txn->GetAppointment(id);
+    if (!a) return a;
+    SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentCancel,
+                                                Action::kAppointmentCancel,
+                                                Impl::OwnersOf(*st, a->customer, a->resources)));
+    if (IsFinal(a->status))
+      return FailedPrecondition(fmt::format("status: the appointment is already {}",
+                                            AppointmentStatusName(a->status)));
+    Appointment c = *a;
+    c.status = AppointmentStatus::kCancelled;
+    c.version += 1;
+    c.updated_at = impl_->Now();
+    c.change_seq = op->seq;
+    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(c));
+    op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->Unplace(*s, id); });
+    op->events.push_back({tenant, 0, EventType::kCancelled, c, std::nullopt});
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    result = c;
+  }
+  impl_->Deliver(*st);
+  return result;
+}
+
+Result<Appointment> Scheduler::SetStatus(const Principal& actor, TenantId tenant, AppointmentId id,
+                                         AppointmentStatus status) {
+  if (status == AppointmentStatus::kCancelled) return Cancel(actor, tenant, id);
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  Result<Appointment> result = Internal("unreachable");
+  std::shared_ptr<TenantState> st;
+  {
+    auto op = impl_->BeginWrite(*t);
+    if (!op) return op.error();
+    st = op->st;
+    auto a = op->txn->GetAppointment(id);
+    if (!a) return a;
+    SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentUpdate,
+                                                Action::kAppointmentUpdate,
+                                                Impl::OwnersOf(*st, a->customer, a->resources)));
+    if (IsFinal(a->status))
+      return FailedPrecondition(fmt::format("status: the appointment is already {}",
+                                            AppointmentStatusName(a->status)));
+    if (status == AppointmentStatus::kPending && a->status == AppointmentStatus::kConfirmed)
+      return FailedPrecondition("status: a confirmed appointment cannot go back to pending");
+    if (status == a->status) return a;
+    Appointment u = *a;
+    u.status = status;
+    u.version += 1;
+    u.updated_at = impl_->Now();
+    u.change_seq = op->seq;
+    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(u));
+    if (!u.Occupies())
+      op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->Unplace(*s, id); });
+    op->events.push_back({tenant, 0, EventType::kUpdated, u, std::nullopt});
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    result = u;
+  }
+  impl_->Deliver(*st);
+  return result;
+}
+
+Result<Appointment> Scheduler::GetAppointment(const Principal& actor, TenantId tenant,
+                                              AppointmentId id) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  auto op = impl_->BeginRead(*t);
+  if (!op) return op.error();
+  auto a = op->txn->GetAppointment(id);
+  if (!a) return a;
+  std::vector<UserId> owners = Impl::OwnersOf(*op->st, a->customer, a->resources);
+  op->lock.unlock();
+  op->txn.reset();
+  SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentReadAll,
+                                              Action::kAppointmentReadOwn, owners));
+  return a;
+}
+
+Result<std::vector<Appointment>> Scheduler::ListAppointments(const Principal& actor,
+                                                             TenantId tenant, Instant from,
+                                                             Instant to) {
+  if (!(from < to)) return InvalidArgument("to: must be after from");
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  std::vector<Appointment> all;
+  std::vector<std::vector<UserId>> owners;
+  {
+    auto op = impl_->BeginRead(*t);
+    if (!op) return op.error();
+    auto rows = op->txn->ListAppointments(from, to);
+    if (!rows) return rows.error();
+    all = std::move(*rows);
+    for (const Appointment& a : all) owners.push_back(Impl::OwnersOf(*op->st, a.customer, a.resources));
+  }
+  if (impl_->platform.Evaluate(actor, Action::kAppointmentReadAll, Impl::TargetIn(*t)).allowed)
+    return all;
+  std::vector<Appointment> visible;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    for (UserId u : owners[i]) {
+      if (impl_->platform.Evaluate(actor, Action::kAppointmentReadOwn, Impl::TargetIn(*t, u)).allowed) {
+        visible.push_back(all[i]);
+        break;
+      }
+    }
+  }
+  if (visible.empty() && !impl_->platform.Evaluate(actor, Action::kAppointmentReadOwn,
+                                                   Impl::TargetIn(*t, actor.user.id)).allowed)
+    return PermissionDenied(fmt::format("{} may not read appointments", RoleName(actor.user.role)));
+  return visible;
+}
+
+// --- Holds -------------------------------------------------------------------------------
+
+Result<Hold> Scheduler::PlaceHold(const Principal& actor, TenantId tenant,
+                                  const BookingRequest& request, std::optional<Duration> ttl) {
+  Duration life = ttl.value_or(impl_->opt.default_hold_ttl);
+  if (life <= Duration(0) || life > impl_->opt.max_hold_ttl)
+    return InvalidArgument(fmt::format("ttl: must be positive and at most {} minutes",
+                                       std::chrono::duration_cast<std::chrono::minutes>(impl_->opt.max_hold_ttl).count()));
+  if (request.idempotency_key) return InvalidArgument("idempotency_key: give it to ConfirmHold");
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  Result<Hold> result = Internal("unreachable");
+  std::shared_ptr<TenantState> st;
+  {
+    auto op = impl_->BeginWrite(*t);
+    if (!op) return op.error();
+    st = op->st;
+    auto plan = impl_->PlanBooking(actor, *t, *st, request);
+    if (!plan) return plan.error();
+    Hold h;
+    h.service = request.service;
+    h.resources = plan->resources;
+    h.customer = request.customer;
+    h.start = plan->start;
+    h.end = plan->start + plan->timing.duration;
+    h.buffer_before = plan->timing.buffer_before;
+    h.buffer_after = plan->timing.buffer_after;
+    h.owner = actor.RealUser().id;
+    h.created_at = impl_->Now();
+    h.expires_at = h.created_at + life;
+    h.change_seq = op->seq;
+    auto created = op->txn->InsertHold(h);
+    if (!created) return created;
+    Hold row = *created;
+    op->on_commit.push_back([impl = impl_.get(), s = st.get(), row] { impl->PlaceHoldInIndex(*s, row); });
+    op->events.push_back({tenant, 0, EventType::kHoldCreated, std::nullopt, row});
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    result = row;
+  }
+  impl_->Deliver(*st);
+  return result;
+}
+
+Status Scheduler::ReleaseHold(const Principal& actor, TenantId tenant, HoldId id) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  std::shared_ptr<TenantState> st;
+  {
+    auto op = impl_->BeginWrite(*t);
+    if (!op) return op.error();
+    st = op->st;
+    auto h = op->txn->GetHold(id);
+    if (!h) return h.error();
+    if (h->owner != actor.RealUser().id)
+      SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCancel, *t));
+    if (h->released) return FailedPrecondition("hold: already released or confirmed");
+    if (!h->Occupies(impl_->Now())) return FailedPrecondition("hold: has expired");
+    h->released = true;
+    h->change_seq = op->seq;
+    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateHold(*h));
+    op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->UnplaceHold(*s, id); });
+    op->events.push_back({tenant, 0, EventType::kHoldReleased, std::nullopt, *h});
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+  }
+  impl_->Deliver(*st);
+  return {};
+}
+
+Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tenant, HoldId id,
+                                           std::optional<std::string> idempotency_key) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  Result<Appointment> result = Internal("unreachable");
+  std::shared_ptr<TenantState> st;
+  {
+    auto op = impl_->BeginWrite(*t);
+    if (!op) return op.error();
+    st = op->st;
+    auto h = op->txn->GetHold(id);
+    if (!h) return h.error();
+    if (h->owner != actor.RealUser().id)
+      SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentUpdate, *t));
+    if (h->released) return FailedPrecondition("hold: already released or confirmed");
+    if (!h->Occupies(impl_->Now())) return FailedPrecondition("hold: has expired");
+    const Customer* c = st->customers.count(h->customer) ? &st->customers.at(h->customer) : nullptr;
+    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCreate, *t,
+                                          c ? c->user : std::nullopt));
+    h->released = true;
+    h->change_seq = op->seq;
+    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateHold(*h));
+    // The hold's capacity passes to the appointment: same start, resources and buffers.
+    Instant now = impl_->Now();
+    Appointment a;
+    a.service = h->service;
+    a.resources = h->resources;
+    a.customer = h->customer;
+    a.start = h->start;
+    a.end = h->end;
+    a.buffer_before = h->buffer_before;
+    a.buffer_after = h->buffer_after;
+    a.status = AppointmentStatus::kConfirmed;
+    a.created_by = actor.RealUser().id;
+    a.created_at = a.updated_at = now;
+    a.idempotency_key = std::move(idempotency_key);
+    a.change_seq = op->seq;
+    auto created = op->txn->InsertAppointment(a);
+    if (!created) return created.error().code() == StatusCode::kAlreadyExists
+                             ? Result<Appointment>(Conflict("idempotency_key: already used"))
+                             : created;
+    Appointment row = *created;
+    op->on_commit.push_back([impl = impl_.get(), s = st.get(), id, row] {
+      impl->UnplaceHold(*s, id);
+      impl->Place(*s, row.id, {TimingOf(row).Occupied(row.start), row.resources});
+    });
+    op->events.push_back({tenant, 0, EventType::kCreated, row, std::nullopt});
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    result = row;
+  }
+  impl_->Deliver(*st);
+  return result;
+}
+
+// --- Series ------------------------------------------------------------------------------
+
+Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId tenant,
+                                            const SeriesRequest& request,
+                                            std::vector<OccurrenceConflict>* conflicts) {
+  if (request.first.idempotency_key)
+    return InvalidArgument("idempotency_key: not supported for series");
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  SeriesBooking result;
+  std::shared_ptr<TenantState> st;
+  {
+    auto op = impl_->BeginWrite(*t);
+    if (!op) return op.error();
+    st = op->st;
+    auto service = impl_->CheckRequest(*st, request.first);
+    if (!service) return service.error();
+    SMOOTH_RETURN_IF_ERROR(impl_->AuthorizeBooking(actor, *t, *st, request.first));
+    // The series is written in the wall-clock of its first resource.
+    ResourceId anchor = request.first.resources.empty() || !request.first.resources[0]
+                            ? (*service)->requirements[0].resources[0]
+                            : *request.first.resources[0];
+    const date::time_zone* zone = st->resources.at(anchor).calendar.zone();
+    LocalDate first_date = internal::LocalDateOf(zone, request.first.start);
+    std::chrono::minutes minutes = internal::LocalMinutesOf(zone, request.first.start);
+    Duration extra = request.first.start - internal::LocalToInstant(zone, first_date, minutes);
+    auto occurrences = internal::ExpandRecurrence(request.rrule, zone, first_date, minutes,
+                                                  impl_->opt.max_series_occurrences);
+    if (!occurrences) return occurrences.error();
+    if (occurrences->empty()) return InvalidArgument("rrule: produces no occurrences");
+
+    auto series = op->txn->NewSeriesId();
+    if (!series) return series.error();
+    result.series = *series;
+    // Plan each occurrence against the state including the earlier ones, then write all
+    // or nothing.
+    Impl::PlacementGuard guard{*impl_, *st, {}, {}, false};
+    std::vector<OccurrenceConflict> found;
+    std::int64_t provisional = 0;
+    std::vector<Appointment> planned;
+    for (const internal::Occurrence& occ : *occurrences) {
+      BookingRequest r = request.first;
+      r.start = occ.instant + extra;
+      auto plan = impl_->PlanBooking(actor, *t, *st, r);
+      if (!plan) {
+        if (plan.error().code() == StatusCode::kConflict ||
+            plan.error().code() == StatusCode::kFailedPrecondition) {
+          found.push_back({r.start, plan.error().message()});
+          continue;
+        }
+        return plan.error();
+      }
+      Appointment a = impl_->NewAppointment(actor, *plan, r, op->seq);
+      a.series = *series;
+      // A provisional negative id keeps it in the index until the real insert.
+      AppointmentId temp(--provisional);
+      guard.Add(temp, {plan->timing.Occupied(a.start), a.resources});
+      planned.push_back(std::move(a));
+    }
+    if (!found.empty()) {
+      std::string list;
+      for (const auto& c : found) list += fmt::format("{}{} ({})", list.empty() ? "" : "; ",
+                                                      FormatRfc3339(c.start), c.reason);
+      if (conflicts) *conflicts = found;
+      return Conflict(fmt::format("series: {} of {} occurrences cannot be booked: {}",
+                                  found.size(), occurrences->size(), list));
+    }
+    for (Appointment& a : planned) {
+      auto created = op->txn->InsertAppointment(a);
+      if (!created) return created.error();
+      result.appointments.push_back(*created);
+    }
+    // Swap the provisional placements for the real ids once committed.
+    std::vector<AppointmentId> temps = guard.placed;
+    op->on_commit.push_back([impl = impl_.get(), s = st.get(), temps, rows = result.appointments] {
+      for (AppointmentId id : temps) impl->Unplace(*s, id);
+      for (const Appointment& a : rows)
+        impl->Place(*s, a.id, {TimingOf(a).Occupied(a.start), a.resources});
+    });
+    for (const Appointment& a : result.appointments)
+      op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    guard.committed = true;
+  }
+  for (const Appointment& a : result.appointments) impl_->AuditOutsideHours(actor, *t, a);
+  impl_->Deliver(*st);
+  return result;
+}
+
+Result<int> Scheduler::CancelSeriesFrom(const Principal& actor, TenantId tenant,
+                                        AppointmentId from) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  int count = 0;
+  std::shared_ptr<TenantState> st;
+  {
+    auto op = impl_->BeginWrite(*t);
+    if (!op) return op.error();
+    st = op->st;
+    auto first = op->txn->GetAppointment(from);
+    if (!first) return first.error();
+    if (!first->series) return FailedPrecondition("appointment: is not part of a series");
+    SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentCancel,
+                                                Action::kAppointmentCancel,
+                                                Impl::OwnersOf(*st, first->customer, first->resources)));
+    auto all = op->txn->ListSeries(*first->series);
+    if (!all) return all.error();
+    std::vector<AppointmentId> cancelled;
+    for (Appointment a : *all) {
+      if (a.start < first->start || IsFinal(a.status)) continue;
+      a.status = AppointmentStatus::kCancelled;
+      a.version += 1;
+      a.updated_at = impl_->Now();
+      a.change_seq = op->seq;
+      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(a));
+      cancelled.push_back(a.id);
+      op->events.push_back({tenant, 0, EventType::kCancelled, a, std::nullopt});
+    }
+    op->on_commit.push_back([impl = impl_.get(), s = st.get(), cancelled] {
+      for (AppointmentId id : cancelled) impl->Unplace(*s, id);
+    });
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    count = static_cast<int>(cancelled.size());
+  }
+  impl_->Deliver(*st);
+  return count;
+}
+
+// --- Availability ------------------------------------------------------------------------
+
+Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, TenantId tenant,
+                                                  const AvailabilityQuery& query) {
+  auto zone = internal::FindZone(query.time_zone, "time_zone");
+  if (!zone) return zone.error();
+  if (!internal::IsValidDate(query.from)) return InvalidArgument("from: not a valid date");
+  if (!internal::IsValidDate(query.to)) return InvalidArgument("to: not a valid date");
+  auto days = (internal::ToLocalDays(query.to) - internal::ToLocalDays(query.from)).count() + 1;
+  if (days < 1) return InvalidArgument("to: must not be before from");
+  if (days > impl_->opt.max_range_days)
+    return InvalidArgument(fmt::format("range: at most {} days, asked for {}",
+                                       impl_->opt.max_range_days, days));
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAvailabilityRead, *t));
+
+  Instant window_start = internal::LocalMidnight(*zone, query.from);
+  Instant window_end = internal::LocalMidnight(*zone, internal::AddDays(query.to, 1));
+
+  auto op = impl_->BeginRead(*t);
+  if (!op) return op.error();
+  TenantState& st = *op->st;
+  auto sit = st.services.find(query.service);
+  if (sit == st.services.end()) return NotFound(fmt::format("service {} not found", query.service));
+  const Service& service = sit->second;
+  for (ResourceId r : query.resources)
+    if (!st.resources.count(r)) return NotFound(fmt::format("resources: resource {} not found", r));
+  if (!service.is_active) return std::vector<Slot>{};
+
+  // Starts the time policy allows: not in the past; notice and advance for customers.
+  Instant now = impl_->Now();
+  Instant earliest = now;
+  Instant latest_exclusive = Instant::max();
+  if (actor.user.role == Role::kCustomer) {
+    earliest = now + service.min_notice;
+    latest_exclusive = now + service.max_advance + kTick;
+  }
+  Span window{std::max(window_start, earliest), std::min(window_end, latest_exclusive)};
+
+  // Per requirement, per resource: the ranges of valid starts, from THE rule.
+  const Timing timing = TimingOf(service);
+  Scratch scratch;
+  struct Candidate {
+    ResourceId id;
+    std::vector<Span> ranges;
+    std::size_t cursor = 0;
+  };
+  std::vector<std::vector<Candidate>> reqs(service.requirements.size());
+  for (std::size_t i = 0; i < service.requirements.size(); ++i) {
+    for (ResourceId r : service.requirements[i].resources) {
+      if (!query.resources.empty() &&
+          std::find(query.resources.begin(), query.resources.end(), r) == query.resources.end())
+        continue;
+      auto it = st.resources.find(r);
+      if (it == st.resources.end() || !it->second.resource.is_active) continue;
+      Candidate c{r, {}, 0};
+      internal::ValidStarts(it->second, timing, false, window, &scratch, &c.ranges);
+      if (!c.ranges.empty()) reqs[i].push_back(std::move(c));
+    }
+  }
+
+  // Walk the aligned starts of each local date once, advancing each resource's cursor.
+  std::vector<Slot> slots;
+  std::vector<std::vector<ResourceId>> free(reqs.size());
+  std::vector<ResourceId> picks;
+  for (LocalDate d = query.from; !(query.to < d); d = internal::AddDays(d, 1)) {
+    Instant midnight = internal::LocalMidnight(*zone, d);
+    Instant next = internal::LocalMidnight(*zone, internal::AddDays(d, 1));
+    Instant first = midnight;
+    if (first < window.start) {
+      auto steps = (window.start - midnight + service.slot_interval - kTick) / service.slot_interval;
+      first = midnight + steps * service.slot_interval;
+    }
+    for (Instant s = first; s < next && s < window.end; s += service.slot_interval) {
+      bool all = true;
+      for (std::size_t i = 0; i < reqs.size(); ++i) {
+        free[i].clear();
+        for (Candidate& c : reqs[i]) {
+          while (c.cursor < c.ranges.size() && c.ranges[c.cursor].end <= s) ++c.cursor;
+          if (c.cursor < c.ranges.size() && c.ranges[c.cursor].start <= s) free[i].push_back(c.id);
+        }
+        if (free[i].empty()) {
+          all = false;
+          break;
+        }
+      }
+      if (!all) continue;
+      if (reqs.size() > 1 && !internal::AssignDistinct(free, &picks)) continue;
+      slots.push_back(Slot{s, s + service.duration, free});
+    }
+  }
+  return slots;
+}
+
+// --- Events ------------------------------------------------------------------------------
+
+std::uint64_t Scheduler::Subscribe(Listener listener) {
+  std::lock_guard lock(impl_->listeners_mu);
+  std::uint64_t id = impl_->next_listener++;
+  impl_->listeners.emplace(id, std::move(listener));
+  return id;
+}
+
+void Scheduler::Unsubscribe(std::uint64_t handle) {
+  std::lock_guard lock(impl_->listeners_mu);
+  impl_->listeners.erase(handle);
+}
+
+}  // namespace smooth

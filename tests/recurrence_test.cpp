@@ -1,0 +1,256 @@
+// Specification of RRULE expansion: local-time semantics across DST, the supported rule
+// parts, how series must end, and how malformed rules are refused.
+#include "schedule/recurrence.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "schedule/civil_time.hpp"
+#include "smooth/time.hpp"
+
+using namespace std::chrono_literals;
+using smooth::LocalDate;
+using smooth::internal::ExpandRecurrence;
+using smooth::internal::Occurrence;
+
+namespace {
+
+const date::time_zone* Zone(std::string_view name) {
+  return smooth::internal::FindZone(name).value();
+}
+
+std::vector<Occurrence> Expand(std::string_view rule, std::string_view zone, LocalDate first,
+                               std::chrono::minutes start, std::size_t cap = 500) {
+  auto r = ExpandRecurrence(rule, Zone(zone), first, start, cap);
+  if (!r.ok()) FAIL_CHECK(r.error().message());
+  return r.ok() ? std::move(r).value() : std::vector<Occurrence>{};
+}
+
+// "2026-03-09 10:00 = 2026-03-09T14:00:00Z" per occurrence.
+std::vector<std::string> Show(const std::vector<Occurrence>& occurrences) {
+  std::vector<std::string> out;
+  for (const Occurrence& o : occurrences) {
+    out.push_back(fmt::format("{} {:02}:{:02} = {}", smooth::FormatLocalDate(o.date),
+                              o.start.count() / 60, o.start.count() % 60,
+                              smooth::FormatRfc3339(o.instant)));
+  }
+  return out;
+}
+
+std::vector<std::string> Dates(const std::vector<Occurrence>& occurrences) {
+  std::vector<std::string> out;
+  for (const Occurrence& o : occurrences) out.push_back(smooth::FormatLocalDate(o.date));
+  return out;
+}
+
+std::string Error(std::string_view rule, LocalDate first = {2026, 3, 2},
+                  std::chrono::minutes start = 10h, std::size_t cap = 500) {
+  auto r = ExpandRecurrence(rule, Zone("America/New_York"), first, start, cap);
+  if (r.ok()) return "ok";
+  CHECK(r.error().code() == smooth::StatusCode::kInvalidArgument);
+  return r.error().message();
+}
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+using Strings = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("weekly at 10:00 stays 10:00 local across the March change") {
+  CHECK(Show(Expand("FREQ=WEEKLY;COUNT=3", "America/New_York", {2026, 3, 2}, 10h)) ==
+        Strings{"2026-03-02 10:00 = 2026-03-02T15:00:00Z",
+                "2026-03-09 10:00 = 2026-03-09T14:00:00Z",
+                "2026-03-16 10:00 = 2026-03-16T14:00:00Z"});
+}
+
+TEST_CASE("DAILY with COUNT yields exactly COUNT consecutive days") {
+  CHECK(Dates(Expand("FREQ=DAILY;COUNT=4", "Europe/London", {2026, 2, 27}, 9h)) ==
+        Strings{"2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"});
+}
+
+TEST_CASE("INTERVAL skips periods") {
+  CHECK(Dates(Expand("FREQ=DAILY;INTERVAL=2;COUNT=3", "UTC", {2026, 3, 1}, 9h)) ==
+        Strings{"2026-03-01", "2026-03-03", "2026-03-05"});
+  CHECK(Dates(Expand("FREQ=WEEKLY;INTERVAL=2;COUNT=3", "UTC", {2026, 3, 2}, 9h)) ==
+        Strings{"2026-03-02", "2026-03-16", "2026-03-30"});
+}
+
+TEST_CASE("a DATE UNTIL includes that whole local date") {
+  const auto days = Expand("FREQ=DAILY;UNTIL=20260310", "America/New_York", {2026, 3, 1}, 22h);
+  REQUIRE(days.size() == 10);
+  CHECK(smooth::FormatLocalDate(days.back().date) == "2026-03-10");
+}
+
+TEST_CASE("a UTC UNTIL includes occurrences starting at or before that instant") {
+  // 10:00 EDT on 2026-03-10 is 14:00Z.
+  CHECK(Dates(Expand("FREQ=DAILY;UNTIL=20260310T140000Z", "America/New_York", {2026, 3, 7}, 10h)) ==
+        Strings{"2026-03-07", "2026-03-08", "2026-03-09", "2026-03-10"});
+  CHECK(Dates(Expand("FREQ=DAILY;UNTIL=20260310T135959Z", "America/New_York", {2026, 3, 7}, 10h)) ==
+        Strings{"2026-03-07", "2026-03-08", "2026-03-09"});
+  // Far east of UTC the local date is already the next one: 23:00Z on the 9th is 12:00
+  // NZDT on the 10th, so 11:00 on the 10th (22:00Z on the 9th) is still included.
+  CHECK(Dates(Expand("FREQ=DAILY;UNTIL=20260309T230000Z", "Pacific/Auckland", {2026, 3, 8}, 11h)) ==
+        Strings{"2026-03-08", "2026-03-09", "2026-03-10"});
+}
+
+TEST_CASE("a floating UNTIL is compared with local start times") {
+  CHECK(Dates(Expand("FREQ=DAILY;UNTIL=20260310T100000", "America/New_York", {2026, 3, 8}, 10h)) ==
+        Strings{"2026-03-08", "2026-03-09", "2026-03-10"});
+  CHECK(Dates(Expand("FREQ=DAILY;UNTIL=20260310T095900", "America/New_York", {2026, 3, 8}, 10h)) ==
+        Strings{"2026-03-08", "2026-03-09"});
+}
+
+TEST_CASE("BYDAY picks weekdays") {
+  CHECK(
+      Dates(Expand("FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=6", "UTC", {2026, 3, 2}, 9h)) ==
+      Strings{"2026-03-02", "2026-03-04", "2026-03-06", "2026-03-09", "2026-03-11", "2026-03-13"});
+  // The first start counts only if it matches: from a Saturday, Mondays begin on the 9th.
+  CHECK(Dates(Expand("FREQ=WEEKLY;BYDAY=MO;COUNT=2", "UTC", {2026, 3, 7}, 9h)) ==
+        Strings{"2026-03-09", "2026-03-16"});
+  // Second Tuesday of the month.
+  CHECK(Dates(Expand("FREQ=MONTHLY;BYDAY=2TU;COUNT=3", "UTC", {2026, 1, 1}, 9h)) ==
+        Strings{"2026-01-13", "2026-02-10", "2026-03-10"});
+}
+
+TEST_CASE("BYSETPOS picks within each month") {
+  // The last weekday of the month.
+  CHECK(Dates(Expand("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;COUNT=3", "UTC", {2026, 1, 1},
+                     9h)) == Strings{"2026-01-30", "2026-02-27", "2026-03-31"});
+}
+
+TEST_CASE("MONTHLY BYMONTHDAY=31 skips months without a 31st") {
+  CHECK(Dates(Expand("FREQ=MONTHLY;BYMONTHDAY=31;COUNT=4", "UTC", {2026, 1, 31}, 9h)) ==
+        Strings{"2026-01-31", "2026-03-31", "2026-05-31", "2026-07-31"});
+  CHECK(Dates(Expand("FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=3", "UTC", {2026, 1, 31}, 9h)) ==
+        Strings{"2026-01-31", "2026-02-28", "2026-03-31"});
+}
+
+TEST_CASE("an occurrence in a spring-forward gap uses the offset before the gap") {
+  CHECK(Show(Expand("FREQ=DAILY;COUNT=3", "America/New_York", {2026, 3, 7}, 2h + 30min)) ==
+        Strings{"2026-03-07 02:30 = 2026-03-07T07:30:00Z",
+                "2026-03-08 02:30 = 2026-03-08T07:30:00Z",  // = 03:30 EDT
+                "2026-03-09 02:30 = 2026-03-09T06:30:00Z"});
+}
+
+TEST_CASE("an occurrence in a fall-back overlap is its first occurrence") {
+  CHECK(Show(Expand("FREQ=DAILY;COUNT=3", "America/New_York", {2026, 10, 31}, 1h + 30min)) ==
+        Strings{"2026-10-31 01:30 = 2026-10-31T05:30:00Z",
+                "2026-11-01 01:30 = 2026-11-01T05:30:00Z",  // EDT, not the EST repeat
+                "2026-11-02 01:30 = 2026-11-02T06:30:00Z"});
+}
+
+TEST_CASE("BYHOUR gives several starts a day; an RRULE: prefix and lower case are fine") {
+  CHECK(Show(Expand("RRULE:freq=daily;byhour=9,14;count=3", "Asia/Kolkata", {2026, 7, 1}, 9h)) ==
+        Strings{"2026-07-01 09:00 = 2026-07-01T03:30:00Z",
+                "2026-07-01 14:00 = 2026-07-01T08:30:00Z",
+                "2026-07-02 09:00 = 2026-07-02T03:30:00Z"});
+}
+
+TEST_CASE("malformed rules are invalid_argument starting with rrule:") {
+  for (std::string_view bad :
+       {"FREQ=SOMETIMES;COUNT=3", "FREQ=SOMETIMES", "", "   ", "COUNT=3", "FREQ=DAILY;COUNT=abc",
+        "FREQ=DAILY;COUNT=3;FOO=1", "FREQ=DAILY;COUNT=2;UNTIL=20260310",
+        "FREQ=DAILY;INTERVAL=0;COUNT=3", "FREQ=DAILY;COUNT=-1", "FREQ=DAILY;UNTIL=garbage",
+        "FREQ=DAILY;BYDAY=XX;COUNT=3", "FREQ=WEEKLY;BYMONTHDAY=3;COUNT=3",
+        "FREQ=DAILY;BYMONTHDAY=40;COUNT=3", "RRULE:"}) {
+    CAPTURE(bad);
+    CHECK(StartsWith(Error(bad), "rrule: "));
+  }
+  CHECK(Error("") == "rrule: must not be empty");
+  CHECK(Error("COUNT=3") == "rrule: FREQ is required");
+}
+
+TEST_CASE("unsupported rule parts are refused") {
+  CHECK(StartsWith(Error("FREQ=HOURLY;COUNT=3"), "rrule: FREQ=HOURLY is not supported"));
+  CHECK(StartsWith(Error("FREQ=MINUTELY;COUNT=3"), "rrule: FREQ=MINUTELY is not supported"));
+  CHECK(Error("FREQ=DAILY;BYSECOND=5;COUNT=3") == "rrule: BYSECOND is not supported");
+  CHECK(Error("FREQ=DAILY;RSCALE=GREGORIAN;COUNT=3") == "rrule: RSCALE is not supported");
+}
+
+TEST_CASE("a series must end: COUNT or UNTIL") {
+  CHECK(StartsWith(Error("FREQ=WEEKLY"), "rrule: the series must end"));
+  CHECK(StartsWith(Error("FREQ=WEEKLY;BYDAY=MO,WE"), "rrule: the series must end"));
+}
+
+TEST_CASE("more occurrences than the cap are refused") {
+  CHECK(Error("FREQ=DAILY;COUNT=501") == "rrule: series longer than 500 occurrences");
+  CHECK(Error("FREQ=DAILY;COUNT=500") == "ok");
+  CHECK(Expand("FREQ=DAILY;COUNT=500", "UTC", {2026, 1, 1}, 9h).size() == 500);
+  // UNTIL far enough away to give 501 occurrences.
+  CHECK(Error("FREQ=DAILY;UNTIL=20270516", {2026, 1, 1}) ==
+        "rrule: series longer than 500 occurrences");
+  CHECK(Error("FREQ=DAILY;UNTIL=20270515", {2026, 1, 1}) == "ok");
+  CHECK(Error("FREQ=WEEKLY;COUNT=11", {2026, 1, 1}, 9h, 10) ==
+        "rrule: series longer than 10 occurrences");
+}
+
+TEST_CASE("series that never or only very late produce occurrences are refused quickly") {
+  const auto started = std::chrono::steady_clock::now();
+  // No February has a 30th, and from April every 12 months is always April.
+  CHECK(StartsWith(Error("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30;COUNT=3"), "rrule: "));
+  CHECK(
+      StartsWith(Error("FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=31;COUNT=2", {2026, 4, 1}), "rrule: "));
+  CHECK(StartsWith(Error("FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31;COUNT=2"), "rrule: "));
+  CHECK(StartsWith(Error("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;COUNT=3"), "rrule: "));
+  // BYSETPOS beyond the days a period has: there is no 6th Monday, no 2nd 1st-of-month.
+  CHECK(StartsWith(Error("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6;COUNT=3"),
+                   "rrule: the series has no occurrences"));
+  CHECK(StartsWith(Error("FREQ=MONTHLY;BYMONTHDAY=1;BYSETPOS=2;COUNT=3"),
+                   "rrule: the series has no occurrences"));
+  CHECK(StartsWith(Error("FREQ=YEARLY;BYMONTH=3;BYSETPOS=2;COUNT=2"),
+                   "rrule: the series has no occurrences"));
+  // Possible but beyond the horizon.
+  CHECK(Error("FREQ=YEARLY;INTERVAL=50;COUNT=3") ==
+        "rrule: series does not end within 100 years of its start");
+  CHECK(Error("FREQ=YEARLY;UNTIL=22000101") ==
+        "rrule: UNTIL is more than 100 years after the start");
+  // February 29th exists, though rarely.
+  CHECK(Dates(Expand("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;COUNT=2", "UTC", {2026, 1, 1}, 9h)) ==
+        Strings{"2028-02-29", "2032-02-29"});
+  CHECK(std::chrono::steady_clock::now() - started < 2s);
+}
+
+TEST_CASE("a series with no occurrences at all is refused") {
+  CHECK(Error("FREQ=DAILY;UNTIL=20260301", {2026, 3, 2}) == "rrule: the series has no occurrences");
+  // UNTIL on the first day, before the first start.
+  CHECK(Error("FREQ=DAILY;UNTIL=20260302T140000Z", {2026, 3, 2}, 10h) ==
+        "rrule: the series has no occurrences");
+  CHECK(Error("FREQ=DAILY;UNTIL=20260302T150000Z", {2026, 3, 2}, 10h) == "ok");
+}
+
+TEST_CASE("the start itself must be a real date and time of day") {
+  CHECK(StartsWith(Error("FREQ=DAILY;COUNT=2", {2026, 2, 29}), "start: "));
+  CHECK(StartsWith(Error("FREQ=DAILY;COUNT=2", {2026, 3, 1}, 1440min), "start: "));
+  CHECK(StartsWith(Error("FREQ=DAILY;COUNT=2", {2026, 3, 1}, -1min), "start: "));
+}
+
+TEST_CASE("expansion is safe from several threads at once") {
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const auto* ny = Zone("America/New_York");
+      for (int i = 0; i < 200; ++i) {
+        if ((i + t) % 2 == 0) {
+          auto r = ExpandRecurrence("FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10", ny, {2026, 3, 2}, 10h);
+          if (!r.ok() || r->size() != 10) ++wrong;
+        } else {
+          auto r = ExpandRecurrence("FREQ=DAILY;COUNT=abc", ny, {2026, 3, 2}, 10h);
+          if (r.ok() || !StartsWith(r.error().message(), "rrule: ")) ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(wrong.load() == 0);
+}
