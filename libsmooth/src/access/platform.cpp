@@ -168,12 +168,18 @@ struct Platform::Impl {
                                      {"target_tenant", target.tenant ? AuditValue(target.tenant->value())
                                                                      : AuditValue(nullptr)},
                                      {"reason", d.reason}});
-    } else if (d.via_grant) {
-      Security("GRANT_USED", {{"user_email", actor.user.email},
-                              {"permission", std::string(ActionName(action))},
-                              {"grant_id", d.via_grant->value()}});
+    } else {
+      AuditGrantUse(actor, action, d);
     }
     return d;
+  }
+
+  // A decision that only a grant made is worth a line: the grant changed the outcome.
+  void AuditGrantUse(const FreshActor& actor, Action action, const Decision& d) const {
+    if (!d.allowed || !d.via_grant) return;
+    Security("GRANT_USED", {{"user_email", actor.user.email},
+                            {"permission", std::string(ActionName(action))},
+                            {"grant_id", d.via_grant->value()}});
   }
 
   // Refresh + DecideAudited as a Status, for operations.
@@ -478,6 +484,19 @@ Decision Platform::Authorize(const Principal& actor, Action action, const Target
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return Decision{false, fresh.error().message(), {}};
   return impl_->DecideAudited(*fresh, action, target);
+}
+
+Decision Platform::Evaluate(const Principal& actor, Action action, const Target& target) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return Decision{false, fresh.error().message(), {}};
+  Decision d = impl_->Decide(*fresh, action, target);
+  impl_->AuditGrantUse(*fresh, action, d);
+  return d;
+}
+
+void Platform::RecordSecurityEvent(std::string action,
+                                   std::vector<std::pair<std::string, AuditValue>> fields) {
+  impl_->Security(std::move(action), std::move(fields));
 }
 
 Status Platform::Check(const Principal& actor, Action action, const Target& target) {
