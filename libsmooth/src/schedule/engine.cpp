@@ -72,9 +72,9 @@ void ValidStarts(const ResourceState& rs, const Timing& timing, bool ignore_hour
 
 bool CanStartAt(const ResourceState& rs, const Timing& timing, bool ignore_hours, Instant t,
                 Scratch* scratch) {
-  std::vector<Span> ranges;
-  ValidStarts(rs, timing, ignore_hours, {t, t + kTick}, scratch, &ranges);
-  return !ranges.empty();
+  scratch->result.clear();
+  ValidStarts(rs, timing, ignore_hours, {t, t + kTick}, scratch, &scratch->result);
+  return !scratch->result.empty();
 }
 
 bool AssignDistinct(const std::vector<std::vector<ResourceId>>& candidates,

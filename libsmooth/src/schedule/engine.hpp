@@ -36,6 +36,7 @@ struct Scratch {
   std::vector<Span> open;
   std::vector<Span> free;
   std::vector<Span> starts;
+  std::vector<Span> result;  // CanStartAt's answer
 };
 
 /// THE rule. Appends to *out the sorted, disjoint ranges of starts t within `window`

@@ -4,6 +4,7 @@
 #include "smooth/scheduler.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -105,7 +106,8 @@ struct Scheduler::Impl {
 
   std::mutex listeners_mu;
   std::map<std::uint64_t, Listener> listeners;  // guarded by listeners_mu
-  std::uint64_t next_listener = 1;
+  std::uint64_t next_listener = 1;               // guarded by listeners_mu
+  std::atomic<std::size_t> listener_count{0};    // listeners.size(), readable without the lock
 
   Impl(Platform& p, SchedulerOptions o)
       : platform(p), opt(o), storage(p.options().storage) {}
@@ -338,9 +340,14 @@ struct Scheduler::Impl {
 
   // --- Events --------------------------------------------------------------------------
 
-  // Numbers events (under st.mu, held by the caller) and queues them for delivery.
+  // Numbers events (under st.mu, held by the caller) and queues them for delivery. With
+  // nobody listening they are only counted.
   void Queue(TenantState& st, TenantId tenant, std::vector<ScheduleEvent> events) {
     if (events.empty()) return;
+    if (listener_count.load(std::memory_order_acquire) == 0) {
+      st.event_seq += static_cast<std::int64_t>(events.size());
+      return;
+    }
     std::lock_guard lock(st.outbox_mu);
     for (ScheduleEvent& e : events) {
       e.tenant = tenant;
@@ -351,6 +358,10 @@ struct Scheduler::Impl {
 
   // Delivers queued events in order, outside the state lock, so listeners may call back.
   void Deliver(TenantState& st) {
+    {
+      std::lock_guard lock(st.outbox_mu);
+      if (st.outbox.empty()) return;
+    }
     std::lock_guard dispatch(st.dispatch_mu);
     for (;;) {
       ScheduleEvent e;
@@ -417,7 +428,7 @@ struct Scheduler::Impl {
         if (it == st.resources.end() || !it->second.resource.is_active) return;
         const ResourceState& rs = it->second;
         if (internal::CanStartAt(rs, timing, ignore_hours, start, &scratch)) {
-          ranked.emplace_back(LoadOn(rs, start), r);
+          ranked.emplace_back(Duration(0), r);
         } else if (ignore_hours || rs.calendar.Contains({start, start + timing.duration})) {
           // Inside working hours, so capacity is what stands in the way.
           capacity_blocked = true;
@@ -428,7 +439,11 @@ struct Scheduler::Impl {
       } else {
         for (ResourceId r : s.requirements[i].resources) consider(r);
       }
-      std::sort(ranked.begin(), ranked.end());
+      // The load only matters when there is a choice; it costs two zone conversions.
+      if (ranked.size() > 1) {
+        for (auto& [load, r] : ranked) load = LoadOn(st.resources.at(r), start);
+        std::sort(ranked.begin(), ranked.end());
+      }
       for (const auto& [load, r] : ranked) candidates[i].push_back(r);
     }
     std::vector<ResourceId> picks;
@@ -1400,12 +1415,14 @@ std::uint64_t Scheduler::Subscribe(Listener listener) {
   std::lock_guard lock(impl_->listeners_mu);
   std::uint64_t id = impl_->next_listener++;
   impl_->listeners.emplace(id, std::move(listener));
+  impl_->listener_count.store(impl_->listeners.size(), std::memory_order_release);
   return id;
 }
 
 void Scheduler::Unsubscribe(std::uint64_t handle) {
   std::lock_guard lock(impl_->listeners_mu);
   impl_->listeners.erase(handle);
+  impl_->listener_count.store(impl_->listeners.size(), std::memory_order_release);
 }
 
 }  // namespace smooth
