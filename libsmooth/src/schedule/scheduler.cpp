@@ -104,6 +104,9 @@ struct Scheduler::Impl {
   std::mutex tenants_mu;
   std::unordered_map<TenantId, std::shared_ptr<TenantState>> tenants;  // guarded by tenants_mu
 
+  std::shared_mutex tenant_cache_mu;
+  std::unordered_map<TenantId, Tenant> tenant_cache;  // guarded by tenant_cache_mu
+
   std::mutex listeners_mu;
   std::map<std::uint64_t, Listener> listeners;  // guarded by listeners_mu
   std::uint64_t next_listener = 1;               // guarded by listeners_mu
@@ -124,13 +127,23 @@ struct Scheduler::Impl {
   // --- Tenant context and authorization ------------------------------------------------
 
   // The tenant row, or not_found when it does not exist or the actor belongs to another.
+  // The scheduler only uses the fields no API can change (id, slug, is_demo, time_zone),
+  // so rows are cached; whether the actor may act at all (a suspended tenant, say) is
+  // decided afresh by the Platform on every call.
   Result<Tenant> TenantFor(const Principal& actor, TenantId id) {
     if (actor.user.tenant && actor.user.tenant != id)
       return NotFound(fmt::format("tenant {} not found", id));
+    {
+      std::shared_lock lock(tenant_cache_mu);
+      auto it = tenant_cache.find(id);
+      if (it != tenant_cache.end()) return it->second;
+    }
     auto txn = storage->BeginShared(TxnMode::kRead);
     if (!txn) return txn.error();
     auto t = (*txn)->GetTenant(id);
     if (!t) return NotFound(fmt::format("tenant {} not found", id));
+    std::unique_lock lock(tenant_cache_mu);
+    tenant_cache.emplace(id, *t);
     return t;
   }
 
@@ -875,13 +888,12 @@ Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
     if (!plan) return plan.error();
     auto created = op->txn->InsertAppointment(impl_->NewAppointment(actor, *plan, request, op->seq));
     if (!created) return created;
-    Appointment a = *created;
-    op->on_commit.push_back([impl = impl_.get(), s = st.get(), a] {
-      impl->Place(*s, a.id, {TimingOf(a).Occupied(a.start), a.resources});
-    });
-    op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
+    result = std::move(*created);
+    const Appointment& a = *result;
+    if (impl_->listener_count.load(std::memory_order_acquire) > 0)
+      op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
     SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    result = a;
+    impl_->Place(*st, a.id, {plan->timing.Occupied(a.start), a.resources});
   }
   impl_->AuditOutsideHours(actor, *t, *result);
   impl_->Deliver(*st);
