@@ -300,7 +300,21 @@ struct Scheduler::Impl {
 
   // A read: the tenant's storage read transaction and its state, locked shared and
   // current. Rebuilding (or expiring holds) needs the exclusive lock briefly.
+  // Delivers whatever a read queued (hold_expired events) once the read is over: declared
+  // first in ReadOp, it runs after the lock and the transaction are released.
+  struct DeliverOnExit {
+    Impl* impl = nullptr;
+    std::shared_ptr<TenantState> st;
+    DeliverOnExit() = default;
+    DeliverOnExit(DeliverOnExit&& o) noexcept : impl(o.impl), st(std::move(o.st)) { o.impl = nullptr; }
+    DeliverOnExit& operator=(DeliverOnExit&&) = delete;
+    ~DeliverOnExit() {
+      if (impl != nullptr && st) impl->Deliver(*st);
+    }
+  };
+
   struct ReadOp {
+    DeliverOnExit deliver;
     std::unique_ptr<TenantTransaction> txn;
     std::shared_ptr<TenantState> st;
     std::shared_lock<std::shared_mutex> lock;
@@ -312,6 +326,8 @@ struct Scheduler::Impl {
     ReadOp op;
     op.txn = std::move(*txn);
     op.st = StateOf(t.id);
+    op.deliver.impl = this;
+    op.deliver.st = op.st;
     auto seq = op.txn->ChangeSeq();
     if (!seq) return seq.error();
     for (;;) {

@@ -1,0 +1,361 @@
+// Specification of holds: a tentative booking that occupies capacity like an appointment
+// until it expires by the injected clock or is released, and that confirming turns into an
+// appointment atomically.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "smooth/scheduler.hpp"
+
+using namespace smooth;
+using namespace std::chrono_literals;
+using smooth::testing::Must;
+using smooth::testing::World;
+
+namespace {
+
+Instant At(std::string_view text) { return ParseRfc3339(text).value(); }
+
+// The status code of an outcome as its name ("ok", "conflict", ...), so failures read well.
+std::string CodeOf(const Status& s) { return std::string(StatusCodeName(s.code())); }
+template <typename T>
+std::string CodeOf(const Result<T>& r) {
+  return r ? "ok" : CodeOf(r.error());
+}
+
+// Every day 09:00-17:00.
+WorkingHours NineToFive() {
+  WorkingHours h;
+  for (auto& day : h.weekly) day = {{9h, 17h}};
+  return h;
+}
+
+// Tuesday 2026-03-03, the day after the fixture's "now" (Monday 09:00Z), in globex (UTC).
+constexpr LocalDate kTuesday{2026, 3, 3};
+const Instant kTen = At("2026-03-03T10:00:00Z");
+
+// A globex (UTC) shop with one kind of chair (capacity `capacity`, `chairs` of them), open
+// every day 09:00-17:00, a 30-minute haircut offered every 30 minutes, and two customers.
+// Records every schedule event.
+struct Shop {
+  World w;
+  std::unique_ptr<Scheduler> scheduler;
+  TenantId tenant;
+  Principal manager;
+  std::vector<Resource> chairs;
+  Service cut;
+  Customer ann;
+  Customer bob;
+  std::vector<ScheduleEvent> events;
+
+  explicit Shop(int capacity = 1, int chair_count = 1, Duration buffer_after = 0us) {
+    scheduler = Must(Scheduler::Open(*w.platform));
+    scheduler->Subscribe([this](const ScheduleEvent& e) { events.push_back(e); });
+    tenant = w.globex.id;
+    manager = w.As("globex:TENANT_MANAGER");
+    ResourceRequirement any_chair;
+    for (int i = 0; i < chair_count; ++i) {
+      chairs.push_back(Must(scheduler->CreateResource(manager, tenant,
+                                                      {.name = "Chair " + std::to_string(i + 1),
+                                                       .capacity = capacity,
+                                                       .hours = NineToFive()})));
+      any_chair.resources.push_back(chairs.back().id);
+    }
+    cut = Must(scheduler->CreateService(manager, tenant,
+                                        {.name = "Haircut",
+                                         .duration = 30min,
+                                         .buffer_after = buffer_after,
+                                         .slot_interval = 30min,
+                                         .requirements = {any_chair}}));
+    ann = Must(scheduler->CreateCustomer(manager, tenant, {.name = "Ann"}));
+    bob = Must(scheduler->CreateCustomer(manager, tenant, {.name = "Bob"}));
+  }
+
+  Instant Now() const { return w.clock.Now(); }
+
+  BookingRequest Request(const Customer& who, Instant start,
+                         std::vector<std::optional<ResourceId>> resources = {}) const {
+    return {
+        .service = cut.id, .customer = who.id, .start = start, .resources = std::move(resources)};
+  }
+
+  Result<Hold> HoldFor(const Customer& who, Instant start,
+                       std::optional<Duration> ttl = std::nullopt) {
+    return scheduler->PlaceHold(manager, tenant, Request(who, start), ttl);
+  }
+  Result<Appointment> Book(const Customer& who, Instant start,
+                           std::vector<std::optional<ResourceId>> resources = {}) {
+    return scheduler->Book(manager, tenant, Request(who, start, std::move(resources)));
+  }
+
+  // The starts Availability offers on Tuesday.
+  std::vector<Instant> Offered() {
+    auto slots = Must(scheduler->Availability(
+        manager, tenant,
+        {.service = cut.id, .from = kTuesday, .to = kTuesday, .time_zone = "UTC"}));
+    std::vector<Instant> starts;
+    for (const Slot& s : slots) starts.push_back(s.start);
+    return starts;
+  }
+  bool IsOffered(Instant start) {
+    auto starts = Offered();
+    return std::find(starts.begin(), starts.end(), start) != starts.end();
+  }
+
+  std::vector<Appointment> AppointmentsOnTuesday() {
+    return Must(scheduler->ListAppointments(manager, tenant, At("2026-03-03T00:00:00Z"),
+                                            At("2026-03-04T00:00:00Z")));
+  }
+
+  // The types of the events so far, "hold_created, created, ...".
+  std::string EventNames() const {
+    std::string names;
+    for (const ScheduleEvent& e : events) {
+      if (!names.empty()) names += ", ";
+      names += EventTypeName(e.type);
+    }
+    return names;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a hold blocks a capacity-1 slot for others until it expires") {
+  Shop shop;
+  CHECK(shop.IsOffered(kTen));
+  Hold hold = Must(shop.HoldFor(shop.ann, kTen));
+  CHECK(hold.start == kTen);
+  CHECK(hold.end == kTen + 30min);
+  CHECK(hold.resources == std::vector<ResourceId>{shop.chairs[0].id});
+  CHECK(hold.expires_at == shop.Now() + SchedulerOptions{}.default_hold_ttl);
+  CHECK(hold.expires_at == shop.Now() + 5min);
+
+  CHECK(CodeOf(shop.Book(shop.bob, kTen)) == "conflict");
+  CHECK(CodeOf(shop.HoldFor(shop.bob, kTen)) == "conflict");
+  CHECK_FALSE(shop.IsOffered(kTen));
+  CHECK(shop.IsOffered(kTen + 30min));  // only the held start is taken
+
+  SUBCASE("one microsecond before it expires it still blocks") {
+    shop.w.clock.Set(hold.expires_at - 1us);
+    CHECK_FALSE(shop.IsOffered(kTen));
+    CHECK(CodeOf(shop.Book(shop.bob, kTen)) == "conflict");
+  }
+  SUBCASE("at expires_at it no longer occupies: offered again") {
+    shop.w.clock.Set(hold.expires_at);
+    CHECK(shop.IsOffered(kTen));
+  }
+  SUBCASE("at expires_at it no longer occupies: bookable again") {
+    shop.w.clock.Set(hold.expires_at);
+    Appointment a = Must(shop.Book(shop.bob, kTen));
+    CHECK(a.start == kTen);
+    CHECK(a.customer == shop.bob.id);
+  }
+}
+
+TEST_CASE("releasing a hold frees its capacity at once") {
+  Shop shop;
+  Hold hold = Must(shop.HoldFor(shop.ann, kTen));
+  CHECK_FALSE(shop.IsOffered(kTen));
+  Must(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, hold.id));
+  // The clock has not moved: the release alone frees the slot.
+  CHECK(shop.Now() < hold.expires_at);
+  CHECK(shop.IsOffered(kTen));
+  Must(shop.Book(shop.bob, kTen));
+}
+
+TEST_CASE("confirming a hold books the held start on the held resources") {
+  Shop shop(/*capacity=*/1, /*chair_count=*/2);
+  Hold hold = Must(shop.HoldFor(shop.ann, kTen));
+  REQUIRE(hold.resources.size() == 1);
+  const ResourceId held = hold.resources[0];
+  const ResourceId other = held == shop.chairs[0].id ? shop.chairs[1].id : shop.chairs[0].id;
+  shop.w.clock.Advance(1min);  // still live
+
+  Appointment a = Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id));
+  CHECK(a.id.valid());
+  CHECK(a.service == shop.cut.id);
+  CHECK(a.customer == shop.ann.id);
+  CHECK(a.start == hold.start);
+  CHECK(a.end == hold.end);
+  CHECK(a.resources == hold.resources);
+  CHECK(a.buffer_before == hold.buffer_before);
+  CHECK(a.buffer_after == hold.buffer_after);
+  CHECK(a.Occupies());
+
+  auto listed = shop.AppointmentsOnTuesday();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].id == a.id);
+
+  // The appointment occupies the held chair; the other chair is still free.
+  CHECK(CodeOf(shop.Book(shop.bob, kTen, {held})) == "conflict");
+  Must(shop.Book(shop.bob, kTen, {other}));
+  CHECK_FALSE(shop.IsOffered(kTen));
+
+  // A confirmed hold no longer occupies as a hold: cancelling the appointment frees the
+  // chair even though the hold's expiry has not come.
+  Must(shop.scheduler->Cancel(shop.manager, shop.tenant, a.id));
+  CHECK(shop.Now() < hold.expires_at);
+  Must(shop.Book(shop.bob, kTen, {held}));
+}
+
+TEST_CASE("a hold cannot be confirmed once expired, and the attempt changes nothing") {
+  Shop shop;
+  Hold hold = Must(shop.HoldFor(shop.ann, kTen, 2min));
+  shop.w.clock.Set(hold.expires_at);
+  const std::size_t events_before = shop.events.size();
+
+  auto late = shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id);
+  CHECK(CodeOf(late) == "failed_precondition");
+
+  CHECK(shop.AppointmentsOnTuesday().empty());
+  for (std::size_t i = events_before; i < shop.events.size(); ++i) {
+    CHECK(shop.events[i].type != EventType::kCreated);
+  }
+  CHECK(shop.IsOffered(kTen));
+  Must(shop.Book(shop.bob, kTen));
+  // Still refused afterwards: expiry is final.
+  CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id)) ==
+        "failed_precondition");
+}
+
+TEST_CASE("a hold is released or confirmed only once") {
+  Shop shop;
+  SUBCASE("release twice") {
+    Hold hold = Must(shop.HoldFor(shop.ann, kTen));
+    Must(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, hold.id));
+    CHECK(CodeOf(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, hold.id)) ==
+          "failed_precondition");
+    CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id)) ==
+          "failed_precondition");
+    CHECK(shop.AppointmentsOnTuesday().empty());
+  }
+  SUBCASE("confirm twice") {
+    Hold hold = Must(shop.HoldFor(shop.ann, kTen));
+    Appointment a = Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id));
+    CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id)) ==
+          "failed_precondition");
+    CHECK(CodeOf(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, hold.id)) ==
+          "failed_precondition");
+    // Releasing a confirmed hold does not undo its appointment.
+    auto listed = shop.AppointmentsOnTuesday();
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].id == a.id);
+    CHECK(listed[0].Occupies());
+    CHECK(CodeOf(shop.Book(shop.bob, kTen)) == "conflict");
+  }
+}
+
+TEST_CASE("hold events arrive in seq order with the right types") {
+  Shop shop;
+  Hold released = Must(shop.HoldFor(shop.ann, kTen));
+  Must(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, released.id));
+  Hold confirmed = Must(shop.HoldFor(shop.ann, kTen + 1h));
+  Appointment a = Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, confirmed.id));
+  Hold expiring = Must(shop.HoldFor(shop.bob, kTen + 2h, 1min));
+  shop.w.clock.Advance(1min);
+  // The engine notices the expiry on its next operation; an availability query is one.
+  CHECK(shop.IsOffered(kTen + 2h));
+  // ... and reports it only once.
+  CHECK(shop.IsOffered(kTen + 2h));
+
+  CHECK(shop.EventNames() ==
+        "hold_created, hold_released, hold_created, created, hold_created, hold_expired");
+  REQUIRE(shop.events.size() == 6);
+  for (std::size_t i = 0; i < shop.events.size(); ++i) {
+    CAPTURE(i);
+    CHECK(shop.events[i].tenant == shop.tenant);
+    if (i > 0) CHECK(shop.events[i].seq == shop.events[i - 1].seq + 1);
+  }
+  auto hold_of = [&](std::size_t i) {
+    REQUIRE(shop.events[i].hold.has_value());
+    return shop.events[i].hold->id;
+  };
+  CHECK(hold_of(0) == released.id);
+  CHECK(hold_of(1) == released.id);
+  CHECK(hold_of(2) == confirmed.id);
+  REQUIRE(shop.events[3].appointment.has_value());
+  CHECK(shop.events[3].appointment->id == a.id);
+  CHECK(hold_of(4) == expiring.id);
+  CHECK(hold_of(5) == expiring.id);
+}
+
+TEST_CASE("a booking also notices expired holds and reports them") {
+  Shop shop;
+  Hold hold = Must(shop.HoldFor(shop.ann, kTen, 1min));
+  shop.w.clock.Advance(1min);
+  shop.events.clear();
+  Appointment a = Must(shop.Book(shop.bob, kTen));
+  CHECK(shop.EventNames() == "hold_expired, created");
+  if (shop.events.size() == 2) {
+    REQUIRE(shop.events[0].hold.has_value());
+    CHECK(shop.events[0].hold->id == hold.id);
+    REQUIRE(shop.events[1].appointment.has_value());
+    CHECK(shop.events[1].appointment->id == a.id);
+    CHECK(shop.events[1].seq == shop.events[0].seq + 1);
+  }
+}
+
+TEST_CASE("a hold lasts the ttl asked for, at most max_hold_ttl") {
+  Shop shop;
+  Hold ten = Must(shop.HoldFor(shop.ann, kTen, 10min));
+  CHECK(ten.expires_at == shop.Now() + 10min);
+  Hold longest = Must(shop.HoldFor(shop.ann, kTen + 1h, SchedulerOptions{}.max_hold_ttl));
+  CHECK(longest.expires_at == shop.Now() + 1h);
+
+  auto too_long = shop.HoldFor(shop.ann, kTen + 2h, 1h + 1us);
+  REQUIRE(CodeOf(too_long) == "invalid_argument");
+  CHECK_MESSAGE(too_long.error().message().find("ttl") != std::string::npos,
+                "message '" << too_long.error().message() << "' should name ttl");
+  // Refused outright: nothing is held.
+  CHECK(shop.IsOffered(kTen + 2h));
+  CHECK(shop.events.size() == 2);
+}
+
+TEST_CASE("holds count against capacity like appointments") {
+  Shop shop(/*capacity=*/2);
+  Hold hold = Must(shop.HoldFor(shop.ann, kTen));
+  CHECK(shop.IsOffered(kTen));  // one place left
+  Appointment a = Must(shop.Book(shop.bob, kTen));
+  CHECK_FALSE(shop.IsOffered(kTen));
+  CHECK(CodeOf(shop.Book(shop.bob, kTen)) == "conflict");
+  CHECK(CodeOf(shop.HoldFor(shop.bob, kTen)) == "conflict");
+
+  SUBCASE("releasing the hold makes room") {
+    Must(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, hold.id));
+    CHECK(shop.IsOffered(kTen));
+    Must(shop.Book(shop.bob, kTen));
+  }
+  SUBCASE("cancelling the booking makes room for a second hold") {
+    Must(shop.scheduler->Cancel(shop.manager, shop.tenant, a.id));
+    Must(shop.HoldFor(shop.bob, kTen));
+    CHECK_FALSE(shop.IsOffered(kTen));
+  }
+}
+
+TEST_CASE("a hold occupies its buffers too") {
+  // 30-minute cut plus 15 minutes of cleanup after it.
+  Shop shop(/*capacity=*/1, /*chair_count=*/1, /*buffer_after=*/15min);
+  Hold hold = Must(shop.HoldFor(shop.ann, kTen));
+  CHECK(hold.buffer_after == 15min);
+  // 10:30 would start inside the hold's cleanup; 10:45 is the first free moment, but
+  // slots step by 30 minutes, so 11:00 is the next one offered.
+  CHECK(CodeOf(shop.Book(shop.bob, kTen + 30min)) == "conflict");
+  CHECK_FALSE(shop.IsOffered(kTen + 30min));
+  CHECK(shop.IsOffered(kTen + 1h));
+  Must(shop.Book(shop.bob, kTen + 45min));
+  // Before it: 09:30 + 30 min + 15 min cleanup runs into the held 10:00.
+  CHECK(CodeOf(shop.Book(shop.bob, kTen - 30min)) == "conflict");
+}
+
+TEST_CASE("a hold must respect working hours like a booking") {
+  Shop shop;
+  CHECK(CodeOf(shop.HoldFor(shop.ann, At("2026-03-03T16:45:00Z"))) == "failed_precondition");
+  CHECK(CodeOf(shop.HoldFor(shop.ann, At("2026-03-02T08:00:00Z"))) == "failed_precondition");
+  CHECK(shop.events.empty());
+}
