@@ -1007,7 +1007,8 @@ Result<Appointment> Scheduler::Cancel(const Principal& actor, TenantId tenant, A
 
 Result<Appointment> Scheduler::SetStatus(const Principal& actor, TenantId tenant, AppointmentId id,
                                          AppointmentStatus status) {
-  if (status == AppointmentStatus::kCancelled) return Cancel(actor, tenant, id);
+  if (status == AppointmentStatus::kCancelled)
+    return InvalidArgument("status: cancel with Scheduler::Cancel, which frees capacity");
   auto t = impl_->TenantFor(actor, tenant);
   if (!t) return t.error();
   Result<Appointment> result = Internal("unreachable");
