@@ -1,4 +1,5 @@
-// Shared test fixture: a Platform on in-memory storage with a manual clock, memory audit
+// Shared test fixture: a Platform on the test storage (memory, or the backend named by
+// SMOOTH_TEST_STORAGE; see test_storage.hpp) with a manual clock, memory audit
 // sinks, two tenants, and one user of every role.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "smooth/platform.hpp"
+#include "test_storage.hpp"
 
 namespace smooth::testing {
 
@@ -33,7 +35,7 @@ inline boost::json::object ParseLine(const std::string& line) {
 
 struct World {
   ManualClock clock{T0()};
-  std::shared_ptr<Storage> storage{NewMemoryStorage()};
+  std::shared_ptr<Storage> storage{TestStorage()};
   std::shared_ptr<MemoryAuditSink> security = std::make_shared<MemoryAuditSink>();
   std::shared_ptr<MemoryAuditSink> masquerade = std::make_shared<MemoryAuditSink>();
   std::unique_ptr<Platform> platform;

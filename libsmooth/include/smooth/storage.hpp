@@ -1,8 +1,10 @@
 // The storage seam: the one abstract interface through which libsmooth persists
 // everything, in the spirit of LevelDB's Env. libsmooth ships an in-memory
-// implementation (MemoryStorage); SQL backends implement the same interface.
+// implementation (MemoryStorage) and SQL backends chosen by URL (OpenStorage).
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -143,5 +145,37 @@ class Storage {
 /// Read transactions run concurrently; write transactions are serialized, per tenant for
 /// tenant data. Rollback undoes every write of the transaction.
 std::unique_ptr<Storage> NewMemoryStorage();
+
+/// Tuning for the SQL backends; MemoryStorage ignores it.
+struct StorageOptions {
+  /// SQLite `PRAGMA synchronous`: "FULL" (default) makes every acknowledged commit survive
+  /// power loss and `kill -9`; "NORMAL" is faster in WAL mode but the last commits before
+  /// a power failure (not a process crash) may be lost. "OFF" and "EXTRA" are accepted too.
+  std::string sqlite_synchronous = "FULL";
+  /// How long a write waits for another writer (thread or process) of the same database
+  /// before failing with unavailable.
+  std::chrono::milliseconds busy_timeout{5000};
+  /// Connections per database (the shared database and each tenant's), opened on demand.
+  std::size_t pool_size = 4;
+  /// How long Begin* waits for a free connection before failing with unavailable.
+  std::chrono::milliseconds pool_wait{2000};
+};
+
+/// Opens the storage named by `url`:
+///   - `memory:` — NewMemoryStorage(), for tests and benchmarks;
+///   - `sqlite:<dir>` — SQLite files in the data directory `<dir>` (created 0700 when
+///     missing): `shared.db` for the shared tables and one `tenant_<slug>.db` per tenant.
+///     WAL mode, `synchronous` per `options`, every write transaction `BEGIN IMMEDIATE`,
+///     so several processes may share one directory;
+///   - `postgresql://user@host:port/db` or a libpq conninfo string (`host=... dbname=...`)
+///     — not built yet: returns unavailable.
+/// Migrations run on open, shared database first, then every tenant's; an error names the
+/// database and the migration. invalid_argument for an unknown scheme or bad options.
+///
+///     auto storage = smooth::OpenStorage("sqlite:/var/lib/smooth");
+///     if (!storage) return storage.error();
+///     options.storage = std::move(*storage);
+Result<std::unique_ptr<Storage>> OpenStorage(std::string_view url,
+                                             const StorageOptions& options = {});
 
 }  // namespace smooth

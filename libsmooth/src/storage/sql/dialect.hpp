@@ -1,0 +1,37 @@
+// What differs between the SQL databases behind the generic SOCI storage: how a
+// transaction begins, and how a database error is classified.
+#pragma once
+
+#include <string_view>
+
+#include "smooth/storage.hpp"
+
+namespace soci {
+class session;
+class soci_error;
+}  // namespace soci
+
+namespace smooth::internal::sql {
+
+/// The kinds of database error the generic code treats differently.
+enum class SqlErrorKind {
+  kBusy,             // locked or busy past the timeout, serialization failure: retryable
+  kUniqueViolation,  // a UNIQUE constraint: already_exists
+  kOther,            // anything else: internal
+};
+
+/// A database dialect. Implementations are stateless and safe to share between threads.
+class SqlDialect {
+ public:
+  virtual ~SqlDialect() = default;
+
+  /// Starts a transaction on `session` (may throw soci::soci_error). Write transactions
+  /// take the database's write lock at once (SQLite: BEGIN IMMEDIATE), so two writers
+  /// never deadlock upgrading a read lock.
+  virtual void Begin(soci::session& session, TxnMode mode) const = 0;
+
+  /// Classifies an error thrown by SOCI for this database.
+  virtual SqlErrorKind Classify(const soci::soci_error& error) const = 0;
+};
+
+}  // namespace smooth::internal::sql

@@ -1,0 +1,112 @@
+// The migration runner.
+#include "storage/sql/migrations.hpp"
+
+#include <chrono>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace smooth::internal::sql {
+namespace {
+
+long long NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void RollbackQuietly(Connection& conn) {
+  try {
+    conn.session() << "ROLLBACK";
+  } catch (...) {
+    conn.MarkBroken();
+  }
+}
+
+}  // namespace
+
+Result<std::vector<int>> AppliedMigrations(Connection& conn, std::string_view database) {
+  try {
+    std::vector<int> out;
+    long long version = 0;
+    soci::statement st =
+        (conn.session().prepare << "SELECT version FROM schema_migrations ORDER BY version",
+         soci::into(version));
+    if (st.execute(true)) {
+      do out.push_back(static_cast<int>(version));
+      while (st.fetch());
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Internal(fmt::format("{}: cannot read schema_migrations: {}", database, e.what()));
+  }
+}
+
+Status Migrate(Connection& conn, const SqlDialect& dialect, std::string_view database,
+               std::span<const Migration> migrations) {
+  soci::session& sql = conn.session();
+  try {
+    sql << "CREATE TABLE IF NOT EXISTS schema_migrations ("
+           "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+  } catch (const soci::soci_error& e) {
+    return Internal(
+        fmt::format("{}: cannot create schema_migrations: {}", database, e.get_error_message()));
+  }
+
+  int last_known = migrations.empty() ? 0 : migrations.back().version;
+  try {
+    long long newest = 0;
+    soci::indicator ind = soci::i_null;
+    sql << "SELECT MAX(version) FROM schema_migrations", soci::into(newest, ind);
+    if (ind == soci::i_ok && newest > last_known)
+      return FailedPrecondition(fmt::format(
+          "{} is at schema version {}, newer than this libsmooth knows ({}); migrations "
+          "only go forward",
+          database, newest, last_known));
+  } catch (const soci::soci_error& e) {
+    return Internal(
+        fmt::format("{}: cannot read schema_migrations: {}", database, e.get_error_message()));
+  }
+
+  int previous = 0;
+  for (const Migration& m : migrations) {
+    if (m.version <= previous)
+      return Internal(fmt::format("{}: migrations out of order at {}", database, m.version));
+    previous = m.version;
+    std::size_t step = 0;
+    try {
+      dialect.Begin(sql, TxnMode::kWrite);
+      long long applied = 0;
+      long long version = m.version;
+      sql << "SELECT COUNT(*) FROM schema_migrations WHERE version = :v", soci::use(version),
+          soci::into(applied);
+      if (applied != 0) {
+        sql << "COMMIT";
+        continue;
+      }
+      for (std::string_view statement : m.statements) {
+        ++step;
+        sql << std::string(statement);
+      }
+      std::string name(m.name);
+      long long at = NowMicros();
+      sql << "INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :a)",
+          soci::use(version), soci::use(name), soci::use(at);
+      sql << "COMMIT";
+    } catch (const soci::soci_error& e) {
+      RollbackQuietly(conn);
+      std::string where = step == 0 ? "" : fmt::format(" at statement {}", step);
+      std::string message = fmt::format("{}: migration {} '{}' failed{}: {}", database, m.version,
+                                        m.name, where, e.get_error_message());
+      if (dialect.Classify(e) == SqlErrorKind::kBusy) return Unavailable(std::move(message));
+      return Internal(std::move(message));
+    } catch (const std::exception& e) {
+      RollbackQuietly(conn);
+      return Internal(
+          fmt::format("{}: migration {} '{}' failed: {}", database, m.version, m.name, e.what()));
+    }
+  }
+  return {};
+}
+
+}  // namespace smooth::internal::sql

@@ -1,0 +1,33 @@
+// Versioned, forward-only schema migrations, kept in code and recorded in each database's
+// (or schema's) schema_migrations table.
+#pragma once
+
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "smooth/status.hpp"
+#include "storage/sql/connection.hpp"
+#include "storage/sql/dialect.hpp"
+
+namespace smooth::internal::sql {
+
+/// One schema change: statements applied together, in order, in one transaction.
+struct Migration {
+  int version;  // 1, 2, 3, ... in order; never renumbered, never edited once released
+  std::string_view name;
+  std::vector<std::string_view> statements;
+};
+
+/// Brings the database on `conn` up to the last of `migrations`, applying each missing one
+/// in its own write transaction together with its schema_migrations row, so concurrent
+/// processes apply each exactly once. Stops at the first failure; the error names
+/// `database` ("shared database", "tenant 'acme'") and the migration. failed_precondition
+/// when the database records a version newer than any in `migrations`.
+Status Migrate(Connection& conn, const SqlDialect& dialect, std::string_view database,
+               std::span<const Migration> migrations);
+
+/// The versions recorded in the database, ascending.
+Result<std::vector<int>> AppliedMigrations(Connection& conn, std::string_view database);
+
+}  // namespace smooth::internal::sql

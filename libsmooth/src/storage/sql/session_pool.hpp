@@ -1,0 +1,94 @@
+// A bounded pool of database connections, and the gate that serializes one database's
+// writers within the process. Both wait a bounded time and then fail with unavailable:
+// an exhausted pool never blocks forever.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "smooth/status.hpp"
+#include "storage/sql/connection.hpp"
+
+namespace smooth::internal::sql {
+
+/// Up to `size` connections to one database, opened on demand by `open`. Safe to share
+/// between threads. A Lease returns its connection on destruction (or closes it when it
+/// was marked broken); leases may outlive the pool object.
+class SessionPool {
+ public:
+  using Opener = std::function<Result<std::unique_ptr<Connection>>()>;
+
+  SessionPool(std::string label, std::size_t size, std::chrono::milliseconds wait, Opener open);
+
+  class Lease {
+   public:
+    Lease() = default;
+    Lease(Lease&& other) noexcept = default;
+    Lease& operator=(Lease&& other) noexcept;
+    ~Lease();
+
+    Connection& operator*() const { return *conn_; }
+    Connection* operator->() const { return conn_.get(); }
+    explicit operator bool() const { return conn_ != nullptr; }
+
+   private:
+    friend class SessionPool;
+    struct State;
+    Lease(std::shared_ptr<State> state, std::unique_ptr<Connection> conn)
+        : state_(std::move(state)), conn_(std::move(conn)) {}
+    void Release();
+
+    std::shared_ptr<State> state_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  /// A connection: an idle one, a newly opened one while fewer than `size` are open, or
+  /// one given back within `wait`; unavailable otherwise.
+  Result<Lease> Acquire();
+
+  /// Adds an already-open connection as idle, when there is room (else closes it).
+  void Offer(std::unique_ptr<Connection> conn);
+
+  const std::string& label() const;
+
+ private:
+  std::shared_ptr<Lease::State> state_;
+};
+
+/// Serializes the writers of one database inside the process, so they queue fairly here
+/// instead of polling the database's lock (SQLite's busy handler sleeps). Other
+/// processes are still excluded by the database itself. Safe to share between threads; a
+/// Ticket may be released on another thread than the one that took it.
+class WriteGate {
+ public:
+  explicit WriteGate(std::string label);
+
+  class Ticket {
+   public:
+    Ticket() = default;
+    Ticket(Ticket&&) noexcept = default;
+    Ticket& operator=(Ticket&& other) noexcept;
+    ~Ticket();
+
+   private:
+    friend class WriteGate;
+    struct State;
+    explicit Ticket(std::shared_ptr<State> state) : state_(std::move(state)) {}
+    void Release();
+    std::shared_ptr<State> state_;
+  };
+
+  /// The gate, or unavailable after `timeout`.
+  Result<Ticket> Acquire(std::chrono::milliseconds timeout);
+
+ private:
+  std::shared_ptr<Ticket::State> state_;
+};
+
+}  // namespace smooth::internal::sql

@@ -1,0 +1,617 @@
+// The generic SQL transactions. Every statement is prepared once per connection (the
+// Connection's cache) and every result is read to its end, so no statement keeps a read
+// open past the transaction.
+#include "storage/sql/transactions.hpp"
+
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "storage/sql/rows.hpp"
+
+namespace smooth::internal::sql {
+namespace {
+
+template <typename Row>
+using EntityOf = std::decay_t<decltype(*FromRow(std::declval<const Row&>()))>;
+
+// Runs a SELECT (prepared once per connection) with parameters `in`, mapping every row.
+template <typename Row, typename In>
+Result<std::vector<EntityOf<Row>>> Select(Connection& conn, const std::string& query,
+                                          const In& in) {
+  auto& p = conn.Prepare<Vars<Row, In>>(query);
+  p.vars.in = in;
+  std::vector<EntityOf<Row>> out;
+  Status bad;
+  if (p.st.execute(true)) {
+    do {
+      if (!bad.ok()) continue;  // keep fetching to the end, so the statement finishes
+      auto entity = FromRow(p.vars.out);
+      if (entity)
+        out.push_back(std::move(*entity));
+      else
+        bad = entity.error();
+    } while (p.st.fetch());
+  }
+  if (!bad.ok()) return bad;
+  return out;
+}
+
+// The single row a SELECT finds, or not_found with `missing`.
+template <typename Row, typename In>
+Result<EntityOf<Row>> SelectOne(Connection& conn, const std::string& query, const In& in,
+                                std::string missing) {
+  auto rows = Select<Row>(conn, query, in);
+  if (!rows) return rows.error();
+  if (rows->empty()) return NotFound(std::move(missing));
+  return std::move(rows->front());
+}
+
+// The first column of the first row of a one-value query, if any row.
+template <typename Out, typename In>
+std::optional<Out> Scalar(Connection& conn, const std::string& query, const In& in) {
+  auto& p = conn.Prepare<Vars<Out, In>>(query);
+  p.vars.in = in;
+  std::optional<Out> out;
+  if (p.st.execute(true)) {
+    do {
+      if (!out) out = p.vars.out;
+    } while (p.st.fetch());
+  }
+  return out;
+}
+
+// Runs a statement without results; returns the number of rows it changed.
+template <typename In>
+long long Exec(Connection& conn, const std::string& query, const In& in) {
+  auto& p = conn.Prepare<InVars<In>>(query);
+  p.vars.in = in;
+  p.st.execute(true);
+  return p.st.get_affected_rows();
+}
+long long Exec(Connection& conn, const std::string& query) {
+  auto& p = conn.Prepare<Vars<std::monostate, std::monostate>>(query);
+  p.st.execute(true);
+  return p.st.get_affected_rows();
+}
+
+using Id = Params<long long>;
+Id IdParam(long long id) { return Id{{id}}; }
+
+template <typename Row>
+const std::string& ByIdSql() {
+  static const std::string sql = SelectSql<Row>("WHERE id = :id");
+  return sql;
+}
+template <typename Row>
+const std::string& AllSql() {
+  static const std::string sql = SelectSql<Row>("ORDER BY id");
+  return sql;
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------------------------------
+// TxnCore
+
+TxnCore::~TxnCore() {
+  if (!begun_ || done_ || !p_.lease) return;
+  try {
+    p_.lease->session() << "ROLLBACK";
+  } catch (...) {
+    p_.lease->MarkBroken();  // state unknown: close it rather than reuse it
+  }
+}
+
+Status TxnCore::Begin() {
+  return Run([&]() -> Status {
+    p_.dialect->Begin(p_.lease->session(), p_.mode);
+    begun_ = true;
+    return {};
+  });
+}
+
+Status TxnCore::Writable() const {
+  if (done_) return FailedPrecondition("transaction already finished");
+  if (p_.mode != TxnMode::kWrite) return FailedPrecondition("write in a read transaction");
+  return {};
+}
+
+Status TxnCore::Commit() {
+  if (done_) return FailedPrecondition("transaction already finished");
+  SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {
+    Exec(conn(), "COMMIT");
+    return {};
+  }));
+  done_ = true;
+  p_.ticket = WriteGate::Ticket();  // let the next writer in now
+  return {};
+}
+
+Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique_message) const {
+  switch (p_.dialect->Classify(e)) {
+    case SqlErrorKind::kBusy:
+      return Unavailable(fmt::format("{} is busy; try again", p_.database));
+    case SqlErrorKind::kUniqueViolation:
+      if (!unique_message.empty()) return AlreadyExists(std::string(unique_message));
+      return AlreadyExists(fmt::format("{}: already exists", p_.database));
+    case SqlErrorKind::kOther:
+      break;
+  }
+  return Internal(fmt::format("{}: {}", p_.database, e.get_error_message()));
+}
+
+Status TxnCore::FromException(const std::exception& e) const {
+  return Internal(fmt::format("{}: {}", p_.database, e.what()));
+}
+
+// ----------------------------------------------------------------------------------------
+// Shared tables
+
+std::int64_t SqlSharedTransaction::NextId() {
+  Exec(core_.conn(), "UPDATE shared_ids SET next = next + 1");
+  auto next = Scalar<long long>(core_.conn(), "SELECT next FROM shared_ids", std::monostate{});
+  if (!next) throw std::runtime_error("shared_ids is empty");
+  return *next - 1;
+}
+
+Result<Tenant> SqlSharedTransaction::GetTenant(TenantId id) {
+  return core_.Run([&] {
+    return SelectOne<TenantRow>(core_.conn(), ByIdSql<TenantRow>(), IdParam(id.value()),
+                                fmt::format("tenant {} not found", id));
+  });
+}
+
+Result<Tenant> SqlSharedTransaction::FindTenantBySlug(std::string_view slug) {
+  static const std::string sql = SelectSql<TenantRow>("WHERE slug_key = :slug_key");
+  return core_.Run([&] {
+    return SelectOne<TenantRow>(core_.conn(), sql, Params<std::string>{{SlugKey(slug)}},
+                                fmt::format("tenant '{}' not found", slug));
+  });
+}
+
+Result<std::vector<Tenant>> SqlSharedTransaction::ListTenants() {
+  return core_.Run(
+      [&] { return Select<TenantRow>(core_.conn(), AllSql<TenantRow>(), std::monostate{}); });
+}
+
+Status SqlSharedTransaction::UpdateTenant(const Tenant& t) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&]() -> Status {
+    auto key = Scalar<std::string>(core_.conn(), "SELECT slug_key FROM tenants WHERE id = :id",
+                                   IdParam(t.id.value()));
+    if (!key) return NotFound(fmt::format("tenant {} not found", t.id));
+    if (*key != SlugKey(t.slug)) return InvalidArgument("slug: cannot change");
+    TenantRow row = ToRow(t);
+    Exec(core_.conn(), UpdateSql<TenantRow>(), row);
+    return {};
+  });
+}
+
+Result<Tenant> SqlSharedTransaction::InsertTenant(Tenant t) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  std::string taken = fmt::format("slug: tenant '{}' already exists", t.slug);
+  return core_.Run(
+      [&]() -> Result<Tenant> {
+        if (Scalar<long long>(core_.conn(), "SELECT id FROM tenants WHERE slug_key = :slug_key",
+                              Params<std::string>{{SlugKey(t.slug)}}))
+          return AlreadyExists(taken);
+        t.id = TenantId(NextId());
+        TenantRow row = ToRow(t);
+        Exec(core_.conn(), InsertSql<TenantRow>(), row);
+        return t;
+      },
+      taken);
+}
+
+Result<Domain> SqlSharedTransaction::InsertDomain(Domain d) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  std::string taken = fmt::format("domain '{}' already exists", d.name);
+  return core_.Run(
+      [&]() -> Result<Domain> {
+        if (Scalar<long long>(core_.conn(), "SELECT id FROM domains WHERE name = :name",
+                              Params<std::string>{{d.name}}))
+          return AlreadyExists(taken);
+        d.id = DomainId(NextId());
+        DomainRow row = ToRow(d);
+        Exec(core_.conn(), InsertSql<DomainRow>(), row);
+        return d;
+      },
+      taken);
+}
+
+Status SqlSharedTransaction::UpdateDomain(const Domain& d) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&]() -> Status {
+    auto name = Scalar<std::string>(core_.conn(), "SELECT name FROM domains WHERE id = :id",
+                                    IdParam(d.id.value()));
+    if (!name) return NotFound(fmt::format("domain {} not found", d.id));
+    if (*name != d.name) return InvalidArgument("domain: name cannot change");
+    DomainRow row = ToRow(d);
+    Exec(core_.conn(), UpdateSql<DomainRow>(), row);
+    return {};
+  });
+}
+
+Result<Domain> SqlSharedTransaction::GetDomain(DomainId id) {
+  return core_.Run([&] {
+    return SelectOne<DomainRow>(core_.conn(), ByIdSql<DomainRow>(), IdParam(id.value()),
+                                fmt::format("domain {} not found", id));
+  });
+}
+
+Result<Domain> SqlSharedTransaction::FindDomainByName(std::string_view name) {
+  static const std::string sql = SelectSql<DomainRow>("WHERE name = :name");
+  return core_.Run([&] {
+    return SelectOne<DomainRow>(core_.conn(), sql, Params<std::string>{{std::string(name)}},
+                                fmt::format("domain '{}' not found", name));
+  });
+}
+
+Result<std::vector<Domain>> SqlSharedTransaction::ListDomains(TenantId tenant) {
+  static const std::string sql = SelectSql<DomainRow>("WHERE tenant = :tenant ORDER BY id");
+  return core_.Run([&] { return Select<DomainRow>(core_.conn(), sql, IdParam(tenant.value())); });
+}
+
+namespace {
+Params<long long, std::string> EmailParam(std::optional<TenantId> tenant, std::string_view email) {
+  return {{tenant ? tenant->value() : 0, std::string(email)}};
+}
+const std::string kUserIdByEmail =
+    "SELECT id FROM users WHERE tenant_key = :tenant_key AND email = :email";
+}  // namespace
+
+Result<User> SqlSharedTransaction::InsertUser(User u) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  std::string taken = fmt::format("email: '{}' is already registered", u.email);
+  return core_.Run(
+      [&]() -> Result<User> {
+        if (Scalar<long long>(core_.conn(), kUserIdByEmail, EmailParam(u.tenant, u.email)))
+          return AlreadyExists(taken);
+        u.id = UserId(NextId());
+        UserRow row = ToRow(u);
+        Exec(core_.conn(), InsertSql<UserRow>(), row);
+        return u;
+      },
+      taken);
+}
+
+Status SqlSharedTransaction::UpdateUser(const User& u) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  std::string taken = fmt::format("email: '{}' is already registered", u.email);
+  return core_.Run(
+      [&]() -> Status {
+        auto& p = core_.conn().Prepare<Vars<Params<long long, std::string>, Id>>(
+            "SELECT tenant_key, email FROM users WHERE id = :id");
+        p.vars.in = IdParam(u.id.value());
+        std::optional<std::pair<long long, std::string>> old;
+        if (p.st.execute(true)) {
+          do {
+            if (!old) old.emplace(std::get<0>(p.vars.out.values), std::get<1>(p.vars.out.values));
+          } while (p.st.fetch());
+        }
+        if (!old) return NotFound(fmt::format("user {} not found", u.id));
+        std::pair<long long, std::string> key{u.tenant ? u.tenant->value() : 0, u.email};
+        if (*old != key &&
+            Scalar<long long>(core_.conn(), kUserIdByEmail, EmailParam(u.tenant, u.email)))
+          return AlreadyExists(taken);
+        UserRow row = ToRow(u);
+        Exec(core_.conn(), UpdateSql<UserRow>(), row);
+        return {};
+      },
+      taken);
+}
+
+Result<User> SqlSharedTransaction::GetUser(UserId id) {
+  return core_.Run([&] {
+    return SelectOne<UserRow>(core_.conn(), ByIdSql<UserRow>(), IdParam(id.value()),
+                              fmt::format("user {} not found", id));
+  });
+}
+
+Result<User> SqlSharedTransaction::FindUserByEmail(std::optional<TenantId> tenant,
+                                                   std::string_view email) {
+  static const std::string sql =
+      SelectSql<UserRow>("WHERE tenant_key = :tenant_key AND email = :email");
+  return core_.Run([&] {
+    return SelectOne<UserRow>(core_.conn(), sql, EmailParam(tenant, email), "user not found");
+  });
+}
+
+Result<std::vector<User>> SqlSharedTransaction::ListUsers(std::optional<TenantId> tenant) {
+  static const std::string sql = SelectSql<UserRow>("WHERE tenant_key = :tenant_key ORDER BY id");
+  return core_.Run(
+      [&] { return Select<UserRow>(core_.conn(), sql, IdParam(tenant ? tenant->value() : 0)); });
+}
+
+Result<Grant> SqlSharedTransaction::InsertGrant(Grant g) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&]() -> Result<Grant> {
+    g.id = GrantId(NextId());
+    GrantRow row = ToRow(g);
+    Exec(core_.conn(), InsertSql<GrantRow>(), row);
+    return g;
+  });
+}
+
+Status SqlSharedTransaction::UpdateGrant(const Grant& g) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&]() -> Status {
+    GrantRow row = ToRow(g);
+    if (Exec(core_.conn(), UpdateSql<GrantRow>(), row) == 0)
+      return NotFound(fmt::format("grant {} not found", g.id));
+    return {};
+  });
+}
+
+Result<Grant> SqlSharedTransaction::GetGrant(GrantId id) {
+  return core_.Run([&] {
+    return SelectOne<GrantRow>(core_.conn(), ByIdSql<GrantRow>(), IdParam(id.value()),
+                               fmt::format("grant {} not found", id));
+  });
+}
+
+Result<std::vector<Grant>> SqlSharedTransaction::ListGrants(const GrantFilter& f, Instant now) {
+  // One statement for every filter: an unset field's condition is switched off by its flag.
+  static const std::string sql = SelectSql<GrantRow>(
+      "WHERE (:any_grantee = 1 OR grantee = :grantee)"
+      " AND (:any_action = 1 OR action = :action)"
+      " AND (:any_grantor = 1 OR grantor = :grantor)"
+      " AND (:any_tenant = 1 OR tenant = :tenant)"
+      " AND (:all_times = 1 OR (revoked_at IS NULL AND expires_at > :now))"
+      " ORDER BY id");
+  using P = Params<long long, long long, long long, std::string, long long, long long, long long,
+                   long long, long long, long long>;
+  P in{{f.grantee ? 0 : 1, f.grantee ? f.grantee->value() : 0, f.action ? 0 : 1,
+        f.action ? std::string(ActionName(*f.action)) : std::string(), f.grantor ? 0 : 1,
+        f.grantor ? f.grantor->value() : 0, f.tenant ? 0 : 1, f.tenant ? f.tenant->value() : 0,
+        f.only_active ? 0 : 1, now.time_since_epoch().count()}};
+  return core_.Run([&] { return Select<GrantRow>(core_.conn(), sql, in); });
+}
+
+Result<Session> SqlSharedTransaction::InsertSession(Session s) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  std::string taken = "session_key: already in use";
+  return core_.Run(
+      [&]() -> Result<Session> {
+        if (Scalar<long long>(core_.conn(), "SELECT id FROM sessions WHERE session_key = :k",
+                              Params<std::string>{{s.session_key}}))
+          return AlreadyExists(taken);
+        s.id = SessionId(NextId());
+        SessionRow row = ToRow(s);
+        Exec(core_.conn(), InsertSql<SessionRow>(), row);
+        return s;
+      },
+      taken);
+}
+
+Status SqlSharedTransaction::UpdateSession(const Session& s) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run(
+      [&]() -> Status {
+        SessionRow row = ToRow(s);
+        if (Exec(core_.conn(), UpdateSql<SessionRow>(), row) == 0)
+          return NotFound(fmt::format("session {} not found", s.id));
+        return {};
+      },
+      "session_key: already in use");
+}
+
+Result<Session> SqlSharedTransaction::GetSession(SessionId id) {
+  return core_.Run([&] {
+    return SelectOne<SessionRow>(core_.conn(), ByIdSql<SessionRow>(), IdParam(id.value()),
+                                 fmt::format("session {} not found", id));
+  });
+}
+
+Result<std::vector<Session>> SqlSharedTransaction::ListLiveMasquerades(SessionId original) {
+  static const std::string sql =
+      SelectSql<SessionRow>("WHERE original = :original AND ended_at IS NULL ORDER BY id");
+  return core_.Run(
+      [&] { return Select<SessionRow>(core_.conn(), sql, IdParam(original.value())); });
+}
+
+// ----------------------------------------------------------------------------------------
+// Tenant tables
+
+namespace {
+template <typename Entity>
+struct RowOf;
+template <>
+struct RowOf<Resource> {
+  using type = ResourceRow;
+};
+template <>
+struct RowOf<Service> {
+  using type = ServiceRow;
+};
+template <>
+struct RowOf<Customer> {
+  using type = CustomerRow;
+};
+template <>
+struct RowOf<Appointment> {
+  using type = AppointmentRow;
+};
+template <>
+struct RowOf<Hold> {
+  using type = HoldRow;
+};
+}  // namespace
+
+template <typename Entity>
+Result<Entity> SqlTenantTransaction::Insert(Entity e) {
+  using Row = typename RowOf<Entity>::type;
+  auto id = ids_->Next();
+  if (!id) return id.error();
+  e.id = decltype(e.id)(*id);
+  return core_.Run([&]() -> Result<Entity> {
+    Row row = ToRow(e);
+    Exec(core_.conn(), InsertSql<Row>(), row);
+    return e;
+  });
+}
+
+template <typename Entity>
+Status SqlTenantTransaction::Update(const Entity& e, std::string_view what) {
+  using Row = typename RowOf<Entity>::type;
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&]() -> Status {
+    Row row = ToRow(e);
+    if (Exec(core_.conn(), UpdateSql<Row>(), row) == 0)
+      return NotFound(fmt::format("{} {} not found", what, e.id));
+    return {};
+  });
+}
+
+Result<std::int64_t> SqlTenantTransaction::ChangeSeq() {
+  return core_.Run([&]() -> Result<std::int64_t> {
+    auto seq = Scalar<long long>(core_.conn(), "SELECT value FROM change_seq", std::monostate{});
+    if (!seq) return Internal(fmt::format("{}: change_seq is empty", core_.database()));
+    return *seq;
+  });
+}
+
+Result<std::int64_t> SqlTenantTransaction::BumpChangeSeq() {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&]() -> Result<std::int64_t> {
+    Exec(core_.conn(), "UPDATE change_seq SET value = value + 1");
+    auto seq = Scalar<long long>(core_.conn(), "SELECT value FROM change_seq", std::monostate{});
+    if (!seq) return Internal(fmt::format("{}: change_seq is empty", core_.database()));
+    return *seq;
+  });
+}
+
+Result<Resource> SqlTenantTransaction::InsertResource(Resource r) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return Insert(std::move(r));
+}
+Status SqlTenantTransaction::UpdateResource(const Resource& r) { return Update(r, "resource"); }
+Result<Resource> SqlTenantTransaction::GetResource(ResourceId id) {
+  return core_.Run([&] {
+    return SelectOne<ResourceRow>(core_.conn(), ByIdSql<ResourceRow>(), IdParam(id.value()),
+                                  fmt::format("resource {} not found", id));
+  });
+}
+Result<std::vector<Resource>> SqlTenantTransaction::ListResources() {
+  return core_.Run(
+      [&] { return Select<ResourceRow>(core_.conn(), AllSql<ResourceRow>(), std::monostate{}); });
+}
+
+Result<Service> SqlTenantTransaction::InsertService(Service s) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return Insert(std::move(s));
+}
+Status SqlTenantTransaction::UpdateService(const Service& s) { return Update(s, "service"); }
+Result<Service> SqlTenantTransaction::GetService(ServiceId id) {
+  return core_.Run([&] {
+    return SelectOne<ServiceRow>(core_.conn(), ByIdSql<ServiceRow>(), IdParam(id.value()),
+                                 fmt::format("service {} not found", id));
+  });
+}
+Result<std::vector<Service>> SqlTenantTransaction::ListServices() {
+  return core_.Run(
+      [&] { return Select<ServiceRow>(core_.conn(), AllSql<ServiceRow>(), std::monostate{}); });
+}
+
+Result<Customer> SqlTenantTransaction::InsertCustomer(Customer c) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return Insert(std::move(c));
+}
+Status SqlTenantTransaction::UpdateCustomer(const Customer& c) { return Update(c, "customer"); }
+Result<Customer> SqlTenantTransaction::GetCustomer(CustomerId id) {
+  return core_.Run([&] {
+    return SelectOne<CustomerRow>(core_.conn(), ByIdSql<CustomerRow>(), IdParam(id.value()),
+                                  fmt::format("customer {} not found", id));
+  });
+}
+Result<std::vector<Customer>> SqlTenantTransaction::ListCustomers() {
+  return core_.Run(
+      [&] { return Select<CustomerRow>(core_.conn(), AllSql<CustomerRow>(), std::monostate{}); });
+}
+
+Result<Appointment> SqlTenantTransaction::InsertAppointment(Appointment a) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  static constexpr std::string_view kTaken = "idempotency_key: already used";
+  if (a.idempotency_key) {
+    auto used = core_.Run([&]() -> Result<bool> {
+      return Scalar<long long>(core_.conn(),
+                               "SELECT id FROM appointments WHERE idempotency_key = :k",
+                               Params<std::string>{{*a.idempotency_key}})
+          .has_value();
+    });
+    if (!used) return used.error();
+    if (*used) return AlreadyExists(std::string(kTaken));
+  }
+  auto id = ids_->Next();
+  if (!id) return id.error();
+  a.id = AppointmentId(*id);
+  return core_.Run(
+      [&]() -> Result<Appointment> {
+        AppointmentRow row = ToRow(a);
+        Exec(core_.conn(), InsertSql<AppointmentRow>(), row);
+        return a;
+      },
+      kTaken);
+}
+Status SqlTenantTransaction::UpdateAppointment(const Appointment& a) {
+  return Update(a, "appointment");
+}
+Result<Appointment> SqlTenantTransaction::GetAppointment(AppointmentId id) {
+  return core_.Run([&] {
+    return SelectOne<AppointmentRow>(core_.conn(), ByIdSql<AppointmentRow>(), IdParam(id.value()),
+                                     fmt::format("appointment {} not found", id));
+  });
+}
+Result<Appointment> SqlTenantTransaction::FindAppointmentByIdempotencyKey(std::string_view key) {
+  static const std::string sql = SelectSql<AppointmentRow>("WHERE idempotency_key = :k");
+  return core_.Run([&] {
+    return SelectOne<AppointmentRow>(core_.conn(), sql, Params<std::string>{{std::string(key)}},
+                                     "no appointment with that key");
+  });
+}
+Result<std::vector<Appointment>> SqlTenantTransaction::ListAppointments(Instant from, Instant to) {
+  static const std::string sql =
+      SelectSql<AppointmentRow>("WHERE start_at < :to AND end_at > :from ORDER BY start_at, id");
+  return core_.Run([&] {
+    return Select<AppointmentRow>(core_.conn(), sql,
+                                  Params<long long, long long>{{to.time_since_epoch().count(),
+                                                                from.time_since_epoch().count()}});
+  });
+}
+Result<std::vector<Appointment>> SqlTenantTransaction::ListSeries(SeriesId series) {
+  static const std::string sql = SelectSql<AppointmentRow>("WHERE series = :series ORDER BY id");
+  return core_.Run(
+      [&] { return Select<AppointmentRow>(core_.conn(), sql, IdParam(series.value())); });
+}
+Result<std::vector<Appointment>> SqlTenantTransaction::ListAppointmentsChangedSince(
+    std::int64_t seq) {
+  static const std::string sql = SelectSql<AppointmentRow>("WHERE change_seq > :seq ORDER BY id");
+  return core_.Run([&] { return Select<AppointmentRow>(core_.conn(), sql, IdParam(seq)); });
+}
+Result<SeriesId> SqlTenantTransaction::NewSeriesId() {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  auto id = ids_->Next();
+  if (!id) return id.error();
+  return SeriesId(*id);
+}
+
+Result<Hold> SqlTenantTransaction::InsertHold(Hold h) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return Insert(std::move(h));
+}
+Status SqlTenantTransaction::UpdateHold(const Hold& h) { return Update(h, "hold"); }
+Result<Hold> SqlTenantTransaction::GetHold(HoldId id) {
+  return core_.Run([&] {
+    return SelectOne<HoldRow>(core_.conn(), ByIdSql<HoldRow>(), IdParam(id.value()),
+                              fmt::format("hold {} not found", id));
+  });
+}
+Result<std::vector<Hold>> SqlTenantTransaction::ListLiveHolds(Instant now) {
+  static const std::string sql =
+      SelectSql<HoldRow>("WHERE released = 0 AND expires_at > :now ORDER BY id");
+  return core_.Run(
+      [&] { return Select<HoldRow>(core_.conn(), sql, IdParam(now.time_since_epoch().count())); });
+}
+
+}  // namespace smooth::internal::sql

@@ -1,0 +1,176 @@
+// SharedTransaction and TenantTransaction over one leased SOCI connection, for any
+// SqlDialect. SOCI exceptions stop here and become a Status.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "smooth/storage.hpp"
+#include "storage/sql/connection.hpp"
+#include "storage/sql/dialect.hpp"
+#include "storage/sql/session_pool.hpp"
+
+namespace smooth::internal::sql {
+
+/// Where tenant rows get their ids: one counter across all tenants, so an id of one
+/// tenant never names a row of another. Ids of rolled-back rows are not reused. Safe to
+/// share between threads.
+class ObjectIdSource {
+ public:
+  virtual ~ObjectIdSource() = default;
+  virtual Result<std::int64_t> Next() = 0;
+};
+
+/// What a transaction is made of.
+struct TxnParts {
+  SessionPool::Lease lease;
+  WriteGate::Ticket ticket;  // held by write transactions until they end
+  const SqlDialect* dialect = nullptr;
+  TxnMode mode = TxnMode::kRead;
+  std::string database;  // names the database in errors: "shared database", "tenant 'acme'"
+};
+
+/// The common core: begin, commit, rollback on destruction, and the translation of
+/// database errors into a Status.
+class TxnCore {
+ public:
+  explicit TxnCore(TxnParts parts) : p_(std::move(parts)) {}
+  TxnCore(const TxnCore&) = delete;
+  TxnCore& operator=(const TxnCore&) = delete;
+  ~TxnCore();
+
+  /// Issues the dialect's BEGIN.
+  Status Begin();
+  /// failed_precondition once finished or in a read transaction.
+  Status Writable() const;
+  /// COMMIT; the transaction is finished afterwards. On failure it stays open, and
+  /// destruction rolls it back.
+  Status Commit();
+
+  Connection& conn() { return *p_.lease; }
+  const std::string& database() const { return p_.database; }
+
+  /// Runs `f`, turning exceptions into a Status: busy -> unavailable, a UNIQUE violation
+  /// -> already_exists with `unique_message`, anything else -> internal.
+  template <typename F>
+  auto Run(F&& f, std::string_view unique_message = {}) -> decltype(f()) {
+    try {
+      return f();
+    } catch (const soci::soci_error& e) {
+      return FromSociError(e, unique_message);
+    } catch (const std::exception& e) {
+      return FromException(e);
+    }
+  }
+
+ private:
+  Status FromSociError(const soci::soci_error& e, std::string_view unique_message) const;
+  Status FromException(const std::exception& e) const;
+
+  TxnParts p_;
+  bool begun_ = false;
+  bool done_ = false;
+};
+
+/// The shared tables.
+class SqlSharedTransaction final : public SharedTransaction {
+ public:
+  explicit SqlSharedTransaction(TxnParts parts) : core_(std::move(parts)) {}
+  Status Begin() { return core_.Begin(); }
+
+  Result<Tenant> GetTenant(TenantId id) override;
+  Result<Tenant> FindTenantBySlug(std::string_view slug) override;
+  Result<std::vector<Tenant>> ListTenants() override;
+  Status UpdateTenant(const Tenant& tenant) override;
+
+  Result<Domain> InsertDomain(Domain domain) override;
+  Status UpdateDomain(const Domain& domain) override;
+  Result<Domain> GetDomain(DomainId id) override;
+  Result<Domain> FindDomainByName(std::string_view name) override;
+  Result<std::vector<Domain>> ListDomains(TenantId tenant) override;
+
+  Result<User> InsertUser(User user) override;
+  Status UpdateUser(const User& user) override;
+  Result<User> GetUser(UserId id) override;
+  Result<User> FindUserByEmail(std::optional<TenantId> tenant, std::string_view email) override;
+  Result<std::vector<User>> ListUsers(std::optional<TenantId> tenant) override;
+
+  Result<Grant> InsertGrant(Grant grant) override;
+  Status UpdateGrant(const Grant& grant) override;
+  Result<Grant> GetGrant(GrantId id) override;
+  Result<std::vector<Grant>> ListGrants(const GrantFilter& filter, Instant now) override;
+
+  Result<Session> InsertSession(Session session) override;
+  Status UpdateSession(const Session& session) override;
+  Result<Session> GetSession(SessionId id) override;
+  Result<std::vector<Session>> ListLiveMasquerades(SessionId original) override;
+
+  Status Commit() override { return core_.Commit(); }
+
+  /// Inserts the tenant row (for Storage::CreateTenant); already_exists when the slug is
+  /// taken, case-insensitively.
+  Result<Tenant> InsertTenant(Tenant tenant);
+
+ private:
+  // The next id of the shared tables: one sequence for all of them, advanced inside this
+  // transaction, so a rollback gives it back (as in MemoryStorage).
+  std::int64_t NextId();
+
+  TxnCore core_;
+};
+
+/// One tenant's scheduling tables.
+class SqlTenantTransaction final : public TenantTransaction {
+ public:
+  SqlTenantTransaction(TxnParts parts, std::shared_ptr<ObjectIdSource> ids)
+      : core_(std::move(parts)), ids_(std::move(ids)) {}
+  Status Begin() { return core_.Begin(); }
+
+  Result<std::int64_t> ChangeSeq() override;
+  Result<std::int64_t> BumpChangeSeq() override;
+
+  Result<Resource> InsertResource(Resource resource) override;
+  Status UpdateResource(const Resource& resource) override;
+  Result<Resource> GetResource(ResourceId id) override;
+  Result<std::vector<Resource>> ListResources() override;
+
+  Result<Service> InsertService(Service service) override;
+  Status UpdateService(const Service& service) override;
+  Result<Service> GetService(ServiceId id) override;
+  Result<std::vector<Service>> ListServices() override;
+
+  Result<Customer> InsertCustomer(Customer customer) override;
+  Status UpdateCustomer(const Customer& customer) override;
+  Result<Customer> GetCustomer(CustomerId id) override;
+  Result<std::vector<Customer>> ListCustomers() override;
+
+  Result<Appointment> InsertAppointment(Appointment appointment) override;
+  Status UpdateAppointment(const Appointment& appointment) override;
+  Result<Appointment> GetAppointment(AppointmentId id) override;
+  Result<Appointment> FindAppointmentByIdempotencyKey(std::string_view key) override;
+  Result<std::vector<Appointment>> ListAppointments(Instant from, Instant to) override;
+  Result<std::vector<Appointment>> ListSeries(SeriesId series) override;
+  Result<std::vector<Appointment>> ListAppointmentsChangedSince(std::int64_t seq) override;
+  Result<SeriesId> NewSeriesId() override;
+
+  Result<Hold> InsertHold(Hold hold) override;
+  Status UpdateHold(const Hold& hold) override;
+  Result<Hold> GetHold(HoldId id) override;
+  Result<std::vector<Hold>> ListLiveHolds(Instant now) override;
+
+  Status Commit() override { return core_.Commit(); }
+
+ private:
+  template <typename Entity>
+  Result<Entity> Insert(Entity entity);
+  template <typename Entity>
+  Status Update(const Entity& entity, std::string_view what);
+
+  TxnCore core_;
+  std::shared_ptr<ObjectIdSource> ids_;
+};
+
+}  // namespace smooth::internal::sql

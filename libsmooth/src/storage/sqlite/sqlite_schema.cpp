@@ -1,0 +1,175 @@
+// The SQLite schema. Released migrations are never edited: a change is a new migration at
+// the end of its list. Column layouts match storage/sql/rows.hpp. Ids are assigned by
+// libsmooth (INTEGER PRIMARY KEY makes them the rowid, so lookups by id are direct).
+#include "storage/sqlite/sqlite_schema.hpp"
+
+namespace smooth::internal::sqlite {
+
+std::span<const sql::Migration> SharedMigrations() {
+  static const std::vector<sql::Migration> kMigrations = {
+      {1,
+       "create_shared_tables",
+       {
+           // One counter for the ids of shared rows (advanced inside each transaction) and
+           // one for the ids of every tenant's rows (reserved in blocks, never given back).
+           "CREATE TABLE shared_ids (next INTEGER NOT NULL)",
+           "INSERT INTO shared_ids (next) VALUES (1)",
+           "CREATE TABLE object_ids (next INTEGER NOT NULL)",
+           "INSERT INTO object_ids (next) VALUES (1)",
+           "CREATE TABLE tenants ("
+           " id INTEGER PRIMARY KEY,"
+           " slug TEXT NOT NULL,"
+           " slug_key TEXT NOT NULL UNIQUE,"  // lower(slug): slugs are unique case-insensitively
+           " name TEXT NOT NULL,"
+           " tier TEXT NOT NULL,"
+           " status TEXT NOT NULL,"
+           " time_zone TEXT NOT NULL,"
+           " is_demo INTEGER NOT NULL,"
+           " created_at INTEGER NOT NULL)",
+           "CREATE TABLE domains ("
+           " id INTEGER PRIMARY KEY,"
+           " name TEXT NOT NULL UNIQUE,"
+           " tenant INTEGER NOT NULL,"
+           " is_primary INTEGER NOT NULL,"
+           " is_custom_domain INTEGER NOT NULL,"
+           " route53_zone_id TEXT,"
+           " verification TEXT NOT NULL,"
+           " verified_at INTEGER,"
+           " created_at INTEGER NOT NULL)",
+           "CREATE TABLE users ("
+           " id INTEGER PRIMARY KEY,"
+           " email TEXT NOT NULL,"
+           " tenant_key INTEGER NOT NULL,"  // the tenant id, 0 for platform users
+           " tenant INTEGER,"
+           " display_name TEXT NOT NULL,"
+           " role TEXT NOT NULL,"
+           " is_active INTEGER NOT NULL,"
+           " is_temporary INTEGER NOT NULL,"
+           " password_hash TEXT NOT NULL,"
+           " created_at INTEGER NOT NULL,"
+           " UNIQUE (tenant_key, email))",
+           "CREATE TABLE grants ("
+           " id INTEGER PRIMARY KEY,"
+           " grantor INTEGER NOT NULL,"
+           " grantee INTEGER NOT NULL,"
+           " action TEXT NOT NULL,"
+           " scope TEXT NOT NULL,"
+           " tenant INTEGER,"
+           " reason TEXT NOT NULL,"
+           " created_at INTEGER NOT NULL,"
+           " expires_at INTEGER NOT NULL,"
+           " revoked_at INTEGER,"
+           " revoked_by INTEGER,"
+           " revoke_reason TEXT NOT NULL)",
+           "CREATE TABLE sessions ("
+           " id INTEGER PRIMARY KEY,"
+           " session_key TEXT NOT NULL UNIQUE,"
+           " user_id INTEGER NOT NULL,"
+           " tenant INTEGER,"
+           " original INTEGER,"
+           " ip_address TEXT NOT NULL,"
+           " created_at INTEGER NOT NULL,"
+           " ended_at INTEGER)",
+       }},
+      {2,
+       "index_shared_lookups",
+       {
+           "CREATE INDEX domains_by_tenant ON domains (tenant)",
+           "CREATE INDEX grants_by_grantee ON grants (grantee)",
+           "CREATE INDEX sessions_by_original ON sessions (original)",
+       }},
+  };
+  return kMigrations;
+}
+
+std::span<const sql::Migration> TenantMigrations() {
+  static const std::vector<sql::Migration> kMigrations = {
+      {1,
+       "create_tenant_tables",
+       {
+           // Which tenant this file belongs to, checked when it is opened.
+           "CREATE TABLE tenant_meta (tenant_id INTEGER NOT NULL, slug TEXT NOT NULL)",
+           // The change sequence: bumped by every write transaction (BumpChangeSeq).
+           "CREATE TABLE change_seq (value INTEGER NOT NULL)",
+           "INSERT INTO change_seq (value) VALUES (0)",
+           "CREATE TABLE resources ("
+           " id INTEGER PRIMARY KEY,"
+           " name TEXT NOT NULL,"
+           " kind TEXT NOT NULL,"
+           " capacity INTEGER NOT NULL,"
+           " time_zone TEXT NOT NULL,"
+           " user_id INTEGER,"
+           " is_active INTEGER NOT NULL,"
+           " hours TEXT NOT NULL,"  // JSON
+           " created_at INTEGER NOT NULL,"
+           " updated_at INTEGER NOT NULL)",
+           "CREATE TABLE services ("
+           " id INTEGER PRIMARY KEY,"
+           " name TEXT NOT NULL,"
+           " duration INTEGER NOT NULL,"
+           " buffer_before INTEGER NOT NULL,"
+           " buffer_after INTEGER NOT NULL,"
+           " slot_interval INTEGER NOT NULL,"
+           " min_notice INTEGER NOT NULL,"
+           " max_advance INTEGER NOT NULL,"
+           " price_minor INTEGER NOT NULL,"
+           " currency TEXT NOT NULL,"
+           " requirements TEXT NOT NULL,"  // JSON
+           " is_active INTEGER NOT NULL,"
+           " created_at INTEGER NOT NULL,"
+           " updated_at INTEGER NOT NULL)",
+           "CREATE TABLE customers ("
+           " id INTEGER PRIMARY KEY,"
+           " name TEXT NOT NULL,"
+           " email TEXT NOT NULL,"
+           " phone TEXT NOT NULL,"
+           " user_id INTEGER,"
+           " status TEXT NOT NULL,"
+           " created_at INTEGER NOT NULL)",
+           "CREATE TABLE appointments ("
+           " id INTEGER PRIMARY KEY,"
+           " service INTEGER NOT NULL,"
+           " resources TEXT NOT NULL,"  // JSON
+           " customer INTEGER NOT NULL,"
+           " start_at INTEGER NOT NULL,"
+           " end_at INTEGER NOT NULL,"
+           " buffer_before INTEGER NOT NULL,"
+           " buffer_after INTEGER NOT NULL,"
+           " status TEXT NOT NULL,"
+           " notes TEXT NOT NULL,"
+           " created_by INTEGER NOT NULL,"
+           " created_at INTEGER NOT NULL,"
+           " updated_at INTEGER NOT NULL,"
+           " version INTEGER NOT NULL,"
+           " idempotency_key TEXT UNIQUE,"
+           " series INTEGER,"
+           " outside_hours INTEGER NOT NULL,"
+           " change_seq INTEGER NOT NULL)",
+           "CREATE TABLE holds ("
+           " id INTEGER PRIMARY KEY,"
+           " service INTEGER NOT NULL,"
+           " resources TEXT NOT NULL,"  // JSON
+           " customer INTEGER NOT NULL,"
+           " start_at INTEGER NOT NULL,"
+           " end_at INTEGER NOT NULL,"
+           " buffer_before INTEGER NOT NULL,"
+           " buffer_after INTEGER NOT NULL,"
+           " owner_id INTEGER NOT NULL,"
+           " created_at INTEGER NOT NULL,"
+           " expires_at INTEGER NOT NULL,"
+           " released INTEGER NOT NULL,"
+           " change_seq INTEGER NOT NULL)",
+       }},
+      {2,
+       "index_appointments_and_holds",
+       {
+           "CREATE INDEX appointments_by_start ON appointments (start_at)",
+           "CREATE INDEX appointments_by_change ON appointments (change_seq)",
+           "CREATE INDEX appointments_by_series ON appointments (series)",
+           "CREATE INDEX holds_by_expiry ON holds (expires_at)",
+       }},
+  };
+  return kMigrations;
+}
+
+}  // namespace smooth::internal::sqlite

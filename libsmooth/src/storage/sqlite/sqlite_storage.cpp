@@ -1,0 +1,526 @@
+// The SQLite backend over the generic SOCI storage. SQLite specifics live here: one file
+// per tenant (the embedded analogue of a schema), the pragmas of every connection, BEGIN
+// IMMEDIATE for writers, a pool per file, and the global id counter in shared.db.
+#include "storage/sqlite/sqlite_storage.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "storage/sql/connection.hpp"
+#include "storage/sql/dialect.hpp"
+#include "storage/sql/migrations.hpp"
+#include "storage/sql/rows.hpp"
+#include "storage/sql/session_pool.hpp"
+#include "storage/sql/transactions.hpp"
+#include "storage/sqlite/sqlite_schema.hpp"
+
+namespace smooth::internal::sqlite {
+namespace {
+
+namespace fs = std::filesystem;
+using sql::Connection;
+using sql::SessionPool;
+using sql::WriteGate;
+
+class SqliteDialect final : public sql::SqlDialect {
+ public:
+  static const SqliteDialect& Instance() {
+    static const SqliteDialect dialect;
+    return dialect;
+  }
+
+  void Begin(soci::session& session, TxnMode mode) const override {
+    // SOCI's session.begin() issues a plain (deferred) BEGIN; a writer must take the
+    // write lock up front, or two writers that both read first deadlock on the upgrade.
+    session << (mode == TxnMode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN");
+  }
+
+  sql::SqlErrorKind Classify(const soci::soci_error& e) const override {
+    if (const auto* se = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
+      int code = se->result() & 0xff;
+      if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return sql::SqlErrorKind::kBusy;
+      if (code == SQLITE_CONSTRAINT && se->get_error_message().find("UNIQUE") != std::string::npos)
+        return sql::SqlErrorKind::kUniqueViolation;
+    }
+    std::string message = e.get_error_message();
+    if (message.find("database is locked") != std::string::npos ||
+        message.find("database table is locked") != std::string::npos)
+      return sql::SqlErrorKind::kBusy;
+    if (message.find("UNIQUE constraint failed") != std::string::npos)
+      return sql::SqlErrorKind::kUniqueViolation;
+    return sql::SqlErrorKind::kOther;
+  }
+};
+
+// A slug that may become part of a file name: [a-z][a-z0-9_]{0,62}. Checked again here,
+// whatever the caller validated, because it is about to name a path.
+bool SafeSlug(std::string_view key) {
+  if (key.empty() || key.size() > 63 || key[0] < 'a' || key[0] > 'z') return false;
+  for (char c : key)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Removes a database file and its journals; never directories (unlink refuses them).
+void RemoveDatabaseFiles(const fs::path& path) {
+  for (const char* suffix : {"", "-journal", "-wal", "-shm"})
+    ::unlink((path.string() + suffix).c_str());
+}
+
+// Makes a file's contents durable.
+Status SyncFile(const fs::path& path, std::string_view label) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    return Internal(fmt::format("{}: cannot sync its data file: {}", label, std::strerror(err)));
+  }
+  ::close(fd);
+  return {};
+}
+
+// Makes a rename or link in `dir` durable.
+void SyncDirectory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+bool UrisSupported() {
+  static const bool supported = sqlite_api::sqlite3_compileoption_used("USE_URI") != 0;
+  return supported;
+}
+
+// The SOCI connect string for `path`. With URI filenames, `mode=rw` makes SQLite refuse
+// to create a missing file, so a tenant file deleted under us is never silently recreated
+// empty. Without them, the caller's existence check is all there is.
+Result<std::string> ConnectString(const fs::path& path, bool create) {
+  std::string p = path.string();
+  if (UrisSupported()) {
+    std::string uri = "file:";
+    for (unsigned char c : p) {
+      if (std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-' || c == '~')
+        uri += static_cast<char>(c);
+      else
+        uri += fmt::format("%{:02X}", c);
+    }
+    return fmt::format("dbname={}?mode={}", uri, create ? "rwc" : "rw");
+  }
+  if (p.find('"') != std::string::npos)
+    return InvalidArgument("sqlite: the data directory's path may not contain '\"'");
+  return fmt::format("dbname=\"{}\"", p);
+}
+
+// One database file: its pool of connections and its in-process writer gate.
+struct Database {
+  Database(const std::string& name, fs::path file, std::size_t size, std::chrono::milliseconds wait,
+           SessionPool::Opener open)
+      : label(name), path(std::move(file)), pool(name, size, wait, std::move(open)), gate(name) {}
+  std::string label;
+  fs::path path;
+  SessionPool pool;
+  WriteGate gate;
+};
+
+struct TenantDatabase {
+  TenantId tenant;  // the id recorded in the file's tenant_meta
+  std::shared_ptr<Database> db;
+};
+
+// Ids for tenant rows, reserved from shared.db's object_ids in blocks, each in its own
+// short BEGIN IMMEDIATE transaction on a connection of its own. Several processes sharing
+// the directory each reserve their own blocks, so ids stay unique across all of them;
+// ids of a block a process never uses are skipped, like a sequence's.
+class BlockIdSource final : public sql::ObjectIdSource {
+ public:
+  static constexpr long long kBlock = 64;
+
+  BlockIdSource(std::function<Result<std::unique_ptr<Connection>>()> open, WriteGate gate,
+                std::chrono::milliseconds busy_timeout)
+      : open_(std::move(open)), gate_(std::move(gate)), busy_timeout_(busy_timeout) {}
+
+  Result<std::int64_t> Next() override {
+    std::lock_guard lock(mu_);
+    if (next_ == limit_) SMOOTH_RETURN_IF_ERROR(Refill());
+    return next_++;
+  }
+
+ private:
+  Status Refill() {
+    if (!conn_) {
+      auto conn = open_();
+      if (!conn) return conn.error();
+      conn_ = std::move(*conn);
+    }
+    auto ticket = gate_.Acquire(busy_timeout_);
+    if (!ticket) return ticket.error();
+    soci::session& s = conn_->session();
+    try {
+      SqliteDialect::Instance().Begin(s, TxnMode::kWrite);
+      long long block = kBlock;
+      long long end = 0;
+      s << "UPDATE object_ids SET next = next + :n", soci::use(block);
+      s << "SELECT next FROM object_ids", soci::into(end);
+      s << "COMMIT";
+      next_ = end - kBlock;
+      limit_ = end;
+      return {};
+    } catch (const soci::soci_error& e) {
+      try {
+        s << "ROLLBACK";
+      } catch (...) {
+        conn_.reset();
+      }
+      if (SqliteDialect::Instance().Classify(e) == sql::SqlErrorKind::kBusy)
+        return Unavailable("shared database is busy; try again");
+      return Internal(fmt::format("shared database: reserving ids: {}", e.get_error_message()));
+    } catch (const std::exception& e) {
+      conn_.reset();
+      return Internal(fmt::format("shared database: reserving ids: {}", e.what()));
+    }
+  }
+
+  std::function<Result<std::unique_ptr<Connection>>()> open_;
+  WriteGate gate_;
+  std::chrono::milliseconds busy_timeout_;
+  std::mutex mu_;
+  std::unique_ptr<Connection> conn_;  // guarded by mu_
+  long long next_ = 0, limit_ = 0;    // the unused part of the block; guarded by mu_
+};
+
+class SqliteStorage final : public Storage {
+ public:
+  SqliteStorage(fs::path dir, StorageOptions options)
+      : dir_(std::move(dir)), options_(std::move(options)) {
+    options_.sqlite_synchronous = Upper(options_.sqlite_synchronous);
+    fs::path shared_path = dir_ / "shared.db";
+    shared_ = std::make_unique<Database>(
+        "shared database", shared_path, options_.pool_size, options_.pool_wait,
+        [this, shared_path] { return Connect(shared_path, "shared database", false); });
+    ids_ = std::make_shared<BlockIdSource>(
+        [this, shared_path] { return Connect(shared_path, "shared database", false); },
+        shared_->gate, options_.busy_timeout);
+  }
+
+  // Creates and migrates shared.db, then migrates every tenant file there is.
+  Status Init() {
+    auto conn = Connect(shared_->path, shared_->label, true);
+    if (!conn) return conn.error();
+    SMOOTH_RETURN_IF_ERROR(
+        sql::Migrate(**conn, SqliteDialect::Instance(), shared_->label, SharedMigrations()));
+    shared_->pool.Offer(std::move(*conn));
+
+    Result<std::vector<Tenant>> tenants = ListTenants();
+    if (!tenants) return tenants.error();
+    for (const Tenant& t : *tenants) {
+      std::string key = sql::SlugKey(t.slug);
+      fs::path path = TenantPath(key);
+      std::error_code ec;
+      if (!SafeSlug(key) || !fs::exists(path, ec)) continue;  // fails closed when used
+      auto tenant_conn = Connect(path, TenantLabel(t.slug), false);
+      if (!tenant_conn) return tenant_conn.error();
+      SMOOTH_RETURN_IF_ERROR(sql::Migrate(**tenant_conn, SqliteDialect::Instance(),
+                                          TenantLabel(t.slug), TenantMigrations()));
+    }
+    return {};
+  }
+
+  Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) override {
+    auto txn = BeginSharedImpl(mode);
+    if (!txn) return txn.error();
+    return std::unique_ptr<SharedTransaction>(std::move(*txn));
+  }
+
+  Result<Tenant> CreateTenant(Tenant tenant) override {
+    std::string key = sql::SlugKey(tenant.slug);
+    if (!SafeSlug(key))
+      return InvalidArgument("slug: must match [a-z][a-z0-9_]{0,62} to name a data file");
+    // The shared write transaction is held throughout: it serializes tenant creation
+    // across threads and processes, and its rollback undoes the row on any failure.
+    auto txn = BeginSharedImpl(TxnMode::kWrite);
+    if (!txn) return txn.error();
+    Result<Tenant> created = (*txn)->InsertTenant(std::move(tenant));
+    if (!created) return created;
+
+    std::string label = TenantLabel(created->slug);
+    fs::path path = TenantPath(key);
+    fs::path temp = path;
+    temp += ".tmp";
+    std::error_code ec;
+    if (fs::exists(path, ec))
+      return FailedPrecondition(fmt::format(
+          "{}: {} exists without a tenant row (left by an interrupted creation?); move it "
+          "away to create the tenant",
+          label, path.filename().string()));
+
+    // Build the file under a temporary name, then link it into place: the tenant file
+    // either does not exist or is complete and migrated.
+    Status built = BuildTenantFile(temp, *created);
+    if (!built.ok()) {
+      RemoveDatabaseFiles(temp);
+      return built;
+    }
+    if (::link(temp.c_str(), path.c_str()) != 0) {
+      int err = errno;
+      RemoveDatabaseFiles(temp);
+      return Internal(
+          fmt::format("{}: cannot move its data file into place: {}", label, std::strerror(err)));
+    }
+    RemoveDatabaseFiles(temp);
+    SyncDirectory(dir_);
+
+    Status committed = (*txn)->Commit();
+    if (!committed.ok()) {
+      RemoveDatabaseFiles(path);
+      return committed;
+    }
+    return created;
+  }
+
+  Result<std::string> Pragma(std::string_view name, const Tenant* tenant) {
+    for (char c : name)
+      if (!((c >= 'a' && c <= 'z') || c == '_')) return InvalidArgument("pragma: bad name");
+    std::shared_ptr<Database> db;
+    if (tenant) {
+      auto t = TenantDb(*tenant);
+      if (!t) return t.error();
+      db = *t;
+    }
+    auto lease = db ? db->pool.Acquire() : shared_->pool.Acquire();
+    if (!lease) return lease.error();
+    try {
+      std::string value;
+      (*lease)->session() << fmt::format("PRAGMA {}", name), soci::into(value);
+      return value;
+    } catch (const soci::soci_error& e) {
+      return Internal(e.get_error_message());
+    }
+  }
+
+  Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
+                                                         TxnMode mode) override {
+    auto db = TenantDb(tenant);
+    if (!db) return db.error();
+    sql::TxnParts parts;
+    parts.dialect = &SqliteDialect::Instance();
+    parts.mode = mode;
+    parts.database = (*db)->label;
+    if (mode == TxnMode::kWrite) {
+      auto ticket = (*db)->gate.Acquire(options_.busy_timeout);
+      if (!ticket) return ticket.error();
+      parts.ticket = std::move(*ticket);
+    }
+    auto lease = (*db)->pool.Acquire();
+    if (!lease) return lease.error();
+    parts.lease = std::move(*lease);
+    auto txn = std::make_unique<sql::SqlTenantTransaction>(std::move(parts), ids_);
+    SMOOTH_RETURN_IF_ERROR(txn->Begin());
+    return std::unique_ptr<TenantTransaction>(std::move(txn));
+  }
+
+ private:
+  static std::string TenantLabel(std::string_view slug) { return fmt::format("tenant '{}'", slug); }
+  fs::path TenantPath(const std::string& key) const {
+    return dir_ / fmt::format("tenant_{}.db", key);
+  }
+
+  Result<std::vector<Tenant>> ListTenants() {
+    auto txn = BeginSharedImpl(TxnMode::kRead);
+    if (!txn) return txn.error();
+    return (*txn)->ListTenants();
+  }
+
+  Result<std::unique_ptr<sql::SqlSharedTransaction>> BeginSharedImpl(TxnMode mode) {
+    sql::TxnParts parts;
+    parts.dialect = &SqliteDialect::Instance();
+    parts.mode = mode;
+    parts.database = shared_->label;
+    if (mode == TxnMode::kWrite) {
+      auto ticket = shared_->gate.Acquire(options_.busy_timeout);
+      if (!ticket) return ticket.error();
+      parts.ticket = std::move(*ticket);
+    }
+    auto lease = shared_->pool.Acquire();
+    if (!lease) return lease.error();
+    parts.lease = std::move(*lease);
+    auto txn = std::make_unique<sql::SqlSharedTransaction>(std::move(parts));
+    SMOOTH_RETURN_IF_ERROR(txn->Begin());
+    return txn;
+  }
+
+  // Opens a connection and sets the pragmas every connection needs.
+  // `scratch` is for a file not yet in place: rollback journal (a WAL would be left under
+  // the temporary name) and synchronous=OFF, the caller syncing the finished file once.
+  Result<std::unique_ptr<Connection>> Connect(const fs::path& path, std::string_view label,
+                                              bool create, bool scratch = false) const {
+    auto connect = ConnectString(path, create);
+    if (!connect) return connect.error();
+    try {
+      auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(), *connect);
+      soci::session& s = *session;
+      long long timeout = options_.busy_timeout.count();
+      long long echoed = 0;
+      s << fmt::format("PRAGMA busy_timeout = {}", timeout), soci::into(echoed);
+      if (!scratch) {
+        std::string journal;
+        s << "PRAGMA journal_mode = WAL", soci::into(journal);
+        if (Upper(journal) != "WAL")
+          return Internal(fmt::format("{}: cannot switch to WAL mode (got '{}')", label, journal));
+      }
+      // Validated at open; never user data.
+      s << fmt::format("PRAGMA synchronous = {}",
+                       scratch ? std::string("OFF") : options_.sqlite_synchronous);
+      s << "PRAGMA foreign_keys = ON";
+      return std::make_unique<Connection>(std::move(session));
+    } catch (const soci::soci_error& e) {
+      std::error_code ec;
+      if (!create && !fs::exists(path, ec))
+        return NotFound(fmt::format("{}: {} does not exist", label, path.filename().string()));
+      if (SqliteDialect::Instance().Classify(e) == sql::SqlErrorKind::kBusy)
+        return Unavailable(fmt::format("{} is busy; try again", label));
+      return Internal(fmt::format("{}: cannot open {}: {}", label, path.filename().string(),
+                                  e.get_error_message()));
+    } catch (const std::exception& e) {
+      return Internal(
+          fmt::format("{}: cannot open {}: {}", label, path.filename().string(), e.what()));
+    }
+  }
+
+  // Creates the tenant's file at `temp`, migrated and stamped with the tenant's id.
+  Status BuildTenantFile(const fs::path& temp, const Tenant& tenant) {
+    std::string label = TenantLabel(tenant.slug);
+    RemoveDatabaseFiles(temp);  // a leftover of an interrupted creation
+    // Connections to the final file switch it to WAL and to the configured synchronous.
+    auto conn = Connect(temp, label, true, /*scratch=*/true);
+    if (!conn) return conn.error();
+    SMOOTH_RETURN_IF_ERROR(
+        sql::Migrate(**conn, SqliteDialect::Instance(), label, TenantMigrations()));
+    try {
+      long long id = tenant.id.value();
+      std::string slug = tenant.slug;
+      (*conn)->session() << "INSERT INTO tenant_meta (tenant_id, slug) VALUES (:id, :slug)",
+          soci::use(id), soci::use(slug);
+    } catch (const soci::soci_error& e) {
+      return Internal(
+          fmt::format("{}: cannot record the tenant: {}", label, e.get_error_message()));
+    }
+    conn->reset();  // closed: everything is in the file
+    return SyncFile(temp, label);
+  }
+
+  // The tenant's database, opened (and migrated) on first use. not_found — never a new
+  // file — when the tenant's file is missing or belongs to another tenant id.
+  Result<std::shared_ptr<Database>> TenantDb(const Tenant& tenant) {
+    std::string key = sql::SlugKey(tenant.slug);
+    Status no_space = NotFound(fmt::format("tenant '{}' has no data space", tenant.slug));
+    if (!SafeSlug(key)) return no_space;
+    fs::path path = TenantPath(key);
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+      std::lock_guard lock(tenants_mu_);
+      tenants_.erase(key);
+      return no_space;
+    }
+    {
+      std::lock_guard lock(tenants_mu_);
+      auto it = tenants_.find(key);
+      if (it != tenants_.end()) {
+        if (it->second.tenant != tenant.id) return no_space;
+        return it->second.db;
+      }
+    }
+
+    std::string label = TenantLabel(tenant.slug);
+    auto conn = Connect(path, label, false);
+    if (!conn) return conn.error().code() == StatusCode::kNotFound ? no_space : conn.error();
+    SMOOTH_RETURN_IF_ERROR(
+        sql::Migrate(**conn, SqliteDialect::Instance(), label, TenantMigrations()));
+    long long owner = 0;
+    try {
+      soci::indicator ind = soci::i_null;
+      (*conn)->session() << "SELECT tenant_id FROM tenant_meta", soci::into(owner, ind);
+      if (ind != soci::i_ok) owner = 0;
+    } catch (const soci::soci_error& e) {
+      return Internal(fmt::format("{}: cannot read tenant_meta: {}", label, e.get_error_message()));
+    }
+    if (owner != tenant.id.value()) return no_space;
+
+    auto db =
+        std::make_shared<Database>(label, path, options_.pool_size, options_.pool_wait,
+                                   [this, path, label] { return Connect(path, label, false); });
+    db->pool.Offer(std::move(*conn));
+    std::lock_guard lock(tenants_mu_);
+    auto [it, inserted] = tenants_.emplace(key, TenantDatabase{tenant.id, db});
+    return it->second.db;
+  }
+
+  const fs::path dir_;
+  StorageOptions options_;
+  std::unique_ptr<Database> shared_;
+  std::shared_ptr<BlockIdSource> ids_;
+  std::mutex tenants_mu_;
+  std::unordered_map<std::string, TenantDatabase> tenants_;  // by slug key; guarded by tenants_mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> OpenSqliteStorage(std::string_view dir,
+                                                   const StorageOptions& options) {
+  if (dir.empty()) return InvalidArgument("storage url: sqlite: needs a directory");
+  std::string sync = Upper(options.sqlite_synchronous);
+  if (sync != "OFF" && sync != "NORMAL" && sync != "FULL" && sync != "EXTRA")
+    return InvalidArgument("sqlite_synchronous: must be OFF, NORMAL, FULL or EXTRA");
+  if (options.pool_size == 0) return InvalidArgument("pool_size: must be at least 1");
+  if (options.busy_timeout.count() < 0)
+    return InvalidArgument("busy_timeout: must not be negative");
+  if (options.pool_wait.count() < 0) return InvalidArgument("pool_wait: must not be negative");
+
+  std::error_code ec;
+  fs::path path = fs::absolute(fs::path(dir), ec);
+  if (ec) return InvalidArgument(fmt::format("storage url: bad directory: {}", ec.message()));
+  if (!fs::exists(path, ec)) {
+    fs::create_directories(path, ec);
+    if (ec)
+      return Unavailable(fmt::format("sqlite: cannot create the data directory: {}", ec.message()));
+    fs::permissions(path, fs::perms::owner_all, fs::perm_options::replace, ec);
+    if (ec)
+      return Unavailable(
+          fmt::format("sqlite: cannot restrict the data directory: {}", ec.message()));
+  } else if (!fs::is_directory(path, ec)) {
+    return InvalidArgument("storage url: the sqlite data path is not a directory");
+  }
+
+  auto storage = std::make_unique<SqliteStorage>(path, options);
+  SMOOTH_RETURN_IF_ERROR(storage->Init());
+  return std::unique_ptr<Storage>(std::move(storage));
+}
+
+Result<std::string> PragmaForTesting(Storage& storage, std::string_view name,
+                                     const Tenant* tenant) {
+  auto* sqlite = dynamic_cast<SqliteStorage*>(&storage);
+  if (sqlite == nullptr) return InvalidArgument("storage: not the SQLite backend");
+  return sqlite->Pragma(name, tenant);
+}
+
+}  // namespace smooth::internal::sqlite

@@ -1,0 +1,576 @@
+// The SQLite backend's own promises: its files, pragmas, migrations, durability across
+// reopening, rollback, uniqueness, failing closed, atomic tenant creation, the bounded pool.
+// The behaviour it shares with MemoryStorage is covered by every other test, run again with
+// SMOOTH_TEST_STORAGE=sqlite.
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "smooth/storage.hpp"
+#include "storage/sqlite/sqlite_storage.hpp"
+#include "test_storage.hpp"
+
+namespace smooth::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::unique_ptr<Storage> OpenAt(const std::string& dir, const StorageOptions& options = {}) {
+  return Must(OpenStorage("sqlite:" + dir, options));
+}
+
+Tenant NewTenant(Storage& storage, std::string slug) {
+  return Must(storage.CreateTenant({.slug = std::move(slug),
+                                    .name = "A tenant",
+                                    .time_zone = "Europe/London",
+                                    .created_at = T0()}));
+}
+
+// Rows of a one-column query, read straight from a database file.
+std::vector<std::string> Column(const fs::path& db, const std::string& sql) {
+  sqlite3* conn = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE_MESSAGE(sqlite3_prepare_v2(conn, sql.c_str(), -1, &st, nullptr) == SQLITE_OK,
+                  sqlite3_errmsg(conn));
+  std::vector<std::string> out;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char* text = sqlite3_column_text(st, 0);
+    out.emplace_back(text ? reinterpret_cast<const char*>(text) : "NULL");
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(conn);
+  return out;
+}
+
+void Exec(const fs::path& db, const std::string& sql) {
+  sqlite3* conn = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  char* error = nullptr;
+  CHECK_MESSAGE(sqlite3_exec(conn, sql.c_str(), nullptr, nullptr, &error) == SQLITE_OK,
+                (error ? error : ""));
+  sqlite3_free(error);
+  sqlite3_close(conn);
+}
+
+Resource SampleResource() {
+  Resource r;
+  r.name = "Chair 1";
+  r.kind = ResourceKind::kRoom;
+  r.capacity = 3;
+  r.time_zone = "Europe/London";
+  r.user = UserId(42);
+  r.hours.weekly[0] = {{std::chrono::minutes(9 * 60), std::chrono::minutes(17 * 60)}};
+  r.hours.weekly[5] = {{std::chrono::minutes(600), std::chrono::minutes(720)},
+                       {std::chrono::minutes(780), std::chrono::minutes(1440)}};
+  r.hours.overrides = {{{2026, 3, 8}, {}},
+                       {{2026, 3, 9}, {{std::chrono::minutes(60), std::chrono::minutes(120)}}}};
+  r.hours.time_off = {{T0(), T0() + std::chrono::hours(50), "holiday \"quoted\""}};
+  r.created_at = T0();
+  r.updated_at = T0() + std::chrono::microseconds(7);
+  return r;
+}
+
+Appointment SampleAppointment(ResourceId resource, ServiceId service) {
+  Appointment a;
+  a.service = service;
+  a.resources = {resource};
+  a.customer = CustomerId(5);
+  a.start = T0() + std::chrono::hours(1);
+  a.end = a.start + std::chrono::minutes(30);
+  a.buffer_before = std::chrono::minutes(5);
+  a.status = AppointmentStatus::kPending;
+  a.notes = "first visit";
+  a.created_by = UserId(3);
+  a.created_at = T0();
+  a.updated_at = T0();
+  a.idempotency_key = "key-1";
+  a.series = SeriesId(77);
+  a.outside_hours = true;
+  a.change_seq = 1;
+  return a;
+}
+
+TEST_CASE("a sqlite: storage keeps shared.db and one tenant_<slug>.db in a 0700 directory") {
+  std::string dir = NewTempDir() + "/data/smooth";  // missing: created, parents too
+  auto storage = OpenAt(dir);
+  CHECK(fs::is_regular_file(dir + "/shared.db"));
+  struct stat st {};
+  REQUIRE(::stat(dir.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+
+  NewTenant(*storage, "acme");
+  CHECK(fs::is_regular_file(dir + "/tenant_acme.db"));
+  CHECK_FALSE(fs::exists(dir + "/tenant_acme.db.tmp"));
+}
+
+TEST_CASE("every connection runs in WAL mode with synchronous=FULL unless configured") {
+  std::string dir = NewTempDir();
+  auto storage = OpenAt(dir);
+  Tenant acme = NewTenant(*storage, "acme");
+  using internal::sqlite::PragmaForTesting;
+  CHECK(Must(PragmaForTesting(*storage, "journal_mode")) == "wal");
+  CHECK(Must(PragmaForTesting(*storage, "synchronous")) == "2");  // FULL
+  CHECK(Must(PragmaForTesting(*storage, "busy_timeout")) == "5000");
+  CHECK(Must(PragmaForTesting(*storage, "foreign_keys")) == "1");
+  CHECK(Must(PragmaForTesting(*storage, "journal_mode", &acme)) == "wal");
+  CHECK(Must(PragmaForTesting(*storage, "synchronous", &acme)) == "2");
+  // WAL is a property of the file: another connection sees it too.
+  CHECK(Column(dir + "/tenant_acme.db", "PRAGMA journal_mode") == std::vector<std::string>{"wal"});
+
+  storage.reset();
+  auto normal =
+      OpenAt(dir, {.sqlite_synchronous = "normal", .busy_timeout = std::chrono::milliseconds(250)});
+  CHECK(Must(PragmaForTesting(*normal, "synchronous")) == "1");  // NORMAL
+  CHECK(Must(PragmaForTesting(*normal, "synchronous", &acme)) == "1");
+  CHECK(Must(PragmaForTesting(*normal, "busy_timeout")) == "250");
+}
+
+TEST_CASE("bad options and unknown urls are refused; postgresql is not built yet") {
+  std::string dir = NewTempDir();
+  CHECK(OpenStorage("sqlite:" + dir, {.sqlite_synchronous = "SOMETIMES"}).error().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(OpenStorage("sqlite:" + dir, {.pool_size = 0}).error().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(OpenStorage("sqlite:").error().code() == StatusCode::kInvalidArgument);
+  auto unknown = OpenStorage("mysql://root:secret@db/x");
+  CHECK(unknown.error().code() == StatusCode::kInvalidArgument);
+  CHECK(unknown.error().message().find("secret") == std::string::npos);
+  CHECK(OpenStorage("postgresql://smooth@localhost:5432/smooth").error() ==
+        Unavailable("postgresql backend not built yet"));
+  CHECK(OpenStorage("host=/tmp dbname=smooth").error().code() == StatusCode::kUnavailable);
+  CHECK(OpenStorage("memory:").ok());
+  CHECK(OpenStorage("sqlite://" + dir).ok());
+}
+
+TEST_CASE("migrations are recorded in every database, applied once, and never go backwards") {
+  std::string dir = NewTempDir();
+  auto storage = OpenAt(dir);
+  NewTenant(*storage, "acme");
+  std::string versions = "SELECT version || ':' || name FROM schema_migrations ORDER BY version";
+  auto shared = Column(dir + "/shared.db", versions);
+  auto tenant = Column(dir + "/tenant_acme.db", versions);
+  CHECK(shared == std::vector<std::string>{"1:create_shared_tables", "2:index_shared_lookups"});
+  CHECK(tenant ==
+        std::vector<std::string>{"1:create_tenant_tables", "2:index_appointments_and_holds"});
+  auto stamps = Column(dir + "/shared.db", "SELECT applied_at FROM schema_migrations");
+
+  storage.reset();
+  storage = OpenAt(dir);  // reopening applies nothing twice
+  CHECK(Column(dir + "/shared.db", versions) == shared);
+  CHECK(Column(dir + "/shared.db", "SELECT applied_at FROM schema_migrations") == stamps);
+  CHECK(Column(dir + "/tenant_acme.db", versions) == tenant);
+  storage.reset();
+
+  SUBCASE("a shared database from a newer libsmooth") {
+    Exec(dir + "/shared.db", "INSERT INTO schema_migrations VALUES (99, 'future', 0)");
+    auto refused = OpenStorage("sqlite:" + dir);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == StatusCode::kFailedPrecondition);
+    CHECK(refused.error().message().find("shared database is at schema version 99") == 0);
+  }
+  SUBCASE("a tenant database from a newer libsmooth names the tenant") {
+    Exec(dir + "/tenant_acme.db", "INSERT INTO schema_migrations VALUES (99, 'future', 0)");
+    auto refused = OpenStorage("sqlite:" + dir);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message().find("tenant 'acme'") == 0);
+  }
+  SUBCASE("a migration that fails stops there and says where") {
+    // Forget that migration 2 ran: applying it again hits the index it created.
+    Exec(dir + "/tenant_acme.db", "DELETE FROM schema_migrations WHERE version = 2");
+    auto refused = OpenStorage("sqlite:" + dir);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message().find(
+              "tenant 'acme': migration 2 'index_appointments_and_holds' failed at statement") ==
+          0);
+    // Nothing of the failed migration stays.
+    CHECK(Column(dir + "/tenant_acme.db", "SELECT MAX(version) FROM schema_migrations") ==
+          std::vector<std::string>{"1"});
+  }
+}
+
+TEST_CASE("what was committed survives closing and reopening, field for field") {
+  std::string dir = NewTempDir();
+  Tenant acme;
+  User user;
+  Domain domain;
+  Grant grant;
+  Session session;
+  Resource resource;
+  Service service;
+  Customer customer;
+  Appointment appointment;
+  Hold hold;
+  {
+    auto storage = OpenAt(dir);
+    acme = NewTenant(*storage, "acme");
+    auto shared = Must(storage->BeginShared(TxnMode::kWrite));
+    domain = Must(shared->InsertDomain({.name = "acme.example.com",
+                                        .tenant = acme.id,
+                                        .is_primary = true,
+                                        .route53_zone_id = "Z123",
+                                        .verification = DomainVerification::kVerified,
+                                        .verified_at = T0(),
+                                        .created_at = T0()}));
+    user = Must(shared->InsertUser({.email = "a@acme.test",
+                                    .display_name = "A",
+                                    .role = Role::kTenantStaff,
+                                    .tenant = acme.id,
+                                    .password_hash = "$argon2id$x",
+                                    .created_at = T0()}));
+    grant = Must(shared->InsertGrant({.grantor = UserId(1),
+                                      .grantee = user.id,
+                                      .action = Action::kAppointmentReadAll,
+                                      .scope = Scope::kOwnTenant,
+                                      .tenant = acme.id,
+                                      .reason = "cover",
+                                      .created_at = T0(),
+                                      .expires_at = T0() + std::chrono::hours(1),
+                                      .revoked_at = T0(),
+                                      .revoked_by = UserId(1),
+                                      .revoke_reason = "done"}));
+    session = Must(shared->InsertSession({.session_key = "k1",
+                                          .user = user.id,
+                                          .tenant = acme.id,
+                                          .original = SessionId(9),
+                                          .ip_address = "203.0.113.7",
+                                          .created_at = T0(),
+                                          .ended_at = T0()}));
+    Must(shared->Commit());
+
+    auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
+    CHECK(Must(txn->BumpChangeSeq()) == 1);
+    resource = Must(txn->InsertResource(SampleResource()));
+    Service s;
+    s.name = "Cut";
+    s.duration = std::chrono::minutes(45);
+    s.requirements = {ResourceRequirement{{resource.id, ResourceId(99)}},
+                      ResourceRequirement{{resource.id}}};
+    s.price_minor = 2500;
+    s.currency = "EUR";
+    service = Must(txn->InsertService(s));
+    customer = Must(txn->InsertCustomer({.name = "C",
+                                         .email = "c@x.test",
+                                         .phone = "+1",
+                                         .user = user.id,
+                                         .status = CustomerStatus::kBlocked,
+                                         .created_at = T0()}));
+    appointment = Must(txn->InsertAppointment(SampleAppointment(resource.id, service.id)));
+    hold = Must(txn->InsertHold({.service = service.id,
+                                 .resources = {resource.id},
+                                 .customer = customer.id,
+                                 .start = T0(),
+                                 .end = T0() + std::chrono::hours(1),
+                                 .owner = user.id,
+                                 .created_at = T0(),
+                                 .expires_at = T0() + std::chrono::minutes(10),
+                                 .change_seq = 1}));
+    Must(txn->Commit());
+  }
+  auto storage = OpenAt(dir);
+  auto shared = Must(storage->BeginShared(TxnMode::kRead));
+  Tenant t = Must(shared->FindTenantBySlug("ACME"));
+  CHECK(t.id == acme.id);
+  CHECK(t.name == acme.name);
+  CHECK(t.time_zone == "Europe/London");
+  CHECK(t.created_at == T0());
+  Domain d = Must(shared->GetDomain(domain.id));
+  CHECK(d.route53_zone_id == domain.route53_zone_id);
+  CHECK(d.verified_at == domain.verified_at);
+  CHECK(d.verification == DomainVerification::kVerified);
+  User u = Must(shared->FindUserByEmail(acme.id, "a@acme.test"));
+  CHECK(u.id == user.id);
+  CHECK(u.role == Role::kTenantStaff);
+  CHECK(u.tenant == acme.id);
+  CHECK(u.password_hash == "$argon2id$x");
+  Grant g = Must(shared->GetGrant(grant.id));
+  CHECK(g.action == Action::kAppointmentReadAll);
+  CHECK(g.scope == Scope::kOwnTenant);
+  CHECK(g.revoked_at == T0());
+  CHECK(g.revoked_by == UserId(1));
+  CHECK(g.revoke_reason == "done");
+  Session s = Must(shared->GetSession(session.id));
+  CHECK(s.original == SessionId(9));
+  CHECK(s.ended_at == T0());
+
+  auto txn = Must(storage->BeginTenant(t, TxnMode::kRead));
+  CHECK(Must(txn->ChangeSeq()) == 1);
+  Resource r = Must(txn->GetResource(resource.id));
+  CHECK(r.hours == resource.hours);
+  CHECK(r.user == UserId(42));
+  CHECK(r.kind == ResourceKind::kRoom);
+  CHECK(r.updated_at == resource.updated_at);
+  Service sv = Must(txn->GetService(service.id));
+  CHECK(sv.requirements == service.requirements);
+  CHECK(sv.duration == std::chrono::minutes(45));
+  CHECK(sv.max_advance == service.max_advance);
+  Customer c = Must(txn->GetCustomer(customer.id));
+  CHECK(c.status == CustomerStatus::kBlocked);
+  Appointment a = Must(txn->FindAppointmentByIdempotencyKey("key-1"));
+  CHECK(a.id == appointment.id);
+  CHECK(a.resources == appointment.resources);
+  CHECK(a.start == appointment.start);
+  CHECK(a.buffer_before == appointment.buffer_before);
+  CHECK(a.status == AppointmentStatus::kPending);
+  CHECK(a.series == SeriesId(77));
+  CHECK(a.outside_hours);
+  CHECK(a.version == 1);
+  Hold h = Must(txn->GetHold(hold.id));
+  CHECK(h.expires_at == hold.expires_at);
+  CHECK(Must(txn->ListLiveHolds(T0())).size() == 1);
+  CHECK(Must(txn->ListLiveHolds(T0() + std::chrono::minutes(10))).empty());
+}
+
+TEST_CASE("a transaction destroyed without Commit leaves nothing behind") {
+  auto storage = OpenAt(NewTempDir());
+  Tenant acme = NewTenant(*storage, "acme");
+  {
+    auto shared = Must(storage->BeginShared(TxnMode::kWrite));
+    Must(shared->InsertDomain({.name = "gone.example.com", .tenant = acme.id}));
+    Must(shared->InsertUser({.email = "gone@acme.test", .tenant = acme.id}));
+  }
+  {
+    auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
+    Must(txn->BumpChangeSeq());
+    Must(txn->InsertResource(SampleResource()));
+  }
+  auto shared = Must(storage->BeginShared(TxnMode::kRead));
+  CHECK(shared->FindDomainByName("gone.example.com").error().code() == StatusCode::kNotFound);
+  CHECK(shared->FindUserByEmail(acme.id, "gone@acme.test").error().code() == StatusCode::kNotFound);
+  auto txn = Must(storage->BeginTenant(acme, TxnMode::kRead));
+  CHECK(Must(txn->ChangeSeq()) == 0);
+  CHECK(Must(txn->ListResources()).empty());
+  // Writing through a read transaction, or after Commit, is refused.
+  CHECK(txn->BumpChangeSeq().error() == FailedPrecondition("write in a read transaction"));
+  Must(txn->Commit());
+  CHECK(txn->Commit() == FailedPrecondition("transaction already finished"));
+}
+
+TEST_CASE("uniqueness is the database's: slugs case-insensitively, emails per tenant, keys") {
+  auto storage = OpenAt(NewTempDir());
+  Tenant acme = NewTenant(*storage, "acme");
+  Tenant globex = NewTenant(*storage, "globex");
+
+  auto dup = storage->CreateTenant({.slug = "ACME", .name = "Shouting"});
+  CHECK(dup.error() == AlreadyExists("slug: tenant 'ACME' already exists"));
+
+  auto shared = Must(storage->BeginShared(TxnMode::kWrite));
+  Must(shared->InsertUser({.email = "x@example.com", .tenant = acme.id}));
+  Must(shared->InsertUser({.email = "x@example.com", .tenant = globex.id}));
+  Must(shared->InsertUser({.email = "x@example.com", .tenant = std::nullopt}));
+  CHECK(shared->InsertUser({.email = "x@example.com", .tenant = acme.id}).error() ==
+        AlreadyExists("email: 'x@example.com' is already registered"));
+  CHECK(shared->InsertUser({.email = "x@example.com", .tenant = std::nullopt}).error().code() ==
+        StatusCode::kAlreadyExists);
+  User moving = Must(shared->InsertUser({.email = "y@example.com", .tenant = acme.id}));
+  moving.email = "x@example.com";
+  CHECK(shared->UpdateUser(moving) ==
+        AlreadyExists("email: 'x@example.com' is already registered"));
+  Must(shared->InsertDomain({.name = "a.example.com", .tenant = acme.id}));
+  CHECK(shared->InsertDomain({.name = "a.example.com", .tenant = globex.id}).error() ==
+        AlreadyExists("domain 'a.example.com' already exists"));
+  Must(shared->InsertSession({.session_key = "s", .user = moving.id}));
+  CHECK(shared->InsertSession({.session_key = "s", .user = moving.id}).error() ==
+        AlreadyExists("session_key: already in use"));
+  // A UNIQUE violation the database reports itself (no pre-check looks at a session's new
+  // key) is already_exists too, and the statement and the transaction stay usable.
+  Session renamed = Must(shared->InsertSession({.session_key = "t", .user = moving.id}));
+  renamed.session_key = "s";
+  CHECK(shared->UpdateSession(renamed) == AlreadyExists("session_key: already in use"));
+  renamed.session_key = "u";
+  Must(shared->UpdateSession(renamed));
+  // The transaction is still usable after a refused write, as with MemoryStorage.
+  Must(shared->Commit());
+  auto check = Must(storage->BeginShared(TxnMode::kRead));
+  CHECK(Must(check->GetSession(renamed.id)).session_key == "u");
+
+  auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
+  Appointment a = SampleAppointment(ResourceId(1), ServiceId(2));
+  Must(txn->InsertAppointment(a));
+  CHECK(txn->InsertAppointment(a).error() == AlreadyExists("idempotency_key: already used"));
+  a.idempotency_key.reset();
+  Must(txn->InsertAppointment(a));
+  Must(txn->InsertAppointment(a));  // no key: no constraint
+  Must(txn->Commit());
+  // Keys are per tenant.
+  auto other = Must(storage->BeginTenant(globex, TxnMode::kWrite));
+  Must(other->InsertAppointment(SampleAppointment(ResourceId(1), ServiceId(2))));
+  Must(other->Commit());
+}
+
+TEST_CASE("a tenant whose file is missing fails closed, and the file is not recreated") {
+  std::string dir = NewTempDir();
+  auto storage = OpenAt(dir);
+  Tenant acme = NewTenant(*storage, "acme");
+  Must(storage->BeginTenant(acme, TxnMode::kRead));  // opened and pooled
+
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(dir + "/tenant_acme.db" + suffix);
+  auto missing = storage->BeginTenant(acme, TxnMode::kWrite);
+  CHECK(missing.error() == NotFound("tenant 'acme' has no data space"));
+  CHECK_FALSE(fs::exists(dir + "/tenant_acme.db"));
+
+  storage.reset();
+  storage = OpenAt(dir);  // reopening skips it, and still fails closed
+  CHECK(storage->BeginTenant(acme, TxnMode::kRead).error() ==
+        NotFound("tenant 'acme' has no data space"));
+  CHECK_FALSE(fs::exists(dir + "/tenant_acme.db"));
+  // A tenant that was never created, a slug that cannot name a file, another tenant's id.
+  CHECK(storage->BeginTenant({.id = TenantId(999), .slug = "nobody"}, TxnMode::kRead)
+            .error()
+            .code() == StatusCode::kNotFound);
+  CHECK(storage->BeginTenant({.id = acme.id, .slug = "../shared"}, TxnMode::kRead).error().code() ==
+        StatusCode::kNotFound);
+  Tenant globex = NewTenant(*storage, "globex");
+  CHECK(storage
+            ->BeginTenant({.id = TenantId(globex.id.value() + 1000), .slug = "globex"},
+                          TxnMode::kRead)
+            .error() == NotFound("tenant 'globex' has no data space"));
+}
+
+TEST_CASE("a failed tenant creation leaves no file and no row") {
+  std::string dir = NewTempDir();
+  auto storage = OpenAt(dir);
+  // Tests run as root, so permissions cannot stop the write: a directory where the
+  // temporary file must go can.
+  fs::create_directories(dir + "/tenant_broken.db.tmp/inside");
+  auto failed = storage->CreateTenant({.slug = "broken", .name = "Broken"});
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().message().find("tenant 'broken'") == 0);
+  CHECK_FALSE(fs::exists(dir + "/tenant_broken.db"));
+  {
+    auto shared = Must(storage->BeginShared(TxnMode::kRead));
+    CHECK(shared->FindTenantBySlug("broken").error().code() == StatusCode::kNotFound);
+    CHECK(Must(shared->ListTenants()).empty());
+  }
+  CHECK(Column(dir + "/shared.db", "SELECT COUNT(*) FROM tenants") ==
+        std::vector<std::string>{"0"});
+
+  fs::remove_all(dir + "/tenant_broken.db.tmp");
+  Tenant created = NewTenant(*storage, "broken");
+  Must(storage->BeginTenant(created, TxnMode::kRead));
+
+  SUBCASE("an orphan file is not adopted") {
+    std::ofstream(dir + "/tenant_orphan.db") << "not ours";
+    auto orphan = storage->CreateTenant({.slug = "orphan", .name = "Orphan"});
+    CHECK(orphan.error().code() == StatusCode::kFailedPrecondition);
+    auto shared = Must(storage->BeginShared(TxnMode::kRead));
+    CHECK(shared->FindTenantBySlug("orphan").error().code() == StatusCode::kNotFound);
+  }
+  SUBCASE("a slug that cannot name a file") {
+    CHECK(storage->CreateTenant({.slug = "../evil", .name = "Evil"}).error().code() ==
+          StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_CASE("an exhausted pool fails with unavailable after pool_wait, never blocking") {
+  auto storage =
+      OpenAt(NewTempDir(), {.pool_size = 1, .pool_wait = std::chrono::milliseconds(100)});
+  Tenant acme = NewTenant(*storage, "acme");
+  {
+    auto held = Must(storage->BeginShared(TxnMode::kRead));
+    auto start = std::chrono::steady_clock::now();
+    auto second = storage->BeginShared(TxnMode::kRead);
+    auto waited = std::chrono::steady_clock::now() - start;
+    REQUIRE_FALSE(second.ok());
+    CHECK(second.error().code() == StatusCode::kUnavailable);
+    CHECK(waited >= std::chrono::milliseconds(100));
+    CHECK(waited < std::chrono::milliseconds(1500));
+  }
+  {
+    auto held = Must(storage->BeginTenant(acme, TxnMode::kRead));
+    CHECK(storage->BeginTenant(acme, TxnMode::kRead).error().code() == StatusCode::kUnavailable);
+  }
+  // Once given back, the connection serves the next transaction.
+  Must(storage->BeginShared(TxnMode::kRead));
+  Must(storage->BeginTenant(acme, TxnMode::kRead));
+}
+
+TEST_CASE("two tenants alternating through one-connection pools each see only their rows") {
+  auto storage = OpenAt(NewTempDir(), {.pool_size = 1});
+  Tenant acme = NewTenant(*storage, "acme");
+  Tenant globex = NewTenant(*storage, "globex");
+  std::set<std::int64_t> ids;
+  for (int i = 0; i < 6; ++i) {
+    const Tenant& t = i % 2 == 0 ? acme : globex;
+    auto txn = Must(storage->BeginTenant(t, TxnMode::kWrite));
+    Must(txn->BumpChangeSeq());
+    Resource r = SampleResource();
+    r.name = t.slug + std::to_string(i);
+    ids.insert(Must(txn->InsertResource(r)).id.value());
+    Must(txn->Commit());
+  }
+  CHECK(ids.size() == 6);  // one counter for all tenants: no id names rows of two tenants
+  for (const Tenant& t : {acme, globex}) {
+    auto txn = Must(storage->BeginTenant(t, TxnMode::kRead));
+    auto rows = Must(txn->ListResources());
+    CHECK(rows.size() == 3);
+    for (const Resource& r : rows) CHECK(r.name.rfind(t.slug, 0) == 0);
+    CHECK(Must(txn->ChangeSeq()) == 3);
+  }
+  // An id of one tenant is not found in the other.
+  auto txn = Must(storage->BeginTenant(globex, TxnMode::kRead));
+  CHECK(txn->GetResource(ResourceId(*ids.begin())).error().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("two storages on one directory, like two processes, share ids and see commits") {
+  std::string dir = NewTempDir();
+  auto first = OpenAt(dir);
+  auto second = OpenAt(dir);
+  Tenant acme = NewTenant(*first, "acme");
+  std::set<std::int64_t> ids;
+  for (int i = 0; i < 200; ++i) {
+    Storage& s = i % 2 == 0 ? *first : *second;
+    auto txn = Must(s.BeginTenant(acme, TxnMode::kWrite));
+    Must(txn->BumpChangeSeq());
+    ids.insert(Must(txn->NewSeriesId()).value());
+    Must(txn->Commit());
+  }
+  CHECK(ids.size() == 200);
+  auto txn = Must(second->BeginTenant(acme, TxnMode::kRead));
+  CHECK(Must(txn->ChangeSeq()) == 200);
+  auto shared = Must(second->BeginShared(TxnMode::kRead));
+  CHECK(Must(shared->FindTenantBySlug("acme")).id == acme.id);
+}
+
+TEST_CASE("concurrent writers of one tenant are serialized by the change sequence") {
+  auto storage = OpenAt(NewTempDir(), {.sqlite_synchronous = "NORMAL"});
+  Tenant acme = NewTenant(*storage, "acme");
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        auto txn = storage->BeginTenant(acme, TxnMode::kWrite);
+        if (!txn) {
+          ++failures;
+          continue;
+        }
+        auto seq = (*txn)->BumpChangeSeq();
+        Appointment a = SampleAppointment(ResourceId(1), ServiceId(1));
+        a.idempotency_key.reset();
+        a.change_seq = seq ? *seq : -1;
+        if (!seq || !(*txn)->InsertAppointment(a) || !(*txn)->Commit().ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  auto txn = Must(storage->BeginTenant(acme, TxnMode::kRead));
+  CHECK(Must(txn->ChangeSeq()) == 100);
+  auto changed = Must(txn->ListAppointmentsChangedSince(90));
+  CHECK(changed.size() == 10);
+}
+
+}  // namespace
+}  // namespace smooth::testing
