@@ -264,6 +264,31 @@ struct Platform::Impl {
     return Decide(actor, Action::kGrantRevoke, TargetForUser(*grantee)).allowed;
   }
 
+  // A user the actor may know of: not_found for missing users and for another tenant's.
+  Result<User> VisibleUser(const FreshActor& actor, UserId id) {
+    Result<User> u = NotFound("");
+    {
+      auto txn = Read();
+      if (!txn) return txn.error();
+      u = (*txn)->GetUser(id);
+    }
+    if (!u || Hidden(actor, u->tenant)) return NotFound(fmt::format("user {} not found", id));
+    return u;
+  }
+
+  // Re-reads user `id` in a write transaction, applies `change` and commits.
+  template <typename Change>
+  Result<User> UpdateUserRow(UserId id, Change change) {
+    auto txn = Write();
+    if (!txn) return txn.error();
+    auto current = (*txn)->GetUser(id);
+    if (!current) return current;
+    change(*current);
+    SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
+    SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+    return current;
+  }
+
   Result<Tenant> SetTenantStatus(const Principal& actor, TenantId id, TenantStatus status,
                                  std::string_view reason) {
     auto fresh = Refresh(actor);
@@ -722,13 +747,8 @@ Result<User> Platform::CreateUser(const Principal& actor, const UserSpec& spec) 
 Result<User> Platform::GetUser(const Principal& actor, UserId id) {
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
-  Result<User> u = NotFound("");
-  {
-    auto txn = impl_->Read();
-    if (!txn) return txn.error();
-    u = (*txn)->GetUser(id);
-  }
-  if (!u || Impl::Hidden(*fresh, u->tenant)) return NotFound(fmt::format("user {} not found", id));
+  auto u = impl_->VisibleUser(*fresh, id);
+  if (!u) return u;
   Decision d = impl_->DecideAudited(*fresh, Action::kUserRead, TargetForUser(*u));
   if (!d.allowed) return PermissionDenied(d.reason);
   return u;
@@ -737,13 +757,8 @@ Result<User> Platform::GetUser(const Principal& actor, UserId id) {
 Result<User> Platform::ChangeRole(const Principal& actor, UserId id, Role new_role) {
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
-  Result<User> u = NotFound("");
-  {
-    auto txn = impl_->Read();
-    if (!txn) return txn.error();
-    u = (*txn)->GetUser(id);
-  }
-  if (!u || Impl::Hidden(*fresh, u->tenant)) return NotFound(fmt::format("user {} not found", id));
+  auto u = impl_->VisibleUser(*fresh, id);
+  if (!u) return u;
   SMOOTH_RETURN_IF_ERROR(ValidateRoleTenant(new_role, u->tenant));
   // Both the current and the new role must be below the actor's.
   for (Role r : {u->role, new_role}) {
@@ -751,41 +766,26 @@ Result<User> Platform::ChangeRole(const Principal& actor, UserId id, Role new_ro
     if (!d.allowed) return PermissionDenied(d.reason);
   }
   Role old_role = u->role;
-  auto txn = impl_->Write();
-  if (!txn) return txn.error();
-  auto current = (*txn)->GetUser(id);
-  if (!current) return current;
-  current->role = new_role;
-  SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
-  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
-  impl_->Security("ROLE_CHANGED", {{"user_email", current->email},
+  auto updated = impl_->UpdateUserRow(id, [&](User& row) { row.role = new_role; });
+  if (!updated) return updated;
+  impl_->Security("ROLE_CHANGED", {{"user_email", updated->email},
                                    {"old_role", std::string(RoleName(old_role))},
                                    {"new_role", std::string(RoleName(new_role))},
                                    {"by", fresh->user.email}});
-  return current;
+  return updated;
 }
 
 Result<User> Platform::DeactivateUser(const Principal& actor, UserId id) {
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
-  Result<User> u = NotFound("");
-  {
-    auto txn = impl_->Read();
-    if (!txn) return txn.error();
-    u = (*txn)->GetUser(id);
-  }
-  if (!u || Impl::Hidden(*fresh, u->tenant)) return NotFound(fmt::format("user {} not found", id));
+  auto u = impl_->VisibleUser(*fresh, id);
+  if (!u) return u;
   Decision d = impl_->DecideAudited(*fresh, Action::kUserDeactivate, TargetForUser(*u, u->role));
   if (!d.allowed) return PermissionDenied(d.reason);
-  auto txn = impl_->Write();
-  if (!txn) return txn.error();
-  auto current = (*txn)->GetUser(id);
-  if (!current) return current;
-  current->is_active = false;
-  SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
-  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
-  impl_->Security("USER_DEACTIVATED", {{"user_email", current->email}, {"by", fresh->user.email}});
-  return current;
+  auto updated = impl_->UpdateUserRow(id, [](User& row) { row.is_active = false; });
+  if (!updated) return updated;
+  impl_->Security("USER_DEACTIVATED", {{"user_email", updated->email}, {"by", fresh->user.email}});
+  return updated;
 }
 
 // --- Masquerading ------------------------------------------------------------------------
