@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <exception>
 #include <string>
@@ -94,6 +95,53 @@ LocalDate FromLocalDays(date::local_days days) {
   const date::year_month_day ymd(days);
   return {static_cast<int>(ymd.year()), static_cast<int>(static_cast<unsigned>(ymd.month())),
           static_cast<int>(static_cast<unsigned>(ymd.day()))};
+}
+
+namespace {
+
+// What a converter learned about a zone: the offset period and its fast-path limits. Pure
+// functions of the tz database, which does not change while the process runs.
+struct RememberedPeriod {
+  const date::time_zone* zone = nullptr;
+  bool refined = false;
+  date::sys_seconds begin{};
+  date::sys_seconds end{};
+  std::chrono::seconds offset{0};
+  date::sys_seconds fast_begin{};
+  date::sys_seconds fast_end{};
+};
+
+// A few zones per thread: a tenant's resources and its customers' zones are usually few.
+constexpr std::size_t kRememberedZones = 4;
+thread_local std::array<RememberedPeriod, kRememberedZones> remembered;
+thread_local std::size_t remembered_next = 0;
+
+}  // namespace
+
+LocalTimeConverter::LocalTimeConverter(const date::time_zone* zone) : zone_(zone) {
+  for (const RememberedPeriod& r : remembered) {
+    if (r.zone != zone) continue;
+    loaded_ = true;
+    refined_ = r.refined;
+    begin_ = r.begin;
+    end_ = r.end;
+    offset_ = r.offset;
+    fast_begin_ = r.fast_begin;
+    fast_end_ = r.fast_end;
+    return;
+  }
+}
+
+LocalTimeConverter::~LocalTimeConverter() {
+  if (!loaded_) return;
+  RememberedPeriod* slot = nullptr;
+  for (RememberedPeriod& r : remembered)
+    if (r.zone == zone_) slot = &r;
+  if (slot == nullptr) {
+    slot = &remembered[remembered_next];
+    remembered_next = (remembered_next + 1) % kRememberedZones;
+  }
+  *slot = {zone_, refined_, begin_, end_, offset_, fast_begin_, fast_end_};
 }
 
 void LocalTimeConverter::Load(date::sys_seconds t) {

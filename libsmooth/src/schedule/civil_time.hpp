@@ -61,10 +61,15 @@ LocalDate FromLocalDays(date::local_days days);
 /// Converts many times of one zone, mostly in increasing order, with the same results as
 /// LocalToInstant and LocalDateOf but without a tz database lookup for each: it remembers
 /// the offset period it used last. Cheap to construct; not safe to share between threads
-/// (make one per call).
+/// (make one per call). The period a converter ends with is remembered per thread for the
+/// next converter of the same zone, so short-lived converters (one per booking check) skip
+/// the tz database too.
 class LocalTimeConverter {
  public:
-  explicit LocalTimeConverter(const date::time_zone* zone) : zone_(zone) {}
+  explicit LocalTimeConverter(const date::time_zone* zone);
+  ~LocalTimeConverter();
+  LocalTimeConverter(const LocalTimeConverter&) = delete;
+  LocalTimeConverter& operator=(const LocalTimeConverter&) = delete;
 
   /// Same as LocalToInstant(zone, date, minutes) for the local time `local`.
   Instant ToInstant(date::local_seconds local);

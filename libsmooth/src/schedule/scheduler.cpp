@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -49,12 +50,48 @@ struct Placement {
   std::vector<ResourceId> resources;
 };
 
+// A service with its requirements resolved against the tenant's resources, so booking and
+// availability neither search a requirement's list nor hash each of its ids.
+struct ServiceState {
+  // One entry of a requirement: the resource's id and its state. States live in
+  // TenantState::resources, whose nodes never move and are only dropped when the whole
+  // state is rebuilt, which rebuilds the services too.
+  struct Member {
+    ResourceId id;
+    ResourceState* state;
+    friend bool operator<(const Member& a, const Member& b) { return a.id < b.id; }
+  };
+
+  Service service;
+  std::vector<std::vector<Member>> members;  // per requirement, in the requirement's order
+  std::vector<std::vector<Member>> by_id;    // the same, sorted by id
+
+  // The member `id` of requirement i, or nullptr.
+  const Member* Find(std::size_t i, ResourceId id) const {
+    const auto& v = by_id[i];
+    auto it = std::lower_bound(v.begin(), v.end(), Member{id, nullptr});
+    return it != v.end() && it->id == id ? &*it : nullptr;
+  }
+};
+
+// Reusable buffers for the writer holding TenantState::mu exclusively, so placing a booking
+// does not allocate.
+struct WriterScratch {
+  Scratch rule;
+  std::vector<std::vector<ResourceId>> candidates;
+  std::vector<std::pair<Duration, ResourceId>> ranked;
+};
+
 struct TenantState {
   std::shared_mutex mu;  // guards everything below but the outbox
   bool loaded = false;
   std::int64_t seq = 0;  // the storage change sequence this state reflects
   std::unordered_map<ResourceId, ResourceState> resources;
-  std::unordered_map<ServiceId, Service> services;
+  std::unordered_map<ServiceId, ServiceState> services;
+  // Set by a reader whose insert into a resource's StartsCache was refused for lack of
+  // room; the next holder of the exclusive lock empties the full caches.
+  std::atomic<bool> trim_starts{false};
+  WriterScratch writer;  // for the holder of mu exclusively
   std::unordered_map<CustomerId, Customer> customers;
   std::unordered_map<AppointmentId, Placement> appointments;  // occupying ones
   std::map<HoldId, Hold> holds;                                // not released
@@ -64,6 +101,29 @@ struct TenantState {
   std::deque<ScheduleEvent> outbox;  // guarded by outbox_mu
   std::mutex dispatch_mu;            // held while delivering, to keep seq order
 };
+
+// Resolves `s`'s requirements against `st.resources`; they exist (checked on write).
+ServiceState MakeServiceState(TenantState& st, Service s) {
+  ServiceState out;
+  out.members.resize(s.requirements.size());
+  for (std::size_t i = 0; i < s.requirements.size(); ++i) {
+    for (ResourceId r : s.requirements[i].resources) {
+      auto it = st.resources.find(r);
+      if (it != st.resources.end()) out.members[i].push_back({r, &it->second});
+    }
+  }
+  out.by_id = out.members;
+  for (auto& v : out.by_id) std::sort(v.begin(), v.end());
+  out.service = std::move(s);
+  return out;
+}
+
+// Empties the resources' StartsCaches that filled up. Needs st.mu held exclusively.
+void TrimStartsCaches(TenantState& st) {
+  if (!st.trim_starts.exchange(false, std::memory_order_relaxed)) return;
+  for (auto& [id, rs] : st.resources)
+    if (rs.starts.full()) rs.starts.Clear();
+}
 
 Timing TimingOf(const Service& s) { return {s.duration, s.buffer_before, s.buffer_after}; }
 Timing TimingOf(const Appointment& a) { return {a.end - a.start, a.buffer_before, a.buffer_after}; }
@@ -191,26 +251,26 @@ struct Scheduler::Impl {
 
   // --- State loading -------------------------------------------------------------------
 
-  void Place(TenantState& st, AppointmentId id, const Placement& p) {
+  void Place(TenantState& st, AppointmentId id, Placement p) {
     for (ResourceId r : p.resources) {
       auto it = st.resources.find(r);
-      if (it != st.resources.end()) it->second.index.Add(p.occupied);
+      if (it != st.resources.end()) it->second.Occupy(p.occupied);
     }
-    st.appointments[id] = p;
+    st.appointments.insert_or_assign(id, std::move(p));
   }
   void Unplace(TenantState& st, AppointmentId id) {
     auto it = st.appointments.find(id);
     if (it == st.appointments.end()) return;
     for (ResourceId r : it->second.resources) {
       auto rs = st.resources.find(r);
-      if (rs != st.resources.end()) rs->second.index.Remove(it->second.occupied);
+      if (rs != st.resources.end()) rs->second.Vacate(it->second.occupied);
     }
     st.appointments.erase(it);
   }
   void PlaceHoldInIndex(TenantState& st, const Hold& h) {
     for (ResourceId r : h.resources) {
       auto it = st.resources.find(r);
-      if (it != st.resources.end()) it->second.index.Add(TimingOf(h).Occupied(h.start));
+      if (it != st.resources.end()) it->second.Occupy(TimingOf(h).Occupied(h.start));
     }
     st.holds[h.id] = h;
   }
@@ -219,7 +279,7 @@ struct Scheduler::Impl {
     if (it == st.holds.end()) return;
     for (ResourceId r : it->second.resources) {
       auto rs = st.resources.find(r);
-      if (rs != st.resources.end()) rs->second.index.Remove(TimingOf(it->second).Occupied(it->second.start));
+      if (rs != st.resources.end()) rs->second.Vacate(TimingOf(it->second).Occupied(it->second.start));
     }
     st.holds.erase(it);
   }
@@ -246,9 +306,12 @@ struct Scheduler::Impl {
       if (!cal) return Internal(fmt::format("stored resource {} is invalid: {}", r.id,
                                             cal.error().message()));
       ResourceId id = r.id;
-      st.resources.emplace(id, ResourceState{std::move(r), std::move(*cal), {}});
+      st.resources.try_emplace(id, std::move(r), std::move(*cal));
     }
-    for (Service& s : *services) st.services.emplace(s.id, std::move(s));
+    for (Service& s : *services) {
+      ServiceId id = s.id;
+      st.services.emplace(id, MakeServiceState(st, std::move(s)));
+    }
     for (Customer& c : *customers) st.customers.emplace(c.id, std::move(c));
     for (const Appointment& a : *appointments)
       if (a.Occupies()) Place(st, a.id, {TimingOf(a).Occupied(a.start), a.resources});
@@ -286,6 +349,7 @@ struct Scheduler::Impl {
     // the tenant on since this state was built: rebuild it before deciding anything.
     if (!op.st->loaded || op.st->seq != op.seq - 1) SMOOTH_RETURN_IF_ERROR(Load(*op.txn, *op.st, op.seq - 1));
     ExpireHolds(*op.st, t.id);
+    TrimStartsCaches(*op.st);
     return op;
   }
 
@@ -330,15 +394,19 @@ struct Scheduler::Impl {
     op.deliver.st = op.st;
     auto seq = op.txn->ChangeSeq();
     if (!seq) return seq.error();
+    bool trimmed = false;  // trimming is housekeeping: once per read is enough
     for (;;) {
       op.lock = std::shared_lock(op.st->mu);
       bool stale = !op.st->loaded || op.st->seq != *seq;
       bool expired = HasExpiredHold(*op.st);
-      if (!stale && !expired) return op;
+      bool trim = !trimmed && op.st->trim_starts.load(std::memory_order_relaxed);
+      if (!stale && !expired && !trim) return op;
       op.lock.unlock();
       std::unique_lock exclusive(op.st->mu);
       if (!op.st->loaded || op.st->seq != *seq) SMOOTH_RETURN_IF_ERROR(Load(*op.txn, *op.st, *seq));
       ExpireHolds(*op.st, t.id);
+      TrimStartsCaches(*op.st);
+      trimmed = true;
     }
   }
 
@@ -421,10 +489,10 @@ struct Scheduler::Impl {
 
   // Occupied time on `rs` during the local day of `t`: the load for the pick policy.
   static Duration LoadOn(const ResourceState& rs, Instant t) {
-    const date::time_zone* zone = rs.calendar.zone();
-    LocalDate d = internal::LocalDateOf(zone, t);
-    return rs.index.OccupiedTime({internal::LocalMidnight(zone, d),
-                                  internal::LocalMidnight(zone, internal::AddDays(d, 1))});
+    internal::LocalTimeConverter local(rs.calendar.zone());
+    const date::local_days d = local.DayOf(t);
+    return rs.index.OccupiedTime({local.ToInstant(d, std::chrono::minutes(0)),
+                                  local.ToInstant(d + date::days(1), std::chrono::minutes(0))});
   }
 
   // Validates the time rules that do not depend on resources.
@@ -443,20 +511,21 @@ struct Scheduler::Impl {
 
   // Decides the resources for a request at `start` against the current state (an item
   // being moved must already be out of the indexes). conflict when capacity is the
-  // problem, failed_precondition when working hours are.
-  Result<std::vector<ResourceId>> Pick(TenantState& st, const Service& s,
+  // problem, failed_precondition when working hours are. Needs st.mu held exclusively
+  // (it uses st.writer).
+  Result<std::vector<ResourceId>> Pick(TenantState& st, const ServiceState& s,
                                        const std::vector<std::optional<ResourceId>>& wanted,
                                        const Timing& timing, Instant start, bool ignore_hours) {
-    Scratch scratch;
-    std::vector<std::vector<ResourceId>> candidates(s.requirements.size());
+    WriterScratch& w = st.writer;
+    const std::size_t n = s.members.size();
+    w.candidates.resize(n);
     bool capacity_blocked = false;
-    for (std::size_t i = 0; i < s.requirements.size(); ++i) {
-      std::vector<std::pair<Duration, ResourceId>> ranked;
-      auto consider = [&](ResourceId r) {
-        auto it = st.resources.find(r);
-        if (it == st.resources.end() || !it->second.resource.is_active) return;
-        const ResourceState& rs = it->second;
-        if (internal::CanStartAt(rs, timing, ignore_hours, start, &scratch)) {
+    for (std::size_t i = 0; i < n; ++i) {
+      std::vector<std::pair<Duration, ResourceId>>& ranked = w.ranked;
+      ranked.clear();
+      auto consider = [&](ResourceId r, const ResourceState& rs) {
+        if (!rs.resource.is_active) return;
+        if (internal::CanStartAt(rs, timing, ignore_hours, start, &w.rule)) {
           ranked.emplace_back(Duration(0), r);
         } else if (ignore_hours || rs.calendar.Contains({start, start + timing.duration})) {
           // Inside working hours, so capacity is what stands in the way.
@@ -464,19 +533,24 @@ struct Scheduler::Impl {
         }
       };
       if (i < wanted.size() && wanted[i]) {
-        consider(*wanted[i]);
+        // A named resource, looked up by id: a moved appointment keeps resources that the
+        // service may have dropped from its requirements since.
+        auto it = st.resources.find(*wanted[i]);
+        if (it != st.resources.end()) consider(it->first, it->second);
       } else {
-        for (ResourceId r : s.requirements[i].resources) consider(r);
+        for (const ServiceState::Member& m : s.members[i]) consider(m.id, *m.state);
       }
       // The load only matters when there is a choice; it costs two zone conversions.
       if (ranked.size() > 1) {
-        for (auto& [load, r] : ranked) load = LoadOn(st.resources.at(r), start);
+        for (auto& [load, r] : ranked) load = LoadOn(*s.Find(i, r)->state, start);
         std::sort(ranked.begin(), ranked.end());
       }
-      for (const auto& [load, r] : ranked) candidates[i].push_back(r);
+      std::vector<ResourceId>& candidates = w.candidates[i];
+      candidates.clear();
+      for (const auto& [load, r] : ranked) candidates.push_back(r);
     }
     std::vector<ResourceId> picks;
-    if (internal::AssignDistinct(candidates, &picks)) return picks;
+    if (internal::AssignDistinct(w.candidates, &picks)) return picks;
     if (capacity_blocked)
       return Conflict(fmt::format("start: no capacity at {}", FormatRfc3339(start)));
     return FailedPrecondition(
@@ -484,35 +558,37 @@ struct Scheduler::Impl {
   }
 
   // Checks a request's shape and references; returns the service.
-  Result<const Service*> CheckRequest(const TenantState& st, const BookingRequest& r) {
+  Result<const ServiceState*> CheckRequest(const TenantState& st, const BookingRequest& r) {
     auto s = st.services.find(r.service);
     if (s == st.services.end()) return NotFound(fmt::format("service {} not found", r.service));
-    if (!s->second.is_active) return FailedPrecondition("service: is not active");
+    const ServiceState& service = s->second;
+    if (!service.service.is_active) return FailedPrecondition("service: is not active");
     auto c = st.customers.find(r.customer);
     if (c == st.customers.end()) return NotFound(fmt::format("customer {} not found", r.customer));
     if (c->second.status == CustomerStatus::kBlocked)
       return FailedPrecondition("customer: is blocked");
     if (r.status != AppointmentStatus::kConfirmed && r.status != AppointmentStatus::kPending)
       return InvalidArgument("status: a booking starts pending or confirmed");
-    const auto& reqs = s->second.requirements;
+    const auto& reqs = service.service.requirements;
     if (!r.resources.empty() && r.resources.size() != reqs.size())
       return InvalidArgument(fmt::format("resources: expected {} entries, one per requirement",
                                          reqs.size()));
-    std::set<ResourceId> seen;
     for (std::size_t i = 0; i < r.resources.size(); ++i) {
       if (!r.resources[i]) continue;
       ResourceId id = *r.resources[i];
-      if (!st.resources.count(id)) return NotFound(fmt::format("resource {} not found", id));
-      const auto& set = reqs[i].resources;
-      if (std::find(set.begin(), set.end(), id) == set.end())
+      if (service.Find(i, id) == nullptr) {
+        if (!st.resources.count(id)) return NotFound(fmt::format("resource {} not found", id));
         return InvalidArgument(fmt::format("resources: resource {} cannot serve requirement {}", id, i));
-      if (!seen.insert(id).second)
-        return InvalidArgument(fmt::format("resources: resource {} requested twice", id));
+      }
+      // One entry per requirement, so a handful: a scan beats a set.
+      for (std::size_t j = 0; j < i; ++j)
+        if (r.resources[j] == id)
+          return InvalidArgument(fmt::format("resources: resource {} requested twice", id));
     }
     if (r.notes.size() > 10000) return InvalidArgument("notes: longer than 10000 bytes");
     if (r.idempotency_key && (r.idempotency_key->empty() || r.idempotency_key->size() > 200))
       return InvalidArgument("idempotency_key: must be 1 to 200 bytes");
-    return &s->second;
+    return &service;
   }
 
   Status AuthorizeBooking(const Principal& actor, const Tenant& t, const TenantState& st,
@@ -533,11 +609,12 @@ struct Scheduler::Impl {
     auto service = CheckRequest(st, r);
     if (!service) return service.error();
     SMOOTH_RETURN_IF_ERROR(AuthorizeBooking(actor, t, st, r));
-    SMOOTH_RETURN_IF_ERROR(CheckTimePolicy(actor, **service, r.start));
-    Timing timing = TimingOf(**service);
+    const Service& s = (*service)->service;
+    SMOOTH_RETURN_IF_ERROR(CheckTimePolicy(actor, s, r.start));
+    Timing timing = TimingOf(s);
     auto picks = Pick(st, **service, r.resources, timing, r.start, r.outside_hours);
     if (!picks) return picks.error();
-    return Plan{*service, timing, std::move(*picks), r.start};
+    return Plan{&s, timing, std::move(*picks), r.start};
   }
 
   Appointment NewAppointment(const Principal& actor, const Plan& plan, const BookingRequest& r,
@@ -679,7 +756,7 @@ Result<Resource> Scheduler::CreateResource(const Principal& actor, TenantId tena
   if (!created) return created;
   Resource row = *created;
   op->on_commit.push_back([st = op->st.get(), row, c = std::move(*cal)]() mutable {
-    st->resources.emplace(row.id, ResourceState{row, std::move(c), {}});
+    st->resources.try_emplace(row.id, row, std::move(c));
   });
   SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
   return row;
@@ -711,8 +788,7 @@ Result<Resource> Scheduler::UpdateResource(const Principal& actor, TenantId tena
   row.updated_at = impl_->Now();
   SMOOTH_RETURN_IF_ERROR(op->txn->UpdateResource(row));
   op->on_commit.push_back([&rs, row, c = std::move(*cal)]() mutable {
-    rs.resource = row;
-    rs.calendar = std::move(c);
+    rs.Redefine(row, std::move(c));
   });
   SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
   return row;
@@ -781,7 +857,9 @@ Result<Service> Scheduler::CreateService(const Principal& actor, TenantId tenant
   auto created = op->txn->InsertService(s);
   if (!created) return created;
   Service row = *created;
-  op->on_commit.push_back([st = op->st.get(), row] { st->services[row.id] = row; });
+  op->on_commit.push_back([st = op->st.get(), row] {
+    st->services.insert_or_assign(row.id, MakeServiceState(*st, row));
+  });
   SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
   return row;
 }
@@ -798,10 +876,12 @@ Result<Service> Scheduler::UpdateService(const Principal& actor, TenantId tenant
   if (it == op->st->services.end()) return NotFound(fmt::format("service {} not found", service.id));
   SMOOTH_RETURN_IF_ERROR(CheckRequirementsExist(*op->st, service));
   Service row = service;
-  row.created_at = it->second.created_at;
+  row.created_at = it->second.service.created_at;
   row.updated_at = impl_->Now();
   SMOOTH_RETURN_IF_ERROR(op->txn->UpdateService(row));
-  op->on_commit.push_back([st = op->st.get(), row] { st->services[row.id] = row; });
+  op->on_commit.push_back([st = op->st.get(), row] {
+    st->services.insert_or_assign(row.id, MakeServiceState(*st, row));
+  });
   SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
   return row;
 }
@@ -814,7 +894,7 @@ Result<Service> Scheduler::GetService(const Principal& actor, TenantId tenant, S
   if (!op) return op.error();
   auto it = op->st->services.find(id);
   if (it == op->st->services.end()) return NotFound(fmt::format("service {} not found", id));
-  return it->second;
+  return it->second.service;
 }
 
 Result<std::vector<Service>> Scheduler::ListServices(const Principal& actor, TenantId tenant) {
@@ -824,7 +904,7 @@ Result<std::vector<Service>> Scheduler::ListServices(const Principal& actor, Ten
   auto op = impl_->BeginRead(*t);
   if (!op) return op.error();
   std::vector<Service> out;
-  for (const auto& [id, s] : op->st->services) out.push_back(s);
+  for (const auto& [id, s] : op->st->services) out.push_back(s.service);
   std::sort(out.begin(), out.end(), [](const Service& a, const Service& b) { return a.id < b.id; });
   return out;
 }
@@ -909,7 +989,7 @@ Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
     if (impl_->listener_count.load(std::memory_order_acquire) > 0)
       op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
     SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    impl_->Place(*st, a.id, {plan->timing.Occupied(a.start), a.resources});
+    impl_->Place(*st, a.id, {plan->timing.Occupied(a.start), std::move(plan->resources)});
   }
   impl_->AuditOutsideHours(actor, *t, *result);
   impl_->Deliver(*st);
@@ -940,7 +1020,7 @@ Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenan
                                             AppointmentStatusName(a->status)));
     auto service = st->services.find(a->service);
     if (service == st->services.end()) return Internal("appointment without its service");
-    SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(actor, service->second, new_start));
+    SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(actor, service->second.service, new_start));
     // Take the appointment out of the indexes while deciding, so it never blocks itself.
     Impl::PlacementGuard guard{*impl_, *st, {}, {}, false};
     guard.Remove(a->id);
@@ -1235,7 +1315,7 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
     SMOOTH_RETURN_IF_ERROR(impl_->AuthorizeBooking(actor, *t, *st, request.first));
     // The series is written in the wall-clock of its first resource.
     ResourceId anchor = request.first.resources.empty() || !request.first.resources[0]
-                            ? (*service)->requirements[0].resources[0]
+                            ? (*service)->service.requirements[0].resources[0]
                             : *request.first.resources[0];
     const date::time_zone* zone = st->resources.at(anchor).calendar.zone();
     LocalDate first_date = internal::LocalDateOf(zone, request.first.start);
@@ -1345,6 +1425,148 @@ Result<int> Scheduler::CancelSeriesFrom(const Principal& actor, TenantId tenant,
 
 // --- Availability ------------------------------------------------------------------------
 
+namespace {
+
+// The candidate starts of an availability query, numbered in time order ("slots"): for each
+// local date, its midnight in the output zone plus whole slot intervals, before the next
+// midnight, within the window. Collects which resources of each requirement are free at
+// each slot from their ranges of valid starts, then builds the answer.
+class SlotGrid {
+ public:
+  SlotGrid(const date::time_zone* zone, LocalDate from, LocalDate to, Span window,
+           Duration interval, std::size_t requirements)
+      : window_(window), interval_(interval), n_(requirements) {
+    internal::LocalTimeConverter local(zone);
+    const date::local_days last = internal::ToLocalDays(to);
+    date::local_days d = internal::ToLocalDays(from);
+    Instant midnight = local.ToInstant(d, std::chrono::minutes(0));
+    for (; d <= last; d += date::days(1)) {
+      const Instant next = local.ToInstant(d + date::days(1), std::chrono::minutes(0));
+      Instant first = midnight;
+      if (first < window.start) {
+        auto steps = (window.start - midnight + interval - kTick) / interval;
+        first = midnight + steps * interval;
+      }
+      const Instant end = std::min(next, window.end);
+      if (first < end) {
+        const auto count = static_cast<std::uint32_t>((end - first + interval - kTick) / interval);
+        days_.push_back({first, end, size_, count});
+        size_ += count;
+      }
+      midnight = next;
+    }
+    free_count_.assign((size_ + 1) * n_, 0);
+    runs_end_.assign(n_, 0);
+  }
+
+  bool empty() const { return size_ == 0; }
+
+  /// Records that member `member` of requirement i may start anywhere in `starts` (sorted,
+  /// disjoint; they may reach beyond the window). Requirements come in order, and within one
+  /// its members in order.
+  void AddResource(std::size_t i, std::uint32_t member, std::span<const Span> starts) {
+    std::size_t day = 0;
+    std::int32_t* count = free_count_.data() + i;
+    for (const Span& range : starts) {
+      const Instant a = std::max(range.start, window_.start);
+      const Instant b = std::min(range.end, window_.end);
+      if (!(a < b)) continue;
+      while (day < days_.size() && days_[day].end <= a) ++day;
+      for (std::size_t d = day; d < days_.size() && days_[d].first < b; ++d) {
+        const Day& on = days_[d];
+        const std::uint32_t from = a <= on.first ? 0 : StepsTo(a - on.first);
+        const std::uint32_t to = b >= on.end ? on.count : StepsTo(b - on.first);
+        if (!(from < to)) continue;
+        runs_.push_back({member, on.base + from, on.base + to});
+        // A difference array: prefix sums give the count per slot.
+        ++count[(on.base + from) * n_];
+        --count[(on.base + to) * n_];
+      }
+    }
+    runs_end_[i] = runs_.size();
+  }
+
+  /// The offered slots: those with a free resource for every requirement (and, with several
+  /// requirements, a distinct one for each), each list in requirement order.
+  std::vector<Slot> Slots(const ServiceState& ss, Duration duration) {
+    for (std::size_t k = 1; k < size_; ++k)
+      for (std::size_t i = 0; i < n_; ++i) free_count_[k * n_ + i] += free_count_[(k - 1) * n_ + i];
+    // Lists are sized exactly, then filled from the runs; next[k * n + i] is where slot k's
+    // next resource for requirement i goes, null for the slots not offered.
+    std::vector<ResourceId*> next(size_ * n_, nullptr);
+    std::vector<Slot> slots;
+    for (const Day& day : days_) {
+      for (std::uint32_t j = 0; j < day.count; ++j) {
+        const std::size_t k = day.base + j;
+        bool all = true;
+        for (std::size_t i = 0; i < n_ && all; ++i) all = free_count_[k * n_ + i] > 0;
+        if (!all) continue;
+        const Instant start = day.first + static_cast<std::int64_t>(j) * interval_;
+        Slot& slot = slots.emplace_back(
+            Slot{start, start + duration, std::vector<std::vector<ResourceId>>(n_)});
+        for (std::size_t i = 0; i < n_; ++i) {
+          slot.free[i].resize(static_cast<std::size_t>(free_count_[k * n_ + i]));
+          next[k * n_ + i] = slot.free[i].data();
+        }
+      }
+    }
+    for (std::size_t i = 0, r = 0; i < n_; ++i) {
+      ResourceId** at = next.data() + i;
+      for (; r < runs_end_[i]; ++r) {
+        const Run& run = runs_[r];
+        const ResourceId id = ss.members[i][run.member].id;
+        for (std::size_t k = run.first; k < run.last; ++k)
+          if (ResourceId*& p = at[k * n_]; p != nullptr) *p++ = id;
+      }
+    }
+    if (n_ > 1) {
+      std::vector<ResourceId> picks;
+      std::erase_if(slots,
+                    [&](const Slot& slot) { return !internal::AssignDistinct(slot.free, &picks); });
+    }
+    return slots;
+  }
+
+ private:
+  struct Day {
+    Instant first;        // its first slot
+    Instant end;          // its slots are < end
+    std::uint32_t base;   // the number of its first slot
+    std::uint32_t count;  // how many it has
+  };
+  struct Run {
+    std::uint32_t member;  // index into the requirement's members
+    std::uint32_t first;   // slots [first, last)
+    std::uint32_t last;
+  };
+
+  // ceil(x / interval) for 0 < x < 63 days, without a 64-bit division or a data-dependent
+  // branch. With x = (m - 1) * interval + s, 1 <= s <= interval, the quotient
+  // (x + interval - 1/2) / interval lies in [m + 1/2 / interval, m + 1 - 1/2 / interval]; the
+  // double product's relative error (2^-52) is below that margin while the numerator is
+  // under 2^51 microseconds (71 years; intervals are at most 10 years), so truncation gives m.
+  std::uint32_t StepsTo(Duration x) const {
+    const auto q = static_cast<std::int64_t>((static_cast<double>(x.count()) + half_less_) *
+                                             per_interval_);
+    assert(q * interval_ >= x && (q - 1) * interval_ < x);
+    return static_cast<std::uint32_t>(q);
+  }
+
+  Span window_;
+  Duration interval_;
+  double per_interval_ = 1.0 / static_cast<double>(interval_.count());
+  double half_less_ = static_cast<double>(interval_.count()) - 0.5;
+  std::size_t n_;  // requirements
+  std::vector<Day> days_;  // only dates with slots, so their slots increase
+  std::uint32_t size_ = 0;
+  std::vector<std::int32_t> free_count_;  // [k * n + i]: requirement i's free resources at slot k
+  std::vector<Run> runs_;                  // requirement by requirement
+  std::vector<std::size_t> runs_end_;      // requirement i's runs end at runs_end_[i]
+};
+
+}  // namespace
+
+
 Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, TenantId tenant,
                                                   const AvailabilityQuery& query) {
   auto zone = internal::FindZone(query.time_zone, "time_zone");
@@ -1368,7 +1590,8 @@ Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, Tenant
   TenantState& st = *op->st;
   auto sit = st.services.find(query.service);
   if (sit == st.services.end()) return NotFound(fmt::format("service {} not found", query.service));
-  const Service& service = sit->second;
+  const ServiceState& ss = sit->second;
+  const Service& service = ss.service;
   for (ResourceId r : query.resources)
     if (!st.resources.count(r)) return NotFound(fmt::format("resources: resource {} not found", r));
   if (!service.is_active) return std::vector<Slot>{};
@@ -1382,59 +1605,37 @@ Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, Tenant
     latest_exclusive = now + service.max_advance + kTick;
   }
   Span window{std::max(window_start, earliest), std::min(window_end, latest_exclusive)};
+  const Duration interval = service.slot_interval;
 
-  // Per requirement, per resource: the ranges of valid starts, from THE rule.
   const Timing timing = TimingOf(service);
-  Scratch scratch;
-  struct Candidate {
-    ResourceId id;
-    std::vector<Span> ranges;
-    std::size_t cursor = 0;
-  };
-  std::vector<std::vector<Candidate>> reqs(service.requirements.size());
-  for (std::size_t i = 0; i < service.requirements.size(); ++i) {
-    for (ResourceId r : service.requirements[i].resources) {
-      if (!query.resources.empty() &&
-          std::find(query.resources.begin(), query.resources.end(), r) == query.resources.end())
-        continue;
-      auto it = st.resources.find(r);
-      if (it == st.resources.end() || !it->second.resource.is_active) continue;
-      Candidate c{r, {}, 0};
-      internal::ValidStarts(it->second, timing, false, window, &scratch, &c.ranges);
-      if (!c.ranges.empty()) reqs[i].push_back(std::move(c));
-    }
-  }
+  SlotGrid grid(*zone, query.from, query.to, window, service.slot_interval, ss.members.size());
+  if (grid.empty()) return std::vector<Slot>{};
 
-  // Walk the aligned starts of each local date once, advancing each resource's cursor.
-  std::vector<Slot> slots;
-  std::vector<std::vector<ResourceId>> free(reqs.size());
-  std::vector<ResourceId> picks;
-  for (LocalDate d = query.from; !(query.to < d); d = internal::AddDays(d, 1)) {
-    Instant midnight = internal::LocalMidnight(*zone, d);
-    Instant next = internal::LocalMidnight(*zone, internal::AddDays(d, 1));
-    Instant first = midnight;
-    if (first < window.start) {
-      auto steps = (window.start - midnight + service.slot_interval - kTick) / service.slot_interval;
-      first = midnight + steps * service.slot_interval;
-    }
-    for (Instant s = first; s < next && s < window.end; s += service.slot_interval) {
-      bool all = true;
-      for (std::size_t i = 0; i < reqs.size(); ++i) {
-        free[i].clear();
-        for (Candidate& c : reqs[i]) {
-          while (c.cursor < c.ranges.size() && c.ranges[c.cursor].end <= s) ++c.cursor;
-          if (c.cursor < c.ranges.size() && c.ranges[c.cursor].start <= s) free[i].push_back(c.id);
-        }
-        if (free[i].empty()) {
-          all = false;
-          break;
-        }
-      }
-      if (!all) continue;
-      if (reqs.size() > 1 && !internal::AssignDistinct(free, &picks)) continue;
-      slots.push_back(Slot{s, s + service.duration, free});
+  // Per requirement, per resource: the ranges of valid starts from THE rule, remembered per
+  // resource for the whole dates asked (the grid clips them to the window).
+  const Span dates{window_start, window_end};
+  Scratch scratch;
+  for (std::size_t i = 0; i < ss.members.size(); ++i) {
+    const std::vector<ServiceState::Member>& members = ss.members[i];
+    // The resources' states and caches are rarely in the CPU cache: ask for them some
+    // resources ahead, in two steps (the state holds the pointer to its newest entry).
+    constexpr std::size_t kStateAhead = 16;
+    constexpr std::size_t kEntryAhead = 8;
+    for (std::size_t j = 0; j < members.size() && j < kStateAhead; ++j)
+      internal::Prefetch(members[j].state);
+    for (std::size_t j = 0; j < members.size(); ++j) {
+      if (j + kStateAhead < members.size()) internal::Prefetch(members[j + kStateAhead].state);
+      if (j + kEntryAhead < members.size()) members[j + kEntryAhead].state->starts.Prefetch(3);
+      const ServiceState::Member& m = members[j];
+      if (!query.resources.empty() &&
+          std::find(query.resources.begin(), query.resources.end(), m.id) == query.resources.end())
+        continue;
+      std::span<const Span> starts;
+      if (!internal::ValidStartsCached(*m.state, timing, dates, &scratch, &starts)) continue;
+      grid.AddResource(i, static_cast<std::uint32_t>(j), starts);
     }
   }
+  std::vector<Slot> slots = grid.Slots(ss, service.duration);
   return slots;
 }
 
