@@ -59,3 +59,16 @@ add_executable(postgres_harness_check pg/harness_check.cpp)
 target_link_libraries(postgres_harness_check PRIVATE smooth_test_main PostgreSQL::PostgreSQL)
 smooth_set_warnings(postgres_harness_check)
 smooth_add_postgres_variant(postgres_harness postgres_harness_check)
+
+# The PostgreSQL backend's own promises (schemas, migrations, SET LOCAL, failing closed,
+# atomic tenant creation, the EXCLUDE constraint, the bounded pool). Registered only here,
+# as a postgres variant: it cannot run without the cluster. Not *_test.cpp, so the glob in
+# CMakeLists.txt does not pick it up.
+add_executable(postgres_storage_check pg/postgres_storage_check.cpp)
+target_link_libraries(postgres_storage_check PRIVATE smooth::smooth smooth_test_main
+                                                     PostgreSQL::PostgreSQL)
+target_include_directories(postgres_storage_check PRIVATE ${PROJECT_SOURCE_DIR}/libsmooth/src
+                                                          ${CMAKE_CURRENT_SOURCE_DIR})
+smooth_set_warnings(postgres_storage_check)
+smooth_add_postgres_variant(postgres_storage postgres_storage_check)
+set_tests_properties(postgres_storage PROPERTIES TIMEOUT 600)

@@ -153,9 +153,11 @@ struct StorageOptions {
   /// a power failure (not a process crash) may be lost. "OFF" and "EXTRA" are accepted too.
   std::string sqlite_synchronous = "FULL";
   /// How long a write waits for another writer (thread or process) of the same database
-  /// before failing with unavailable.
+  /// (PostgreSQL: of the same tenant, or of the shared tables; its lock_timeout) before
+  /// failing with unavailable.
   std::chrono::milliseconds busy_timeout{5000};
-  /// Connections per database (the shared database and each tenant's), opened on demand.
+  /// Connections per database, opened on demand: SQLite has a pool for shared.db and one
+  /// per tenant file; PostgreSQL one pool for the shared tables and every tenant.
   std::size_t pool_size = 4;
   /// How long Begin* waits for a free connection before failing with unavailable.
   std::chrono::milliseconds pool_wait{2000};
@@ -167,10 +169,15 @@ struct StorageOptions {
 ///     missing): `shared.db` for the shared tables and one `tenant_<slug>.db` per tenant.
 ///     WAL mode, `synchronous` per `options`, every write transaction `BEGIN IMMEDIATE`,
 ///     so several processes may share one directory;
-///   - `postgresql://user@host:port/db` or a libpq conninfo string (`host=... dbname=...`)
-///     — not built yet: returns unavailable.
+///   - `postgresql://user@host:port/db` (or `postgres://`) or a libpq conninfo string
+///     (`host=... dbname=...`) — PostgreSQL: shared tables in `public`, one schema
+///     `tenant_<slug>` per tenant entered per transaction with `SET LOCAL search_path`,
+///     one pool of `pool_size` connections for everything. Needs the btree_gist extension
+///     (created on first open when the role may; else an administrator creates it once).
+///     unavailable when the server cannot be reached.
 /// Migrations run on open, shared database first, then every tenant's; an error names the
 /// database and the migration. invalid_argument for an unknown scheme or bad options.
+/// docs/storage.md describes the layouts, durability and the multi-process model.
 ///
 ///     auto storage = smooth::OpenStorage("sqlite:/var/lib/smooth");
 ///     if (!storage) return storage.error();

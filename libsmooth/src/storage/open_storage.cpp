@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "smooth/storage.hpp"
+#include "storage/postgres/postgres_storage.hpp"
 #include "storage/sqlite/sqlite_storage.hpp"
 
 namespace smooth {
@@ -32,7 +33,7 @@ Result<std::unique_ptr<Storage>> OpenStorage(std::string_view url, const Storage
     if (dir.starts_with("//")) dir.remove_prefix(2);  // sqlite:///var/lib/smooth
     return internal::sqlite::OpenSqliteStorage(dir, options);
   }
-  if (IsPostgresUrl(url)) return Unavailable("postgresql backend not built yet");
+  if (IsPostgresUrl(url)) return internal::postgres::OpenPostgresStorage(url, options);
   // Name only the scheme: the rest of a URL may hold a password.
   std::string_view scheme = url.substr(0, std::min(url.find(':'), std::size_t{20}));
   return InvalidArgument(fmt::format(

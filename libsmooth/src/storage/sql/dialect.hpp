@@ -17,6 +17,7 @@ namespace smooth::internal::sql {
 enum class SqlErrorKind {
   kBusy,             // locked or busy past the timeout, serialization failure: retryable
   kUniqueViolation,  // a UNIQUE constraint: already_exists
+  kConflict,         // an exclusion constraint (overlapping bookings): conflict
   kOther,            // anything else: internal
 };
 
@@ -32,6 +33,11 @@ class SqlDialect {
 
   /// Classifies an error thrown by SOCI for this database.
   virtual SqlErrorKind Classify(const soci::soci_error& error) const = 0;
+
+  /// Whether a failed statement spoils the rest of its transaction. SQLite undoes only the
+  /// failed statement; PostgreSQL aborts the whole transaction, so a write that may be
+  /// rejected (a duplicate) runs inside a SAVEPOINT there, and the transaction stays usable.
+  virtual bool StatementErrorAbortsTransaction() const { return false; }
 };
 
 }  // namespace smooth::internal::sql

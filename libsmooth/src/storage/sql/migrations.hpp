@@ -2,6 +2,7 @@
 // (or schema's) schema_migrations table.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -19,13 +20,23 @@ struct Migration {
   std::vector<std::string_view> statements;
 };
 
+/// Runs first in every migration transaction (may throw soci_error): PostgreSQL takes a
+/// lock that serializes migrating processes and points search_path at the schema.
+using MigrationScope = std::function<void(soci::session&)>;
+
 /// Brings the database on `conn` up to the last of `migrations`, applying each missing one
 /// in its own write transaction together with its schema_migrations row, so concurrent
 /// processes apply each exactly once. Stops at the first failure; the error names
 /// `database` ("shared database", "tenant 'acme'") and the migration. failed_precondition
 /// when the database records a version newer than any in `migrations`.
 Status Migrate(Connection& conn, const SqlDialect& dialect, std::string_view database,
-               std::span<const Migration> migrations);
+               std::span<const Migration> migrations, const MigrationScope& scope = {});
+
+/// Applies every one of `migrations` (and creates schema_migrations) inside the
+/// transaction already open on `conn`, for a schema created in that same transaction:
+/// the caller commits or rolls back everything at once. Stops at the first failure.
+Status MigrateInTransaction(Connection& conn, const SqlDialect& dialect, std::string_view database,
+                            std::span<const Migration> migrations);
 
 /// The versions recorded in the database, ascending.
 Result<std::vector<int>> AppliedMigrations(Connection& conn, std::string_view database);

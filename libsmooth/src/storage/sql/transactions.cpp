@@ -104,11 +104,30 @@ TxnCore::~TxnCore() {
 }
 
 Status TxnCore::Begin() {
-  return Run([&]() -> Status {
+  Status begun = Run([&]() -> Status {
     p_.dialect->Begin(p_.lease->session(), p_.mode);
     begun_ = true;
     return {};
   });
+  // BEGIN fails only on a connection in an unknown state (the server went away, say):
+  // close it rather than hand it to the next transaction.
+  if (!begun.ok()) {
+    p_.lease->MarkBroken();
+    return begun;
+  }
+  if (p_.enter) return Run([&] { return p_.enter(*p_.lease); });
+  return {};
+}
+
+void TxnCore::Savepoint(const std::string& statement) { Exec(conn(), statement); }
+
+void TxnCore::UndoToSavepoint() noexcept {
+  try {
+    Exec(conn(), "ROLLBACK TO SAVEPOINT smooth_guard");
+    Exec(conn(), "RELEASE SAVEPOINT smooth_guard");
+  } catch (...) {
+    p_.lease->MarkBroken();  // the destructor's ROLLBACK decides; never reuse it
+  }
 }
 
 Status TxnCore::Writable() const {
@@ -135,6 +154,11 @@ Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique
     case SqlErrorKind::kUniqueViolation:
       if (!unique_message.empty()) return AlreadyExists(std::string(unique_message));
       return AlreadyExists(fmt::format("{}: already exists", p_.database));
+    case SqlErrorKind::kConflict:
+      // The database's own overlap check (PostgreSQL's EXCLUDE constraint) caught what the
+      // scheduler should have: a second booking of a capacity-1 resource at that time.
+      return Conflict(
+          fmt::format("{}: the booking overlaps another on a capacity-1 resource", p_.database));
     case SqlErrorKind::kOther:
       break;
   }
@@ -188,10 +212,15 @@ Status SqlSharedTransaction::UpdateTenant(const Tenant& t) {
   });
 }
 
+Status SqlSharedTransaction::WithConnection(const std::function<Status(Connection&)>& f) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&] { return f(core_.conn()); });
+}
+
 Result<Tenant> SqlSharedTransaction::InsertTenant(Tenant t) {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
   std::string taken = fmt::format("slug: tenant '{}' already exists", t.slug);
-  return core_.Run(
+  return core_.RunGuarded(
       [&]() -> Result<Tenant> {
         if (Scalar<long long>(core_.conn(), "SELECT id FROM tenants WHERE slug_key = :slug_key",
                               Params<std::string>{{SlugKey(t.slug)}}))
@@ -207,7 +236,7 @@ Result<Tenant> SqlSharedTransaction::InsertTenant(Tenant t) {
 Result<Domain> SqlSharedTransaction::InsertDomain(Domain d) {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
   std::string taken = fmt::format("domain '{}' already exists", d.name);
-  return core_.Run(
+  return core_.RunGuarded(
       [&]() -> Result<Domain> {
         if (Scalar<long long>(core_.conn(), "SELECT id FROM domains WHERE name = :name",
                               Params<std::string>{{d.name}}))
@@ -264,7 +293,7 @@ const std::string kUserIdByEmail =
 Result<User> SqlSharedTransaction::InsertUser(User u) {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
   std::string taken = fmt::format("email: '{}' is already registered", u.email);
-  return core_.Run(
+  return core_.RunGuarded(
       [&]() -> Result<User> {
         if (Scalar<long long>(core_.conn(), kUserIdByEmail, EmailParam(u.tenant, u.email)))
           return AlreadyExists(taken);
@@ -279,7 +308,7 @@ Result<User> SqlSharedTransaction::InsertUser(User u) {
 Status SqlSharedTransaction::UpdateUser(const User& u) {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
   std::string taken = fmt::format("email: '{}' is already registered", u.email);
-  return core_.Run(
+  return core_.RunGuarded(
       [&]() -> Status {
         auto& p = core_.conn().Prepare<Vars<Params<long long, std::string>, Id>>(
             "SELECT tenant_key, email FROM users WHERE id = :id");
@@ -372,7 +401,7 @@ Result<std::vector<Grant>> SqlSharedTransaction::ListGrants(const GrantFilter& f
 Result<Session> SqlSharedTransaction::InsertSession(Session s) {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
   std::string taken = "session_key: already in use";
-  return core_.Run(
+  return core_.RunGuarded(
       [&]() -> Result<Session> {
         if (Scalar<long long>(core_.conn(), "SELECT id FROM sessions WHERE session_key = :k",
                               Params<std::string>{{s.session_key}}))
@@ -387,7 +416,7 @@ Result<Session> SqlSharedTransaction::InsertSession(Session s) {
 
 Status SqlSharedTransaction::UpdateSession(const Session& s) {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
-  return core_.Run(
+  return core_.RunGuarded(
       [&]() -> Status {
         SessionRow row = ToRow(s);
         if (Exec(core_.conn(), UpdateSql<SessionRow>(), row) == 0)
@@ -442,7 +471,7 @@ struct RowOf<Hold> {
 template <typename Entity>
 Result<Entity> SqlTenantTransaction::Insert(Entity e) {
   using Row = typename RowOf<Entity>::type;
-  auto id = ids_->Next();
+  auto id = ids_->Next(core_.conn());
   if (!id) return id.error();
   e.id = decltype(e.id)(*id);
   return core_.Run([&]() -> Result<Entity> {
@@ -543,10 +572,10 @@ Result<Appointment> SqlTenantTransaction::InsertAppointment(Appointment a) {
     if (!used) return used.error();
     if (*used) return AlreadyExists(std::string(kTaken));
   }
-  auto id = ids_->Next();
+  auto id = ids_->Next(core_.conn());
   if (!id) return id.error();
   a.id = AppointmentId(*id);
-  return core_.Run(
+  return core_.RunGuarded(
       [&]() -> Result<Appointment> {
         AppointmentRow row = ToRow(a);
         Exec(core_.conn(), InsertSql<AppointmentRow>(), row);
@@ -591,7 +620,7 @@ Result<std::vector<Appointment>> SqlTenantTransaction::ListAppointmentsChangedSi
 }
 Result<SeriesId> SqlTenantTransaction::NewSeriesId() {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
-  auto id = ids_->Next();
+  auto id = ids_->Next(core_.conn());
   if (!id) return id.error();
   return SeriesId(*id);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,7 +22,9 @@ namespace smooth::internal::sql {
 class ObjectIdSource {
  public:
   virtual ~ObjectIdSource() = default;
-  virtual Result<std::int64_t> Next() = 0;
+  /// The next id. `txn` is the connection of the transaction asking, which a source may
+  /// use (PostgreSQL: nextval of a sequence, which no rollback gives back) or ignore.
+  virtual Result<std::int64_t> Next(Connection& txn) = 0;
 };
 
 /// What a transaction is made of.
@@ -31,6 +34,10 @@ struct TxnParts {
   const SqlDialect* dialect = nullptr;
   TxnMode mode = TxnMode::kRead;
   std::string database;  // names the database in errors: "shared database", "tenant 'acme'"
+  /// Runs right after BEGIN, inside the transaction: PostgreSQL points search_path at the
+  /// tenant's schema there (SET LOCAL) and checks that the schema exists. An error ends
+  /// Begin with that error (and the transaction is rolled back). May throw soci_error.
+  std::function<Status(Connection&)> enter;
 };
 
 /// The common core: begin, commit, rollback on destruction, and the translation of
@@ -42,7 +49,7 @@ class TxnCore {
   TxnCore& operator=(const TxnCore&) = delete;
   ~TxnCore();
 
-  /// Issues the dialect's BEGIN.
+  /// Issues the dialect's BEGIN, then runs `enter`.
   Status Begin();
   /// failed_precondition once finished or in a read transaction.
   Status Writable() const;
@@ -66,7 +73,32 @@ class TxnCore {
     }
   }
 
+  /// Run() for a write the database may reject as a duplicate. Where a failed statement
+  /// aborts the whole transaction (PostgreSQL), `f` runs inside a SAVEPOINT that is rolled
+  /// back on error, so the transaction goes on as it does on SQLite.
+  template <typename F>
+  auto RunGuarded(F&& f, std::string_view unique_message) -> decltype(f()) {
+    if (!p_.dialect->StatementErrorAbortsTransaction()) return Run(f, unique_message);
+    SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {
+      Savepoint("SAVEPOINT smooth_guard");
+      return {};
+    }));
+    try {
+      auto result = f();
+      Savepoint("RELEASE SAVEPOINT smooth_guard");
+      return result;
+    } catch (const soci::soci_error& e) {
+      UndoToSavepoint();
+      return FromSociError(e, unique_message);
+    } catch (const std::exception& e) {
+      UndoToSavepoint();
+      return FromException(e);
+    }
+  }
+
  private:
+  void Savepoint(const std::string& statement);  // may throw
+  void UndoToSavepoint() noexcept;
   Status FromSociError(const soci::soci_error& e, std::string_view unique_message) const;
   Status FromException(const std::exception& e) const;
 
@@ -109,6 +141,10 @@ class SqlSharedTransaction final : public SharedTransaction {
   Result<std::vector<Session>> ListLiveMasquerades(SessionId original) override;
 
   Status Commit() override { return core_.Commit(); }
+
+  /// Runs `f` on this transaction's connection, inside it, with database errors turned
+  /// into a Status (for Storage::CreateTenant's schema work). Write transactions only.
+  Status WithConnection(const std::function<Status(Connection&)>& f);
 
   /// Inserts the tenant row (for Storage::CreateTenant); already_exists when the slug is
   /// taken, case-insensitively.

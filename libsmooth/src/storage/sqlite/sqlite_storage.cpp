@@ -160,7 +160,7 @@ class BlockIdSource final : public sql::ObjectIdSource {
                 std::chrono::milliseconds busy_timeout)
       : open_(std::move(open)), gate_(std::move(gate)), busy_timeout_(busy_timeout) {}
 
-  Result<std::int64_t> Next() override {
+  Result<std::int64_t> Next(Connection& /*txn*/) override {
     std::lock_guard lock(mu_);
     if (next_ == limit_) SMOOTH_RETURN_IF_ERROR(Refill());
     return next_++;

@@ -1,0 +1,280 @@
+// smooth-admin's view of a SQLite data directory: migrations one database at a time, and a
+// read-only check. It uses the same migration lists and runner as the backend
+// (storage/sqlite/sqlite_schema.hpp, storage/sql/migrations.hpp).
+#include "storage/admin.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "smooth/storage.hpp"
+#include "storage/sql/connection.hpp"
+#include "storage/sql/dialect.hpp"
+#include "storage/sql/migrations.hpp"
+#include "storage/sql/rows.hpp"
+#include "storage/sqlite/sqlite_schema.hpp"
+
+namespace smooth::internal::admin {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace sqlite_api;  // the sqlite3 C API, as SOCI's backend header declares it
+
+// The one SQLite rule the migration runner needs from a dialect: a writer takes the write
+// lock at BEGIN. (The backend's own dialect is private to sqlite_storage.cpp.)
+class MigrationDialect final : public sql::SqlDialect {
+ public:
+  void Begin(soci::session& session, TxnMode mode) const override {
+    session << (mode == TxnMode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN");
+  }
+  sql::SqlErrorKind Classify(const soci::soci_error& e) const override {
+    std::string message = e.get_error_message();
+    if (message.find("database is locked") != std::string::npos) return sql::SqlErrorKind::kBusy;
+    return sql::SqlErrorKind::kOther;
+  }
+};
+
+// The data directory of a `sqlite:` URL; other schemes are refused with the reason.
+Result<fs::path> SqliteDir(std::string_view url) {
+  if (url == "memory:")
+    return InvalidArgument("memory: storage lives in one process; there is nothing to maintain");
+  if (!url.starts_with("sqlite:")) {
+    if (url.starts_with("postgres") || url.find('=') != std::string_view::npos)
+      return Unavailable("postgresql storage: not supported by smooth-admin yet");
+    return InvalidArgument("storage url: expected sqlite:<dir>");
+  }
+  std::string_view dir = url.substr(7);
+  if (dir.starts_with("//")) dir.remove_prefix(2);
+  if (dir.empty()) return InvalidArgument("storage url: sqlite: needs a directory");
+  return fs::path(dir);
+}
+
+std::string TenantLabel(std::string_view slug) { return fmt::format("tenant '{}'", slug); }
+
+fs::path TenantFile(const fs::path& dir, std::string_view slug) {
+  return dir / fmt::format("tenant_{}.db", sql::SlugKey(slug));
+}
+
+// A read-write connection to an existing database file, set up as the backend sets up
+// its own (busy timeout, synchronous=FULL, foreign keys); never creates the file.
+Result<std::unique_ptr<sql::Connection>> ConnectExisting(const fs::path& path,
+                                                         std::string_view label) {
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    return NotFound(fmt::format("{}: {} does not exist", label, path.filename().string()));
+  if (path.string().find('"') != std::string::npos)
+    return InvalidArgument("sqlite: the data directory's path may not contain '\"'");
+  try {
+    auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(),
+                                                   fmt::format("dbname=\"{}\"", path.string()));
+    long long echoed = 0;
+    *session << "PRAGMA busy_timeout = 5000", soci::into(echoed);
+    *session << "PRAGMA synchronous = FULL";
+    *session << "PRAGMA foreign_keys = ON";
+    return std::make_unique<sql::Connection>(std::move(session));
+  } catch (const std::exception& e) {
+    return Internal(fmt::format("{}: cannot open {}: {}", label, path.filename().string(),
+                                e.what()));
+  }
+}
+
+Status MigrateOne(const fs::path& path, std::string_view label,
+                  std::span<const sql::Migration> migrations, const Progress& progress) {
+  auto conn = ConnectExisting(path, label);
+  if (!conn) return conn.error();
+  static const MigrationDialect dialect;
+  SMOOTH_RETURN_IF_ERROR(sql::Migrate(**conn, dialect, label, migrations));
+  if (progress) {
+    auto applied = sql::AppliedMigrations(**conn, label);
+    if (!applied) return applied.error();
+    progress(fmt::format("{}: at version {}", label, applied->empty() ? 0 : applied->back()));
+  }
+  return {};
+}
+
+struct TenantEntry {
+  long long id = 0;
+  std::string slug;
+};
+
+// The rows of a one-query read on a file opened read-only, every column as text.
+Result<std::vector<std::vector<std::string>>> ReadOnlyQuery(const fs::path& path,
+                                                            const std::string& query) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close);
+  if (rc != SQLITE_OK)
+    return Internal(fmt::format("cannot open {}: {}", path.filename().string(), sqlite3_errstr(rc)));
+  sqlite3_busy_timeout(db.get(), 5000);
+  sqlite3_stmt* raw_st = nullptr;
+  if (sqlite3_prepare_v2(db.get(), query.c_str(), -1, &raw_st, nullptr) != SQLITE_OK)
+    return Internal(fmt::format("{}: {}", path.filename().string(), sqlite3_errmsg(db.get())));
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st(raw_st, sqlite3_finalize);
+  std::vector<std::vector<std::string>> rows;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int i = 0; i < sqlite3_column_count(st.get()); ++i) {
+      const unsigned char* text = sqlite3_column_text(st.get(), i);
+      row.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+    }
+    rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE)
+    return Internal(fmt::format("{}: {}", path.filename().string(), sqlite3_errmsg(db.get())));
+  return rows;
+}
+
+Result<std::vector<TenantEntry>> ListTenants(const fs::path& dir) {
+  auto rows = ReadOnlyQuery(dir / "shared.db", "SELECT id, slug FROM tenants ORDER BY id");
+  if (!rows) return rows.error();
+  std::vector<TenantEntry> out;
+  for (const auto& row : *rows) out.push_back({std::stoll(row[0]), row[1]});
+  return out;
+}
+
+// Integrity and migrations of one database file, as findings.
+void CheckDatabase(const fs::path& path, const std::string& label,
+                   std::span<const sql::Migration> migrations,
+                   std::vector<CheckFinding>& findings) {
+  auto integrity = ReadOnlyQuery(path, "PRAGMA integrity_check");
+  if (!integrity) {
+    findings.push_back({label, false, integrity.error().message()});
+    return;
+  }
+  std::string verdict;
+  for (const auto& row : *integrity) verdict += (verdict.empty() ? "" : "; ") + row[0];
+  if (verdict != "ok") {
+    findings.push_back({label, false, "integrity_check: " + verdict});
+    return;
+  }
+  auto versions = ReadOnlyQuery(path, "SELECT version FROM schema_migrations ORDER BY version");
+  if (!versions) {
+    findings.push_back({label, false, versions.error().message()});
+    return;
+  }
+  std::vector<int> applied;
+  for (const auto& row : *versions) applied.push_back(std::stoi(row[0]));
+  std::vector<int> known;
+  for (const sql::Migration& m : migrations) known.push_back(m.version);
+  if (applied == known) {
+    findings.push_back({label, true, fmt::format("integrity ok, schema version {}",
+                                                 known.empty() ? 0 : known.back())});
+    return;
+  }
+  std::vector<int> missing;
+  for (int v : known)
+    if (!std::binary_search(applied.begin(), applied.end(), v)) missing.push_back(v);
+  int newest = applied.empty() ? 0 : applied.back();
+  if (!known.empty() && newest > known.back())
+    findings.push_back({label, false, fmt::format("schema version {} is newer than this "
+                                                  "smooth-admin knows ({})",
+                                                  newest, known.back())});
+  else
+    findings.push_back({label, false, fmt::format("migrations not applied: {} (run "
+                                                  "smooth-admin migrate)",
+                                                  fmt::join(missing, ", "))});
+}
+
+}  // namespace
+
+Status MigrateShared(std::string_view url, const Progress& progress) {
+  auto dir = SqliteDir(url);
+  if (!dir) return dir.error();
+  std::error_code ec;
+  fs::path shared = *dir / "shared.db";
+  if (!fs::exists(shared, ec)) {
+    // A new data directory: the backend creates it and shared.db (and there are no tenants yet).
+    auto created = OpenStorage(url);
+    if (!created) return created.error();
+  }
+  return MigrateOne(shared, "shared database", sqlite::SharedMigrations(), progress);
+}
+
+Status MigrateTenant(std::string_view url, std::string_view slug, const Progress& progress) {
+  SMOOTH_RETURN_IF_ERROR(MigrateShared(url, progress));
+  fs::path dir = *SqliteDir(url);
+  auto tenants = ListTenants(dir);
+  if (!tenants) return tenants.error();
+  for (const TenantEntry& t : *tenants) {
+    if (sql::SlugKey(t.slug) != sql::SlugKey(slug)) continue;
+    return MigrateOne(TenantFile(dir, t.slug), TenantLabel(t.slug), sqlite::TenantMigrations(),
+                      progress);
+  }
+  return NotFound(fmt::format("tenant '{}': no such tenant", slug));
+}
+
+Status MigrateAll(std::string_view url, const Progress& progress) {
+  SMOOTH_RETURN_IF_ERROR(MigrateShared(url, progress));
+  fs::path dir = *SqliteDir(url);
+  auto tenants = ListTenants(dir);
+  if (!tenants) return tenants.error();
+  for (const TenantEntry& t : *tenants)
+    SMOOTH_RETURN_IF_ERROR(MigrateOne(TenantFile(dir, t.slug), TenantLabel(t.slug),
+                                      sqlite::TenantMigrations(), progress));
+  return {};
+}
+
+Result<std::vector<CheckFinding>> Check(std::string_view url) {
+  auto dir = SqliteDir(url);
+  if (!dir) return dir.error();
+  std::vector<CheckFinding> findings;
+  std::error_code ec;
+  if (!fs::is_directory(*dir, ec)) {
+    findings.push_back({dir->string(), false, "no data directory"});
+    return findings;
+  }
+  fs::path shared = *dir / "shared.db";
+  if (!fs::exists(shared, ec)) {
+    findings.push_back({"shared database", false, "shared.db does not exist"});
+    return findings;
+  }
+  CheckDatabase(shared, "shared database", sqlite::SharedMigrations(), findings);
+  if (!findings.back().ok) return findings;  // tenants cannot be listed reliably
+
+  auto tenants = ListTenants(*dir);
+  if (!tenants) {
+    findings.push_back({"shared database", false, tenants.error().message()});
+    return findings;
+  }
+  std::set<std::string> expected_files;
+  for (const TenantEntry& t : *tenants) {
+    std::string label = TenantLabel(t.slug);
+    fs::path file = TenantFile(*dir, t.slug);
+    expected_files.insert(file.filename().string());
+    if (!fs::exists(file, ec)) {
+      findings.push_back({label, false, fmt::format("tenant id {}: its data file {} is missing",
+                                                    t.id, file.filename().string())});
+      continue;
+    }
+    CheckDatabase(file, label, sqlite::TenantMigrations(), findings);
+    if (!findings.back().ok) continue;
+    auto owner = ReadOnlyQuery(file, "SELECT tenant_id FROM tenant_meta");
+    if (!owner || owner->size() != 1 || (*owner)[0][0] != std::to_string(t.id)) {
+      findings.back() = {label, false,
+                         fmt::format("{} does not belong to tenant id {} (tenant_meta says {})",
+                                     file.filename().string(), t.id,
+                                     owner && !owner->empty() ? (*owner)[0][0] : "nothing")};
+    }
+  }
+  // Tenant files without a tenant row: left by an interrupted creation, or by hand. They
+  // make creating that slug fail, so they are reported.
+  for (const fs::directory_entry& entry : fs::directory_iterator(*dir, ec)) {
+    std::string name = entry.path().filename().string();
+    bool tenant_file = name.starts_with("tenant_") &&
+                       (name.ends_with(".db") || name.ends_with(".db.tmp"));
+    if (tenant_file && !expected_files.contains(name))
+      findings.push_back({name, false, "a tenant data file with no tenant row"});
+  }
+  return findings;
+}
+
+}  // namespace smooth::internal::admin

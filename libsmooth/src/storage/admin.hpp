@@ -1,0 +1,43 @@
+// Maintenance of a storage named by URL, for the smooth-admin tool: migrating the shared
+// database and the tenants one at a time (OpenStorage migrates everything at once), and
+// checking a data directory without writing to it. SQLite only for now; a PostgreSQL URL
+// is unavailable until that backend exists, and `memory:` has nothing to maintain.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smooth/status.hpp"
+
+namespace smooth::internal::admin {
+
+/// Called with a line of progress ("tenant 'acme': at version 2") as work is done.
+using Progress = std::function<void(std::string_view)>;
+
+/// Brings the shared database up to the current version, and nothing else.
+Status MigrateShared(std::string_view url, const Progress& progress = {});
+
+/// The shared database, then the one tenant whose slug is `slug` (case-insensitively).
+/// not_found when no tenant has that slug or its data file is missing.
+Status MigrateTenant(std::string_view url, std::string_view slug, const Progress& progress = {});
+
+/// The shared database, then every tenant in id order. Stops at the first failure; its
+/// message names the database ("tenant 'acme'") and the migration.
+Status MigrateAll(std::string_view url, const Progress& progress = {});
+
+/// One finding of Check.
+struct CheckFinding {
+  std::string database;  // "shared database", "tenant 'acme'", or a file name
+  bool ok = true;
+  std::string detail;
+};
+
+/// Looks at everything without changing anything: SQLite's integrity_check on shared.db
+/// and every tenant file, each database's migrations against the current version, a data
+/// file for every tenant row and owned by it, and no stray tenant files. An error only
+/// when the check itself cannot run (a bad URL); problems are findings with ok == false.
+Result<std::vector<CheckFinding>> Check(std::string_view url);
+
+}  // namespace smooth::internal::admin

@@ -1,0 +1,258 @@
+// The PostgreSQL schema. Released migrations are never edited: a change is a new migration
+// at the end of its list. Column layouts match storage/sql/rows.hpp: ids and times are
+// BIGINT (microseconds since the epoch), flags INTEGER 0/1 as the generic code binds them,
+// composite fields JSON in TEXT. Ids are assigned by libsmooth.
+//
+// Statements run through SOCI, which reads `:name` as a parameter: none may contain a
+// colon outside a string literal (casts are written CAST(x AS t), not x::t).
+#include "storage/postgres/postgres_schema.hpp"
+
+namespace smooth::internal::postgres {
+
+std::span<const sql::Migration> SharedMigrations() {
+  static const std::vector<sql::Migration> kMigrations = {
+      {1,
+       "btree_gist_extension",
+       {
+           // For the tenant schemas' EXCLUDE constraints (bigint equality in a GiST index).
+           // Creating it needs a superuser, or (PostgreSQL 13+, where it is a trusted
+           // extension) a role with CREATE on the database; an administrator can create it
+           // once beforehand, after which IF NOT EXISTS needs no privilege.
+           "CREATE EXTENSION IF NOT EXISTS btree_gist",
+       }},
+      {2,
+       "create_shared_tables",
+       {
+           // One counter for the ids of shared rows, advanced inside each write
+           // transaction; its row lock is also what serializes shared writers.
+           "CREATE TABLE shared_ids (next BIGINT NOT NULL)",
+           "INSERT INTO shared_ids (next) VALUES (1)",
+           // The ids of every tenant's rows: one sequence for all tenants, so an id never
+           // names rows of two tenants. Each nextval reserves a block of 64.
+           "CREATE SEQUENCE object_ids AS BIGINT INCREMENT BY 64 START WITH 1",
+           "CREATE TABLE tenants ("
+           " id BIGINT PRIMARY KEY,"
+           " slug TEXT NOT NULL,"
+           " slug_key TEXT NOT NULL UNIQUE,"  // lower(slug): slugs are unique case-insensitively
+           " name TEXT NOT NULL,"
+           " tier TEXT NOT NULL,"
+           " status TEXT NOT NULL,"
+           " time_zone TEXT NOT NULL,"
+           " is_demo INTEGER NOT NULL,"
+           " created_at BIGINT NOT NULL)",
+           "CREATE TABLE domains ("
+           " id BIGINT PRIMARY KEY,"
+           " name TEXT NOT NULL UNIQUE,"
+           " tenant BIGINT NOT NULL,"
+           " is_primary INTEGER NOT NULL,"
+           " is_custom_domain INTEGER NOT NULL,"
+           " route53_zone_id TEXT,"
+           " verification TEXT NOT NULL,"
+           " verified_at BIGINT,"
+           " created_at BIGINT NOT NULL)",
+           "CREATE TABLE users ("
+           " id BIGINT PRIMARY KEY,"
+           " email TEXT NOT NULL,"
+           " tenant_key BIGINT NOT NULL,"  // the tenant id, 0 for platform users
+           " tenant BIGINT,"
+           " display_name TEXT NOT NULL,"
+           " role TEXT NOT NULL,"
+           " is_active INTEGER NOT NULL,"
+           " is_temporary INTEGER NOT NULL,"
+           " password_hash TEXT NOT NULL,"
+           " created_at BIGINT NOT NULL,"
+           " UNIQUE (tenant_key, email))",
+           "CREATE TABLE grants ("
+           " id BIGINT PRIMARY KEY,"
+           " grantor BIGINT NOT NULL,"
+           " grantee BIGINT NOT NULL,"
+           " action TEXT NOT NULL,"
+           " scope TEXT NOT NULL,"
+           " tenant BIGINT,"
+           " reason TEXT NOT NULL,"
+           " created_at BIGINT NOT NULL,"
+           " expires_at BIGINT NOT NULL,"
+           " revoked_at BIGINT,"
+           " revoked_by BIGINT,"
+           " revoke_reason TEXT NOT NULL)",
+           "CREATE TABLE sessions ("
+           " id BIGINT PRIMARY KEY,"
+           " session_key TEXT NOT NULL UNIQUE,"
+           " user_id BIGINT NOT NULL,"
+           " tenant BIGINT,"
+           " original BIGINT,"
+           " ip_address TEXT NOT NULL,"
+           " created_at BIGINT NOT NULL,"
+           " ended_at BIGINT)",
+       }},
+      {3,
+       "index_shared_lookups",
+       {
+           "CREATE INDEX domains_by_tenant ON domains (tenant)",
+           "CREATE INDEX grants_by_grantee ON grants (grantee)",
+           "CREATE INDEX sessions_by_original ON sessions (original)",
+       }},
+  };
+  return kMigrations;
+}
+
+std::span<const sql::Migration> TenantMigrations() {
+  // Statements run with search_path set to the tenant's schema alone, so unqualified
+  // names land there; the functions keep that search_path (SET search_path FROM CURRENT)
+  // whoever calls them.
+  static const std::vector<sql::Migration> kMigrations = {
+      {1,
+       "create_tenant_tables",
+       {
+           // Which tenant this schema belongs to, checked before it is used.
+           "CREATE TABLE tenant_meta (tenant_id BIGINT NOT NULL, slug TEXT NOT NULL)",
+           // The change sequence: bumped first by every write transaction (BumpChangeSeq).
+           // The UPDATE's row lock is held to the end of the transaction, so it
+           // serializes the tenant's writers across threads and processes.
+           "CREATE TABLE change_seq (value BIGINT NOT NULL)",
+           "INSERT INTO change_seq (value) VALUES (0)",
+           "CREATE TABLE resources ("
+           " id BIGINT PRIMARY KEY,"
+           " name TEXT NOT NULL,"
+           " kind TEXT NOT NULL,"
+           " capacity BIGINT NOT NULL,"
+           " time_zone TEXT NOT NULL,"
+           " user_id BIGINT,"
+           " is_active INTEGER NOT NULL,"
+           " hours TEXT NOT NULL,"  // JSON
+           " created_at BIGINT NOT NULL,"
+           " updated_at BIGINT NOT NULL)",
+           "CREATE TABLE services ("
+           " id BIGINT PRIMARY KEY,"
+           " name TEXT NOT NULL,"
+           " duration BIGINT NOT NULL,"
+           " buffer_before BIGINT NOT NULL,"
+           " buffer_after BIGINT NOT NULL,"
+           " slot_interval BIGINT NOT NULL,"
+           " min_notice BIGINT NOT NULL,"
+           " max_advance BIGINT NOT NULL,"
+           " price_minor BIGINT NOT NULL,"
+           " currency TEXT NOT NULL,"
+           " requirements TEXT NOT NULL,"  // JSON
+           " is_active INTEGER NOT NULL,"
+           " created_at BIGINT NOT NULL,"
+           " updated_at BIGINT NOT NULL)",
+           "CREATE TABLE customers ("
+           " id BIGINT PRIMARY KEY,"
+           " name TEXT NOT NULL,"
+           " email TEXT NOT NULL,"
+           " phone TEXT NOT NULL,"
+           " user_id BIGINT,"
+           " status TEXT NOT NULL,"
+           " created_at BIGINT NOT NULL)",
+           "CREATE TABLE appointments ("
+           " id BIGINT PRIMARY KEY,"
+           " service BIGINT NOT NULL,"
+           " resources TEXT NOT NULL,"  // JSON array of resource ids
+           " customer BIGINT NOT NULL,"
+           " start_at BIGINT NOT NULL,"
+           " end_at BIGINT NOT NULL,"
+           " buffer_before BIGINT NOT NULL,"
+           " buffer_after BIGINT NOT NULL,"
+           " status TEXT NOT NULL,"
+           " notes TEXT NOT NULL,"
+           " created_by BIGINT NOT NULL,"
+           " created_at BIGINT NOT NULL,"
+           " updated_at BIGINT NOT NULL,"
+           " version BIGINT NOT NULL,"
+           " idempotency_key TEXT UNIQUE,"
+           " series BIGINT,"
+           " outside_hours INTEGER NOT NULL,"
+           " change_seq BIGINT NOT NULL)",
+           "CREATE TABLE holds ("
+           " id BIGINT PRIMARY KEY,"
+           " service BIGINT NOT NULL,"
+           " resources TEXT NOT NULL,"  // JSON
+           " customer BIGINT NOT NULL,"
+           " start_at BIGINT NOT NULL,"
+           " end_at BIGINT NOT NULL,"
+           " buffer_before BIGINT NOT NULL,"
+           " buffer_after BIGINT NOT NULL,"
+           " owner_id BIGINT NOT NULL,"
+           " created_at BIGINT NOT NULL,"
+           " expires_at BIGINT NOT NULL,"
+           " released INTEGER NOT NULL,"
+           " change_seq BIGINT NOT NULL)",
+           "CREATE INDEX appointments_by_start ON appointments (start_at)",
+           "CREATE INDEX appointments_by_change ON appointments (change_seq)",
+           "CREATE INDEX appointments_by_series ON appointments (series)",
+           "CREATE INDEX holds_by_expiry ON holds (expires_at)",
+       }},
+      {2,
+       "appointment_occupancy",
+       {
+           // The second line of defence against double booking: one row per (appointment,
+           // resource) over [start - buffer_before, end + buffer_after), kept by triggers
+           // from the appointments and resources rows, so no writer can skip it. The
+           // scheduler decides bookings; if it ever let two active bookings overlap on a
+           // capacity-1 resource, the EXCLUDE constraint refuses the second write (SQLSTATE
+           // 23P01, reported as conflict) and its transaction rolls back.
+           "CREATE TABLE appointment_occupancy ("
+           " appointment_id BIGINT NOT NULL REFERENCES appointments (id) ON DELETE CASCADE,"
+           " resource_id BIGINT NOT NULL,"
+           " occupied_start TIMESTAMPTZ NOT NULL,"
+           " occupied_end TIMESTAMPTZ NOT NULL,"
+           " active BOOLEAN NOT NULL,"  // pending or confirmed
+           " cap1 BOOLEAN NOT NULL,"    // the resource has capacity 1
+           " PRIMARY KEY (appointment_id, resource_id),"
+           " CHECK (occupied_start <= occupied_end),"
+           " CONSTRAINT appointment_occupancy_no_overlap EXCLUDE USING gist"
+           " (resource_id WITH =, tstzrange(occupied_start, occupied_end) WITH &&)"
+           " WHERE (active AND cap1))",
+           "CREATE INDEX appointment_occupancy_by_resource ON appointment_occupancy (resource_id)",
+           // Rows of an appointment: rebuilt when its time, buffers or resources change;
+           // only `active` follows a status change (so cancelling frees the time, and a
+           // status change never re-judges capacity). cap1 is the resource's capacity
+           // when the row was built, and follows later capacity changes (below).
+           "CREATE FUNCTION appointment_occupancy_sync() RETURNS trigger LANGUAGE plpgsql"
+           " SET search_path FROM CURRENT AS $fn$\n"
+           "BEGIN\n"
+           "  IF TG_OP = 'UPDATE' AND NEW.resources = OLD.resources"
+           "     AND NEW.start_at = OLD.start_at AND NEW.end_at = OLD.end_at"
+           "     AND NEW.buffer_before = OLD.buffer_before"
+           "     AND NEW.buffer_after = OLD.buffer_after THEN\n"
+           "    UPDATE appointment_occupancy"
+           "       SET active = NEW.status IN ('pending', 'confirmed')"
+           "     WHERE appointment_id = NEW.id"
+           "       AND active <> (NEW.status IN ('pending', 'confirmed'));\n"
+           "    RETURN NEW;\n"
+           "  END IF;\n"
+           "  DELETE FROM appointment_occupancy WHERE appointment_id = NEW.id;\n"
+           "  INSERT INTO appointment_occupancy"
+           "    (appointment_id, resource_id, occupied_start, occupied_end, active, cap1)"
+           "  SELECT NEW.id, r.id,"
+           "    TIMESTAMPTZ 'epoch' + (NEW.start_at - NEW.buffer_before) * INTERVAL '1 "
+           "microsecond',"
+           "    TIMESTAMPTZ 'epoch' + (NEW.end_at + NEW.buffer_after) * INTERVAL '1 microsecond',"
+           "    NEW.status IN ('pending', 'confirmed'),"
+           "    COALESCE((SELECT x.capacity = 1 FROM resources x WHERE x.id = r.id), false)"
+           "  FROM (SELECT DISTINCT CAST(value AS BIGINT) AS id"
+           "          FROM jsonb_array_elements_text(CAST(NEW.resources AS JSONB))) AS r;\n"
+           "  RETURN NEW;\n"
+           "END\n"
+           "$fn$",
+           "CREATE TRIGGER appointments_occupancy AFTER INSERT OR UPDATE ON appointments"
+           " FOR EACH ROW EXECUTE FUNCTION appointment_occupancy_sync()",
+           // The scheduler lowers a capacity only when no bookings exceed the new one.
+           "CREATE FUNCTION resource_capacity_sync() RETURNS trigger LANGUAGE plpgsql"
+           " SET search_path FROM CURRENT AS $fn$\n"
+           "BEGIN\n"
+           "  UPDATE appointment_occupancy SET cap1 = (NEW.capacity = 1)"
+           "   WHERE resource_id = NEW.id AND cap1 <> (NEW.capacity = 1);\n"
+           "  RETURN NEW;\n"
+           "END\n"
+           "$fn$",
+           "CREATE TRIGGER resources_capacity AFTER UPDATE OF capacity ON resources"
+           " FOR EACH ROW WHEN (OLD.capacity IS DISTINCT FROM NEW.capacity)"
+           " EXECUTE FUNCTION resource_capacity_sync()",
+       }},
+  };
+  return kMigrations;
+}
+
+}  // namespace smooth::internal::postgres

@@ -1,0 +1,451 @@
+// The PostgreSQL backend over the generic SOCI storage. PostgreSQL specifics live here:
+// one schema per tenant, entered per transaction with SET LOCAL search_path (never a
+// session-level SET, so a pooled connection carries no tenant from one transaction to the
+// next) after checking the schema exists; one bounded pool for the shared tables and every
+// tenant; row locks that serialize writers across processes; the object_ids sequence; and
+// tenant creation as one transaction.
+#include "storage/postgres/postgres_storage.hpp"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+
+#include "storage/postgres/postgres_schema.hpp"
+#include "storage/sql/connection.hpp"
+#include "storage/sql/dialect.hpp"
+#include "storage/sql/migrations.hpp"
+#include "storage/sql/rows.hpp"
+#include "storage/sql/session_pool.hpp"
+#include "storage/sql/transactions.hpp"
+
+namespace smooth::internal::postgres {
+namespace {
+
+using sql::Connection;
+using sql::SessionPool;
+using sql::WriteGate;
+
+// pg_advisory_xact_lock key held by every migration transaction, so processes opening the
+// same database at once apply each migration once, one after the other ("smooth" + 1).
+constexpr long long kMigrationLockKey = 0x736d6f6f74680001;
+
+class PostgresDialect final : public sql::SqlDialect {
+ public:
+  static const PostgresDialect& Instance() {
+    static const PostgresDialect dialect;
+    return dialect;
+  }
+
+  // Every transaction starts with search_path set to `public` alone, so no "$user" schema
+  // can shadow the shared tables; a tenant transaction then narrows it to its own schema.
+  // SET LOCAL ends with the transaction. Writers run READ COMMITTED: once they hold the
+  // row lock that serializes them (shared_ids, change_seq), each statement sees every
+  // commit before it. Readers get one snapshot for the whole transaction, so a change
+  // sequence and the rows read with it agree.
+  void Begin(soci::session& session, TxnMode mode) const override {
+    session << (mode == TxnMode::kWrite
+                    ? "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL search_path TO public"
+                    : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+                      "SET LOCAL search_path TO public");
+  }
+
+  sql::SqlErrorKind Classify(const soci::soci_error& e) const override {
+    const auto* pe = dynamic_cast<const soci::postgresql_soci_error*>(&e);
+    if (pe == nullptr) return sql::SqlErrorKind::kOther;
+    std::string state = pe->sqlstate();
+    if (state == "23505") return sql::SqlErrorKind::kUniqueViolation;
+    if (state == "23P01") return sql::SqlErrorKind::kConflict;
+    // Serialization failure, deadlock, lock_timeout; a lost connection or a server
+    // shutting down: all worth retrying.
+    if (state == "40001" || state == "40P01" || state == "55P03" || state.starts_with("08") ||
+        state == "57P01" || state == "57P02" || state == "57P03")
+      return sql::SqlErrorKind::kBusy;
+    return sql::SqlErrorKind::kOther;
+  }
+
+  bool StatementErrorAbortsTransaction() const override { return true; }
+};
+
+// "name" as a quoted SQL identifier.
+std::string QuoteIdent(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string TenantLabel(std::string_view slug) { return fmt::format("tenant '{}'", slug); }
+
+Status FromSoci(const soci::soci_error& e, std::string_view what) {
+  std::string message = fmt::format("{}: {}", what, e.get_error_message());
+  if (PostgresDialect::Instance().Classify(e) == sql::SqlErrorKind::kBusy)
+    return Unavailable(std::move(message));
+  return Internal(std::move(message));
+}
+
+// Ids for tenant rows from the object_ids sequence, taken on the asking transaction's own
+// connection (nextval is never rolled back, so ids of rolled-back rows are not reused).
+// The sequence advances by 64 and each value reserves that block in this process.
+class SequenceIdSource final : public sql::ObjectIdSource {
+ public:
+  static constexpr long long kBlock = 64;  // the sequence's INCREMENT BY
+
+  Result<std::int64_t> Next(Connection& txn) override {
+    std::lock_guard lock(mu_);
+    if (next_ == limit_) {
+      try {
+        long long start = 0;
+        txn.session() << "SELECT nextval('public.object_ids')", soci::into(start);
+        next_ = start;
+        limit_ = start + kBlock;
+      } catch (const soci::soci_error& e) {
+        return FromSoci(e, "reserving ids");
+      }
+    }
+    return next_++;
+  }
+
+ private:
+  std::mutex mu_;
+  long long next_ = 0, limit_ = 0;  // the unused part of the block; guarded by mu_
+};
+
+class PostgresStorage final : public Storage {
+ public:
+  PostgresStorage(std::string conninfo, StorageOptions options)
+      : conninfo_(std::move(conninfo)),
+        options_(std::move(options)),
+        pool_("postgresql", options_.pool_size, options_.pool_wait, [this] { return Connect(); }),
+        shared_gate_("shared database"),
+        ids_(std::make_shared<SequenceIdSource>()) {}
+
+  // Migrates `public`, then every tenant schema there is.
+  Status Init() {
+    auto conn = Connect();
+    if (!conn) return conn.error();
+    Connection& c = **conn;
+    const auto& dialect = PostgresDialect::Instance();
+    Status shared = sql::Migrate(c, dialect, "shared database", SharedMigrations(),
+                                 [](soci::session& s) { LockMigrations(s); });
+    if (!shared.ok()) return ExplainMissingExtension(c, std::move(shared));
+
+    std::vector<std::string> slugs;
+    try {
+      std::string slug;
+      soci::statement st =
+          (c.session().prepare << "SELECT slug FROM public.tenants ORDER BY id", soci::into(slug));
+      if (st.execute(true)) {
+        do slugs.push_back(slug);
+        while (st.fetch());
+      }
+    } catch (const soci::soci_error& e) {
+      return FromSoci(e, "shared database: listing tenants");
+    }
+    for (const std::string& slug : slugs) {
+      auto schema = TenantSchemaName(slug);
+      if (!schema) continue;  // fails closed when used
+      auto exists = SchemaExists(c, *schema);
+      if (!exists) return exists.error();
+      if (!*exists) continue;  // fails closed when used
+      std::string enter = fmt::format("SET LOCAL search_path TO {}", QuoteIdent(*schema));
+      SMOOTH_RETURN_IF_ERROR(sql::Migrate(c, dialect, TenantLabel(slug), TenantMigrations(),
+                                          [&enter](soci::session& s) {
+                                            LockMigrations(s);
+                                            s << enter;
+                                          }));
+    }
+    pool_.Offer(std::move(*conn));
+    return {};
+  }
+
+  Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) override {
+    auto txn = BeginSharedImpl(mode);
+    if (!txn) return txn.error();
+    return std::unique_ptr<SharedTransaction>(std::move(*txn));
+  }
+
+  Result<Tenant> CreateTenant(Tenant tenant) override {
+    auto schema = TenantSchemaName(tenant.slug);
+    if (!schema) return schema.error();
+    // One transaction: the tenant row, CREATE SCHEMA, the schema's migrations and its
+    // tenant_meta row commit together or not at all (PostgreSQL's DDL is transactional).
+    // The shared write lock it holds serializes tenant creation across processes.
+    auto txn = BeginSharedImpl(TxnMode::kWrite);
+    if (!txn) return txn.error();
+    Result<Tenant> created = (*txn)->InsertTenant(std::move(tenant));
+    if (!created) return created;
+    std::string label = TenantLabel(created->slug);
+    Status built = (*txn)->WithConnection([&](Connection& c) -> Status {
+      auto exists = SchemaExists(c, *schema);
+      if (!exists) return exists.error();
+      if (*exists)
+        return FailedPrecondition(fmt::format(
+            "{}: schema {} exists without a tenant row (made by hand, or by another tool?); "
+            "drop or rename it to create the tenant",
+            label, *schema));
+      std::string quoted = QuoteIdent(*schema);
+      c.session() << fmt::format("CREATE SCHEMA {}; SET LOCAL search_path TO {}", quoted, quoted);
+      SMOOTH_RETURN_IF_ERROR(
+          sql::MigrateInTransaction(c, PostgresDialect::Instance(), label, TenantMigrations()));
+      long long id = created->id.value();
+      std::string slug = created->slug;
+      c.session() << "INSERT INTO tenant_meta (tenant_id, slug) VALUES (:id, :slug)", soci::use(id),
+          soci::use(slug);
+      c.session() << "SET LOCAL search_path TO public";
+      return {};
+    });
+    if (!built.ok()) return built;  // the rollback takes the schema and the row with it
+    SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+    return created;
+  }
+
+  Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
+                                                         TxnMode mode) override {
+    auto schema = TenantSchemaName(tenant.slug);
+    if (!schema) return NoSpace(tenant);
+    sql::TxnParts parts;
+    parts.dialect = &PostgresDialect::Instance();
+    parts.mode = mode;
+    parts.database = TenantLabel(tenant.slug);
+    if (mode == TxnMode::kWrite) {
+      // Writers of one tenant queue here inside the process instead of each holding a
+      // pooled connection while it waits for the change_seq row lock.
+      auto ticket = TenantGate(*schema).Acquire(options_.busy_timeout);
+      if (!ticket) return ticket.error();
+      parts.ticket = std::move(*ticket);
+    }
+    auto lease = pool_.Acquire();
+    if (!lease) return lease.error();
+    parts.lease = std::move(*lease);
+    parts.enter = [this, schema = *schema, tenant](Connection& c) {
+      return EnterTenant(c, schema, tenant);
+    };
+    auto txn = std::make_unique<sql::SqlTenantTransaction>(std::move(parts), ids_);
+    SMOOTH_RETURN_IF_ERROR(txn->Begin());
+    return std::unique_ptr<TenantTransaction>(std::move(txn));
+  }
+
+  Result<std::string> QueryPooled(const std::string& query) {
+    auto lease = pool_.Acquire();
+    if (!lease) return lease.error();
+    try {
+      std::string value;
+      soci::indicator ind = soci::i_null;
+      (*lease)->session() << query, soci::into(value, ind);
+      return ind == soci::i_ok ? value : std::string("NULL");
+    } catch (const soci::soci_error& e) {
+      return FromSoci(e, "query");
+    }
+  }
+
+ private:
+  static void LockMigrations(soci::session& s) {
+    long long key = kMigrationLockKey;
+    s << "SELECT pg_advisory_xact_lock(:k)", soci::use(key);
+  }
+
+  static Status NoSpace(const Tenant& tenant) {
+    return NotFound(fmt::format("tenant '{}' has no data space", tenant.slug));
+  }
+
+  static Result<bool> SchemaExists(Connection& c, const std::string& schema) {
+    try {
+      long long count = 0;
+      std::string name = schema;
+      c.session() << "SELECT COUNT(*) FROM pg_catalog.pg_namespace WHERE nspname = :n",
+          soci::use(name), soci::into(count);
+      return count != 0;
+    } catch (const soci::soci_error& e) {
+      return FromSoci(e, fmt::format("looking for schema {}", schema));
+    }
+  }
+
+  // When the shared migrations fail because btree_gist could not be created, says so and
+  // what an administrator must do.
+  static Status ExplainMissingExtension(Connection& c, Status failed) {
+    try {
+      long long installed = 0;
+      c.session() << "SELECT COUNT(*) FROM pg_catalog.pg_extension WHERE extname = 'btree_gist'",
+          soci::into(installed);
+      if (installed != 0) return failed;
+    } catch (const soci::soci_error&) {
+      return failed;
+    }
+    return FailedPrecondition(fmt::format(
+        "{} -- the btree_gist extension is not installed in this database and this role may "
+        "not create it: a superuser (or the database owner, PostgreSQL 13+) must run "
+        "CREATE EXTENSION btree_gist; once",
+        failed.message()));
+  }
+
+  // Points the transaction just begun at the tenant's schema, alone, and checks that it is
+  // there and is this tenant's: PostgreSQL skips a missing schema in search_path without a
+  // word, so without the check the queries would find nothing, or something else.
+  Status EnterTenant(Connection& c, const std::string& schema, const Tenant& tenant) {
+    std::string current;
+    soci::indicator ind = soci::i_null;
+    // One round trip; SET LOCAL ends with the transaction.
+    c.session() << fmt::format("SET LOCAL search_path TO {}; SELECT current_schema()",
+                               QuoteIdent(schema)),
+        soci::into(current, ind);
+    if (ind != soci::i_ok || current != schema) {
+      std::lock_guard lock(mu_);
+      verified_.erase(schema);
+      return NotFound(
+          fmt::format("tenant '{}' has no data space (schema {} is missing)", tenant.slug, schema));
+    }
+    {
+      std::lock_guard lock(mu_);
+      auto it = verified_.find(schema);
+      if (it != verified_.end() && it->second == tenant.id) return {};
+    }
+    long long owner = 0;
+    soci::indicator owner_ind = soci::i_null;
+    c.session() << "SELECT tenant_id FROM tenant_meta", soci::into(owner, owner_ind);
+    if (owner_ind != soci::i_ok || owner != tenant.id.value()) return NoSpace(tenant);
+    std::lock_guard lock(mu_);
+    verified_[schema] = tenant.id;
+    return {};
+  }
+
+  WriteGate TenantGate(const std::string& schema) {
+    std::lock_guard lock(mu_);
+    auto it = gates_.find(schema);
+    if (it == gates_.end()) it = gates_.emplace(schema, WriteGate(TenantLabel(schema))).first;
+    return it->second;
+  }
+
+  Result<std::unique_ptr<sql::SqlSharedTransaction>> BeginSharedImpl(TxnMode mode) {
+    sql::TxnParts parts;
+    parts.dialect = &PostgresDialect::Instance();
+    parts.mode = mode;
+    parts.database = "shared database";
+    if (mode == TxnMode::kWrite) {
+      auto ticket = shared_gate_.Acquire(options_.busy_timeout);
+      if (!ticket) return ticket.error();
+      parts.ticket = std::move(*ticket);
+      // The row lock on the shared id counter serializes shared writers across processes,
+      // as Storage::BeginShared promises; check-then-insert is then exact.
+      parts.enter = [](Connection& c) -> Status {
+        long long next = 0;
+        c.session() << "SELECT next FROM shared_ids FOR UPDATE", soci::into(next);
+        return {};
+      };
+    }
+    auto lease = pool_.Acquire();
+    if (!lease) return lease.error();
+    parts.lease = std::move(*lease);
+    auto txn = std::make_unique<sql::SqlSharedTransaction>(std::move(parts));
+    SMOOTH_RETURN_IF_ERROR(txn->Begin());
+    return txn;
+  }
+
+  // A new connection, with the session settings every connection gets. None of them is
+  // tenant context: that is only ever SET LOCAL inside a transaction.
+  Result<std::unique_ptr<Connection>> Connect() const {
+    try {
+      auto session = std::make_unique<soci::session>(*soci::factory_postgresql(), conninfo_);
+      std::string quiet, timeout, synchronous;
+      // lock_timeout bounds the wait for another writer's row lock (busy_timeout); 0
+      // would mean forever. NOTICEs (IF NOT EXISTS) would go to stderr.
+      long long ms = std::max<long long>(1, options_.busy_timeout.count());
+      *session << fmt::format(
+          "SELECT set_config('client_min_messages', 'warning', false), "
+          "set_config('lock_timeout', '{}ms', false), "
+          "current_setting('synchronous_commit')",
+          ms),
+          soci::into(quiet), soci::into(timeout), soci::into(synchronous);
+      // An acknowledged commit must be on disk: never run with synchronous_commit=off,
+      // whatever the server's default (local, on, remote_* all flush the local WAL).
+      if (synchronous == "off") *session << "SET synchronous_commit TO on";
+      return std::make_unique<Connection>(std::move(session));
+    } catch (const soci::soci_error& e) {
+      // libpq's message names the host and database, never the password.
+      return Unavailable(fmt::format("postgresql: cannot connect: {}", e.get_error_message()));
+    } catch (const std::exception& e) {
+      return Unavailable(fmt::format("postgresql: cannot connect: {}", e.what()));
+    }
+  }
+
+  const std::string conninfo_;
+  const StorageOptions options_;
+  SessionPool pool_;  // one pool for the shared tables and every tenant
+  WriteGate shared_gate_;
+  std::shared_ptr<SequenceIdSource> ids_;
+  std::mutex mu_;
+  std::unordered_map<std::string, WriteGate> gates_;    // by schema; guarded by mu_
+  std::unordered_map<std::string, TenantId> verified_;  // schema -> owner; guarded by mu_
+};
+
+// The conninfo as key='value' pairs: libpq parses URIs and key=value strings alike, and
+// SOCI passes key=value pairs through untouched. Never echoes the input (a password).
+Result<std::string> NormalizeConninfo(std::string_view conninfo) {
+  std::string input(conninfo);
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(input.c_str(), &error);
+  if (options == nullptr) {
+    if (error != nullptr) PQfreemem(error);
+    return InvalidArgument("storage url: not a valid PostgreSQL connection string");
+  }
+  std::string out;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || *o->val == '\0') continue;
+    if (!out.empty()) out += ' ';
+    out += o->keyword;
+    out += "='";
+    for (const char* p = o->val; *p != '\0'; ++p) {
+      if (*p == '\'' || *p == '\\') out += '\\';
+      out += *p;
+    }
+    out += '\'';
+  }
+  PQconninfoFree(options);
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> TenantSchemaName(std::string_view slug) {
+  // "tenant_" + 56 = 63 bytes, PostgreSQL's identifier limit: longer names would be
+  // truncated silently, and two slugs could meet in one schema.
+  std::string key = sql::SlugKey(slug);
+  bool ok = !key.empty() && key.size() <= 56 && key[0] >= 'a' && key[0] <= 'z';
+  for (char c : key)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) ok = false;
+  if (!ok)
+    return InvalidArgument("slug: must match [a-z][a-z0-9_]{0,55} to name a PostgreSQL schema");
+  return "tenant_" + key;
+}
+
+Result<std::unique_ptr<Storage>> OpenPostgresStorage(std::string_view conninfo,
+                                                     const StorageOptions& options) {
+  if (options.pool_size == 0) return InvalidArgument("pool_size: must be at least 1");
+  if (options.busy_timeout.count() < 0)
+    return InvalidArgument("busy_timeout: must not be negative");
+  if (options.pool_wait.count() < 0) return InvalidArgument("pool_wait: must not be negative");
+  auto normalized = NormalizeConninfo(conninfo);
+  if (!normalized) return normalized.error();
+  auto storage = std::make_unique<PostgresStorage>(std::move(*normalized), options);
+  SMOOTH_RETURN_IF_ERROR(storage->Init());
+  return std::unique_ptr<Storage>(std::move(storage));
+}
+
+Result<std::string> QueryPooledConnectionForTesting(Storage& storage, const std::string& query) {
+  auto* pg = dynamic_cast<PostgresStorage*>(&storage);
+  if (pg == nullptr) return InvalidArgument("storage: not the PostgreSQL backend");
+  return pg->QueryPooled(query);
+}
+
+}  // namespace smooth::internal::postgres

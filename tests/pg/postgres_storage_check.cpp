@@ -1,0 +1,488 @@
+// The PostgreSQL backend's own promises: its schemas and migrations, tenant context set per
+// transaction (SET LOCAL) and never leaking through a pooled connection, failing closed
+// when a tenant schema is missing, case-insensitive slugs, atomic tenant creation, the
+// EXCLUDE constraint behind the scheduler, writers serialized on the change sequence, and
+// the bounded pool. What it shares with MemoryStorage is covered by every other storage
+// test, run again as <name>_postgresql. Runs only under the postgres ctest fixture; fails,
+// never skips, without it.
+#include <doctest/doctest.h>
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "smooth/storage.hpp"
+#include "storage/postgres/postgres_storage.hpp"
+#include "test_storage.hpp"
+
+namespace smooth::testing {
+namespace {
+
+using internal::postgres::QueryPooledConnectionForTesting;
+using namespace std::chrono_literals;
+
+// The outcome of one statement run by hand, like an operator or another tool would.
+struct Outcome {
+  bool ok = false;
+  std::string sqlstate;
+  std::string error;
+  std::vector<std::string> rows;  // the first column of each row
+};
+
+Outcome Run(const std::string& conninfo, const std::string& sql) {
+  Outcome out;
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    out.error = PQerrorMessage(conn);
+    PQfinish(conn);
+    FAIL("cannot connect: " << out.error);
+  }
+  PQclear(PQexec(conn, "SET client_min_messages = warning"));
+  PGresult* r = PQexec(conn, sql.c_str());
+  ExecStatusType status = PQresultStatus(r);
+  out.ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+  if (!out.ok) {
+    const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    out.sqlstate = state ? state : "";
+    out.error = PQerrorMessage(conn);
+  } else if (status == PGRES_TUPLES_OK) {
+    for (int i = 0; i < PQntuples(r); ++i)
+      out.rows.emplace_back(PQgetisnull(r, i, 0) ? "NULL" : PQgetvalue(r, i, 0));
+  }
+  PQclear(r);
+  PQfinish(conn);
+  return out;
+}
+
+std::vector<std::string> Rows(const std::string& conninfo, const std::string& sql) {
+  Outcome o = Run(conninfo, sql);
+  INFO("SQL: " << sql);
+  REQUIRE_MESSAGE(o.ok, o.error);
+  return o.rows;
+}
+
+void Exec(const std::string& conninfo, const std::string& sql) {
+  Outcome o = Run(conninfo, sql);
+  INFO("SQL: " << sql);
+  REQUIRE_MESSAGE(o.ok, o.error);
+}
+
+std::set<std::string> Tables(const std::string& db, const std::string& schema) {
+  auto rows = Rows(
+      db, "SELECT table_name FROM information_schema.tables WHERE table_schema = '" + schema + "'");
+  return {rows.begin(), rows.end()};
+}
+
+bool SchemaExists(const std::string& db, const std::string& schema) {
+  return Rows(db, "SELECT COUNT(*) FROM pg_namespace WHERE nspname = '" + schema + "'")[0] == "1";
+}
+
+std::unique_ptr<Storage> Open(const std::string& db, const StorageOptions& options = {}) {
+  return Must(OpenStorage(db, options));
+}
+
+Tenant NewTenant(Storage& storage, std::string slug) {
+  return Must(storage.CreateTenant({.slug = std::move(slug),
+                                    .name = "A tenant",
+                                    .time_zone = "Europe/London",
+                                    .created_at = T0()}));
+}
+
+Resource NewResource(Storage& storage, const Tenant& t, std::string name, int capacity = 1) {
+  auto txn = Must(storage.BeginTenant(t, TxnMode::kWrite));
+  Must(txn->BumpChangeSeq());
+  Resource r;
+  r.name = std::move(name);
+  r.kind = ResourceKind::kRoom;
+  r.capacity = capacity;
+  r.time_zone = "Europe/London";
+  r.created_at = T0();
+  r.updated_at = T0();
+  r = Must(txn->InsertResource(r));
+  Must(txn->Commit());
+  return r;
+}
+
+std::vector<std::string> ResourceNames(Storage& storage, const Tenant& t, TxnMode mode) {
+  auto txn = Must(storage.BeginTenant(t, mode));
+  std::vector<std::string> names;
+  for (const Resource& r : Must(txn->ListResources())) names.push_back(r.name);
+  if (mode == TxnMode::kWrite) Must(txn->Commit());
+  return names;
+}
+
+Appointment Booking(ResourceId r, Instant start, Duration length) {
+  Appointment a;
+  a.service = ServiceId(1);
+  a.resources = {r};
+  a.customer = CustomerId(1);
+  a.start = start;
+  a.end = start + length;
+  a.status = AppointmentStatus::kConfirmed;
+  a.created_by = UserId(1);
+  a.created_at = T0();
+  a.updated_at = T0();
+  return a;
+}
+
+Result<Appointment> Book(Storage& storage, const Tenant& t, const Appointment& a) {
+  auto txn = storage.BeginTenant(t, TxnMode::kWrite);
+  if (!txn) return txn.error();
+  auto seq = (*txn)->BumpChangeSeq();
+  if (!seq) return seq.error();
+  Appointment row = a;
+  row.change_seq = *seq;
+  auto created = (*txn)->InsertAppointment(row);
+  if (!created) return created;
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  return created;
+}
+
+// Microseconds since the epoch, as the rows store times.
+long long Micros(Instant t) { return t.time_since_epoch().count(); }
+
+TEST_CASE("shared tables live in public, each tenant's in its own schema tenant_<slug>") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);
+  NewTenant(*storage, "acme");
+  NewTenant(*storage, "globex");
+
+  std::set<std::string> shared = Tables(db, "public");
+  for (const char* t :
+       {"tenants", "domains", "users", "grants", "sessions", "shared_ids", "schema_migrations"})
+    CHECK_MESSAGE(shared.count(t) == 1, "public." << t);
+  CHECK(shared.count("appointments") == 0);
+  for (const char* schema : {"tenant_acme", "tenant_globex"}) {
+    std::set<std::string> tenant = Tables(db, schema);
+    for (const char* t : {"tenant_meta", "change_seq", "resources", "services", "customers",
+                          "appointments", "holds", "appointment_occupancy", "schema_migrations"})
+      CHECK_MESSAGE(tenant.count(t) == 1, schema << "." << t);
+    CHECK(tenant.count("users") == 0);
+  }
+  CHECK(Rows(db, "SELECT slug FROM tenant_acme.tenant_meta") == std::vector<std::string>{"acme"});
+  CHECK(Rows(db, "SELECT COUNT(*) FROM pg_extension WHERE extname = 'btree_gist'")[0] == "1");
+  CHECK(Rows(db, "SELECT last_value FROM public.object_ids").size() == 1);
+}
+
+TEST_CASE("migrations are recorded per schema, applied once, and never go backwards") {
+  std::string db = NewPgDatabase();
+  Tenant acme;
+  {
+    auto storage = Open(db);
+    acme = NewTenant(*storage, "acme");
+    NewResource(*storage, acme, "Chair 1");
+  }
+  std::vector<std::string> shared = {"1", "2", "3"};
+  std::vector<std::string> tenant = {"1", "2"};
+  const std::string shared_sql = "SELECT version FROM public.schema_migrations ORDER BY version";
+  const std::string tenant_sql =
+      "SELECT version FROM tenant_acme.schema_migrations ORDER BY version";
+  CHECK(Rows(db, shared_sql) == shared);
+  CHECK(Rows(db, tenant_sql) == tenant);
+
+  // Reopening (another process starting) applies nothing again and keeps the data.
+  for (int i = 0; i < 2; ++i) {
+    auto again = Open(db);
+    CHECK(Rows(db, shared_sql) == shared);
+    CHECK(Rows(db, tenant_sql) == tenant);
+    CHECK(ResourceNames(*again, acme, TxnMode::kRead) == std::vector<std::string>{"Chair 1"});
+  }
+
+  // A schema newer than this libsmooth is refused, naming where.
+  Exec(db, "INSERT INTO tenant_acme.schema_migrations VALUES (99, 'future', 0)");
+  auto newer = OpenStorage(db);
+  REQUIRE_FALSE(newer.ok());
+  CHECK(newer.error().code() == StatusCode::kFailedPrecondition);
+  CHECK(newer.error().message().find("tenant 'acme'") != std::string::npos);
+  CHECK(newer.error().message().find("99") != std::string::npos);
+}
+
+TEST_CASE("tenant context is SET LOCAL: the pooled connection is back to the default after") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db, {.pool_size = 1});
+  Tenant acme = NewTenant(*storage, "acme");
+  std::string before = Must(QueryPooledConnectionForTesting(*storage, "SHOW search_path"));
+  CHECK(before.find("tenant_") == std::string::npos);
+
+  NewResource(*storage, acme, "Chair 1");  // a committed write
+  CHECK(Must(QueryPooledConnectionForTesting(*storage, "SHOW search_path")) == before);
+  CHECK(ResourceNames(*storage, acme, TxnMode::kRead).size() == 1);  // a read
+  CHECK(Must(QueryPooledConnectionForTesting(*storage, "SHOW search_path")) == before);
+  {
+    auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));  // rolled back
+    Must(txn->BumpChangeSeq());
+  }
+  CHECK(Must(QueryPooledConnectionForTesting(*storage, "SHOW search_path")) == before);
+  // The one connection really is the one the transactions used: nothing of a tenant's is
+  // reachable from it unqualified.
+  CHECK_FALSE(QueryPooledConnectionForTesting(*storage, "SELECT name FROM resources").ok());
+  // And it commits durably.
+  CHECK(Must(QueryPooledConnectionForTesting(*storage, "SHOW synchronous_commit")) == "on");
+}
+
+TEST_CASE("two tenants alternating through a pool of one connection each see only their rows") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db, {.pool_size = 1});
+  Tenant acme = NewTenant(*storage, "acme");
+  Tenant globex = NewTenant(*storage, "globex");
+  NewResource(*storage, acme, "acme chair");
+  NewResource(*storage, globex, "globex desk");
+  for (int i = 0; i < 4; ++i) {
+    TxnMode mode = i % 2 == 0 ? TxnMode::kRead : TxnMode::kWrite;
+    CHECK(ResourceNames(*storage, acme, mode) == std::vector<std::string>{"acme chair"});
+    CHECK(ResourceNames(*storage, globex, mode) == std::vector<std::string>{"globex desk"});
+  }
+  // An id of one tenant finds nothing in the other.
+  auto acme_ids = Rows(db, "SELECT id FROM tenant_acme.resources");
+  auto txn = Must(storage->BeginTenant(globex, TxnMode::kRead));
+  CHECK(txn->GetResource(ResourceId(std::stoll(acme_ids.at(0)))).error().code() ==
+        StatusCode::kNotFound);
+}
+
+TEST_CASE("a tenant whose schema is missing fails closed and never reads public") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db, {.pool_size = 1});
+  Tenant acme = NewTenant(*storage, "acme");
+  NewResource(*storage, acme, "Chair 1");
+  CHECK(ResourceNames(*storage, acme, TxnMode::kRead).size() == 1);
+
+  // Dropped behind the backend's back, with decoy tables in public that a query falling
+  // through search_path would find.
+  Exec(db, "DROP SCHEMA tenant_acme CASCADE");
+  Exec(db, "CREATE TABLE public.change_seq (value BIGINT NOT NULL)");
+  Exec(db, "INSERT INTO public.change_seq VALUES (41)");
+  Exec(db, "CREATE TABLE public.tenant_meta (tenant_id BIGINT NOT NULL, slug TEXT NOT NULL)");
+  Exec(db,
+       "INSERT INTO public.tenant_meta VALUES (" + std::to_string(acme.id.value()) + ", 'acme')");
+  for (TxnMode mode : {TxnMode::kRead, TxnMode::kWrite}) {
+    auto txn = storage->BeginTenant(acme, mode);
+    REQUIRE_FALSE(txn.ok());
+    CHECK(txn.error().code() == StatusCode::kNotFound);
+    CHECK(txn.error().message().find("tenant_acme is missing") != std::string::npos);
+  }
+  // Reopening does not recreate it either.
+  auto again = Open(db);
+  CHECK(again->BeginTenant(acme, TxnMode::kRead).error().code() == StatusCode::kNotFound);
+  CHECK_FALSE(SchemaExists(db, "tenant_acme"));
+}
+
+TEST_CASE("slugs that differ only by case cannot both exist") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);
+  NewTenant(*storage, "acme");
+  for (const char* slug : {"ACME", "Acme", "acme"}) {
+    auto dup = storage->CreateTenant({.slug = slug, .name = "Dup", .time_zone = "UTC"});
+    REQUIRE_FALSE(dup.ok());
+    CHECK(dup.error().code() == StatusCode::kAlreadyExists);
+  }
+  CHECK(Rows(db, "SELECT COUNT(*) FROM public.tenants")[0] == "1");
+  CHECK(Rows(db, "SELECT COUNT(*) FROM pg_namespace WHERE nspname ILIKE 'tenant_acme'")[0] == "1");
+  // A slug too long for a schema name is refused, not truncated into another's schema.
+  CHECK(storage->CreateTenant({.slug = std::string(57, 'a'), .name = "Long", .time_zone = "UTC"})
+            .error()
+            .code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a failed tenant creation leaves no schema and no row") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);
+
+  SUBCASE("a schema of that name is already there") {
+    Exec(db, "CREATE SCHEMA tenant_evil");
+    auto created = storage->CreateTenant({.slug = "evil", .name = "Evil", .time_zone = "UTC"});
+    REQUIRE_FALSE(created.ok());
+    CHECK(created.error().code() == StatusCode::kFailedPrecondition);
+    CHECK(created.error().message().find("tenant_evil") != std::string::npos);
+    CHECK(Rows(db, "SELECT COUNT(*) FROM public.tenants")[0] == "0");
+    CHECK(Tables(db, "tenant_evil").empty());  // the stranger's schema is untouched
+  }
+
+  SUBCASE("a migration fails halfway") {
+    // An event trigger makes the fourth CREATE TABLE of the new schema fail, after the
+    // schema and several tables exist.
+    Exec(db,
+         "CREATE FUNCTION public.fail_holds() RETURNS event_trigger LANGUAGE plpgsql AS $$\n"
+         "DECLARE r record;\n"
+         "BEGIN\n"
+         "  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP\n"
+         "    IF r.object_identity = 'tenant_broken.holds' THEN\n"
+         "      RAISE EXCEPTION 'injected failure';\n"
+         "    END IF;\n"
+         "  END LOOP;\n"
+         "END $$");
+    Exec(db,
+         "CREATE EVENT TRIGGER fail_holds ON ddl_command_end EXECUTE FUNCTION public.fail_holds()");
+    auto created = storage->CreateTenant({.slug = "broken", .name = "Broken", .time_zone = "UTC"});
+    REQUIRE_FALSE(created.ok());
+    CHECK(created.error().message().find("injected failure") != std::string::npos);
+    CHECK(created.error().message().find("migration 1") != std::string::npos);
+    CHECK_FALSE(SchemaExists(db, "tenant_broken"));
+    CHECK(Rows(db, "SELECT COUNT(*) FROM public.tenants")[0] == "0");
+    auto txn = Must(storage->BeginShared(TxnMode::kRead));
+    CHECK(txn->FindTenantBySlug("broken").error().code() == StatusCode::kNotFound);
+    txn.reset();
+
+    // Nothing was left that stands in the way once the cause is gone.
+    Exec(db, "DROP EVENT TRIGGER fail_holds");
+    Tenant broken = NewTenant(*storage, "broken");
+    CHECK(ResourceNames(*storage, broken, TxnMode::kRead).empty());
+  }
+}
+
+TEST_CASE("the EXCLUDE constraint refuses overlapping bookings of a capacity-1 resource") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair", 1);
+  Resource room = NewResource(*storage, acme, "Room", 2);
+
+  CHECK(Rows(db,
+             "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_namespace n ON "
+             "n.oid = c.connamespace WHERE n.nspname = 'tenant_acme' AND c.contype = 'x'") ==
+        std::vector<std::string>{
+            "EXCLUDE USING gist (resource_id WITH =, tstzrange(occupied_start, occupied_end) "
+            "WITH &&) WHERE ((active AND cap1))"});
+
+  Instant ten = T0() + 1h;
+  Appointment first = Must(Book(*storage, acme, Booking(chair.id, ten, 30min)));
+  CHECK(Rows(db, "SELECT cap1 AND active FROM tenant_acme.appointment_occupancy") ==
+        std::vector<std::string>{"t"});
+
+  // Raw SQL, as a buggy writer or another tool would do it: refused by the database.
+  auto raw = [&](long long id, Instant start, Duration length, ResourceId r) {
+    return Run(
+        db,
+        fmt::format("INSERT INTO tenant_acme.appointments (id, service, resources, customer, "
+                    "start_at, end_at, buffer_before, buffer_after, status, notes, "
+                    "created_by, created_at, updated_at, version, outside_hours, change_seq) "
+                    "VALUES ({}, 1, '[{}]', 1, {}, {}, 0, 0, 'confirmed', '', 1, 0, 0, 1, 0, 99)",
+                    id, r.value(), Micros(start), Micros(start + length)));
+  };
+  Outcome overlap = raw(900001, ten + 15min, 30min, chair.id);
+  CHECK_FALSE(overlap.ok);
+  CHECK(overlap.sqlstate == "23P01");
+  // Back to back is no overlap; capacity 2 is not guarded by the constraint.
+  CHECK(raw(900002, ten + 30min, 30min, chair.id).ok);
+  CHECK(raw(900003, ten, 30min, room.id).ok);
+  CHECK(raw(900004, ten, 30min, room.id).ok);
+
+  // Through the backend the same clash is a conflict, and the transaction rolls back.
+  auto clash = Book(*storage, acme, Booking(chair.id, ten - 10min, 20min));
+  REQUIRE_FALSE(clash.ok());
+  CHECK(clash.error().code() == StatusCode::kConflict);
+
+  // Cancelling frees the time; moving keeps the occupancy in step.
+  {
+    auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
+    Must(txn->BumpChangeSeq());
+    first.status = AppointmentStatus::kCancelled;
+    Must(txn->UpdateAppointment(first));
+    Must(txn->Commit());
+  }
+  Appointment second = Must(Book(*storage, acme, Booking(chair.id, ten - 10min, 20min)));
+  {
+    auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
+    Must(txn->BumpChangeSeq());
+    second.start = ten + 2h;
+    second.end = second.start + 20min;
+    Must(txn->UpdateAppointment(second));
+    Must(txn->Commit());
+  }
+  CHECK(raw(900005, ten - 10min, 20min, chair.id).ok);  // its old time is free now
+  CHECK(Rows(db, fmt::format("SELECT COUNT(*) FROM tenant_acme.appointment_occupancy WHERE "
+                             "appointment_id = {}",
+                             second.id.value()))[0] == "1");
+}
+
+TEST_CASE("writers of a tenant queue on the change sequence, across storages like processes") {
+  std::string db = NewPgDatabase();
+  auto one = Open(db);
+  auto two = Open(db, {.busy_timeout = 200ms});
+  Tenant acme = NewTenant(*one, "acme");
+
+  auto first = Must(one->BeginTenant(acme, TxnMode::kWrite));
+  CHECK(Must(first->BumpChangeSeq()) == 1);
+  // The other storage's writer waits on the row lock, past its busy_timeout: unavailable.
+  {
+    auto second = Must(two->BeginTenant(acme, TxnMode::kWrite));
+    auto seq = second->BumpChangeSeq();
+    REQUIRE_FALSE(seq.ok());
+    CHECK(seq.error().code() == StatusCode::kUnavailable);
+  }
+  // With time to wait, it goes once the first commits, and sees its change.
+  auto later = std::async(std::launch::async, [&]() -> std::int64_t {
+    auto txn = Must(one->BeginTenant(acme, TxnMode::kRead));  // readers never wait
+    (void)Must(txn->ChangeSeq());
+    auto second = Must(Open(db)->BeginTenant(acme, TxnMode::kWrite));
+    return Must(second->BumpChangeSeq());
+  });
+  CHECK(later.wait_for(300ms) == std::future_status::timeout);
+  Must(first->Commit());
+  CHECK(later.get() == 2);
+}
+
+TEST_CASE("an exhausted pool fails with unavailable after pool_wait, never blocking") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db, {.pool_size = 1, .pool_wait = 200ms});
+  Tenant acme = NewTenant(*storage, "acme");
+  auto held = Must(storage->BeginTenant(acme, TxnMode::kRead));
+  auto started = std::chrono::steady_clock::now();
+  auto shared = storage->BeginShared(TxnMode::kRead);
+  REQUIRE_FALSE(shared.ok());
+  CHECK(shared.error().code() == StatusCode::kUnavailable);
+  CHECK(std::chrono::steady_clock::now() - started >= 200ms);
+  CHECK(storage->BeginTenant(acme, TxnMode::kWrite).error().code() == StatusCode::kUnavailable);
+  held.reset();
+  CHECK(storage->BeginShared(TxnMode::kRead).ok());
+}
+
+TEST_CASE("without the right to create btree_gist, opening says what an admin must do") {
+  std::string admin = TestPgConninfo();
+  std::string role = fmt::format("smooth_plain_{}", ::getpid());
+  std::string db = NewPgDatabase();  // owned by the superuser; no btree_gist yet
+  Exec(admin, "DROP ROLE IF EXISTS " + role);
+  Exec(admin, "CREATE ROLE " + role + " LOGIN");
+  // It may create tables in public, but not extensions in the database (btree_gist is a
+  // trusted extension: that takes CREATE on the database, or a superuser).
+  Exec(db, "GRANT CREATE ON SCHEMA public TO " + role);
+  auto opened = OpenStorage(db + " user=" + role);
+  REQUIRE_FALSE(opened.ok());
+  INFO(opened.error().message());
+  CHECK(opened.error().code() == StatusCode::kFailedPrecondition);
+  CHECK(opened.error().message().find("CREATE EXTENSION btree_gist") != std::string::npos);
+  CHECK(opened.error().message().find("migration 1 'btree_gist_extension'") != std::string::npos);
+  // Once an administrator has created it, the same role opens the database.
+  Exec(db, "CREATE EXTENSION btree_gist");
+  {
+    auto after = OpenStorage(db + " user=" + role);  // closed before the role goes
+    CHECK_MESSAGE(after.ok(), (after.ok() ? "" : after.error().ToString()));
+  }
+  Exec(db, "REASSIGN OWNED BY " + role + " TO smooth");
+  Exec(db, "DROP OWNED BY " + role);
+  Exec(admin, "DROP ROLE " + role);
+}
+
+TEST_CASE("postgresql:// URLs and conninfo strings both open the backend") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);  // key=value
+  NewTenant(*storage, "acme");
+  // The same database as a URI, socket directory and all, percent-encoded.
+  std::string dir = Rows(db, "SELECT current_setting('unix_socket_directories')")[0];
+  std::string name = Rows(db, "SELECT current_database()")[0];
+  std::string encoded;
+  for (char c : dir) encoded += c == '/' ? std::string("%2F") : std::string(1, c);
+  auto uri = OpenStorage(fmt::format("postgresql://smooth@{}/{}", encoded, name));
+  REQUIRE_MESSAGE(uri.ok(), uri.error().ToString());
+  auto txn = Must((*uri)->BeginShared(TxnMode::kRead));
+  CHECK(Must(txn->FindTenantBySlug("acme")).slug == "acme");
+  CHECK(OpenStorage("postgresql://[bad").error().code() == StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace smooth::testing

@@ -1,0 +1,280 @@
+// smooth-admin: the operator's command line for a libsmooth storage — migrations (shared,
+// all tenants, one tenant), creating tenants and superusers, and an integrity check. Every
+// command is idempotent and stops at the first failure with a message naming the database.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smooth/audit.hpp"
+#include "smooth/platform.hpp"
+#include "smooth/storage.hpp"
+#include "storage/admin.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: smooth-admin [--storage URL] [--security-log FILE] COMMAND [OPTIONS]
+
+Commands:
+  migrate                 migrate the shared database, then every tenant, in id order
+  migrate --shared        migrate the shared database only
+  migrate --tenant SLUG   migrate the shared database, then that tenant
+  create-tenant --slug SLUG --name NAME [--time-zone ZONE] [--tier TIER] [--demo]
+                [--as EMAIL]
+                          create a tenant, acting as the superuser EMAIL (default: the
+                          only active superuser); nothing to do if the slug exists
+  create-superuser --email EMAIL [--name NAME] [--password-file FILE]
+                          create a platform superuser; the password is the first line of
+                          FILE, or of standard input (never a command-line argument);
+                          nothing to do if the email exists as a superuser
+  check                   integrity_check on every database, migrations current, a data
+                          file for every tenant; exits 1 when anything is wrong
+
+Options:
+  --storage URL           memory:, sqlite:<dir> (default sqlite:./data), postgresql://...
+  --security-log FILE     append the security audit records (tenant and user creation)
+                          to FILE (JSON lines, mode 0600)
+
+Exit status: 0 success, 1 failure, 2 bad usage.
+)";
+
+int Usage(const std::string& problem) {
+  std::cerr << "smooth-admin: " << problem << "\n\n" << kUsage;
+  return 2;
+}
+
+int Fail(const smooth::Status& status) {
+  std::cerr << "smooth-admin: " << status.ToString() << "\n";
+  return 1;
+}
+
+// Command-line options after the command: "--flag value" pairs and bare "--flag"s.
+struct Args {
+  std::map<std::string, std::string> values;
+  std::map<std::string, bool> flags;
+};
+
+std::optional<std::string> ParseOptions(const std::vector<std::string>& argv, std::size_t from,
+                                        const std::vector<std::string>& with_value,
+                                        const std::vector<std::string>& bare, Args& out) {
+  for (std::size_t i = from; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (std::find(with_value.begin(), with_value.end(), a) != with_value.end()) {
+      if (i + 1 >= argv.size()) return a + " needs a value";
+      out.values[a] = argv[++i];
+    } else if (std::find(bare.begin(), bare.end(), a) != bare.end()) {
+      out.flags[a] = true;
+    } else if (a == "--password") {
+      return "a password is never taken from the command line (other users can read it): use "
+             "--password-file FILE or standard input";
+    } else {
+      return "unexpected argument '" + a + "'";
+    }
+  }
+  return std::nullopt;
+}
+
+// The first line of `in`, without its line ending.
+std::string FirstLine(std::istream& in) {
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+struct Stack {
+  std::shared_ptr<smooth::Storage> storage;
+  std::unique_ptr<smooth::Platform> platform;
+};
+
+smooth::Result<Stack> OpenPlatform(const std::string& url, const std::string& security_log) {
+  auto storage = smooth::OpenStorage(url);
+  if (!storage) return storage.error();
+  Stack s;
+  s.storage = std::move(*storage);
+  smooth::PlatformOptions o;
+  o.storage = s.storage;
+  if (!security_log.empty()) {
+    auto sink = smooth::FileAuditSink::Open(security_log);
+    if (!sink) return sink.error();
+    o.security_log = std::move(*sink);
+  }
+  auto platform = smooth::Platform::Open(o);
+  if (!platform) return platform.error();
+  s.platform = std::move(*platform);
+  return s;
+}
+
+int Migrate(const std::string& url, const Args& args) {
+  auto progress = [](std::string_view line) { std::cout << line << "\n"; };
+  smooth::Status s;
+  if (args.flags.contains("--shared") && args.values.contains("--tenant"))
+    return Usage("migrate: --shared and --tenant exclude each other");
+  if (args.flags.contains("--shared"))
+    s = smooth::internal::admin::MigrateShared(url, progress);
+  else if (args.values.contains("--tenant"))
+    s = smooth::internal::admin::MigrateTenant(url, args.values.at("--tenant"), progress);
+  else
+    s = smooth::internal::admin::MigrateAll(url, progress);
+  if (!s.ok()) return Fail(s);
+  std::cout << "migrations up to date\n";
+  return 0;
+}
+
+int CreateSuperuser(const std::string& url, const std::string& security_log, const Args& args) {
+  if (!args.values.contains("--email")) return Usage("create-superuser: --email is required");
+  std::string email = args.values.at("--email");
+  std::string name = args.values.contains("--name") ? args.values.at("--name") : "Superuser";
+  std::string password;
+  if (args.values.contains("--password-file")) {
+    std::ifstream in(args.values.at("--password-file"));
+    if (!in) return Fail(smooth::NotFound("cannot read the password file"));
+    password = FirstLine(in);
+  } else {
+    if (::isatty(0)) std::cerr << "password: " << std::flush;
+    password = FirstLine(std::cin);
+  }
+  auto s = OpenPlatform(url, security_log);
+  if (!s) return Fail(s.error());
+  {
+    auto txn = s->storage->BeginShared(smooth::TxnMode::kRead);
+    if (!txn) return Fail(txn.error());
+    auto existing = (*txn)->FindUserByEmail(std::nullopt, email);
+    if (existing) {
+      if (existing->role != smooth::Role::kSuperuser)
+        return Fail(smooth::AlreadyExists("user " + existing->email +
+                                          " exists and is not a superuser"));
+      std::cout << "superuser " << existing->email << " already exists (id "
+                << existing->id.value() << "); nothing to do\n";
+      return 0;
+    }
+    if (existing.error().code() != smooth::StatusCode::kNotFound) return Fail(existing.error());
+  }
+  auto user = s->platform->CreateSuperuser(email, name, password);
+  if (!user) return Fail(user.error());
+  std::cout << "created superuser " << user->email << " (id " << user->id.value() << ")\n";
+  return 0;
+}
+
+// The superuser to act as: the one named, or the only active one there is.
+smooth::Result<smooth::User> Actor(smooth::Storage& storage, const Args& args) {
+  auto txn = storage.BeginShared(smooth::TxnMode::kRead);
+  if (!txn) return txn.error();
+  if (args.values.contains("--as")) {
+    auto user = (*txn)->FindUserByEmail(std::nullopt, args.values.at("--as"));
+    if (!user) return user;
+    if (user->role != smooth::Role::kSuperuser || !user->is_active)
+      return smooth::PermissionDenied(user->email + " is not an active superuser");
+    return user;
+  }
+  auto users = (*txn)->ListUsers(std::nullopt);
+  if (!users) return users.error();
+  std::vector<smooth::User> superusers;
+  for (smooth::User& u : *users)
+    if (u.role == smooth::Role::kSuperuser && u.is_active) superusers.push_back(std::move(u));
+  if (superusers.size() != 1)
+    return smooth::FailedPrecondition(
+        superusers.empty() ? "no active superuser: run create-superuser first"
+                           : "several superusers: say which one with --as EMAIL");
+  return superusers.front();
+}
+
+int CreateTenant(const std::string& url, const std::string& security_log, const Args& args) {
+  if (!args.values.contains("--slug") || !args.values.contains("--name"))
+    return Usage("create-tenant: --slug and --name are required");
+  smooth::TenantSpec spec;
+  spec.slug = args.values.at("--slug");
+  spec.name = args.values.at("--name");
+  if (args.values.contains("--time-zone")) spec.time_zone = args.values.at("--time-zone");
+  if (args.values.contains("--tier")) {
+    auto tier = smooth::ParseTier(args.values.at("--tier"));
+    if (!tier) return Fail(tier.error());
+    spec.tier = *tier;
+  }
+  spec.is_demo = args.flags.contains("--demo");
+  auto s = OpenPlatform(url, security_log);
+  if (!s) return Fail(s.error());
+  {
+    auto txn = s->storage->BeginShared(smooth::TxnMode::kRead);
+    if (!txn) return Fail(txn.error());
+    auto existing = (*txn)->FindTenantBySlug(spec.slug);
+    if (existing) {
+      std::cout << "tenant '" << existing->slug << "' already exists (id " << existing->id.value()
+                << "); nothing to do\n";
+      return 0;
+    }
+    if (existing.error().code() != smooth::StatusCode::kNotFound) return Fail(existing.error());
+  }
+  auto actor = Actor(*s->storage, args);
+  if (!actor) return Fail(actor.error());
+  auto me = s->platform->ActAs(actor->id);
+  if (!me) return Fail(me.error());
+  auto tenant = s->platform->CreateTenant(*me, spec);
+  if (!tenant) return Fail(tenant.error());
+  std::cout << "created tenant '" << tenant->slug << "' (id " << tenant->id.value() << ")\n";
+  return 0;
+}
+
+int Check(const std::string& url) {
+  auto findings = smooth::internal::admin::Check(url);
+  if (!findings) return Fail(findings.error());
+  int problems = 0;
+  for (const auto& f : *findings) {
+    std::cout << (f.ok ? "ok       " : "PROBLEM  ") << f.database << ": " << f.detail << "\n";
+    if (!f.ok) ++problems;
+  }
+  std::cout << findings->size() << " checked, " << problems << " problem"
+            << (problems == 1 ? "" : "s") << "\n";
+  return problems == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string url = "sqlite:./data";
+  std::string security_log;
+  std::size_t i = 0;
+  for (; i < args.size() && args[i].starts_with("-"); ++i) {
+    if (args[i] == "-h" || args[i] == "--help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (args[i] == "--storage" || args[i] == "--security-log") {
+      if (i + 1 >= args.size()) return Usage(args[i] + " needs a value");
+      (args[i] == "--storage" ? url : security_log) = args[i + 1];
+      ++i;
+      continue;
+    }
+    return Usage("unknown option '" + args[i] + "'");
+  }
+  if (i >= args.size()) return Usage("no command given");
+  const std::string command = args[i];
+  Args opts;
+  std::optional<std::string> problem;
+  if (command == "migrate") {
+    problem = ParseOptions(args, i + 1, {"--tenant"}, {"--shared"}, opts);
+    if (!problem) return Migrate(url, opts);
+  } else if (command == "create-tenant") {
+    problem = ParseOptions(args, i + 1, {"--slug", "--name", "--time-zone", "--tier", "--as"},
+                           {"--demo"}, opts);
+    if (!problem) return CreateTenant(url, security_log, opts);
+  } else if (command == "create-superuser") {
+    problem = ParseOptions(args, i + 1, {"--email", "--name", "--password-file"}, {}, opts);
+    if (!problem) return CreateSuperuser(url, security_log, opts);
+  } else if (command == "check") {
+    problem = ParseOptions(args, i + 1, {}, {}, opts);
+    if (!problem) return Check(url);
+  } else {
+    return Usage("unknown command '" + command + "'");
+  }
+  return Usage(command + ": " + *problem);
+}
