@@ -1,9 +1,11 @@
 // smooth-admin, run as the built binary against a fresh SQLite data directory: creating a
 // superuser (password from stdin, never argv) and tenants, migrations that are idempotent
 // and stop at the first failure naming the tenant and the migration, and a check that
-// passes on a healthy directory and names the tenant when its file is gone (SECURITY.md 19).
+// passes on a healthy directory and names the tenant when its file is gone (SECURITY.md 19);
+// on the _postgresql run, the same against a database with a schema per tenant.
 #include <doctest/doctest.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -163,24 +165,107 @@ TEST_CASE("smooth-admin creates, migrates idempotently, checks, and names what i
   CHECK(Contains(r.output, "tenant_ghost.db: a tenant data file with no tenant row"));
 }
 
-// On PostgreSQL (the _postgresql run) the creating commands work through the library;
-// migrate and check are SQLite-only so far and say so instead of pretending.
-TEST_CASE("smooth-admin on PostgreSQL: creates through the library, says migrate/check are not there yet") {
+// Runs `sql` on the database of `conninfo` (not the fixture's admin database).
+void PgExec(const std::string& conninfo, const std::string& sql) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  REQUIRE_MESSAGE(PQstatus(conn) == CONNECTION_OK, PQerrorMessage(conn));
+  PGresult* r = PQexec(conn, sql.c_str());
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+  std::string error = ok ? "" : PQerrorMessage(conn);
+  PQclear(r);
+  PQfinish(conn);
+  REQUIRE_MESSAGE(ok, "'" << sql << "' failed: " << error);
+}
+
+// On PostgreSQL (the _postgresql run): the same story with a schema per tenant.
+TEST_CASE("smooth-admin on PostgreSQL: migrates idempotently, checks, and names what is broken") {
   if (TestStorageKind() != "postgresql") return;  // the SQLite story above covers the rest
   Admin admin{.url = NewPgDatabase()};
   CommandResult r = admin({"create-superuser", "--email", "root@example.com"},
                           "correct horse battery\n");
   CHECK_MESSAGE(r.exit_code == 0, r.output);
-  r = admin({"create-tenant", "--slug", "acme", "--name", "Acme"});
-  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  for (const char* slug : {"acme", "globex"}) {
+    r = admin({"create-tenant", "--slug", slug, "--name", "A tenant"});
+    CHECK_MESSAGE(r.exit_code == 0, r.output);
+    CHECK(Contains(r.output, "created tenant"));
+  }
   r = admin({"create-tenant", "--slug", "acme", "--name", "Acme"});
   CHECK_MESSAGE(r.exit_code == 0, r.output);
   CHECK(Contains(r.output, "already exists"));
-  for (const char* command : {"migrate", "check"}) {
-    r = admin({command});
-    CHECK(r.exit_code == 1);
-    CHECK(Contains(r.output, "not supported by smooth-admin yet"));
+
+  // Migrations: all, twice; one tenant; the shared database alone.
+  for (int i = 0; i < 2; ++i) {
+    r = admin({"migrate"});
+    CHECK_MESSAGE(r.exit_code == 0, r.output);
+    CHECK(Contains(r.output, "shared database: at version"));
+    CHECK(Contains(r.output, "tenant 'acme': at version 2"));
+    CHECK(Contains(r.output, "tenant 'globex': at version 2"));
   }
+  r = admin({"migrate", "--tenant", "ACME"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(Contains(r.output, "tenant 'acme': at version"));
+  CHECK(!Contains(r.output, "globex"));
+  r = admin({"migrate", "--shared"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(!Contains(r.output, "tenant"));
+  r = admin({"migrate", "--tenant", "nobody"});
+  CHECK(r.exit_code == 1);
+  CHECK(Contains(r.output, "tenant 'nobody': no such tenant"));
+
+  r = admin({"check"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(Contains(r.output, "0 problems"));
+
+  // What the tool did leaves the storage usable through the library.
+  {
+    auto storage = std::shared_ptr<Storage>(Must(OpenStorage(admin.url)));
+    auto txn = Must(storage->BeginShared(TxnMode::kRead));
+    CHECK(Must(txn->ListTenants()).size() == 2);
+  }
+
+  // A migration that cannot apply: the failure names the tenant and the migration, and
+  // check reports the tenant behind on migrations.
+  PgExec(admin.url, "DELETE FROM tenant_acme.schema_migrations WHERE version = 2");
+  r = admin({"check"});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "tenant 'acme': migrations not applied: 2"), r.output);
+  r = admin({"migrate"});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "tenant 'acme': migration 2 'appointment_occupancy' failed"),
+                r.output);
+  CHECK(!Contains(r.output, "tenant 'globex': at version"));  // stopped at the first failure
+  PgExec(admin.url,
+         "INSERT INTO tenant_acme.schema_migrations (version, name, applied_at) "
+         "VALUES (2, 'appointment_occupancy', 0)");
+  r = admin({"check"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+
+  // A schema whose tenant_meta names another tenant.
+  PgExec(admin.url, "UPDATE tenant_acme.tenant_meta SET tenant_id = tenant_id + 1");
+  r = admin({"check"});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "tenant 'acme': schema tenant_acme does not belong"), r.output);
+  PgExec(admin.url, "UPDATE tenant_acme.tenant_meta SET tenant_id = tenant_id - 1");
+  r = admin({"check"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+
+  // A tenant's schema gone: check fails and names the tenant; so does migrate.
+  PgExec(admin.url, "DROP SCHEMA tenant_globex CASCADE");
+  r = admin({"check"});
+  CHECK(r.exit_code == 1);
+  CHECK(Contains(r.output, "tenant 'globex'"));
+  CHECK_MESSAGE(Contains(r.output, "schema tenant_globex is missing"), r.output);
+  CHECK(Contains(r.output, "1 problem"));
+  r = admin({"migrate"});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "tenant 'globex'"), r.output);
+
+  // A stray tenant schema without a row is a problem too.
+  PgExec(admin.url, "CREATE SCHEMA tenant_ghost");
+  r = admin({"check"});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "schema tenant_ghost: a tenant schema with no tenant row"),
+                r.output);
 }
 
 TEST_CASE("smooth-admin refuses bad usage with exit status 2") {

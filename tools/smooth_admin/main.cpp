@@ -35,8 +35,10 @@ Commands:
                           create a platform superuser; the password is the first line of
                           FILE, or of standard input (never a command-line argument);
                           nothing to do if the email exists as a superuser
-  check                   integrity_check on every database, migrations current, a data
-                          file for every tenant; exits 1 when anything is wrong
+  check                   SQLite: integrity_check on every database, migrations current, a
+                          data file for every tenant, no stray files; PostgreSQL: migrations
+                          current, a schema for every tenant and owned by it, no stray
+                          tenant_* schemas; exits 1 when anything is wrong
 
 Options:
   --storage URL           memory:, sqlite:<dir> (default sqlite:./data), postgresql://...

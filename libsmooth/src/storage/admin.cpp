@@ -1,6 +1,7 @@
-// smooth-admin's view of a SQLite data directory: migrations one database at a time, and a
-// read-only check. It uses the same migration lists and runner as the backend
-// (storage/sqlite/sqlite_schema.hpp, storage/sql/migrations.hpp).
+// smooth-admin's view of a storage: migrations one database at a time, and a read-only
+// check. SQLite: a data directory, with the same migration lists and runner as the backend
+// (storage/sqlite/sqlite_schema.hpp, storage/sql/migrations.hpp). PostgreSQL: through the
+// backend's own PostgresMaintenance (its migration lists, advisory lock and schema entry).
 #include "storage/admin.hpp"
 
 #include <algorithm>
@@ -20,6 +21,8 @@
 #include "storage/sql/connection.hpp"
 #include "storage/sql/dialect.hpp"
 #include "storage/sql/migrations.hpp"
+#include "storage/postgres/postgres_schema.hpp"
+#include "storage/postgres/postgres_storage.hpp"
 #include "storage/sql/rows.hpp"
 #include "storage/sqlite/sqlite_schema.hpp"
 
@@ -43,15 +46,18 @@ class MigrationDialect final : public sql::SqlDialect {
   }
 };
 
+// A PostgreSQL URL or libpq conninfo ("host=... dbname=..."), as OpenStorage takes them.
+bool IsPostgres(std::string_view url) {
+  if (url == "memory:" || url.starts_with("sqlite:")) return false;
+  return url.starts_with("postgres") || url.find('=') != std::string_view::npos;
+}
+
 // The data directory of a `sqlite:` URL; other schemes are refused with the reason.
 Result<fs::path> SqliteDir(std::string_view url) {
   if (url == "memory:")
     return InvalidArgument("memory: storage lives in one process; there is nothing to maintain");
-  if (!url.starts_with("sqlite:")) {
-    if (url.starts_with("postgres") || url.find('=') != std::string_view::npos)
-      return Unavailable("postgresql storage: not supported by smooth-admin yet");
-    return InvalidArgument("storage url: expected sqlite:<dir>");
-  }
+  if (!url.starts_with("sqlite:"))
+    return InvalidArgument("storage url: expected sqlite:<dir> or postgresql://...");
   std::string_view dir = url.substr(7);
   if (dir.starts_with("//")) dir.remove_prefix(2);
   if (dir.empty()) return InvalidArgument("storage url: sqlite: needs a directory");
@@ -141,6 +147,9 @@ Result<std::vector<TenantEntry>> ListTenants(const fs::path& dir) {
   return out;
 }
 
+CheckFinding VersionFinding(const std::string& label, const std::vector<int>& applied,
+                            std::span<const sql::Migration> migrations, std::string_view prefix);
+
 // Integrity and migrations of one database file, as findings.
 void CheckDatabase(const fs::path& path, const std::string& label,
                    std::span<const sql::Migration> migrations,
@@ -163,30 +172,135 @@ void CheckDatabase(const fs::path& path, const std::string& label,
   }
   std::vector<int> applied;
   for (const auto& row : *versions) applied.push_back(std::stoi(row[0]));
+  findings.push_back(VersionFinding(label, applied, migrations, "integrity ok, "));
+}
+
+// The verdict on a database's applied migration versions against the known list.
+CheckFinding VersionFinding(const std::string& label, const std::vector<int>& applied,
+                            std::span<const sql::Migration> migrations, std::string_view prefix) {
   std::vector<int> known;
   for (const sql::Migration& m : migrations) known.push_back(m.version);
-  if (applied == known) {
-    findings.push_back({label, true, fmt::format("integrity ok, schema version {}",
-                                                 known.empty() ? 0 : known.back())});
-    return;
-  }
+  if (applied == known)
+    return {label, true,
+            fmt::format("{}schema version {}", prefix, known.empty() ? 0 : known.back())};
   std::vector<int> missing;
   for (int v : known)
     if (!std::binary_search(applied.begin(), applied.end(), v)) missing.push_back(v);
   int newest = applied.empty() ? 0 : applied.back();
   if (!known.empty() && newest > known.back())
-    findings.push_back({label, false, fmt::format("schema version {} is newer than this "
-                                                  "smooth-admin knows ({})",
-                                                  newest, known.back())});
-  else
-    findings.push_back({label, false, fmt::format("migrations not applied: {} (run "
-                                                  "smooth-admin migrate)",
-                                                  fmt::join(missing, ", "))});
+    return {label, false, fmt::format("schema version {} is newer than this "
+                                      "smooth-admin knows ({})",
+                                      newest, known.back())};
+  return {label, false, fmt::format("migrations not applied: {} (run "
+                                    "smooth-admin migrate)",
+                                    fmt::join(missing, ", "))};
+}
+
+// --- PostgreSQL ---
+
+using postgres::PostgresMaintenance;
+
+Result<std::unique_ptr<PostgresMaintenance>> OpenPg(std::string_view url) {
+  return PostgresMaintenance::Open(url);
+}
+
+Status PgMigrateShared(PostgresMaintenance& pg, const Progress& progress) {
+  SMOOTH_RETURN_IF_ERROR(pg.MigrateShared());
+  if (progress) {
+    auto applied = pg.AppliedMigrations("public", "shared database");
+    if (!applied) return applied.error();
+    progress(fmt::format("shared database: at version {}", applied->empty() ? 0 : applied->back()));
+  }
+  return {};
+}
+
+Status PgMigrateTenant(PostgresMaintenance& pg, std::string_view slug, const Progress& progress) {
+  SMOOTH_RETURN_IF_ERROR(pg.MigrateTenant(slug));
+  if (progress) {
+    std::string label = TenantLabel(slug);
+    auto schema = postgres::TenantSchemaName(slug);
+    if (!schema) return schema.error();
+    auto applied = pg.AppliedMigrations(*schema, label);
+    if (!applied) return applied.error();
+    progress(fmt::format("{}: at version {}", label, applied->empty() ? 0 : applied->back()));
+  }
+  return {};
+}
+
+Result<std::vector<CheckFinding>> PgCheck(std::string_view url) {
+  auto pg = OpenPg(url);
+  if (!pg) return pg.error();
+  std::vector<CheckFinding> findings;
+  auto shared = (*pg)->AppliedMigrations("public", "shared database");
+  if (!shared) {
+    findings.push_back({"shared database", false, shared.error().message()});
+    return findings;
+  }
+  findings.push_back(
+      VersionFinding("shared database", *shared, postgres::SharedMigrations(), ""));
+  if (!findings.back().ok) return findings;  // tenants cannot be listed reliably
+  auto tenants = (*pg)->Tenants();
+  if (!tenants) {
+    findings.push_back({"shared database", false, tenants.error().message()});
+    return findings;
+  }
+  std::set<std::string> expected;
+  for (const auto& t : *tenants) {
+    std::string label = TenantLabel(t.slug);
+    auto schema = postgres::TenantSchemaName(t.slug);
+    if (!schema) {
+      findings.push_back({label, false, fmt::format("tenant id {}: {}", t.id,
+                                                    schema.error().message())});
+      continue;
+    }
+    expected.insert(*schema);
+    auto exists = (*pg)->SchemaExists(*schema);
+    if (!exists) {
+      findings.push_back({label, false, exists.error().message()});
+      continue;
+    }
+    if (!*exists) {
+      findings.push_back(
+          {label, false, fmt::format("tenant id {}: its schema {} is missing", t.id, *schema)});
+      continue;
+    }
+    auto applied = (*pg)->AppliedMigrations(*schema, label);
+    if (!applied) {
+      findings.push_back({label, false, applied.error().message()});
+      continue;
+    }
+    findings.push_back(VersionFinding(label, *applied, postgres::TenantMigrations(), ""));
+    if (!findings.back().ok) continue;
+    auto owner = (*pg)->SchemaOwner(*schema);
+    if (!owner || !owner->has_value() || **owner != t.id)
+      findings.back() = {
+          label, false,
+          fmt::format("schema {} does not belong to tenant id {} (tenant_meta says {})", *schema,
+                      t.id,
+                      !owner ? owner.error().message()
+                             : owner->has_value() ? std::to_string(**owner) : "nothing")};
+  }
+  // Tenant schemas without a tenant row: left by hand or another tool. They make creating
+  // that slug fail, so they are reported.
+  auto schemas = (*pg)->TenantSchemas();
+  if (!schemas) {
+    findings.push_back({"tenant schemas", false, schemas.error().message()});
+    return findings;
+  }
+  for (const std::string& name : *schemas)
+    if (!expected.contains(name))
+      findings.push_back({"schema " + name, false, "a tenant schema with no tenant row"});
+  return findings;
 }
 
 }  // namespace
 
 Status MigrateShared(std::string_view url, const Progress& progress) {
+  if (IsPostgres(url)) {
+    auto pg = OpenPg(url);
+    if (!pg) return pg.error();
+    return PgMigrateShared(**pg, progress);
+  }
   auto dir = SqliteDir(url);
   if (!dir) return dir.error();
   std::error_code ec;
@@ -200,6 +314,16 @@ Status MigrateShared(std::string_view url, const Progress& progress) {
 }
 
 Status MigrateTenant(std::string_view url, std::string_view slug, const Progress& progress) {
+  if (IsPostgres(url)) {
+    auto pg = OpenPg(url);
+    if (!pg) return pg.error();
+    SMOOTH_RETURN_IF_ERROR(PgMigrateShared(**pg, progress));
+    auto tenants = (*pg)->Tenants();
+    if (!tenants) return tenants.error();
+    for (const auto& t : *tenants)
+      if (sql::SlugKey(t.slug) == sql::SlugKey(slug)) return PgMigrateTenant(**pg, t.slug, progress);
+    return NotFound(fmt::format("tenant '{}': no such tenant", slug));
+  }
   SMOOTH_RETURN_IF_ERROR(MigrateShared(url, progress));
   fs::path dir = *SqliteDir(url);
   auto tenants = ListTenants(dir);
@@ -213,6 +337,15 @@ Status MigrateTenant(std::string_view url, std::string_view slug, const Progress
 }
 
 Status MigrateAll(std::string_view url, const Progress& progress) {
+  if (IsPostgres(url)) {
+    auto pg = OpenPg(url);
+    if (!pg) return pg.error();
+    SMOOTH_RETURN_IF_ERROR(PgMigrateShared(**pg, progress));
+    auto tenants = (*pg)->Tenants();
+    if (!tenants) return tenants.error();
+    for (const auto& t : *tenants) SMOOTH_RETURN_IF_ERROR(PgMigrateTenant(**pg, t.slug, progress));
+    return {};
+  }
   SMOOTH_RETURN_IF_ERROR(MigrateShared(url, progress));
   fs::path dir = *SqliteDir(url);
   auto tenants = ListTenants(dir);
@@ -224,6 +357,7 @@ Status MigrateAll(std::string_view url, const Progress& progress) {
 }
 
 Result<std::vector<CheckFinding>> Check(std::string_view url) {
+  if (IsPostgres(url)) return PgCheck(url);
   auto dir = SqliteDir(url);
   if (!dir) return dir.error();
   std::vector<CheckFinding> findings;

@@ -1,7 +1,8 @@
 // Maintenance of a storage named by URL, for the smooth-admin tool: migrating the shared
 // database and the tenants one at a time (OpenStorage migrates everything at once), and
-// checking a data directory without writing to it. SQLite only for now; a PostgreSQL URL
-// is unavailable until that backend exists, and `memory:` has nothing to maintain.
+// checking a storage without writing to it. SQLite (a data directory: shared.db and a file
+// per tenant) and PostgreSQL (`public` and a schema tenant_<slug> per tenant, migrated by the
+// backend's own lists under its advisory lock); `memory:` has nothing to maintain.
 #pragma once
 
 #include <functional>
@@ -20,7 +21,7 @@ using Progress = std::function<void(std::string_view)>;
 Status MigrateShared(std::string_view url, const Progress& progress = {});
 
 /// The shared database, then the one tenant whose slug is `slug` (case-insensitively).
-/// not_found when no tenant has that slug or its data file is missing.
+/// not_found when no tenant has that slug or its data file (schema) is missing.
 Status MigrateTenant(std::string_view url, std::string_view slug, const Progress& progress = {});
 
 /// The shared database, then every tenant in id order. Stops at the first failure; its
@@ -36,8 +37,11 @@ struct CheckFinding {
 
 /// Looks at everything without changing anything: SQLite's integrity_check on shared.db
 /// and every tenant file, each database's migrations against the current version, a data
-/// file for every tenant row and owned by it, and no stray tenant files. An error only
-/// when the check itself cannot run (a bad URL); problems are findings with ok == false.
+/// file for every tenant row and owned by it, and no stray tenant files. On PostgreSQL:
+/// the migrations of `public`, a schema for every tenant row whose tenant_meta names that
+/// tenant and whose migrations are current, and no stray tenant_* schemas. An error only
+/// when the check itself cannot run (a bad URL, no connection); problems are findings
+/// with ok == false.
 Result<std::vector<CheckFinding>> Check(std::string_view url);
 
 }  // namespace smooth::internal::admin

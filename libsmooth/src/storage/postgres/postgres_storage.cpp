@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -136,10 +138,7 @@ class PostgresStorage final : public Storage {
     auto conn = Connect();
     if (!conn) return conn.error();
     Connection& c = **conn;
-    const auto& dialect = PostgresDialect::Instance();
-    Status shared = sql::Migrate(c, dialect, "shared database", SharedMigrations(),
-                                 [](soci::session& s) { LockMigrations(s); });
-    if (!shared.ok()) return ExplainMissingExtension(c, std::move(shared));
+    SMOOTH_RETURN_IF_ERROR(MigrateSharedOn(c));
 
     std::vector<std::string> slugs;
     try {
@@ -159,12 +158,7 @@ class PostgresStorage final : public Storage {
       auto exists = SchemaExists(c, *schema);
       if (!exists) return exists.error();
       if (!*exists) continue;  // fails closed when used
-      std::string enter = fmt::format("SET LOCAL search_path TO {}", QuoteIdent(*schema));
-      SMOOTH_RETURN_IF_ERROR(sql::Migrate(c, dialect, TenantLabel(slug), TenantMigrations(),
-                                          [&enter](soci::session& s) {
-                                            LockMigrations(s);
-                                            s << enter;
-                                          }));
+      SMOOTH_RETURN_IF_ERROR(MigrateTenantOn(c, slug, *schema));
     }
     pool_.Offer(std::move(*conn));
     return {};
@@ -235,6 +229,31 @@ class PostgresStorage final : public Storage {
     auto txn = std::make_unique<sql::SqlTenantTransaction>(std::move(parts), ids_);
     SMOOTH_RETURN_IF_ERROR(txn->Begin());
     return std::unique_ptr<TenantTransaction>(std::move(txn));
+  }
+
+  // The migrations of `public`, under the migration lock (Init, and smooth-admin).
+  static Status MigrateSharedOn(Connection& c) {
+    Status shared = sql::Migrate(c, PostgresDialect::Instance(), "shared database",
+                                 SharedMigrations(), [](soci::session& s) { LockMigrations(s); });
+    if (!shared.ok()) return ExplainMissingExtension(c, std::move(shared));
+    return {};
+  }
+
+  // The migrations of one existing tenant schema, under the migration lock.
+  static Status MigrateTenantOn(Connection& c, const std::string& slug, const std::string& schema) {
+    std::string enter = fmt::format("SET LOCAL search_path TO {}", QuoteIdent(schema));
+    return sql::Migrate(c, PostgresDialect::Instance(), TenantLabel(slug), TenantMigrations(),
+                        [&enter](soci::session& s) {
+                          LockMigrations(s);
+                          s << enter;
+                        });
+  }
+
+  // A new connection with the backend's session settings (for smooth-admin).
+  Result<std::unique_ptr<Connection>> ConnectOne() const { return Connect(); }
+
+  static Result<bool> SchemaExistsOn(Connection& c, const std::string& schema) {
+    return SchemaExists(c, schema);
   }
 
   Result<std::string> QueryPooled(const std::string& query) {
@@ -446,6 +465,131 @@ Result<std::string> QueryPooledConnectionForTesting(Storage& storage, const std:
   auto* pg = dynamic_cast<PostgresStorage*>(&storage);
   if (pg == nullptr) return InvalidArgument("storage: not the PostgreSQL backend");
   return pg->QueryPooled(query);
+}
+
+// --- PostgresMaintenance: smooth-admin's handle, over the backend's own pieces ---
+
+struct PostgresMaintenance::Impl {
+  std::unique_ptr<Connection> conn;
+
+  // Runs `body` in a read-only transaction with search_path at `schema` alone; rolls back
+  // when it throws, so the connection stays usable.
+  template <typename F>
+  auto ReadIn(const std::string& schema, std::string_view what, F&& body)
+      -> decltype(body(std::declval<soci::session&>())) {
+    soci::session& s = conn->session();
+    try {
+      PostgresDialect::Instance().Begin(s, TxnMode::kRead);
+      s << fmt::format("SET LOCAL search_path TO {}", QuoteIdent(schema));
+      auto out = body(s);
+      s << "COMMIT";
+      return out;
+    } catch (const soci::soci_error& e) {
+      try {
+        s << "ROLLBACK";
+      } catch (...) {
+      }
+      return FromSoci(e, what);
+    }
+  }
+};
+
+PostgresMaintenance::PostgresMaintenance(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PostgresMaintenance::~PostgresMaintenance() = default;
+
+Result<std::unique_ptr<PostgresMaintenance>> PostgresMaintenance::Open(std::string_view conninfo) {
+  auto normalized = NormalizeConninfo(conninfo);
+  if (!normalized) return normalized.error();
+  PostgresStorage storage(std::move(*normalized), StorageOptions{});  // opens no connection
+  auto conn = storage.ConnectOne();
+  if (!conn) return conn.error();
+  auto impl = std::make_unique<Impl>();
+  impl->conn = std::move(*conn);
+  return std::unique_ptr<PostgresMaintenance>(new PostgresMaintenance(std::move(impl)));
+}
+
+Status PostgresMaintenance::MigrateShared() {
+  return PostgresStorage::MigrateSharedOn(*impl_->conn);
+}
+
+Status PostgresMaintenance::MigrateTenant(std::string_view slug) {
+  std::string label = TenantLabel(slug);
+  auto schema = TenantSchemaName(slug);
+  if (!schema) return NotFound(fmt::format("{}: {}", label, schema.error().message()));
+  auto exists = SchemaExists(*schema);
+  if (!exists) return exists.error();
+  if (!*exists) return NotFound(fmt::format("{}: schema {} is missing", label, *schema));
+  return PostgresStorage::MigrateTenantOn(*impl_->conn, std::string(slug), *schema);
+}
+
+Result<std::vector<PostgresMaintenance::TenantRow>> PostgresMaintenance::Tenants() {
+  return impl_->ReadIn("public", "shared database: listing tenants",
+                       [](soci::session& s) -> Result<std::vector<TenantRow>> {
+                         std::vector<TenantRow> out;
+                         TenantRow row;
+                         soci::statement st =
+                             (s.prepare << "SELECT id, slug FROM tenants ORDER BY id",
+                              soci::into(row.id), soci::into(row.slug));
+                         if (st.execute(true)) {
+                           do out.push_back(row);
+                           while (st.fetch());
+                         }
+                         return out;
+                       });
+}
+
+Result<std::vector<int>> PostgresMaintenance::AppliedMigrations(const std::string& schema,
+                                                                std::string_view label) {
+  soci::session& s = impl_->conn->session();
+  try {
+    PostgresDialect::Instance().Begin(s, TxnMode::kRead);
+    s << fmt::format("SET LOCAL search_path TO {}", QuoteIdent(schema));
+  } catch (const soci::soci_error& e) {
+    try {
+      s << "ROLLBACK";
+    } catch (...) {
+    }
+    return FromSoci(e, label);
+  }
+  auto applied = sql::AppliedMigrations(*impl_->conn, label);
+  try {
+    s << (applied ? "COMMIT" : "ROLLBACK");
+  } catch (const soci::soci_error& e) {
+    return FromSoci(e, label);
+  }
+  return applied;
+}
+
+Result<bool> PostgresMaintenance::SchemaExists(const std::string& schema) {
+  return PostgresStorage::SchemaExistsOn(*impl_->conn, schema);
+}
+
+Result<std::optional<long long>> PostgresMaintenance::SchemaOwner(const std::string& schema) {
+  return impl_->ReadIn(schema, fmt::format("reading {}.tenant_meta", schema),
+                       [](soci::session& s) -> Result<std::optional<long long>> {
+                         long long count = 0, owner = 0;
+                         s << "SELECT COUNT(*), COALESCE(MIN(tenant_id), 0) FROM tenant_meta",
+                             soci::into(count), soci::into(owner);
+                         if (count != 1) return std::optional<long long>();
+                         return std::optional<long long>(owner);
+                       });
+}
+
+Result<std::vector<std::string>> PostgresMaintenance::TenantSchemas() {
+  return impl_->ReadIn("public", "listing tenant schemas",
+                       [](soci::session& s) -> Result<std::vector<std::string>> {
+                         std::vector<std::string> out;
+                         std::string name;
+                         soci::statement st =
+                             (s.prepare << "SELECT nspname FROM pg_catalog.pg_namespace "
+                                           "WHERE starts_with(nspname, 'tenant_') ORDER BY nspname",
+                              soci::into(name));
+                         if (st.execute(true)) {
+                           do out.push_back(name);
+                           while (st.fetch());
+                         }
+                         return out;
+                       });
 }
 
 }  // namespace smooth::internal::postgres

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "smooth/storage.hpp"
 
@@ -23,5 +25,42 @@ Result<std::string> TenantSchemaName(std::string_view slug);
 /// pool_size 1 it is the connection every transaction used. invalid_argument when
 /// `storage` is not the PostgreSQL backend.
 Result<std::string> QueryPooledConnectionForTesting(Storage& storage, const std::string& query);
+
+/// For smooth-admin (storage/admin.cpp): one connection with the backend's own session
+/// settings, running the backend's migrations one database at a time under its advisory
+/// lock, and read-only looks at the schemas for the check. Errors name the database
+/// ("shared database", "tenant 'acme'") and, for a failed migration, the migration.
+class PostgresMaintenance {
+ public:
+  struct TenantRow {
+    long long id = 0;
+    std::string slug;
+  };
+
+  /// Connects (never creates or migrates anything).
+  static Result<std::unique_ptr<PostgresMaintenance>> Open(std::string_view conninfo);
+  ~PostgresMaintenance();
+
+  /// Migrates `public`, exactly as OpenStorage does.
+  Status MigrateShared();
+  /// Migrates the schema of the tenant `slug`, exactly as OpenStorage does; not_found when
+  /// the slug names no schema or the schema is missing.
+  Status MigrateTenant(std::string_view slug);
+  /// public.tenants, in id order.
+  Result<std::vector<TenantRow>> Tenants();
+  /// The versions in `schema`'s schema_migrations ("public" for the shared database).
+  Result<std::vector<int>> AppliedMigrations(const std::string& schema, std::string_view label);
+  /// Whether the schema exists.
+  Result<bool> SchemaExists(const std::string& schema);
+  /// The tenant_id of `schema`'s tenant_meta row; nullopt when there is not exactly one.
+  Result<std::optional<long long>> SchemaOwner(const std::string& schema);
+  /// Every schema named tenant_*, sorted.
+  Result<std::vector<std::string>> TenantSchemas();
+
+ private:
+  struct Impl;
+  explicit PostgresMaintenance(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace smooth::internal::postgres
