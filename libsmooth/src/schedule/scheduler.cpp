@@ -410,6 +410,15 @@ struct Scheduler::Impl {
     }
   }
 
+  // The prologue of the simple reads: the tenant, the actor's right to `action` in it, and
+  // a current read of its state.
+  Result<ReadOp> AuthorizedRead(const Principal& actor, TenantId id, Action action) {
+    auto t = TenantFor(actor, id);
+    if (!t) return t.error();
+    SMOOTH_RETURN_IF_ERROR(Require(actor, action, *t));
+    return BeginRead(*t);
+  }
+
   bool HasExpiredHold(const TenantState& st) const {
     Instant now = Now();
     for (const auto& [id, h] : st.holds)
@@ -795,10 +804,7 @@ Result<Resource> Scheduler::UpdateResource(const Principal& actor, TenantId tena
 }
 
 Result<Resource> Scheduler::GetResource(const Principal& actor, TenantId tenant, ResourceId id) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAvailabilityRead, *t));
-  auto op = impl_->BeginRead(*t);
+  auto op = impl_->AuthorizedRead(actor, tenant, Action::kAvailabilityRead);
   if (!op) return op.error();
   auto it = op->st->resources.find(id);
   if (it == op->st->resources.end()) return NotFound(fmt::format("resource {} not found", id));
@@ -806,10 +812,7 @@ Result<Resource> Scheduler::GetResource(const Principal& actor, TenantId tenant,
 }
 
 Result<std::vector<Resource>> Scheduler::ListResources(const Principal& actor, TenantId tenant) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAvailabilityRead, *t));
-  auto op = impl_->BeginRead(*t);
+  auto op = impl_->AuthorizedRead(actor, tenant, Action::kAvailabilityRead);
   if (!op) return op.error();
   std::vector<Resource> out;
   for (const auto& [id, rs] : op->st->resources) out.push_back(rs.resource);
@@ -887,10 +890,7 @@ Result<Service> Scheduler::UpdateService(const Principal& actor, TenantId tenant
 }
 
 Result<Service> Scheduler::GetService(const Principal& actor, TenantId tenant, ServiceId id) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAvailabilityRead, *t));
-  auto op = impl_->BeginRead(*t);
+  auto op = impl_->AuthorizedRead(actor, tenant, Action::kAvailabilityRead);
   if (!op) return op.error();
   auto it = op->st->services.find(id);
   if (it == op->st->services.end()) return NotFound(fmt::format("service {} not found", id));
@@ -898,10 +898,7 @@ Result<Service> Scheduler::GetService(const Principal& actor, TenantId tenant, S
 }
 
 Result<std::vector<Service>> Scheduler::ListServices(const Principal& actor, TenantId tenant) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAvailabilityRead, *t));
-  auto op = impl_->BeginRead(*t);
+  auto op = impl_->AuthorizedRead(actor, tenant, Action::kAvailabilityRead);
   if (!op) return op.error();
   std::vector<Service> out;
   for (const auto& [id, s] : op->st->services) out.push_back(s.service);
