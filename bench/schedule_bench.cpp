@@ -22,7 +22,11 @@
 #include "schedule/span.hpp"
 #include "smooth/smooth.hpp"
 
+#include "bench_world.hpp"
+
 namespace {
+
+using namespace smooth::bench;  // NOLINT: the shared world of the benchmarks
 
 using smooth::CustomerId;
 using smooth::Duration;
@@ -39,41 +43,13 @@ using smooth::internal::Span;
 using std::chrono::hours;
 using std::chrono::minutes;
 
-// Every tenant works in one real zone, so both algorithms pay for civil-time conversions.
-constexpr const char* kZone = "Europe/London";
-// Business hours, Monday to Friday: the original's fixed day and the resources' working hours.
-constexpr minutes kOpen = hours(9);
-constexpr minutes kClose = hours(17);
 // The original offered a candidate every 30 minutes; our services use the same slot interval, so
 // both answer exactly the same question (checked at setup).
 constexpr minutes kCandidateStep{30};
-// Data starts on the first Monday of 2026; the clock stands before it, so every start is bookable.
-constexpr LocalDate kFirstMonday{2026, 1, 5};
 // A blocker (time off, two hours) on about one weekday in 25 per resource.
 constexpr int kBlockerOneDayIn = 25;
 
-Instant Now() { return smooth::ParseRfc3339("2026-01-01T00:00:00Z").value(); }
 
-const date::time_zone* Zone() {
-  static const date::time_zone* zone = smooth::internal::FindZone(kZone).value();
-  return zone;
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "schedule_bench: %s\n", what.c_str());
-  std::abort();
-}
-
-template <typename T>
-T Must(smooth::Result<T> r, const char* what) {
-  if (!r) Die(std::string(what) + ": " + r.error().ToString());
-  return std::move(r).value();
-}
-
-// The w-th weekday (0-based) counting from kFirstMonday.
-LocalDate WeekdayDate(std::int64_t w) {
-  return smooth::internal::AddDays(kFirstMonday, static_cast<int>((w / 5) * 7 + w % 5));
-}
 
 bool IsWeekday(LocalDate d) {
   return smooth::internal::WeekdayOf(d) < smooth::Weekday::kSaturday;

@@ -31,7 +31,11 @@
 #include "schedule/civil_time.hpp"
 #include "smooth/smooth.hpp"
 
+#include "bench_world.hpp"
+
 namespace {
+
+using namespace smooth::bench;  // NOLINT: the shared world of the benchmarks
 
 using smooth::CustomerId;
 using smooth::Instant;
@@ -45,35 +49,11 @@ using smooth::UserId;
 using std::chrono::hours;
 using std::chrono::minutes;
 
-constexpr const char* kZone = "Europe/London";
-constexpr minutes kOpen = hours(9);
-constexpr minutes kClose = hours(17);
 constexpr minutes kLength{30};
-constexpr LocalDate kFirstMonday{2026, 1, 5};
 // Bookings per iteration (one iteration per repetition), split evenly across the writers.
 constexpr int kBookingsPerRun = 2000;
 
-Instant Now() { return smooth::ParseRfc3339("2026-01-01T00:00:00Z").value(); }
 
-const date::time_zone* Zone() {
-  static const date::time_zone* zone = smooth::internal::FindZone(kZone).value();
-  return zone;
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "storage_bench: %s\n", what.c_str());
-  std::abort();
-}
-
-template <typename T>
-T Must(smooth::Result<T> r, const char* what) {
-  if (!r) Die(std::string(what) + ": " + r.error().ToString());
-  return std::move(r).value();
-}
-
-LocalDate WeekdayDate(std::int64_t w) {
-  return smooth::internal::AddDays(kFirstMonday, static_cast<int>((w / 5) * 7 + w % 5));
-}
 
 // The first `count` half hours of working time (09:00-17:00 on weekdays) from kFirstMonday.
 std::vector<Instant> HalfHourStarts(std::size_t count) {
