@@ -279,3 +279,54 @@ TEST_CASE("login: per host, one generic message, throttled per account, audited"
   CHECK(saw_success);
   CHECK(saw_failure);
 }
+
+// Platform caches who an actor is (user, tenant, session) against Storage::SharedEpoch.
+// A second Platform on the same storage stands for another process: what it changes must
+// take effect on the first one's very next check.
+TEST_CASE("authorization follows changes made through another Platform at once") {
+  World w;
+  PlatformOptions o;
+  o.storage = w.storage;
+  o.clock = &w.clock;
+  o.password_cost = PasswordCost::InsecureForTests();
+  auto other = Must(Platform::Open(o));
+  Target acme{.tenant = w.acme.id, .owner = {}, .is_temporary = false, .role = {}};
+  const User& manager = w.users.at("TENANT_MANAGER");
+  Principal owner_there = Must(other->ActAs(w.users.at("TENANT_OWNER").id));
+
+  std::int64_t epoch = Must(w.storage->SharedEpoch());
+  Principal manager_here = Must(w.platform->Authenticate(w.LoginAs(manager).id));
+  for (int i = 0; i < 3; ++i) Must(w.platform->Check(manager_here, Action::kResourceManage, acme));
+  CHECK(Must(w.storage->SharedEpoch()) == epoch);  // checks and logins change nothing
+
+  // A role change: the manager becomes staff, who may not manage resources.
+  Must(other->ChangeRole(owner_there, manager.id, Role::kTenantStaff));
+  CHECK(Must(w.storage->SharedEpoch()) > epoch);
+  CHECK(w.platform->Check(manager_here, Action::kResourceManage, acme).code() ==
+        StatusCode::kPermissionDenied);
+  Must(w.platform->Check(manager_here, Action::kAppointmentCreate, acme));
+  Must(other->ChangeRole(w.root_p, manager.id, Role::kTenantManager));
+  Must(w.platform->Check(manager_here, Action::kResourceManage, acme));
+
+  // Logging out ends the session everywhere.
+  Session second = w.LoginAs(manager);
+  Principal via_second = Must(w.platform->Authenticate(second.id));
+  Must(w.platform->Check(via_second, Action::kResourceManage, acme));
+  Must(other->Logout(second.id));
+  CHECK(w.platform->Check(via_second, Action::kResourceManage, acme).code() ==
+        StatusCode::kUnauthenticated);
+  Must(w.platform->Check(manager_here, Action::kResourceManage, acme));  // another session
+
+  // Suspending the tenant stops its users.
+  Must(other->SuspendTenant(w.root_p, w.acme.id, "chargeback"));
+  CHECK_FALSE(w.platform->Check(manager_here, Action::kResourceManage, acme).ok());
+  Must(other->ReactivateTenant(w.root_p, w.acme.id));
+  Must(w.platform->Check(manager_here, Action::kResourceManage, acme));
+
+  // Deactivation stops the user.
+  Must(other->DeactivateUser(owner_there, manager.id));
+  CHECK(w.platform->Check(manager_here, Action::kResourceManage, acme).code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.platform->Evaluate(manager_here, Action::kResourceManage, acme).reason ==
+        "the acting user is inactive");
+}

@@ -178,7 +178,7 @@ TEST_CASE("migrations are recorded per schema, applied once, and never go backwa
     acme = NewTenant(*storage, "acme");
     NewResource(*storage, acme, "Chair 1");
   }
-  std::vector<std::string> shared = {"1", "2", "3"};
+  std::vector<std::string> shared = {"1", "2", "3", "4"};
   std::vector<std::string> tenant = {"1", "2"};
   const std::string shared_sql = "SELECT version FROM public.schema_migrations ORDER BY version";
   const std::string tenant_sql =

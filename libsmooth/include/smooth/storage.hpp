@@ -130,6 +130,12 @@ class Storage {
   /// Begins a transaction on the shared tables. Write transactions are serialized.
   virtual Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) = 0;
 
+  /// A counter that every committed change to a user, a tenant or a session advances (in
+  /// the same transaction). While it stays the same, the rows that decide who an actor is
+  /// (SharedTransaction::GetUser, GetTenant, GetSession) have not changed, in this process
+  /// or any other: Platform caches them against it. One cheap read, no transaction.
+  virtual Result<std::int64_t> SharedEpoch() = 0;
+
   /// Creates the tenant row and the tenant's own space (schema, file, or map) as one
   /// atomic step: on failure neither exists. Assigns and returns the id.
   /// already_exists when the slug is taken, case-insensitively.

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -60,6 +62,22 @@ struct Platform::Impl {
   std::mutex throttle_mu;
   // Recent failed logins per account key ("<tenant id>/<email>"); guarded by throttle_mu.
   std::unordered_map<std::string, std::deque<Instant>> failures;
+
+  // Actors as last read (session, user, original user), valid while the storage's shared
+  // epoch is actors_epoch; guarded by actors_mu. Cleared when it grows past the bound.
+  struct FreshActor;
+  using ActorKey = std::tuple<std::int64_t, std::int64_t, std::int64_t>;
+  struct ActorKeyHash {
+    std::size_t operator()(const ActorKey& k) const noexcept {
+      auto [a, b, c] = k;
+      return std::hash<std::int64_t>()(a) * 31 + std::hash<std::int64_t>()(b) * 17 +
+             std::hash<std::int64_t>()(c);
+    }
+  };
+  static constexpr std::size_t kMaxCachedActors = 10000;
+  std::mutex actors_mu;
+  std::int64_t actors_epoch = -1;
+  std::unordered_map<ActorKey, std::shared_ptr<const FreshActor>, ActorKeyHash> actors;
 
   Instant Now() const { return opt.clock->Now(); }
 
@@ -139,10 +157,41 @@ struct Platform::Impl {
     return a;
   }
 
-  Result<FreshActor> Refresh(const Principal& p) {
+  // The actor as stored now, from the cache while Storage::SharedEpoch says that no user,
+  // tenant or session has changed since it was read (in any process), else from storage.
+  Result<std::shared_ptr<const FreshActor>> Current(const Principal& p) {
+    auto epoch = opt.storage->SharedEpoch();
+    if (!epoch) return epoch.error();
+    ActorKey key{p.session ? p.session->id.value() : 0, p.user.id.value(),
+                 p.original ? p.original->id.value() : 0};
+    {
+      std::lock_guard lock(actors_mu);
+      if (actors_epoch != *epoch) {
+        actors.clear();
+        actors_epoch = *epoch;
+      }
+      auto it = actors.find(key);
+      if (it != actors.end()) return it->second;
+    }
+    // Read after the epoch: rows at least as new as it, so the entry is never older than
+    // its epoch says.
     auto txn = Read();
     if (!txn) return txn.error();
-    return Refresh(**txn, p);
+    auto fresh = Refresh(**txn, p);
+    if (!fresh) return fresh.error();
+    auto actor = std::make_shared<const FreshActor>(std::move(*fresh));
+    std::lock_guard lock(actors_mu);
+    if (actors_epoch == *epoch) {
+      if (actors.size() >= kMaxCachedActors) actors.clear();
+      actors.emplace(key, actor);
+    }
+    return actor;
+  }
+
+  Result<FreshActor> Refresh(const Principal& p) {
+    auto actor = Current(p);
+    if (!actor) return actor.error();
+    return **actor;
   }
 
   // Evaluates without auditing; loads the actor's active grants only when the matrix says no.
@@ -183,10 +232,11 @@ struct Platform::Impl {
   }
 
   // Refresh + DecideAudited as a Status, for operations.
-  Result<FreshActor> Require(const Principal& p, Action action, const Target& target) {
-    auto actor = Refresh(p);
+  Result<std::shared_ptr<const FreshActor>> Require(const Principal& p, Action action,
+                                                    const Target& target) {
+    auto actor = Current(p);
     if (!actor) return actor.error();
-    Decision d = DecideAudited(*actor, action, target);
+    Decision d = DecideAudited(**actor, action, target);
     if (!d.allowed) return PermissionDenied(d.reason);
     return actor;
   }
@@ -506,16 +556,16 @@ Status Platform::Logout(SessionId session) {
 // --- Authorization -----------------------------------------------------------------------
 
 Decision Platform::Authorize(const Principal& actor, Action action, const Target& target) {
-  auto fresh = impl_->Refresh(actor);
+  auto fresh = impl_->Current(actor);
   if (!fresh) return Decision{false, fresh.error().message(), {}};
-  return impl_->DecideAudited(*fresh, action, target);
+  return impl_->DecideAudited(**fresh, action, target);
 }
 
 Decision Platform::Evaluate(const Principal& actor, Action action, const Target& target) {
-  auto fresh = impl_->Refresh(actor);
+  auto fresh = impl_->Current(actor);
   if (!fresh) return Decision{false, fresh.error().message(), {}};
-  Decision d = impl_->Decide(*fresh, action, target);
-  impl_->AuditGrantUse(*fresh, action, d);
+  Decision d = impl_->Decide(**fresh, action, target);
+  impl_->AuditGrantUse(**fresh, action, d);
   return d;
 }
 
@@ -547,7 +597,7 @@ Result<Tenant> Platform::CreateTenant(const Principal& actor, const TenantSpec& 
   if (!created) return created;
   impl_->Security("TENANT_CREATED", {{"tenant", created->slug},
                                      {"tenant_id", created->id.value()},
-                                     {"created_by", who->user.email}});
+                                     {"created_by", (*who)->user.email}});
   return created;
 }
 

@@ -80,6 +80,9 @@ struct SharedData {
   std::map<GrantId, Grant> grants;
   std::map<SessionId, Session> sessions;
   std::map<std::string, SessionId> session_by_key;
+  // Storage::SharedEpoch. Advanced by a committing writer before it lets go of the lock, so
+  // a reader that sees the new value then reads (under the lock) the new rows.
+  std::atomic<std::int64_t> epoch{0};
 };
 
 std::pair<std::int64_t, std::string> EmailKey(std::optional<TenantId> tenant,
@@ -133,6 +136,7 @@ class MemorySharedTransaction final : public SharedTransaction {
     if (it == data_.tenants.end()) return NotFound(fmt::format("tenant {} not found", t.id));
     if (Lower(it->second.slug) != Lower(t.slug)) return InvalidArgument("slug: cannot change");
     undo_.Put(data_.tenants, t.id, t);
+    epoch_changed_ = true;
     return {};
   }
 
@@ -190,6 +194,7 @@ class MemorySharedTransaction final : public SharedTransaction {
       undo_.Put(data_.user_by_email, new_key, u.id);
     }
     undo_.Put(data_.users, u.id, u);
+    epoch_changed_ = true;
     return {};
   }
   Result<User> GetUser(UserId id) override { return GetRow(data_.users, id, "user"); }
@@ -244,6 +249,7 @@ class MemorySharedTransaction final : public SharedTransaction {
     SMOOTH_RETURN_IF_ERROR(Writable());
     if (!data_.sessions.count(s.id)) return NotFound(fmt::format("session {} not found", s.id));
     undo_.Put(data_.sessions, s.id, s);
+    epoch_changed_ = true;
     return {};
   }
   Result<Session> GetSession(SessionId id) override {
@@ -260,6 +266,7 @@ class MemorySharedTransaction final : public SharedTransaction {
     if (done_) return FailedPrecondition("transaction already finished");
     done_ = true;
     undo_.Forget();
+    if (epoch_changed_) data_.epoch.fetch_add(1, std::memory_order_acq_rel);
     return {};
   }
 
@@ -293,6 +300,7 @@ class MemorySharedTransaction final : public SharedTransaction {
   std::unique_lock<std::shared_mutex> write_lock_;
   UndoLog undo_;
   bool done_ = false;
+  bool epoch_changed_ = false;  // a user, tenant or session changed
 };
 
 // ----------------------------------------------------------------------------------------
@@ -464,6 +472,10 @@ class MemoryStorage final : public Storage {
   Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) override {
     return std::unique_ptr<SharedTransaction>(
         std::make_unique<MemorySharedTransaction>(shared_, shared_mu_, mode));
+  }
+
+  Result<std::int64_t> SharedEpoch() override {
+    return shared_.epoch.load(std::memory_order_acquire);
   }
 
   Result<Tenant> CreateTenant(Tenant tenant) override {

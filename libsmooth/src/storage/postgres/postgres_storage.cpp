@@ -54,10 +54,12 @@ class PostgresDialect final : public sql::SqlDialect {
   // commit before it. Readers get one snapshot for the whole transaction, so a change
   // sequence and the rows read with it agree.
   void Begin(soci::session& session, TxnMode mode) const override {
-    session << (mode == TxnMode::kWrite
-                    ? "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL search_path TO public"
-                    : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-                      "SET LOCAL search_path TO public");
+    session << BeginSql(mode) << "; SET LOCAL search_path TO public";
+  }
+
+  static const char* BeginSql(TxnMode mode) {
+    return mode == TxnMode::kWrite ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                                   : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
   }
 
   sql::SqlErrorKind Classify(const soci::soci_error& e) const override {
@@ -205,6 +207,11 @@ class PostgresStorage final : public Storage {
     return created;
   }
 
+  Result<std::int64_t> SharedEpoch() override {
+    static const std::string query = "SELECT value FROM public.shared_epoch";
+    return sql::ReadSharedEpoch(pool_, PostgresDialect::Instance(), query);
+  }
+
   Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
                                                          TxnMode mode) override {
     auto schema = TenantSchemaName(tenant.slug);
@@ -223,9 +230,10 @@ class PostgresStorage final : public Storage {
     auto lease = pool_.Acquire();
     if (!lease) return lease.error();
     parts.lease = std::move(*lease);
-    parts.enter = [this, schema = *schema, tenant](Connection& c) {
-      return EnterTenant(c, schema, tenant);
+    parts.enter = [this, schema = *schema, tenant, mode](Connection& c) {
+      return EnterTenant(c, schema, tenant, mode);
     };
+    parts.enter_begins = true;
     auto txn = std::make_unique<sql::SqlTenantTransaction>(std::move(parts), ids_);
     SMOOTH_RETURN_IF_ERROR(txn->Begin());
     return std::unique_ptr<TenantTransaction>(std::move(txn));
@@ -312,12 +320,13 @@ class PostgresStorage final : public Storage {
   // Points the transaction just begun at the tenant's schema, alone, and checks that it is
   // there and is this tenant's: PostgreSQL skips a missing schema in search_path without a
   // word, so without the check the queries would find nothing, or something else.
-  Status EnterTenant(Connection& c, const std::string& schema, const Tenant& tenant) {
+  // BEGIN is part of the same statement string: one round trip in all.
+  Status EnterTenant(Connection& c, const std::string& schema, const Tenant& tenant, TxnMode mode) {
     std::string current;
     soci::indicator ind = soci::i_null;
-    // One round trip; SET LOCAL ends with the transaction.
-    c.session() << fmt::format("SET LOCAL search_path TO {}; SELECT current_schema()",
-                               QuoteIdent(schema)),
+    // SET LOCAL ends with the transaction.
+    c.session() << fmt::format("{}; SET LOCAL search_path TO {}; SELECT current_schema()",
+                               PostgresDialect::BeginSql(mode), QuoteIdent(schema)),
         soci::into(current, ind);
     if (ind != soci::i_ok || current != schema) {
       std::lock_guard lock(mu_);

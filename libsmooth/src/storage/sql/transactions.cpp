@@ -91,6 +91,22 @@ const std::string& AllSql() {
 
 }  // namespace
 
+Result<std::int64_t> ReadSharedEpoch(SessionPool& pool, const SqlDialect& dialect,
+                                     const std::string& query) {
+  auto lease = pool.Acquire();
+  if (!lease) return lease.error();
+  try {
+    auto value = Scalar<long long>(**lease, query, std::monostate{});
+    if (!value) return Internal("shared database: shared_epoch is empty");
+    return *value;
+  } catch (const soci::soci_error& e) {
+    if (dialect.Classify(e) == SqlErrorKind::kBusy)
+      return Unavailable("shared database is busy; try again");
+    (*lease)->MarkBroken();
+    return Internal(fmt::format("shared database: {}", e.get_error_message()));
+  }
+}
+
 // ----------------------------------------------------------------------------------------
 // TxnCore
 
@@ -104,6 +120,11 @@ TxnCore::~TxnCore() {
 }
 
 Status TxnCore::Begin() {
+  if (p_.enter && p_.enter_begins) {
+    // A connection the BEGIN failed on is closed by the destructor's failing ROLLBACK.
+    begun_ = true;
+    return Run([&] { return p_.enter(*p_.lease); });
+  }
   Status begun = Run([&]() -> Status {
     p_.dialect->Begin(p_.lease->session(), p_.mode);
     begun_ = true;
@@ -172,6 +193,10 @@ Status TxnCore::FromException(const std::exception& e) const {
 // ----------------------------------------------------------------------------------------
 // Shared tables
 
+void SqlSharedTransaction::AdvanceEpoch() {
+  Exec(core_.conn(), "UPDATE shared_epoch SET value = value + 1");
+}
+
 std::int64_t SqlSharedTransaction::NextId() {
   Exec(core_.conn(), "UPDATE shared_ids SET next = next + 1");
   auto next = Scalar<long long>(core_.conn(), "SELECT next FROM shared_ids", std::monostate{});
@@ -208,6 +233,7 @@ Status SqlSharedTransaction::UpdateTenant(const Tenant& t) {
     if (*key != SlugKey(t.slug)) return InvalidArgument("slug: cannot change");
     TenantRow row = ToRow(t);
     Exec(core_.conn(), UpdateSql<TenantRow>(), row);
+    AdvanceEpoch();
     return {};
   });
 }
@@ -326,6 +352,7 @@ Status SqlSharedTransaction::UpdateUser(const User& u) {
           return AlreadyExists(taken);
         UserRow row = ToRow(u);
         Exec(core_.conn(), UpdateSql<UserRow>(), row);
+        AdvanceEpoch();
         return {};
       },
       taken);
@@ -421,6 +448,7 @@ Status SqlSharedTransaction::UpdateSession(const Session& s) {
         SessionRow row = ToRow(s);
         if (Exec(core_.conn(), UpdateSql<SessionRow>(), row) == 0)
           return NotFound(fmt::format("session {} not found", s.id));
+        AdvanceEpoch();
         return {};
       },
       "session_key: already in use");
@@ -504,8 +532,8 @@ Result<std::int64_t> SqlTenantTransaction::ChangeSeq() {
 Result<std::int64_t> SqlTenantTransaction::BumpChangeSeq() {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
   return core_.Run([&]() -> Result<std::int64_t> {
-    Exec(core_.conn(), "UPDATE change_seq SET value = value + 1");
-    auto seq = Scalar<long long>(core_.conn(), "SELECT value FROM change_seq", std::monostate{});
+    auto seq = Scalar<long long>(core_.conn(), "UPDATE change_seq SET value = value + 1 RETURNING value",
+                                 std::monostate{});
     if (!seq) return Internal(fmt::format("{}: change_seq is empty", core_.database()));
     return *seq;
   });
@@ -575,7 +603,10 @@ Result<Appointment> SqlTenantTransaction::InsertAppointment(Appointment a) {
   auto id = ids_->Next(core_.conn());
   if (!id) return id.error();
   a.id = AppointmentId(*id);
-  return core_.RunGuarded(
+  // No savepoint: the key was looked up just now, and the writers of a tenant hold its
+  // change_seq row, so a violation here would be a broken invariant, not a race. Should one
+  // happen anyway, it fails the transaction (PostgreSQL) and so the whole write.
+  return core_.Run(
       [&]() -> Result<Appointment> {
         AppointmentRow row = ToRow(a);
         Exec(core_.conn(), InsertSql<AppointmentRow>(), row);

@@ -27,6 +27,11 @@ class ObjectIdSource {
   virtual Result<std::int64_t> Next(Connection& txn) = 0;
 };
 
+/// Storage::SharedEpoch for the SQL backends: `query` (which reads shared_epoch's one
+/// value) on a pooled connection, outside any transaction: one round trip.
+Result<std::int64_t> ReadSharedEpoch(SessionPool& pool, const SqlDialect& dialect,
+                                     const std::string& query);
+
 /// What a transaction is made of.
 struct TxnParts {
   SessionPool::Lease lease;
@@ -38,6 +43,9 @@ struct TxnParts {
   /// tenant's schema there (SET LOCAL) and checks that the schema exists. An error ends
   /// Begin with that error (and the transaction is rolled back). May throw soci_error.
   std::function<Status(Connection&)> enter;
+  /// When set, `enter` issues the dialect's BEGIN itself, as the start of its own first
+  /// statement (Begin then costs one round trip, not two); TxnCore::Begin sends none.
+  bool enter_begins = false;
 };
 
 /// The common core: begin, commit, rollback on destruction, and the translation of
@@ -154,6 +162,8 @@ class SqlSharedTransaction final : public SharedTransaction {
   // The next id of the shared tables: one sequence for all of them, advanced inside this
   // transaction, so a rollback gives it back (as in MemoryStorage).
   std::int64_t NextId();
+  // Advances shared_epoch (Storage::SharedEpoch) with a change to a user, tenant or session.
+  void AdvanceEpoch();
 
   TxnCore core_;
 };

@@ -78,6 +78,14 @@ std::span<const sql::Migration> SharedMigrations() {
            "CREATE INDEX grants_by_grantee ON grants (grantee)",
            "CREATE INDEX sessions_by_original ON sessions (original)",
        }},
+      {3,
+       "shared_epoch",
+       {
+           // Advanced by every change to a user, tenant or session: what Platform's cache of
+           // actors is checked against (Storage::SharedEpoch).
+           "CREATE TABLE shared_epoch (value INTEGER NOT NULL)",
+           "INSERT INTO shared_epoch (value) VALUES (0)",
+       }},
   };
   return kMigrations;
 }

@@ -252,6 +252,11 @@ class SqliteStorage final : public Storage {
     return std::unique_ptr<SharedTransaction>(std::move(*txn));
   }
 
+  Result<std::int64_t> SharedEpoch() override {
+    static const std::string query = "SELECT value FROM shared_epoch";
+    return sql::ReadSharedEpoch(shared_->pool, SqliteDialect::Instance(), query);
+  }
+
   Result<Tenant> CreateTenant(Tenant tenant) override {
     std::string key = sql::SlugKey(tenant.slug);
     if (!SafeSlug(key))
