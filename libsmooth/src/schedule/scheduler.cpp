@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "schedule/civil_time.hpp"
 #include "schedule/engine.hpp"
 #include "schedule/recurrence.hpp"
+#include "schedule/write_batch.hpp"
 
 namespace smooth {
 
@@ -95,11 +97,26 @@ struct TenantState {
   std::unordered_map<CustomerId, Customer> customers;
   std::unordered_map<AppointmentId, Placement> appointments;  // occupying ones
   std::map<HoldId, Hold> holds;                                // not released
-  std::int64_t event_seq = 0;
+
+  // Group commit (write_batch.hpp), guarded by mu. The state holds the effects of the open
+  // batch's finished operations before they are committed; if the commit fails, `dirty`
+  // makes the next user rebuild it from storage.
+  std::shared_ptr<internal::WriteBatch> batch;  // open: operations may join it
+  bool opening = false;             // a writer is beginning the next batch's transaction
+  std::int64_t committing_seq = -1;  // the seq of a closed batch still being committed
+  bool dirty = false;
+  std::condition_variable_any batch_cv;  // a batch opened, or opening it failed
+  std::atomic<int> write_waiters{0};     // writers waiting for mu to join a batch
+  std::mutex commit_mu;  // held from a batch's commit until its events are queued
 
   std::mutex outbox_mu;
+  std::int64_t event_seq = 0;        // guarded by outbox_mu
   std::deque<ScheduleEvent> outbox;  // guarded by outbox_mu
   std::mutex dispatch_mu;            // held while delivering, to keep seq order
+
+  // Whether the state holds writes that storage may not show yet: then it must not be
+  // rebuilt from storage.
+  bool WritesInFlight() const { return batch != nullptr || committing_seq != -1; }
 };
 
 // Resolves `s`'s requirements against `st.resources`; they exist (checked on write).
@@ -323,43 +340,171 @@ struct Scheduler::Impl {
 
   // --- Transactions with state ---------------------------------------------------------
 
-  // A write operation: the tenant's storage transaction (serializing writers of the
-  // tenant), its state locked exclusively and brought up to date, and the events to send
-  // once committed.
+  // A write operation: a place in a batch of the tenant's writes sharing one storage
+  // transaction (group commit; write_batch.hpp), the tenant's state locked exclusively and
+  // up to date, and the events to send once committed. Operations that arrive while a
+  // batch is open join it; the last to finish commits it for all. Commit() returns with the
+  // state locked again; an operation that returns early gives up its place (if it had
+  // written, nothing of the batch is committed).
   struct WriteOp {
-    std::unique_ptr<TenantTransaction> txn;
+    Impl* impl = nullptr;
+    std::shared_ptr<internal::WriteBatch> batch;
+    TenantTransaction* txn = nullptr;  // the batch's
     std::shared_ptr<TenantState> st;
     std::unique_lock<std::shared_mutex> lock;
-    std::int64_t seq = 0;  // this transaction's change sequence
+    std::int64_t seq = 0;  // the batch's change sequence
     std::vector<ScheduleEvent> events;
-    std::vector<std::function<void()>> on_commit;  // state changes applied after commit
+    // State changes, applied when the operation finishes (before the batch commits, so the
+    // next operation of the batch sees them).
+    std::vector<std::function<void()>> on_commit;
+    std::size_t writes_at_join = 0;
+    bool finished = false;
+
+    WriteOp() = default;
+    WriteOp(WriteOp&&) noexcept = default;
+    WriteOp& operator=(WriteOp&&) = delete;
+    ~WriteOp() {
+      if (impl != nullptr && batch && !finished) impl->GiveUp(*this);
+    }
   };
 
   Result<WriteOp> BeginWrite(const Tenant& t) {
-    auto txn = storage->BeginTenant(t, TxnMode::kWrite);
-    if (!txn) return txn.error();
     WriteOp op;
-    op.txn = std::move(*txn);
+    op.impl = this;
     op.st = StateOf(t.id);
-    op.lock = std::unique_lock(op.st->mu);
-    auto seq = op.txn->BumpChangeSeq();
-    if (!seq) return seq.error();
-    op.seq = *seq;
-    // Another writer (another process, or another Scheduler on the same storage) moved
-    // the tenant on since this state was built: rebuild it before deciding anything.
-    if (!op.st->loaded || op.st->seq != op.seq - 1) SMOOTH_RETURN_IF_ERROR(Load(*op.txn, *op.st, op.seq - 1));
-    ExpireHolds(*op.st, t.id);
-    TrimStartsCaches(*op.st);
+    TenantState& st = *op.st;
+    st.write_waiters.fetch_add(1, std::memory_order_acq_rel);
+    op.lock = std::unique_lock(st.mu);
+    st.write_waiters.fetch_sub(1, std::memory_order_acq_rel);
+    for (;;) {
+      auto& b = st.batch;
+      if (b && !b->closed && b->joined + b->finished < internal::WriteBatch::kMaxMembers) break;
+      if (!st.opening) {
+        SMOOTH_RETURN_IF_ERROR(OpenBatch(op, t));
+        break;
+      }
+      st.batch_cv.wait(op.lock);
+    }
+    auto& b = st.batch;
+    ++b->joined;
+    op.batch = b;
+    op.txn = &b->txn;
+    op.seq = b->seq;
+    op.writes_at_join = b->txn.writes();
+    ExpireHolds(st, t.id);
+    TrimStartsCaches(st);
     return op;
   }
 
-  // Commits, then applies the state changes and queues the events.
-  Status Commit(WriteOp& op, TenantId tenant) {
-    SMOOTH_RETURN_IF_ERROR(op.txn->Commit());
-    for (auto& apply : op.on_commit) apply();
-    op.st->seq = op.seq;
-    Queue(*op.st, tenant, std::move(op.events));
+  // Begins the storage transaction of a new batch (without holding the state's lock: it
+  // may wait for the previous batch's commit) and brings the state up to date with it.
+  Status OpenBatch(WriteOp& op, const Tenant& t) {
+    TenantState& st = *op.st;
+    st.opening = true;
+    op.lock.unlock();
+    auto txn = storage->BeginTenant(t, TxnMode::kWrite);
+    op.lock.lock();
+    st.opening = false;
+    st.batch_cv.notify_all();
+    if (!txn) return txn.error();
+    auto b = std::make_shared<internal::WriteBatch>(std::move(*txn));
+    b->tenant = t.id;
+    auto seq = b->txn.inner().BumpChangeSeq();
+    if (!seq) return seq.error();
+    b->seq = *seq;
+    // Another writer (another process, or another Scheduler on the same storage) moved
+    // the tenant on since this state was built, or a batch failed: rebuild it before
+    // deciding anything.
+    if (!st.loaded || st.dirty || st.seq != b->seq - 1) {
+      Status loaded = Load(b->txn, st, b->seq - 1);
+      st.dirty = !loaded.ok();  // a half-built state must be rebuilt by the next user
+      SMOOTH_RETURN_IF_ERROR(loaded);
+    }
+    st.batch = std::move(b);
     return {};
+  }
+
+  // Finishes `op`: applies its state changes, and commits the batch if it is the last one
+  // to finish, or waits for the one that does. Returns the batch's outcome, with the state
+  // locked again.
+  Status Commit(WriteOp& op, TenantId /*tenant*/) {
+    for (auto& apply : op.on_commit) apply();
+    op.on_commit.clear();
+    auto& b = *op.batch;
+    for (ScheduleEvent& e : op.events) b.events.push_back(std::move(e));
+    op.events.clear();
+    op.finished = true;
+    --b.joined;
+    ++b.finished;
+    return Settle(op);
+  }
+
+  // An operation that returns without Commit leaves its batch; had it written, the batch
+  // can no longer commit. Its own state changes were never applied.
+  void GiveUp(WriteOp& op) {
+    auto& b = *op.batch;
+    if (b.txn.writes() != op.writes_at_join) b.spoiled = true;
+    --b.joined;
+    (void)Settle(op);
+  }
+
+  // Called with the state locked by every operation leaving the batch. The last one out,
+  // when no writer is waiting to join, closes and commits it; the others wait for that.
+  Status Settle(WriteOp& op) {
+    TenantState& st = *op.st;
+    auto b = op.batch;
+    bool full = b->joined + b->finished >= internal::WriteBatch::kMaxMembers;
+    bool last = b->joined == 0 &&
+                (full || st.write_waiters.load(std::memory_order_acquire) == 0);
+    if (!last) {
+      if (!op.finished) return {};  // gave up: nothing to wait for
+      op.lock.unlock();
+      {
+        std::unique_lock wait(b->mu);
+        b->cv.wait(wait, [&] { return b->done; });
+      }
+      op.lock.lock();
+      std::lock_guard outcome(b->mu);
+      return b->outcome;
+    }
+    b->closed = true;
+    if (st.batch == b) st.batch.reset();
+    Status outcome;
+    if (b->finished == 0) {
+      b->txn.Abandon();  // nobody wrote anything that finished: roll back
+    } else if (b->spoiled) {
+      outcome = Unavailable(
+          "another operation committed together with this one failed after writing; "
+          "nothing was saved: try again");
+      st.dirty = true;
+      b->txn.Abandon();
+    } else {
+      st.seq = b->seq;
+      st.committing_seq = b->seq;
+      std::vector<ScheduleEvent> events = std::move(b->events);
+      op.lock.unlock();
+      {
+        std::lock_guard order(st.commit_mu);  // events queue in commit order
+        outcome = b->txn.Commit();
+        if (!outcome.ok()) {
+          // Mark the state before the transaction ends: until then no other batch can
+          // begin, so none can have built on the effects now lost.
+          std::unique_lock relock(st.mu);
+          st.dirty = true;
+        }
+        b->txn.Abandon();  // ends it: frees the connection and lets the next batch begin
+        if (outcome.ok()) Queue(st, b->tenant, std::move(events));
+      }
+      op.lock.lock();
+      if (st.committing_seq == b->seq) st.committing_seq = -1;
+    }
+    {
+      std::lock_guard done(b->mu);
+      b->done = true;
+      b->outcome = outcome;
+    }
+    b->cv.notify_all();
+    return outcome;
   }
 
   // A read: the tenant's storage read transaction and its state, locked shared and
@@ -395,15 +540,25 @@ struct Scheduler::Impl {
     auto seq = op.txn->ChangeSeq();
     if (!seq) return seq.error();
     bool trimmed = false;  // trimming is housekeeping: once per read is enough
+    // Stale: storage is at another sequence than the state. Not while this process's own
+    // writes are in flight: the state is then ahead of storage, and rebuilding it would lose
+    // them (they are this process's, so nothing else can have moved storage on meanwhile).
+    auto stale = [&](const TenantState& s) {
+      return !s.loaded || (!s.WritesInFlight() && (s.dirty || s.seq != *seq));
+    };
     for (;;) {
       op.lock = std::shared_lock(op.st->mu);
-      bool stale = !op.st->loaded || op.st->seq != *seq;
+      bool rebuild = stale(*op.st);
       bool expired = HasExpiredHold(*op.st);
       bool trim = !trimmed && op.st->trim_starts.load(std::memory_order_relaxed);
-      if (!stale && !expired && !trim) return op;
+      if (!rebuild && !expired && !trim) return op;
       op.lock.unlock();
       std::unique_lock exclusive(op.st->mu);
-      if (!op.st->loaded || op.st->seq != *seq) SMOOTH_RETURN_IF_ERROR(Load(*op.txn, *op.st, *seq));
+      if (stale(*op.st)) {
+        Status loaded = Load(*op.txn, *op.st, *seq);
+        op.st->dirty = !loaded.ok();
+        SMOOTH_RETURN_IF_ERROR(loaded);
+      }
       ExpireHolds(*op.st, t.id);
       TrimStartsCaches(*op.st);
       trimmed = true;
@@ -446,15 +601,15 @@ struct Scheduler::Impl {
 
   // --- Events --------------------------------------------------------------------------
 
-  // Numbers events (under st.mu, held by the caller) and queues them for delivery. With
-  // nobody listening they are only counted.
+  // Numbers events and queues them for delivery. With nobody listening they are only
+  // counted. Writers queue in commit order (TenantState::commit_mu).
   void Queue(TenantState& st, TenantId tenant, std::vector<ScheduleEvent> events) {
     if (events.empty()) return;
+    std::lock_guard lock(st.outbox_mu);
     if (listener_count.load(std::memory_order_acquire) == 0) {
       st.event_seq += static_cast<std::int64_t>(events.size());
       return;
     }
-    std::lock_guard lock(st.outbox_mu);
     for (ScheduleEvent& e : events) {
       e.tenant = tenant;
       e.seq = ++st.event_seq;
@@ -985,8 +1140,11 @@ Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
     const Appointment& a = *result;
     if (impl_->listener_count.load(std::memory_order_acquire) > 0)
       op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
+    op->on_commit.push_back([impl = impl_.get(), s = st.get(), id = a.id,
+                             p = Placement{plan->timing.Occupied(a.start), std::move(plan->resources)}]() mutable {
+      impl->Place(*s, id, std::move(p));
+    });
     SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    impl_->Place(*st, a.id, {plan->timing.Occupied(a.start), std::move(plan->resources)});
   }
   impl_->AuditOutsideHours(actor, *t, *result);
   impl_->Deliver(*st);

@@ -2,6 +2,7 @@
 // uncommitted write transaction rolls back completely.
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cctype>
 #include <functional>
 #include <map>
@@ -316,8 +317,46 @@ struct TenantData {
   std::map<HoldId, Hold> holds;
 };
 
+// A reader/writer lock that any thread may release. A tenant's write transaction may end
+// on another thread than the one that began it (the Scheduler's group commit), which a
+// std::shared_mutex does not allow: glibc would take the release for a reader's.
+class TxnLock {
+ public:
+  void lock() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return !writer_ && readers_ == 0; });
+    writer_ = true;
+  }
+  void unlock() {
+    {
+      std::lock_guard l(mu_);
+      writer_ = false;
+    }
+    cv_.notify_all();
+  }
+  void lock_shared() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return !writer_; });
+    ++readers_;
+  }
+  void unlock_shared() {
+    bool last = false;
+    {
+      std::lock_guard l(mu_);
+      last = --readers_ == 0;
+    }
+    if (last) cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool writer_ = false;  // guarded by mu_
+  int readers_ = 0;      // guarded by mu_
+};
+
 struct TenantSpace {
-  std::shared_mutex mu;
+  TxnLock mu;
   TenantData data;  // guarded by mu
 };
 
@@ -461,8 +500,8 @@ class MemoryTenantTransaction final : public TenantTransaction {
   TenantData& data_;
   std::atomic<std::int64_t>& ids_;
   TxnMode mode_;
-  std::shared_lock<std::shared_mutex> read_lock_;
-  std::unique_lock<std::shared_mutex> write_lock_;
+  std::shared_lock<TxnLock> read_lock_;
+  std::unique_lock<TxnLock> write_lock_;
   UndoLog undo_;
   bool done_ = false;
 };

@@ -1,0 +1,194 @@
+// Group commit: write operations of one tenant that arrive while another runs share its
+// storage transaction and its commit. Each keeps its own outcome; if one gives up after
+// writing, or the commit fails, none of the batch is saved, every one of them says so, and
+// the in-memory state is rebuilt so that nothing lost is still offered as taken.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <latch>
+#include <memory>
+#include <thread>
+
+#include "schedule_fixtures.hpp"
+#include "storage/forwarding.hpp"
+
+namespace smooth::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The Monday a week after the clock's "now" (Monday 2026-03-02T09:00Z), in UTC.
+Instant Mon(int h) { return At("2026-03-09T00:00:00Z") + std::chrono::hours(h); }
+
+// 30-minute cuts every 15 minutes, 09:00-17:00: 31 starts on a free day.
+constexpr std::size_t kFreeDay = 31;
+
+// What the faulty storage does to appointment inserts, by the appointment's notes:
+// "fail" is refused (after the operation planned it); "slow" first runs `on_slow`.
+struct Faults {
+  std::function<void()> on_slow;
+  std::atomic<bool> fail_commit{false};
+  std::atomic<int> commits{0};
+};
+
+class FaultyTransaction final : public internal::ForwardingTenantTransaction {
+ public:
+  FaultyTransaction(std::unique_ptr<TenantTransaction> inner, Faults& faults)
+      : ForwardingTenantTransaction(std::move(inner)), faults_(faults) {}
+
+  Result<Appointment> InsertAppointment(Appointment a) override {
+    if (a.notes == "fail") return Internal("injected: insert refused");
+    if (a.notes == "slow" && faults_.on_slow) faults_.on_slow();
+    return ForwardingTenantTransaction::InsertAppointment(std::move(a));
+  }
+  Status Commit() override {
+    if (faults_.fail_commit) return Unavailable("injected: commit failed");
+    ++faults_.commits;
+    return ForwardingTenantTransaction::Commit();
+  }
+
+ private:
+  Faults& faults_;
+};
+
+class FaultyStorage final : public Storage {
+ public:
+  FaultyStorage(std::shared_ptr<Storage> inner, Faults& faults)
+      : inner_(std::move(inner)), faults_(faults) {}
+
+  Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) override {
+    return inner_->BeginShared(mode);
+  }
+  Result<std::int64_t> SharedEpoch() override { return inner_->SharedEpoch(); }
+  Result<Tenant> CreateTenant(Tenant tenant) override { return inner_->CreateTenant(std::move(tenant)); }
+  Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant, TxnMode mode) override {
+    auto txn = inner_->BeginTenant(tenant, mode);
+    if (!txn) return txn.error();
+    return std::unique_ptr<TenantTransaction>(
+        std::make_unique<FaultyTransaction>(std::move(*txn), faults_));
+  }
+
+ private:
+  std::shared_ptr<Storage> inner_;
+  Faults& faults_;
+};
+
+// A ScheduleWorld whose data is set up normally, and a second Platform and Scheduler on the
+// same storage seen through FaultyStorage.
+struct FaultyWorld {
+  ScheduleWorld w;
+  Faults faults;
+  std::unique_ptr<Platform> platform;
+  std::unique_ptr<Scheduler> scheduler;
+  Service cut;
+  Customer pat;
+
+  FaultyWorld() {
+    Resource chair = w.AddResource(
+        {.name = "Chair", .capacity = 1, .time_zone = "UTC", .hours = Weekdays({Hours(9, 17)})});
+    cut = w.AddService({.name = "Cut", .requirements = {OneOf({chair.id})}});
+    pat = w.AddCustomer("Pat");
+    PlatformOptions o;
+    o.storage = std::make_shared<FaultyStorage>(w.storage, faults);
+    o.clock = &w.clock;
+    o.password_cost = PasswordCost::InsecureForTests();
+    platform = Must(Platform::Open(o));
+    scheduler = Must(Scheduler::Open(*platform));
+  }
+
+  Result<Appointment> Book(Instant start, std::string notes) {
+    return scheduler->Book(w.owner, w.acme.id,
+                           {.service = cut.id, .customer = pat.id, .start = start,
+                            .notes = std::move(notes)});
+  }
+  // Books 10:00 (A) and, on another thread, 11:00 with `b_notes` (B) so that both land in
+  // one batch: A's insert waits until B is on its way into the tenant's writes; B then
+  // queues for the state A holds, and joins A's batch when A is done with it.
+  std::pair<Result<Appointment>, Result<Appointment>> BookTogether(std::string b_notes) {
+    std::latch a_inserting(1);
+    std::atomic<bool> b_started{false};
+    faults.on_slow = [&] {
+      a_inserting.count_down();
+      while (!b_started.load()) std::this_thread::sleep_for(1ms);
+      std::this_thread::sleep_for(300ms);
+    };
+    Result<Appointment> a = Internal("not run"), b = Internal("not run");
+    std::thread ta([&] { a = Book(Mon(10), "slow"); });
+    std::thread tb([&] {
+      a_inserting.wait();
+      b_started = true;
+      b = Book(Mon(11), b_notes);
+    });
+    ta.join();
+    tb.join();
+    faults.on_slow = nullptr;
+    return {std::move(a), std::move(b)};
+  }
+
+  // What is stored, as a Scheduler that has never seen the tenant reads it.
+  std::vector<std::string> Stored() {
+    auto fresh = Must(Scheduler::Open(*w.platform));
+    std::vector<std::string> out;
+    for (const Appointment& a : Must(fresh->ListAppointments(
+             w.root_p, w.acme.id, At("2025-01-01T00:00:00Z"), At("2029-01-01T00:00:00Z"))))
+      out.push_back(Show(a.start));
+    return out;
+  }
+  std::vector<std::string> Offered() {
+    std::vector<std::string> out;
+    for (const Slot& s : Must(scheduler->Availability(
+             w.owner, w.acme.id,
+             {.service = cut.id, .from = {2026, 3, 9}, .to = {2026, 3, 9}, .time_zone = "UTC"})))
+      out.push_back(Show(s.start));
+    return out;
+  }
+};
+
+TEST_CASE("an operation that fails after writing saves nothing, alone in its batch") {
+  FaultyWorld f;
+  CHECK_CODE(f.Book(Mon(10), "fail"), StatusCode::kInternal);
+  CHECK(f.Stored().empty());
+  CHECK(f.Offered().size() == kFreeDay);
+  Must(f.Book(Mon(10), "ok"));
+  CHECK(f.Stored() == std::vector<std::string>{Show(Mon(10))});
+}
+
+TEST_CASE("one member failing after writing spoils the batch: the other is told, not saved") {
+  FaultyWorld f;
+  auto [a, b] = f.BookTogether("fail");
+  CHECK_CODE(b, StatusCode::kInternal);
+  CHECK_CODE(a, StatusCode::kUnavailable);
+  CHECK(MessageOf(a).find("nothing was saved") != std::string::npos);
+  CHECK(f.faults.commits.load() == 0);
+  CHECK(f.Stored().empty());
+  // The state that had A's booking in it was rebuilt: 10:00 is offered and books.
+  CHECK(f.Offered().size() == kFreeDay);
+  Must(f.Book(Mon(10), "again"));
+  CHECK(f.Stored() == std::vector<std::string>{Show(Mon(10))});
+}
+
+TEST_CASE("operations that overlap share one commit and each gets its own answer") {
+  FaultyWorld f;
+  auto [a, b] = f.BookTogether("b");
+  Must(a);
+  Must(b);
+  CHECK(f.faults.commits.load() == 1);  // both in one commit
+  // A conflict inside a batch is the conflicting operation's alone.
+  CHECK_CODE(f.Book(Mon(10), "c"), StatusCode::kConflict);
+  CHECK(f.Stored() == std::vector<std::string>{Show(Mon(10)), Show(Mon(11))});
+}
+
+TEST_CASE("a failed commit is reported and leaves no trace in what is offered") {
+  FaultyWorld f;
+  f.faults.fail_commit = true;
+  CHECK_CODE(f.Book(Mon(10), "x"), StatusCode::kUnavailable);
+  f.faults.fail_commit = false;
+  CHECK(f.Stored().empty());
+  CHECK(f.Offered().size() == kFreeDay);
+  Must(f.Book(Mon(10), "x"));
+  CHECK(f.Offered().size() == kFreeDay - 3);  // 09:45, 10:00 and 10:15 overlap it
+}
+
+}  // namespace
+}  // namespace smooth::testing
