@@ -373,13 +373,18 @@ struct Scheduler::Impl {
     op.impl = this;
     op.st = StateOf(t.id);
     TenantState& st = *op.st;
+    // Counted as waiting to join from here until it joins or begins a batch itself, so the
+    // last member of an open batch leaves it open for this one.
     st.write_waiters.fetch_add(1, std::memory_order_acq_rel);
     op.lock = std::unique_lock(st.mu);
-    st.write_waiters.fetch_sub(1, std::memory_order_acq_rel);
     for (;;) {
       auto& b = st.batch;
-      if (b && !b->closed && b->joined + b->finished < internal::WriteBatch::kMaxMembers) break;
+      if (b && !b->closed && b->joined + b->finished < internal::WriteBatch::kMaxMembers) {
+        st.write_waiters.fetch_sub(1, std::memory_order_acq_rel);
+        break;
+      }
       if (!st.opening) {
+        st.write_waiters.fetch_sub(1, std::memory_order_acq_rel);
         SMOOTH_RETURN_IF_ERROR(OpenBatch(op, t));
         break;
       }

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include <soci/soci.h>
 
@@ -84,6 +85,16 @@ struct Vars {
   }
 };
 
+/// The parameters of a statement that takes `rows.size()` rows at once (a multi-row
+/// INSERT); Connection::PrepareRows sizes it before binding.
+template <typename Row>
+struct RowsIn {
+  std::vector<Row> rows;
+  void Bind(soci::statement& st) {
+    for (Row& r : rows) Use(st, r);
+  }
+};
+
 /// Output only / input only.
 template <typename Out>
 using OutVars = Vars<Out, std::monostate>;
@@ -125,6 +136,27 @@ class Connection {
     p->st.prepare(query);
     p->st.define_and_bind();
     Prepared<V>& ref = *p;
+    statements_.emplace(query, std::move(p));
+    return ref;
+  }
+
+  /// Prepare() for a statement taking `n` rows of parameters (RowsIn<Row>).
+  template <typename Row>
+  Prepared<RowsIn<Row>>& PrepareRows(const std::string& query, std::size_t n) {
+    auto it = statements_.find(query);
+    if (it != statements_.end()) {
+      auto* p = dynamic_cast<Prepared<RowsIn<Row>>*>(it->second.get());
+      if (p == nullptr || p->vars.rows.size() != n)
+        throw std::logic_error("one query prepared with two variable sets");
+      return *p;
+    }
+    auto p = std::make_unique<Prepared<RowsIn<Row>>>(*session_);
+    p->vars.rows.resize(n);
+    p->vars.Bind(p->st);
+    p->st.alloc();
+    p->st.prepare(query);
+    p->st.define_and_bind();
+    Prepared<RowsIn<Row>>& ref = *p;
     statements_.emplace(query, std::move(p));
     return ref;
   }

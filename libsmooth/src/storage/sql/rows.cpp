@@ -1,6 +1,8 @@
 // Entity <-> row conversion, including the JSON of composite fields.
 #include "storage/sql/rows.hpp"
 
+#include <algorithm>
+
 #include <array>
 #include <cctype>
 #include <exception>
@@ -170,6 +172,17 @@ std::string SlugKey(std::string_view slug) {
   std::string out(slug);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
+}
+
+std::string InsertManySql(std::string_view table, std::string_view columns, std::size_t rows) {
+  std::size_t count = static_cast<std::size_t>(std::count(columns.begin(), columns.end(), ',')) + 1;
+  std::string values;
+  for (std::size_t r = 0; r < rows; ++r) {
+    values += r == 0 ? "(" : ", (";
+    for (std::size_t c = 0; c < count; ++c) values += fmt::format("{}:r{}c{}", c ? ", " : "", r, c);
+    values += ")";
+  }
+  return fmt::format("INSERT INTO {} ({}) VALUES {}", table, columns, values);
 }
 
 std::string InsertSql(std::string_view table, std::string_view columns) {

@@ -7,6 +7,8 @@
 // INSERT and UPDATE (whose SET list is every column but the id, then WHERE id = :id).
 #pragma once
 
+#include <array>
+
 #include <string>
 #include <string_view>
 
@@ -327,6 +329,21 @@ template <typename Row>
 const std::string& InsertSql() {
   static const std::string sql = InsertSql(Row::kTable, Row::kColumns);
   return sql;
+}
+/// Rows one multi-row INSERT carries at most.
+constexpr std::size_t kMaxRowsPerInsert = 16;
+/// "INSERT INTO <table> (<columns>) VALUES (...), (...)" for `rows` rows, 1 <= rows <=
+/// kMaxRowsPerInsert.
+std::string InsertManySql(std::string_view table, std::string_view columns, std::size_t rows);
+template <typename Row>
+const std::string& InsertManySql(std::size_t rows) {
+  static const auto sql = [] {
+    std::array<std::string, kMaxRowsPerInsert + 1> out;
+    for (std::size_t n = 1; n <= kMaxRowsPerInsert; ++n)
+      out[n] = InsertManySql(Row::kTable, Row::kColumns, n);
+    return out;
+  }();
+  return sql.at(rows);
 }
 template <typename Row>
 const std::string& UpdateSql() {

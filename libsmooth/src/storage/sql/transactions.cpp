@@ -159,7 +159,7 @@ Status TxnCore::Writable() const {
 
 Status TxnCore::Commit() {
   if (done_) return FailedPrecondition("transaction already finished");
-  SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {
+  SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {  // Run flushes the deferred writes first
     Exec(conn(), "COMMIT");
     return {};
   }));
@@ -603,16 +603,26 @@ Result<Appointment> SqlTenantTransaction::InsertAppointment(Appointment a) {
   auto id = ids_->Next(core_.conn());
   if (!id) return id.error();
   a.id = AppointmentId(*id);
-  // No savepoint: the key was looked up just now, and the writers of a tenant hold its
-  // change_seq row, so a violation here would be a broken invariant, not a race. Should one
-  // happen anyway, it fails the transaction (PostgreSQL) and so the whole write.
-  return core_.Run(
-      [&]() -> Result<Appointment> {
-        AppointmentRow row = ToRow(a);
-        Exec(core_.conn(), InsertSql<AppointmentRow>(), row);
-        return a;
-      },
-      kTaken);
+  // Kept back and sent with the next statement (FlushAppointments). No savepoint: the key
+  // was looked up just now, and the writers of a tenant hold its change_seq row, so a
+  // violation would be a broken invariant, not a race. Should one happen anyway (or the
+  // EXCLUDE constraint object), the statement that sends it fails, and with it the
+  // transaction (PostgreSQL) and so the whole write.
+  pending_.push_back(ToRow(a));
+  return a;
+}
+
+void SqlTenantTransaction::FlushAppointments() {
+  if (pending_.empty()) return;
+  std::vector<AppointmentRow> rows = std::move(pending_);
+  pending_.clear();  // sent or failed (which fails the transaction): never sent twice
+  for (std::size_t sent = 0; sent < rows.size();) {
+    std::size_t n = std::min(kMaxRowsPerInsert, rows.size() - sent);
+    auto& p = core_.conn().PrepareRows<AppointmentRow>(InsertManySql<AppointmentRow>(n), n);
+    for (std::size_t i = 0; i < n; ++i) p.vars.rows[i] = std::move(rows[sent + i]);
+    sent += n;
+    p.st.execute(true);
+  }
 }
 Status SqlTenantTransaction::UpdateAppointment(const Appointment& a) {
   return Update(a, "appointment");

@@ -12,6 +12,7 @@
 #include "smooth/storage.hpp"
 #include "storage/sql/connection.hpp"
 #include "storage/sql/dialect.hpp"
+#include "storage/sql/rows.hpp"
 #include "storage/sql/session_pool.hpp"
 
 namespace smooth::internal::sql {
@@ -66,12 +67,18 @@ class TxnCore {
   Status Commit();
 
   Connection& conn() { return *p_.lease; }
+
+  /// Writes kept back to be sent together (SqlTenantTransaction's appointment inserts):
+  /// `flush` sends them, and runs before every other statement of the transaction and
+  /// before COMMIT, so the transaction reads what it wrote. It may throw soci_error.
+  void SetFlush(std::function<void()> flush) { flush_ = std::move(flush); }
   const std::string& database() const { return p_.database; }
 
   /// Runs `f`, turning exceptions into a Status: busy -> unavailable, a UNIQUE violation
   /// -> already_exists with `unique_message`, anything else -> internal.
   template <typename F>
   auto Run(F&& f, std::string_view unique_message = {}) -> decltype(f()) {
+    SMOOTH_RETURN_IF_ERROR(Flush());
     try {
       return f();
     } catch (const soci::soci_error& e) {
@@ -88,7 +95,7 @@ class TxnCore {
   auto RunGuarded(F&& f, std::string_view unique_message) -> decltype(f()) {
     if (!p_.dialect->StatementErrorAbortsTransaction()) return Run(f, unique_message);
     SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {
-      Savepoint("SAVEPOINT smooth_guard");
+      Savepoint("SAVEPOINT smooth_guard");  // Run has flushed the deferred writes
       return {};
     }));
     try {
@@ -105,12 +112,29 @@ class TxnCore {
   }
 
  private:
+  // Runs flush_. Its failure fails the transaction for good: what it was to send is lost,
+  // so nothing may be committed (on SQLite the transaction would otherwise go on).
+  Status Flush() {
+    if (!failed_.ok()) return failed_;
+    if (!flush_) return {};
+    try {
+      flush_();
+      return {};
+    } catch (const soci::soci_error& e) {
+      failed_ = FromSociError(e, {});
+    } catch (const std::exception& e) {
+      failed_ = FromException(e);
+    }
+    return failed_;
+  }
   void Savepoint(const std::string& statement);  // may throw
   void UndoToSavepoint() noexcept;
   Status FromSociError(const soci::soci_error& e, std::string_view unique_message) const;
   Status FromException(const std::exception& e) const;
 
   TxnParts p_;
+  std::function<void()> flush_;
+  Status failed_;  // set when flush_ failed
   bool begun_ = false;
   bool done_ = false;
 };
@@ -172,7 +196,9 @@ class SqlSharedTransaction final : public SharedTransaction {
 class SqlTenantTransaction final : public TenantTransaction {
  public:
   SqlTenantTransaction(TxnParts parts, std::shared_ptr<ObjectIdSource> ids)
-      : core_(std::move(parts)), ids_(std::move(ids)) {}
+      : core_(std::move(parts)), ids_(std::move(ids)) {
+    core_.SetFlush([this] { FlushAppointments(); });
+  }
   Status Begin() { return core_.Begin(); }
 
   Result<std::int64_t> ChangeSeq() override;
@@ -215,8 +241,14 @@ class SqlTenantTransaction final : public TenantTransaction {
   template <typename Entity>
   Status Update(const Entity& entity, std::string_view what);
 
+  // Sends the appointments kept back by InsertAppointment, up to kMaxRowsPerInsert rows a
+  // statement: a batch of bookings (the Scheduler's group commit) costs one round trip, not
+  // one each. May throw soci_error.
+  void FlushAppointments();
+
   TxnCore core_;
   std::shared_ptr<ObjectIdSource> ids_;
+  std::vector<AppointmentRow> pending_;  // inserted, not yet sent
 };
 
 }  // namespace smooth::internal::sql
