@@ -57,6 +57,7 @@ struct Resource {
   WorkingHours hours;
   Instant created_at{};
   Instant updated_at{};
+  friend bool operator==(const Resource&, const Resource&) = default;
 };
 
 /// "One resource out of this set".

@@ -301,37 +301,62 @@ struct Scheduler::Impl {
     st.holds.erase(it);
   }
 
-  // (Re)builds the whole state from storage. Called under st.mu held exclusively.
-  Status Load(TenantTransaction& txn, TenantState& st, std::int64_t seq) {
+  // Brings the state to storage's sequence `seq`. A built state behind `seq` catches up from
+  // what changed: the appointments written since (change_seq) are re-placed, the small tables
+  // (resources, services, customers, live holds) re-read whole; resources keep their
+  // occupancy indexes, and those that did not change keep their calendars and caches. Any
+  // other state (never built, dirty, or ahead) is rebuilt whole. Rows are never deleted.
+  // Called under st.mu held exclusively.
+  Status Refresh(TenantTransaction& txn, TenantState& st, std::int64_t seq) {
+    Status done = Rebuild(txn, st, seq, st.loaded && !st.dirty && st.seq < seq);
+    st.dirty = !done.ok();  // a half-built state must be rebuilt by the next user
+    return done;
+  }
+
+  Status Rebuild(TenantTransaction& txn, TenantState& st, std::int64_t seq, bool catch_up) {
     auto resources = txn.ListResources();
     if (!resources) return resources.error();
     auto services = txn.ListServices();
     if (!services) return services.error();
     auto customers = txn.ListCustomers();
     if (!customers) return customers.error();
-    auto appointments = txn.ListAppointmentsChangedSince(0);
+    auto appointments = txn.ListAppointmentsChangedSince(catch_up ? st.seq : 0);
     if (!appointments) return appointments.error();
     auto holds = txn.ListLiveHolds(Now());
     if (!holds) return holds.error();
-    st.resources.clear();
-    st.services.clear();
-    st.customers.clear();
-    st.appointments.clear();
-    st.holds.clear();
+    if (catch_up) {
+      std::vector<HoldId> old_holds;
+      for (const auto& [id, h] : st.holds) old_holds.push_back(id);
+      for (HoldId id : old_holds) UnplaceHold(st, id);
+    } else {
+      st.resources.clear();
+      st.appointments.clear();
+      st.holds.clear();
+    }
     for (Resource& r : *resources) {
+      auto it = st.resources.find(r.id);
+      if (it != st.resources.end() && it->second.resource == r) continue;
       auto cal = MakeCalendar(r.time_zone, r.hours);
       if (!cal) return Internal(fmt::format("stored resource {} is invalid: {}", r.id,
                                             cal.error().message()));
-      ResourceId id = r.id;
-      st.resources.try_emplace(id, std::move(r), std::move(*cal));
+      if (it == st.resources.end()) {
+        ResourceId id = r.id;
+        st.resources.try_emplace(id, std::move(r), std::move(*cal));
+      } else {
+        it->second.Redefine(std::move(r), std::move(*cal));
+      }
     }
+    st.services.clear();
     for (Service& s : *services) {
       ServiceId id = s.id;
       st.services.emplace(id, MakeServiceState(st, std::move(s)));
     }
+    st.customers.clear();
     for (Customer& c : *customers) st.customers.emplace(c.id, std::move(c));
-    for (const Appointment& a : *appointments)
+    for (const Appointment& a : *appointments) {
+      if (catch_up) Unplace(st, a.id);
       if (a.Occupies()) Place(st, a.id, {TimingOf(a).Occupied(a.start), a.resources});
+    }
     for (const Hold& h : *holds) PlaceHoldInIndex(st, h);
     st.seq = seq;
     st.loaded = true;
@@ -420,11 +445,8 @@ struct Scheduler::Impl {
     // Another writer (another process, or another Scheduler on the same storage) moved
     // the tenant on since this state was built, or a batch failed: rebuild it before
     // deciding anything.
-    if (!st.loaded || st.dirty || st.seq != b->seq - 1) {
-      Status loaded = Load(b->txn, st, b->seq - 1);
-      st.dirty = !loaded.ok();  // a half-built state must be rebuilt by the next user
-      SMOOTH_RETURN_IF_ERROR(loaded);
-    }
+    if (!st.loaded || st.dirty || st.seq != b->seq - 1)
+      SMOOTH_RETURN_IF_ERROR(Refresh(b->txn, st, b->seq - 1));
     st.batch = std::move(b);
     return {};
   }
@@ -545,11 +567,11 @@ struct Scheduler::Impl {
     auto seq = op.txn->ChangeSeq();
     if (!seq) return seq.error();
     bool trimmed = false;  // trimming is housekeeping: once per read is enough
-    // Stale: storage is at another sequence than the state. Not while this process's own
-    // writes are in flight: the state is then ahead of storage, and rebuilding it would lose
-    // them (they are this process's, so nothing else can have moved storage on meanwhile).
+    // Stale: storage has moved on past the state. A state ahead of this read's snapshot is
+    // newer, not stale (this process committed since the snapshot was taken, or is
+    // committing: never rebuild then, it would lose writes in flight).
     auto stale = [&](const TenantState& s) {
-      return !s.loaded || (!s.WritesInFlight() && (s.dirty || s.seq != *seq));
+      return !s.loaded || (!s.WritesInFlight() && (s.dirty || s.seq < *seq));
     };
     for (;;) {
       op.lock = std::shared_lock(op.st->mu);
@@ -559,11 +581,7 @@ struct Scheduler::Impl {
       if (!rebuild && !expired && !trim) return op;
       op.lock.unlock();
       std::unique_lock exclusive(op.st->mu);
-      if (stale(*op.st)) {
-        Status loaded = Load(*op.txn, *op.st, *seq);
-        op.st->dirty = !loaded.ok();
-        SMOOTH_RETURN_IF_ERROR(loaded);
-      }
+      if (stale(*op.st)) SMOOTH_RETURN_IF_ERROR(Refresh(*op.txn, *op.st, *seq));
       ExpireHolds(*op.st, t.id);
       TrimStartsCaches(*op.st);
       trimmed = true;
