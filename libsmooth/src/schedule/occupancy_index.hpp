@@ -119,6 +119,10 @@ class OccupancyIndex {
   // The first time of each chunk, contiguous so finding a chunk is one cache-friendly binary
   // search.
   std::vector<std::int64_t> first_times_;
+  // The time of the last breakpoint, when there is one: a query or an update after every
+  // breakpoint (booking past a resource's horizon, the usual case) then needs no search
+  // through chunks that are likely not in the CPU's cache.
+  std::int64_t last_time_ = 0;
   std::size_t items_ = 0;
 };
 
