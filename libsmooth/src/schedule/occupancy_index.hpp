@@ -92,8 +92,11 @@ class OccupancyIndex {
 
   // The first breakpoint strictly after `t`, or the end.
   Pos UpperBound(std::int64_t t) const;
-  // The count just before breakpoint `p` (0 before the first one).
-  std::int32_t CountBefore(Pos p) const { return IsFirst(p) ? 0 : CountAt(Prev(p)); }
+  // The count just before breakpoint `p` (0 before the first one). Past the last one it is 0
+  // too, by the invariants, which spares a look into the last chunk.
+  std::int32_t CountBefore(Pos p) const {
+    return IsFirst(p) || AtEnd(p) ? 0 : CountAt(Prev(p));
+  }
 
   int MinCount(std::int64_t start, std::int64_t end) const;
   // Adds `delta` to the count over [start, end) and restores the canonical form.
