@@ -543,10 +543,15 @@ struct Scheduler::Impl {
         }
       };
       if (i < wanted.size() && wanted[i]) {
-        // A named resource, looked up by id: a moved appointment keeps resources that the
-        // service may have dropped from its requirements since.
-        auto it = st.resources.find(*wanted[i]);
-        if (it != st.resources.end()) consider(it->first, it->second);
+        // A named resource, looked up by id: among the requirement's members first (their
+        // sorted ids are usually in the CPU's cache, unlike the tenant's hash table), then
+        // among all resources, since a moved appointment keeps resources that the service
+        // may have dropped from its requirements since.
+        if (const ServiceState::Member* m = s.Find(i, *wanted[i])) {
+          consider(m->id, *m->state);
+        } else if (auto it = st.resources.find(*wanted[i]); it != st.resources.end()) {
+          consider(it->first, it->second);
+        }
       } else {
         for (const ServiceState::Member& m : s.members[i]) consider(m.id, *m.state);
       }
