@@ -2,9 +2,12 @@
 #include "schedule/engine.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <memory>
 #include <new>
 #include <type_traits>
+
+#include "schedule/civil_time.hpp"
 
 namespace smooth::internal {
 namespace {
@@ -41,37 +44,139 @@ bool Assign(const std::vector<std::vector<ResourceId>>& candidates, std::size_t 
 
 }  // namespace
 
+// --- SlotGrid ------------------------------------------------------------------------------
+
+SlotGrid::SlotGrid(const date::time_zone* zone, LocalDate from, LocalDate to, Duration interval)
+    : zone_(zone),
+      interval_(interval),
+      first_day_(ToLocalDays(from).time_since_epoch().count()),
+      last_day_(ToLocalDays(to).time_since_epoch().count()) {
+  LocalTimeConverter local(zone);
+  const date::local_days last = ToLocalDays(to);
+  date::local_days d = ToLocalDays(from);
+  Instant midnight = local.ToInstant(d, std::chrono::minutes(0));
+  dates_.start = midnight;
+  for (; d <= last; d += date::days(1)) {
+    const Instant next = local.ToInstant(d + date::days(1), std::chrono::minutes(0));
+    if (midnight < next) {
+      const auto count = static_cast<std::uint32_t>((next - midnight + interval - kTick) / interval);
+      days_.push_back({midnight, next, size_, count});
+      size_ += count;
+    }
+    midnight = next;
+  }
+  dates_.end = midnight;
+}
+
+Instant SlotGrid::Start(std::size_t k) const {
+  auto day = std::upper_bound(days_.begin(), days_.end(), k,
+                              [](std::size_t slot, const Day& d) { return slot < d.base; });
+  --day;
+  return day->first + static_cast<std::int64_t>(k - day->base) * interval_;
+}
+
+void SlotGrid::Mark(std::span<const Span> ranges, std::uint64_t* bits) const {
+  std::size_t day = 0;
+  for (const Span& range : ranges) {
+    const Instant a = range.start;
+    const Instant b = range.end;
+    while (day < days_.size() && days_[day].end <= a) ++day;
+    for (std::size_t d = day; d < days_.size() && days_[d].first < b; ++d) {
+      const Day& on = days_[d];
+      const std::uint32_t from = a <= on.first ? 0 : StepsTo(a - on.first);
+      const std::uint32_t to = b >= on.end ? on.count : StepsTo(b - on.first);
+      for (std::size_t k = on.base + from; k < on.base + to;) {
+        // Whole words at a time: a range of starts often spans many slots.
+        const std::size_t bit = k % 64;
+        const std::size_t n = std::min<std::size_t>(64 - bit, on.base + to - k);
+        const std::uint64_t ones = n == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << n) - 1);
+        bits[k / 64] |= ones << bit;
+        k += n;
+      }
+    }
+  }
+}
+
+std::size_t SlotGrid::SlotsFrom(std::int32_t day) const {
+  if (day >= first_day_) return 0;
+  if (!offset_known_ || offset_day_ != day) {
+    const auto first = date::local_days(date::days(day));
+    SlotGrid before(zone_, FromLocalDays(first),
+                    FromLocalDays(date::local_days(date::days(first_day_ - 1))), interval_);
+    offset_day_ = day;
+    offset_ = before.size();
+    offset_known_ = true;
+  }
+  return offset_;
+}
+
+// ceil(x / interval) for 0 < x < 63 days, without a 64-bit division or a data-dependent
+// branch. With x = (m - 1) * interval + s, 1 <= s <= interval, the quotient
+// (x + interval - 1/2) / interval lies in [m + 1/2 / interval, m + 1 - 1/2 / interval]; the
+// double product's relative error (2^-52) is below that margin while the numerator is
+// under 2^51 microseconds (71 years; intervals are at most 10 years), so truncation gives m.
+std::uint32_t SlotGrid::StepsTo(Duration x) const {
+  const auto q = static_cast<std::int64_t>((static_cast<double>(x.count()) + half_less_) *
+                                           per_interval_);
+  assert(q * interval_ >= x && (q - 1) * interval_ < x);
+  return static_cast<std::uint32_t>(q);
+}
+
+void SlotBits::CopyTo(std::size_t n, std::uint64_t* out) const {
+  const std::size_t out_words = (n + 63) / 64;
+  const std::uint64_t* from = words + offset / 64;
+  const std::size_t shift = offset % 64;
+  if (shift == 0) {
+    std::copy(from, from + out_words, out);
+  } else {
+    // Bits past the source's slots are zero, and the word after the last one read exists
+    // whenever those slots reach into it.
+    const std::size_t source_words = (shift + n + 63) / 64;
+    for (std::size_t w = 0; w < out_words; ++w) {
+      std::uint64_t v = from[w] >> shift;
+      if (w + 1 < source_words) v |= from[w + 1] << (64 - shift);
+      out[w] = v;
+    }
+  }
+  if (n % 64 != 0) out[out_words - 1] &= (std::uint64_t{1} << (n % 64)) - 1;
+}
+
 // --- StartsCache ---------------------------------------------------------------------------
 
 namespace {
-// Bounds on one resource's cache, so memory stays bounded whatever is asked: a day of a
-// typical calendar is a handful of ranges, a month of a busy one a few hundred.
+// Bounds on one resource's cache, so memory stays bounded whatever is asked: a day on a
+// 30-minute grid is one word, two months on a 1-minute grid about 1,400.
 constexpr std::size_t kMaxEntries = 16;
-constexpr std::size_t kMaxSpans = 2048;
+constexpr std::size_t kMaxWords = 4096;
 }  // namespace
 
-// An entry and its starts in one allocation: the starts follow the entry, so a lookup that
-// hits touches one or two cache lines. The fields a lookup reads come first.
+// An entry and its words in one allocation: the words follow the entry, so a lookup that
+// hits touches two cache lines. The fields a lookup reads come first.
 struct StartsCache::Entry {
-  Timing timing;
-  Span window;
   Entry* next;  // set before the entry is published, changed only by writers
-  std::size_t size;
+  const date::time_zone* zone;
+  Duration interval;
+  Timing timing;
+  std::int32_t first_day;
+  std::int32_t last_day;
+  Span dates;
+  std::size_t size;  // words
 
   // The occupancy the answer was computed from (what ValidStarts asks FreeSpans about).
   Span Depends() const {
-    return {window.start - timing.buffer_before,
-            window.end + timing.duration + timing.buffer_after};
+    return {dates.start - timing.buffer_before, dates.end + timing.duration + timing.buffer_after};
   }
 
-  std::span<const Span> starts() const { return {reinterpret_cast<const Span*>(this + 1), size}; }
+  const std::uint64_t* words() const { return reinterpret_cast<const std::uint64_t*>(this + 1); }
 
-  static Entry* Make(const Timing& timing, Span window, const std::vector<Span>& starts) {
-    static_assert(alignof(Entry) >= alignof(Span) && sizeof(Entry) % alignof(Span) == 0);
-    static_assert(std::is_trivially_copyable_v<Span> && std::is_trivially_destructible_v<Span>);
-    void* memory = ::operator new(sizeof(Entry) + starts.size() * sizeof(Span));
-    auto* e = new (memory) Entry{timing, window, nullptr, starts.size()};
-    std::uninitialized_copy(starts.begin(), starts.end(), reinterpret_cast<Span*>(e + 1));
+  static Entry* Make(const Timing& timing, const SlotGrid& grid, const std::uint64_t* bits) {
+    static_assert(alignof(Entry) >= alignof(std::uint64_t) &&
+                  sizeof(Entry) % alignof(std::uint64_t) == 0);
+    const std::size_t n = grid.words();
+    void* memory = ::operator new(sizeof(Entry) + n * sizeof(std::uint64_t));
+    auto* e = new (memory) Entry{nullptr,         grid.zone(),    grid.interval(), timing,
+                                 grid.first_day(), grid.last_day(), grid.dates(),    n};
+    std::uninitialized_copy(bits, bits + n, reinterpret_cast<std::uint64_t*>(e + 1));
     return e;
   }
   static void Free(Entry* e) {
@@ -87,39 +192,42 @@ StartsCache& StartsCache::operator=(StartsCache&& other) noexcept {
   Clear();
   head_.store(other.head_.exchange(nullptr, std::memory_order_relaxed), std::memory_order_relaxed);
   entries_.store(other.entries_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
-  spans_.store(other.spans_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+  words_.store(other.words_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
   full_.store(other.full_.exchange(false, std::memory_order_relaxed), std::memory_order_relaxed);
   return *this;
 }
 
-bool StartsCache::Find(const Timing& timing, Span window, std::span<const Span>* starts) const {
+bool StartsCache::Find(const Timing& timing, const SlotGrid& grid, SlotBits* slots) const {
   for (const Entry* e = head_.load(std::memory_order_acquire); e != nullptr; e = e->next) {
-    if (e->timing == timing && e->window.Contains(window)) {
-      *starts = e->starts();
+    if (e->zone == grid.zone() && e->interval == grid.interval() && e->timing == timing &&
+        e->first_day <= grid.first_day() && grid.last_day() <= e->last_day) {
+      // Both grids number the same slots of the same dates, the entry's from further back.
+      *slots = {e->words(), grid.SlotsFrom(e->first_day)};
       return true;
     }
   }
   return false;
 }
 
-bool StartsCache::Insert(const Timing& timing, Span window, const std::vector<Span>& starts,
-                         std::span<const Span>* stored) const {
+bool StartsCache::Insert(const Timing& timing, const SlotGrid& grid, const std::uint64_t* bits,
+                         SlotBits* stored) const {
   // Claim room first, so concurrent inserts cannot together overshoot the bounds.
+  const std::size_t size = grid.words();
   const std::size_t n = entries_.fetch_add(1, std::memory_order_relaxed) + 1;
-  const std::size_t spans = spans_.fetch_add(starts.size(), std::memory_order_relaxed) + starts.size();
-  if (n > kMaxEntries || spans > kMaxSpans) {
+  const std::size_t words = words_.fetch_add(size, std::memory_order_relaxed) + size;
+  if (n > kMaxEntries || words > kMaxWords) {
     entries_.fetch_sub(1, std::memory_order_relaxed);
-    spans_.fetch_sub(starts.size(), std::memory_order_relaxed);
+    words_.fetch_sub(size, std::memory_order_relaxed);
     full_.store(true, std::memory_order_relaxed);
     return false;
   }
-  Entry* e = Entry::Make(timing, window, starts);
+  Entry* e = Entry::Make(timing, grid, bits);
   Entry* head = head_.load(std::memory_order_relaxed);
   do {
     e->next = head;
   } while (!head_.compare_exchange_weak(head, e, std::memory_order_release,
                                         std::memory_order_relaxed));
-  *stored = e->starts();
+  *stored = {e->words(), 0};
   return true;
 }
 
@@ -135,7 +243,7 @@ void StartsCache::Invalidate(Span changed) {
         head_.store(next, std::memory_order_relaxed);
       }
       entries_.fetch_sub(1, std::memory_order_relaxed);
-      spans_.fetch_sub(e->size, std::memory_order_relaxed);
+      words_.fetch_sub(e->size, std::memory_order_relaxed);
       Entry::Free(e);
     } else {
       prev = e;
@@ -152,7 +260,7 @@ void StartsCache::Clear() {
     e = next;
   }
   entries_.store(0, std::memory_order_relaxed);
-  spans_.store(0, std::memory_order_relaxed);
+  words_.store(0, std::memory_order_relaxed);
   full_.store(false, std::memory_order_relaxed);
 }
 
@@ -190,15 +298,19 @@ void ValidStarts(const ResourceState& rs, const Timing& timing, bool ignore_hour
   Intersect(scratch->open, by_capacity, out);
 }
 
-bool ValidStartsCached(const ResourceState& rs, const Timing& timing, Span window,
-                       Scratch* scratch, std::span<const Span>* starts) {
+bool ValidSlotsCached(const ResourceState& rs, const Timing& timing, const SlotGrid& grid,
+                      Scratch* scratch, SlotBits* slots) {
   // Entries exist only for active resources (they are inserted below, and Redefine clears
   // them), so a hit needs no look at the row.
-  if (rs.starts.Find(timing, window, starts)) return true;
+  if (rs.starts.Find(timing, grid, slots)) return true;
   if (!rs.resource.is_active) return false;
   scratch->result.clear();
-  ValidStarts(rs, timing, false, window, scratch, &scratch->result);
-  if (!rs.starts.Insert(timing, window, scratch->result, starts)) *starts = scratch->result;
+  ValidStarts(rs, timing, false, grid.dates(), scratch, &scratch->result);
+  scratch->bits.assign(grid.words(), 0);
+  grid.Mark(scratch->result, scratch->bits.data());
+  if (rs.starts.Insert(timing, grid, scratch->bits.data(), slots)) return true;
+  scratch->cache_full = true;
+  *slots = {scratch->bits.data(), 0};
   return true;
 }
 

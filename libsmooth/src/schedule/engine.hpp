@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "schedule/calendar.hpp"
 #include "schedule/occupancy_index.hpp"
 #include "schedule/span.hpp"
+#include "smooth/civil.hpp"
 #include "smooth/schedule_types.hpp"
 
 namespace smooth::internal {
@@ -38,12 +40,81 @@ struct Timing {
   friend bool operator==(const Timing&, const Timing&) = default;
 };
 
-/// Remembered answers of ValidStarts (working hours respected) for one resource, one per
-/// (timing, window), so that availability asked again over the same days costs a lookup
-/// instead of a walk through the calendar and the occupancy index.
+/// The candidate starts of availability over whole local dates of one zone: each date's
+/// midnight plus whole slot intervals, before the next midnight. Slots are numbered from 0
+/// in time order; a set of slots is a bitmask, slot k being bit k % 64 of word k / 64.
+///
+/// Not thread-safe (it remembers offsets it computed); make one per query.
+class SlotGrid {
+ public:
+  SlotGrid(const date::time_zone* zone, LocalDate from, LocalDate to, Duration interval);
+
+  const date::time_zone* zone() const { return zone_; }
+  Duration interval() const { return interval_; }
+  /// The local dates covered, as serial day numbers (date::local_days counts), inclusive.
+  std::int32_t first_day() const { return first_day_; }
+  std::int32_t last_day() const { return last_day_; }
+  /// From the first date's midnight to the midnight after the last date.
+  Span dates() const { return dates_; }
+  std::size_t size() const { return size_; }
+  /// Words of a bitmask over the slots.
+  std::size_t words() const { return (size_ + 63) / 64; }
+
+  /// The start of slot k.
+  Instant Start(std::size_t k) const;
+
+  /// Sets in `bits` the slots whose start lies in one of `ranges` (sorted and disjoint; they
+  /// may reach beyond the dates).
+  void Mark(std::span<const Span> ranges, std::uint64_t* bits) const;
+
+  /// The number of slots of this grid's zone and interval on the dates from `day` (at most
+  /// first_day()) up to the day before first_day(): where this grid starts within the grid
+  /// of a wider range of dates.
+  std::size_t SlotsFrom(std::int32_t day) const;
+
+ private:
+  struct Day {
+    Instant first;        // its midnight, its first slot
+    Instant end;          // the next midnight; its slots are < end
+    std::uint32_t base;   // the number of its first slot
+    std::uint32_t count;  // how many it has
+  };
+
+  std::uint32_t StepsTo(Duration x) const;
+
+  const date::time_zone* zone_;
+  Duration interval_;
+  std::int32_t first_day_;
+  std::int32_t last_day_;
+  Span dates_;
+  double per_interval_ = 1.0 / static_cast<double>(interval_.count());
+  double half_less_ = static_cast<double>(interval_.count()) - 0.5;
+  std::vector<Day> days_;  // only dates with slots, so their slots increase
+  std::uint32_t size_ = 0;
+  // SlotsFrom's last answer: availability asks it for every resource served from a wider
+  // remembered answer, nearly always with the same day.
+  mutable std::int32_t offset_day_ = 0;
+  mutable std::size_t offset_ = 0;
+  mutable bool offset_known_ = false;
+};
+
+/// Slots taken from a bitmask: slot k of a grid is bit (offset + k) of `words`.
+struct SlotBits {
+  const std::uint64_t* words = nullptr;
+  std::size_t offset = 0;
+
+  /// Copies `n` slots from here into the bitmask `out` (whose unused high bits stay 0).
+  void CopyTo(std::size_t n, std::uint64_t* out) const;
+};
+
+/// Remembered answers of availability for one resource: the slots of a grid (zone, slot
+/// interval, dates) at which ValidStarts (working hours respected) allows an item of a given
+/// timing, so that availability asked again over the same dates, or over fewer of them,
+/// costs a lookup and a copy of a few words instead of a walk through the calendar and the
+/// occupancy index.
 ///
 /// An answer depends on the calendar, the capacity and the occupancy over
-/// [window.start - buffer_before, window.end + duration + buffer_after). The owner keeps
+/// [dates.start - buffer_before, dates.end + duration + buffer_after). The owner keeps
 /// it true: Invalidate(span) whenever the occupancy changes over `span`, Clear() when the
 /// calendar or the capacity changes.
 ///
@@ -60,14 +131,14 @@ class StartsCache {
   StartsCache& operator=(const StartsCache&) = delete;
   ~StartsCache() { Clear(); }
 
-  /// The remembered starts of an entry for `timing` whose window contains `window`, all
-  /// of that entry's window; false when there is none.
-  bool Find(const Timing& timing, Span window, std::span<const Span>* starts) const;
+  /// The remembered slots for `timing` on `grid`, from an entry of the same zone and
+  /// interval whose dates include the grid's; false when there is none.
+  bool Find(const Timing& timing, const SlotGrid& grid, SlotBits* slots) const;
 
-  /// Remembers `starts` as the answer for (timing, window) and returns the stored copy;
-  /// false, storing nothing, when the cache is full (see full()).
-  bool Insert(const Timing& timing, Span window, const std::vector<Span>& starts,
-              std::span<const Span>* stored) const;
+  /// Remembers `bits` (grid.words() words) as the answer for (timing, grid) and returns the
+  /// stored copy; false, storing nothing, when the cache is full (see full()).
+  bool Insert(const Timing& timing, const SlotGrid& grid, const std::uint64_t* bits,
+              SlotBits* stored) const;
 
   /// Forgets every answer that depends on the occupancy over `changed`.
   void Invalidate(Span changed);
@@ -91,7 +162,7 @@ class StartsCache {
   // unlink and free.
   mutable std::atomic<Entry*> head_{nullptr};
   mutable std::atomic<std::size_t> entries_{0};
-  mutable std::atomic<std::size_t> spans_{0};
+  mutable std::atomic<std::size_t> words_{0};
   mutable std::atomic<bool> full_{false};
 };
 
@@ -128,7 +199,9 @@ struct Scratch {
   std::vector<Span> open;
   std::vector<Span> free;
   std::vector<Span> starts;
-  std::vector<Span> result;  // CanStartAt's and ValidStartsCached's answer
+  std::vector<Span> result;  // CanStartAt's answer, and ValidSlotsCached's starts
+  std::vector<std::uint64_t> bits;  // ValidSlotsCached's answer when the cache is full
+  bool cache_full = false;          // set when ValidSlotsCached found no room to remember
 };
 
 /// THE rule. Appends to *out the sorted, disjoint ranges of starts t within `window`
@@ -139,18 +212,18 @@ struct Scratch {
 /// this, so they cannot disagree.
 ///
 /// Each start is judged on its own: the answer for a window is the answer for any larger
-/// window, clipped to it. ValidStartsCached relies on that.
+/// window, clipped to it. ValidSlotsCached relies on that.
 void ValidStarts(const ResourceState& rs, const Timing& timing, bool ignore_hours, Span window,
                  Scratch* scratch, std::vector<Span>* out);
 
-/// The starts availability offers on `rs`: false when the resource is inactive (it takes
-/// no new items), else true and *starts = ValidStarts(rs, timing, false, window),
-/// remembered in rs.starts, except that the ranges may reach beyond `window` on either
-/// side (callers clip to it). The answer lives in the cache, or in scratch->result when the
-/// cache is full, and stays valid while the caller keeps the tenant lock and does not reuse
+/// The slots availability offers on `rs`: false when the resource is inactive (it takes
+/// no new items), else true and *slots = the slots of `grid` whose starts are in
+/// ValidStarts(rs, timing, false, grid.dates()), remembered in rs.starts. The answer lives
+/// in the cache, or in scratch->bits when the cache is full (then scratch->cache_full is
+/// set), and stays valid while the caller keeps the tenant lock and does not reuse
 /// `scratch`. Safe for concurrent readers (see StartsCache).
-bool ValidStartsCached(const ResourceState& rs, const Timing& timing, Span window,
-                       Scratch* scratch, std::span<const Span>* starts);
+bool ValidSlotsCached(const ResourceState& rs, const Timing& timing, const SlotGrid& grid,
+                      Scratch* scratch, SlotBits* slots);
 
 /// True when `rs` can host an item of `timing` starting at `t`.
 bool CanStartAt(const ResourceState& rs, const Timing& timing, bool ignore_hours, Instant t,

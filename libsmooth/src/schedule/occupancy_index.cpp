@@ -158,6 +158,7 @@ bool OccupancyIndex::InvariantsHold() const {
       previous_count = chunk.counts[i];
     }
   }
+  if (!chunks_.empty() && last_time_ != previous_time) return false;
   return previous_count == 0;
 }
 
@@ -174,6 +175,7 @@ OccupancyIndex::Pos OccupancyIndex::Prev(Pos p) const {
 }
 
 OccupancyIndex::Pos OccupancyIndex::UpperBound(std::int64_t t) const {
+  if (chunks_.empty() || t >= last_time_) return {chunks_.size(), 0};
   const std::size_t c = UpperBoundIndex(first_times_, t);
   if (c == 0) return {0, 0};
   const std::vector<std::int64_t>& times = chunks_[c - 1]->times;
@@ -230,6 +232,7 @@ OccupancyIndex::Pos OccupancyIndex::InsertBefore(Pos p, std::int64_t t, std::int
     chunk->counts.push_back(count);
     chunks_.push_back(std::move(chunk));
     first_times_.push_back(t);
+    last_time_ = t;
     return {0, 0};
   }
   // Going before the first breakpoint of a chunk means going after the last one of the chunk before
@@ -252,6 +255,7 @@ OccupancyIndex::Pos OccupancyIndex::InsertBefore(Pos p, std::int64_t t, std::int
       chunk->counts.push_back(count);
       chunks_.push_back(std::move(chunk));
       first_times_.push_back(t);
+      last_time_ = t;
       return {c + 1, 0};
     }
     SplitChunk(c);
@@ -266,6 +270,7 @@ OccupancyIndex::Pos OccupancyIndex::InsertBefore(Pos p, std::int64_t t, std::int
   chunk.times.insert(chunk.times.begin() + static_cast<std::ptrdiff_t>(i), t);
   chunk.counts.insert(chunk.counts.begin() + static_cast<std::ptrdiff_t>(i), count);
   if (i == 0) first_times_[c] = t;
+  if (c + 1 == chunks_.size() && i + 1 == chunk.times.size()) last_time_ = t;
   return {c, i};
 }
 
@@ -287,6 +292,14 @@ void OccupancyIndex::SplitChunk(std::size_t c) {
 
 bool OccupancyIndex::Erase(Pos p) {
   Chunk& chunk = *chunks_[p.chunk];
+  if (p.chunk + 1 == chunks_.size() && p.index + 1 == chunk.times.size()) {
+    // The last breakpoint goes: the one before it, if any, becomes the last.
+    if (p.index > 0) {
+      last_time_ = chunk.times[p.index - 1];
+    } else if (p.chunk > 0) {
+      last_time_ = chunks_[p.chunk - 1]->times.back();
+    }
+  }
   chunk.times.erase(chunk.times.begin() + static_cast<std::ptrdiff_t>(p.index));
   chunk.counts.erase(chunk.counts.begin() + static_cast<std::ptrdiff_t>(p.index));
   if (chunk.times.empty()) {

@@ -92,8 +92,11 @@ class OccupancyIndex {
 
   // The first breakpoint strictly after `t`, or the end.
   Pos UpperBound(std::int64_t t) const;
-  // The count just before breakpoint `p` (0 before the first one).
-  std::int32_t CountBefore(Pos p) const { return IsFirst(p) ? 0 : CountAt(Prev(p)); }
+  // The count just before breakpoint `p` (0 before the first one). Past the last one it is 0
+  // too, by the invariants, which spares a look into the last chunk.
+  std::int32_t CountBefore(Pos p) const {
+    return IsFirst(p) || AtEnd(p) ? 0 : CountAt(Prev(p));
+  }
 
   int MinCount(std::int64_t start, std::int64_t end) const;
   // Adds `delta` to the count over [start, end) and restores the canonical form.
@@ -119,6 +122,10 @@ class OccupancyIndex {
   // The first time of each chunk, contiguous so finding a chunk is one cache-friendly binary
   // search.
   std::vector<std::int64_t> first_times_;
+  // The time of the last breakpoint, when there is one: a query or an update after every
+  // breakpoint (booking past a resource's horizon, the usual case) then needs no search
+  // through chunks that are likely not in the CPU's cache.
+  std::int64_t last_time_ = 0;
   std::size_t items_ = 0;
 };
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cassert>
 #include <condition_variable>
 #include <deque>
@@ -720,10 +721,15 @@ struct Scheduler::Impl {
         }
       };
       if (i < wanted.size() && wanted[i]) {
-        // A named resource, looked up by id: a moved appointment keeps resources that the
-        // service may have dropped from its requirements since.
-        auto it = st.resources.find(*wanted[i]);
-        if (it != st.resources.end()) consider(it->first, it->second);
+        // A named resource, looked up by id: among the requirement's members first (their
+        // sorted ids are usually in the CPU's cache, unlike the tenant's hash table), then
+        // among all resources, since a moved appointment keeps resources that the service
+        // may have dropped from its requirements since.
+        if (const ServiceState::Member* m = s.Find(i, *wanted[i])) {
+          consider(m->id, *m->state);
+        } else if (auto it = st.resources.find(*wanted[i]); it != st.resources.end()) {
+          consider(it->first, it->second);
+        }
       } else {
         for (const ServiceState::Member& m : s.members[i]) consider(m.id, *m.state);
       }
@@ -763,10 +769,17 @@ struct Scheduler::Impl {
     for (std::size_t i = 0; i < r.resources.size(); ++i) {
       if (!r.resources[i]) continue;
       ResourceId id = *r.resources[i];
-      if (service.Find(i, id) == nullptr) {
+      const ServiceState::Member* member = service.Find(i, id);
+      if (member == nullptr) {
         if (!st.resources.count(id)) return NotFound(fmt::format("resource {} not found", id));
         return InvalidArgument(fmt::format("resources: resource {} cannot serve requirement {}", id, i));
       }
+      // In a large tenant the resource's state is rarely in the CPU's cache; start loading
+      // what Pick reads (row, calendar, index) so it overlaps the authorization in between.
+      const ResourceState* rs = member->state;
+      internal::Prefetch(&rs->resource);
+      internal::Prefetch(&rs->calendar);
+      internal::Prefetch(&rs->index);
       // One entry per requirement, so a handful: a scan beats a set.
       for (std::size_t j = 0; j < i; ++j)
         if (r.resources[j] == id)
@@ -1605,96 +1618,81 @@ Result<int> Scheduler::CancelSeriesFrom(const Principal& actor, TenantId tenant,
 
 namespace {
 
-// The candidate starts of an availability query, numbered in time order ("slots"): for each
-// local date, its midnight in the output zone plus whole slot intervals, before the next
-// midnight, within the window. Collects which resources of each requirement are free at
-// each slot from their ranges of valid starts, then builds the answer.
-class SlotGrid {
+// Which resources of each requirement are free at which slots of a query's grid, one
+// bitmask per resource, and the answer built from them.
+class FreeSets {
  public:
-  SlotGrid(const date::time_zone* zone, LocalDate from, LocalDate to, Span window,
-           Duration interval, std::size_t requirements)
-      : window_(window), interval_(interval), n_(requirements) {
-    internal::LocalTimeConverter local(zone);
-    const date::local_days last = internal::ToLocalDays(to);
-    date::local_days d = internal::ToLocalDays(from);
-    Instant midnight = local.ToInstant(d, std::chrono::minutes(0));
-    for (; d <= last; d += date::days(1)) {
-      const Instant next = local.ToInstant(d + date::days(1), std::chrono::minutes(0));
-      Instant first = midnight;
-      if (first < window.start) {
-        auto steps = (window.start - midnight + interval - kTick) / interval;
-        first = midnight + steps * interval;
-      }
-      const Instant end = std::min(next, window.end);
-      if (first < end) {
-        const auto count = static_cast<std::uint32_t>((end - first + interval - kTick) / interval);
-        days_.push_back({first, end, size_, count});
-        size_ += count;
-      }
-      midnight = next;
-    }
-    free_count_.assign((size_ + 1) * n_, 0);
-    runs_end_.assign(n_, 0);
+  FreeSets(const internal::SlotGrid& grid, const ServiceState& ss)
+      : grid_(grid), ss_(ss), n_(ss.members.size()), words_(grid.words()), bits_(n_) {
+    for (std::size_t i = 0; i < n_; ++i) bits_[i].assign(ss.members[i].size() * words_, 0);
   }
 
-  bool empty() const { return size_ == 0; }
-
-  /// Records that member `member` of requirement i may start anywhere in `starts` (sorted,
-  /// disjoint; they may reach beyond the window). Requirements come in order, and within one
-  /// its members in order.
-  void AddResource(std::size_t i, std::uint32_t member, std::span<const Span> starts) {
-    std::size_t day = 0;
-    std::int32_t* count = free_count_.data() + i;
-    for (const Span& range : starts) {
-      const Instant a = std::max(range.start, window_.start);
-      const Instant b = std::min(range.end, window_.end);
-      if (!(a < b)) continue;
-      while (day < days_.size() && days_[day].end <= a) ++day;
-      for (std::size_t d = day; d < days_.size() && days_[d].first < b; ++d) {
-        const Day& on = days_[d];
-        const std::uint32_t from = a <= on.first ? 0 : StepsTo(a - on.first);
-        const std::uint32_t to = b >= on.end ? on.count : StepsTo(b - on.first);
-        if (!(from < to)) continue;
-        runs_.push_back({member, on.base + from, on.base + to});
-        // A difference array: prefix sums give the count per slot.
-        ++count[(on.base + from) * n_];
-        --count[(on.base + to) * n_];
-      }
-    }
-    runs_end_[i] = runs_.size();
+  /// Member `member` of requirement i is free at `slots`, where `allowed` also says so.
+  void Add(std::size_t i, std::size_t member, const internal::SlotBits& slots,
+           const std::vector<std::uint64_t>& allowed) {
+    std::uint64_t* bits = bits_[i].data() + member * words_;
+    slots.CopyTo(grid_.size(), bits);
+    for (std::size_t w = 0; w < words_; ++w) bits[w] &= allowed[w];
   }
 
   /// The offered slots: those with a free resource for every requirement (and, with several
-  /// requirements, a distinct one for each), each list in requirement order.
-  std::vector<Slot> Slots(const ServiceState& ss, Duration duration) {
-    for (std::size_t k = 1; k < size_; ++k)
-      for (std::size_t i = 0; i < n_; ++i) free_count_[k * n_ + i] += free_count_[(k - 1) * n_ + i];
-    // Lists are sized exactly, then filled from the runs; next[k * n + i] is where slot k's
-    // next resource for requirement i goes, null for the slots not offered.
-    std::vector<ResourceId*> next(size_ * n_, nullptr);
+  /// requirements, a distinct one for each), each list in requirement order, then member order.
+  std::vector<Slot> Slots(Duration duration) const {
+    std::vector<std::uint64_t> offered(words_, ~std::uint64_t{0});
+    std::vector<std::uint64_t> any(words_);
+    for (std::size_t i = 0; i < n_; ++i) {
+      std::fill(any.begin(), any.end(), 0);
+      for (std::size_t j = 0; j < ss_.members[i].size(); ++j)
+        for (std::size_t w = 0; w < words_; ++w) any[w] |= bits_[i][j * words_ + w];
+      for (std::size_t w = 0; w < words_; ++w) offered[w] &= any[w];
+    }
+    // Lists are sized exactly, then filled; next[k * n + i] is where slot k's next resource
+    // for requirement i goes.
+    std::vector<std::uint32_t> count(grid_.size() * n_, 0);
+    std::vector<bool> dense(n_ * words_);
+    for (std::size_t i = 0; i < n_; ++i) {
+      for (std::size_t w = 0; w < words_; ++w) {
+        dense[i * words_ + w] = Dense(i, w, offered[w]);
+        Visit(i, w, offered[w], dense[i * words_ + w],
+              [&](std::size_t k, const std::uint64_t* bits, int bit) {
+                std::uint32_t free = 0;
+                for (std::size_t j = 0; j < ss_.members[i].size(); ++j)
+                  free += static_cast<std::uint32_t>((bits[j * words_] >> bit) & 1);
+                count[k * n_ + i] = free;
+              },
+              [&](std::size_t k, std::size_t) { ++count[k * n_ + i]; });
+      }
+    }
+    std::vector<ResourceId*> next(grid_.size() * n_, nullptr);
     std::vector<Slot> slots;
-    for (const Day& day : days_) {
-      for (std::uint32_t j = 0; j < day.count; ++j) {
-        const std::size_t k = day.base + j;
-        bool all = true;
-        for (std::size_t i = 0; i < n_ && all; ++i) all = free_count_[k * n_ + i] > 0;
-        if (!all) continue;
-        const Instant start = day.first + static_cast<std::int64_t>(j) * interval_;
+    for (std::size_t w = 0; w < words_; ++w) {
+      for (std::uint64_t b = offered[w]; b != 0; b &= b - 1) {
+        const std::size_t k = w * 64 + static_cast<std::size_t>(std::countr_zero(b));
+        const Instant start = grid_.Start(k);
         Slot& slot = slots.emplace_back(
             Slot{start, start + duration, std::vector<std::vector<ResourceId>>(n_)});
         for (std::size_t i = 0; i < n_; ++i) {
-          slot.free[i].resize(static_cast<std::size_t>(free_count_[k * n_ + i]));
+          slot.free[i].resize(count[k * n_ + i]);
           next[k * n_ + i] = slot.free[i].data();
         }
       }
     }
-    for (std::size_t i = 0, r = 0; i < n_; ++i) {
-      ResourceId** at = next.data() + i;
-      for (; r < runs_end_[i]; ++r) {
-        const Run& run = runs_[r];
-        const ResourceId id = ss.members[i][run.member].id;
-        for (std::size_t k = run.first; k < run.last; ++k)
-          if (ResourceId*& p = at[k * n_]; p != nullptr) *p++ = id;
+    for (std::size_t i = 0; i < n_; ++i) {
+      const ServiceState::Member* members = ss_.members[i].data();
+      for (std::size_t w = 0; w < words_; ++w) {
+        Visit(i, w, offered[w], dense[i * words_ + w],
+              [&](std::size_t k, const std::uint64_t* bits, int bit) {
+                // Without a branch: a resource that is not free is written to a sink.
+                ResourceId* at = next[k * n_ + i];
+                ResourceId sink;
+                for (std::size_t j = 0; j < ss_.members[i].size(); ++j) {
+                  const std::uint64_t free = (bits[j * words_] >> bit) & 1;
+                  *(free != 0 ? at : &sink) = members[j].id;
+                  at += free;
+                }
+                next[k * n_ + i] = at;
+              },
+              [&](std::size_t k, std::size_t j) { *next[k * n_ + i]++ = members[j].id; });
       }
     }
     if (n_ > 1) {
@@ -1706,40 +1704,52 @@ class SlotGrid {
   }
 
  private:
-  struct Day {
-    Instant first;        // its first slot
-    Instant end;          // its slots are < end
-    std::uint32_t base;   // the number of its first slot
-    std::uint32_t count;  // how many it has
-  };
-  struct Run {
-    std::uint32_t member;  // index into the requirement's members
-    std::uint32_t first;   // slots [first, last)
-    std::uint32_t last;
-  };
-
-  // ceil(x / interval) for 0 < x < 63 days, without a 64-bit division or a data-dependent
-  // branch. With x = (m - 1) * interval + s, 1 <= s <= interval, the quotient
-  // (x + interval - 1/2) / interval lies in [m + 1/2 / interval, m + 1 - 1/2 / interval]; the
-  // double product's relative error (2^-52) is below that margin while the numerator is
-  // under 2^51 microseconds (71 years; intervals are at most 10 years), so truncation gives m.
-  std::uint32_t StepsTo(Duration x) const {
-    const auto q = static_cast<std::int64_t>((static_cast<double>(x.count()) + half_less_) *
-                                             per_interval_);
-    assert(q * interval_ >= x && (q - 1) * interval_ < x);
-    return static_cast<std::uint32_t>(q);
+  static int PopCount(std::uint64_t x) {
+    // Inline: without a popcnt instruction in the target, std::popcount is a library call.
+    x -= (x >> 1) & 0x5555555555555555u;
+    x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+    return static_cast<int>((x * 0x0101010101010101u) >> 56);
   }
 
-  Span window_;
-  Duration interval_;
-  double per_interval_ = 1.0 / static_cast<double>(interval_.count());
-  double half_less_ = static_cast<double>(interval_.count()) - 0.5;
+  // Whether most members of requirement i are free at most of `slots`, the offered slots of
+  // word w: then Visit goes slot by slot over all members, without data-dependent branches;
+  // otherwise member by member over the free slots only, whose loop exits mispredict but
+  // which skips the rest.
+  bool Dense(std::size_t i, std::size_t w, std::uint64_t slots) const {
+    const std::size_t members = ss_.members[i].size();
+    const std::uint64_t* bits = bits_[i].data() + w;
+    std::size_t set = 0;
+    for (std::size_t j = 0; j < members; ++j)
+      set += static_cast<std::size_t>(PopCount(bits[j * words_] & slots));
+    return set * 4 >= static_cast<std::size_t>(PopCount(slots)) * members;
+  }
+
+  // The members of requirement i free at `slots` (offered slots of word w), members in order
+  // for each slot: when dense, slot_by_slot(k, bits, bit) for each slot k, member j's word
+  // being bits[j * words_] and k its bit `bit`; else member_by_member(k, j) for each member j
+  // free at slot k.
+  template <typename SlotBySlot, typename MemberByMember>
+  void Visit(std::size_t i, std::size_t w, std::uint64_t slots, bool dense,
+             SlotBySlot slot_by_slot, MemberByMember member_by_member) const {
+    const std::uint64_t* bits = bits_[i].data() + w;
+    if (dense) {
+      for (std::uint64_t b = slots; b != 0; b &= b - 1) {
+        const int bit = std::countr_zero(b);
+        slot_by_slot(w * 64 + static_cast<std::size_t>(bit), bits, bit);
+      }
+      return;
+    }
+    for (std::size_t j = 0; j < ss_.members[i].size(); ++j)
+      for (std::uint64_t b = bits[j * words_] & slots; b != 0; b &= b - 1)
+        member_by_member(w * 64 + static_cast<std::size_t>(std::countr_zero(b)), j);
+  }
+
+  const internal::SlotGrid& grid_;
+  const ServiceState& ss_;
   std::size_t n_;  // requirements
-  std::vector<Day> days_;  // only dates with slots, so their slots increase
-  std::uint32_t size_ = 0;
-  std::vector<std::int32_t> free_count_;  // [k * n + i]: requirement i's free resources at slot k
-  std::vector<Run> runs_;                  // requirement by requirement
-  std::vector<std::size_t> runs_end_;      // requirement i's runs end at runs_end_[i]
+  std::size_t words_;
+  std::vector<std::vector<std::uint64_t>> bits_;  // per requirement: member j's at [j * words_]
 };
 
 }  // namespace
@@ -1782,16 +1792,19 @@ Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, Tenant
     earliest = now + service.min_notice;
     latest_exclusive = now + service.max_advance + kTick;
   }
-  Span window{std::max(window_start, earliest), std::min(window_end, latest_exclusive)};
-  const Duration interval = service.slot_interval;
+  const Span window{std::max(window_start, earliest), std::min(window_end, latest_exclusive)};
 
   const Timing timing = TimingOf(service);
-  SlotGrid grid(*zone, query.from, query.to, window, service.slot_interval, ss.members.size());
-  if (grid.empty()) return std::vector<Slot>{};
+  const internal::SlotGrid grid(*zone, query.from, query.to, service.slot_interval);
+  // The slots the time policy allows.
+  std::vector<std::uint64_t> allowed(grid.words(), 0);
+  if (!window.empty()) grid.Mark({&window, 1}, allowed.data());
+  if (std::all_of(allowed.begin(), allowed.end(), [](std::uint64_t w) { return w == 0; }))
+    return std::vector<Slot>{};
 
-  // Per requirement, per resource: the ranges of valid starts from THE rule, remembered per
-  // resource for the whole dates asked (the grid clips them to the window).
-  const Span dates{window_start, window_end};
+  // Per requirement, per resource: the slots THE rule allows, remembered per resource for
+  // the whole dates asked.
+  FreeSets free(grid, ss);
   Scratch scratch;
   for (std::size_t i = 0; i < ss.members.size(); ++i) {
     const std::vector<ServiceState::Member>& members = ss.members[i];
@@ -1803,17 +1816,19 @@ Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, Tenant
       internal::Prefetch(members[j].state);
     for (std::size_t j = 0; j < members.size(); ++j) {
       if (j + kStateAhead < members.size()) internal::Prefetch(members[j + kStateAhead].state);
-      if (j + kEntryAhead < members.size()) members[j + kEntryAhead].state->starts.Prefetch(3);
+      if (j + kEntryAhead < members.size()) members[j + kEntryAhead].state->starts.Prefetch(2);
       const ServiceState::Member& m = members[j];
       if (!query.resources.empty() &&
           std::find(query.resources.begin(), query.resources.end(), m.id) == query.resources.end())
         continue;
-      std::span<const Span> starts;
-      if (!internal::ValidStartsCached(*m.state, timing, dates, &scratch, &starts)) continue;
-      grid.AddResource(i, static_cast<std::uint32_t>(j), starts);
+      internal::SlotBits slots;
+      if (!internal::ValidSlotsCached(*m.state, timing, grid, &scratch, &slots)) continue;
+      free.Add(i, j, slots, allowed);
     }
   }
-  std::vector<Slot> slots = grid.Slots(ss, service.duration);
+  // A cache that refused an answer for lack of room is emptied by the next writer.
+  if (scratch.cache_full) st.trim_starts.store(true, std::memory_order_relaxed);
+  std::vector<Slot> slots = free.Slots(service.duration);
   return slots;
 }
 

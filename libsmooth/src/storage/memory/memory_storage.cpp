@@ -10,6 +10,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -30,23 +31,38 @@ std::string Lower(std::string_view s) {
 // Records how to undo each write; Rollback replays it backwards. Commit forgets it.
 class UndoLog {
  public:
-  void Push(std::function<void()> undo) { undo_.push_back(std::move(undo)); }
+  void Push(std::function<void()> undo) {
+    if (undo_.empty()) undo_.reserve(4);  // a booking logs two or three
+    undo_.push_back(std::move(undo));
+  }
   void Rollback() {
     for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
     undo_.clear();
   }
   void Forget() { undo_.clear(); }
 
-  // Sets map[key] = value, remembering what was there.
+  // Sets map[key] = value, remembering what was there; returns the stored value. One lookup,
+  // and the value moved in: in a tenant of a million appointments a second walk down the
+  // tree and a copy of the row were a tenth of a booking. New ids are the highest yet, so in
+  // an ordered map they go in at the end without a walk.
   template <typename Map, typename Key, typename Value>
-  void Put(Map& map, const Key& key, Value value) {
-    auto it = map.find(key);
-    if (it == map.end()) {
-      Push([&map, key] { map.erase(key); });
-    } else {
-      Push([&map, key, old = it->second] { map[key] = old; });
+  const typename Map::mapped_type& Put(Map& map, const Key& key, Value value) {
+    typename Map::iterator it;
+    bool inserted = false;
+    if constexpr (requires { map.rbegin(); }) {
+      if (map.empty() || map.rbegin()->first < key) {
+        it = map.emplace_hint(map.end(), key, std::move(value));
+        inserted = true;
+      }
     }
-    map[key] = std::move(value);
+    if (!inserted) std::tie(it, inserted) = map.try_emplace(key, std::move(value));
+    if (inserted) {
+      Push([&map, key] { map.erase(key); });
+      return it->second;
+    }
+    Push([&map, key, old = std::move(it->second)] { map[key] = old; });
+    it->second = std::move(value);  // try_emplace left it alone, the key being taken
+    return it->second;
   }
 
   template <typename Map, typename Key>
@@ -418,8 +434,8 @@ class MemoryTenantTransaction final : public TenantTransaction {
       return AlreadyExists("idempotency_key: already used");
     a.id = AppointmentId(NextId());
     if (a.idempotency_key) undo_.Put(data_.appointment_by_key, *a.idempotency_key, a.id);
-    undo_.Put(data_.appointments, a.id, a);
-    return a;
+    const AppointmentId id = a.id;
+    return undo_.Put(data_.appointments, id, std::move(a));
   }
   Status UpdateAppointment(const Appointment& a) override {
     return Update(data_.appointments, a, "appointment");
