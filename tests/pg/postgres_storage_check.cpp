@@ -266,10 +266,35 @@ TEST_CASE("a tenant whose schema is missing fails closed and never reads public"
     CHECK(txn.error().code() == StatusCode::kNotFound);
     CHECK(txn.error().message().find("tenant_acme is missing") != std::string::npos);
   }
+  // So does a write that bumps the change sequence as it begins (one statement), and the
+  // decoy change_seq in public is left alone.
+  auto write = storage->BeginTenantWrite(acme);
+  REQUIRE_FALSE(write.ok());
+  CHECK(write.error().code() == StatusCode::kNotFound);
+  CHECK(write.error().message().find("tenant_acme is missing") != std::string::npos);
+  CHECK(Rows(db, "SELECT value FROM public.change_seq")[0] == "41");
   // Reopening does not recreate it either.
   auto again = Open(db);
   CHECK(again->BeginTenant(acme, TxnMode::kRead).error().code() == StatusCode::kNotFound);
   CHECK_FALSE(SchemaExists(db, "tenant_acme"));
+}
+
+TEST_CASE("BeginTenantWrite begins a write transaction with the change sequence bumped") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);
+  Tenant acme = NewTenant(*storage, "acme");
+  {
+    auto w = Must(storage->BeginTenantWrite(acme));
+    CHECK(w.seq == 1);
+    CHECK(Must(w.txn->ChangeSeq()) == 1);
+    // Not committed: rolled back with the transaction.
+  }
+  auto w = Must(storage->BeginTenantWrite(acme));
+  CHECK(w.seq == 1);
+  CHECK(Must(w.txn->BumpChangeSeq()) == 2);
+  Must(w.txn->Commit());
+  auto r = Must(storage->BeginTenant(acme, TxnMode::kRead));
+  CHECK(Must(r->ChangeSeq()) == 2);
 }
 
 TEST_CASE("slugs that differ only by case cannot both exist") {

@@ -145,6 +145,22 @@ class Storage {
   /// when the tenant's space does not exist.
   virtual Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
                                                                  TxnMode mode) = 0;
+
+  /// A write transaction whose first statement has bumped the change sequence: the
+  /// transaction and the new sequence, as BeginTenant(kWrite) then BumpChangeSeq() (the
+  /// transaction's first BumpChangeSeq is done). This is how every write of the Scheduler
+  /// begins; the SQL backends send both in one statement.
+  struct BumpedWrite {
+    std::unique_ptr<TenantTransaction> txn;
+    std::int64_t seq = 0;
+  };
+  virtual Result<BumpedWrite> BeginTenantWrite(const Tenant& tenant) {
+    auto txn = BeginTenant(tenant, TxnMode::kWrite);
+    if (!txn) return txn.error();
+    auto seq = (*txn)->BumpChangeSeq();
+    if (!seq) return seq.error();
+    return BumpedWrite{std::move(*txn), *seq};
+  }
 };
 
 /// A Storage that keeps everything in process memory; nothing survives the process.

@@ -433,16 +433,14 @@ struct Scheduler::Impl {
     TenantState& st = *op.st;
     st.opening = true;
     op.lock.unlock();
-    auto txn = storage->BeginTenant(t, TxnMode::kWrite);
+    auto begun = storage->BeginTenantWrite(t);  // the transaction, its sequence bumped
     op.lock.lock();
     st.opening = false;
     st.batch_cv.notify_all();
-    if (!txn) return txn.error();
-    auto b = std::make_shared<internal::WriteBatch>(std::move(*txn));
+    if (!begun) return begun.error();
+    auto b = std::make_shared<internal::WriteBatch>(std::move(begun->txn));
     b->tenant = t.id;
-    auto seq = b->txn.inner().BumpChangeSeq();
-    if (!seq) return seq.error();
-    b->seq = *seq;
+    b->seq = begun->seq;
     // Another writer (another process, or another Scheduler on the same storage) moved
     // the tenant on since this state was built, or a batch failed: rebuild it before
     // deciding anything.

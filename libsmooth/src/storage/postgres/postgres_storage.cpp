@@ -214,6 +214,20 @@ class PostgresStorage final : public Storage {
 
   Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
                                                          TxnMode mode) override {
+    return BeginTenantImpl(tenant, mode, nullptr);
+  }
+
+  // The bump goes in BEGIN's own statement string: one round trip for both.
+  Result<BumpedWrite> BeginTenantWrite(const Tenant& tenant) override {
+    auto bumped = std::make_shared<long long>(0);
+    auto txn = BeginTenantImpl(tenant, TxnMode::kWrite, bumped);
+    if (!txn) return txn.error();
+    return BumpedWrite{std::move(*txn), *bumped};
+  }
+
+  // `bumped`, when set, receives the change sequence the transaction bumped to as it began.
+  Result<std::unique_ptr<TenantTransaction>> BeginTenantImpl(const Tenant& tenant, TxnMode mode,
+                                                             std::shared_ptr<long long> bumped) {
     auto schema = TenantSchemaName(tenant.slug);
     if (!schema) return NoSpace(tenant);
     sql::TxnParts parts;
@@ -230,8 +244,8 @@ class PostgresStorage final : public Storage {
     auto lease = pool_.Acquire();
     if (!lease) return lease.error();
     parts.lease = std::move(*lease);
-    parts.enter = [this, schema = *schema, tenant, mode](Connection& c) {
-      return EnterTenant(c, schema, tenant, mode);
+    parts.enter = [this, schema = *schema, tenant, mode, bumped](Connection& c) {
+      return EnterTenant(c, schema, tenant, mode, bumped.get());
     };
     parts.enter_begins = true;
     auto txn = std::make_unique<sql::SqlTenantTransaction>(std::move(parts), ids_);
@@ -320,14 +334,27 @@ class PostgresStorage final : public Storage {
   // Points the transaction just begun at the tenant's schema, alone, and checks that it is
   // there and is this tenant's: PostgreSQL skips a missing schema in search_path without a
   // word, so without the check the queries would find nothing, or something else.
-  // BEGIN is part of the same statement string: one round trip in all.
-  Status EnterTenant(Connection& c, const std::string& schema, const Tenant& tenant, TxnMode mode) {
+  // BEGIN is part of the same statement string: one round trip in all. With `bumped`, so is
+  // the change sequence's bump, whose value it receives.
+  Status EnterTenant(Connection& c, const std::string& schema, const Tenant& tenant, TxnMode mode,
+                     long long* bumped) {
     std::string current;
     soci::indicator ind = soci::i_null;
     // SET LOCAL ends with the transaction.
-    c.session() << fmt::format("{}; SET LOCAL search_path TO {}; SELECT current_schema()",
-                               PostgresDialect::BeginSql(mode), QuoteIdent(schema)),
-        soci::into(current, ind);
+    std::string enter = fmt::format("{}; SET LOCAL search_path TO {}; ",
+                                    PostgresDialect::BeginSql(mode), QuoteIdent(schema));
+    if (bumped == nullptr) {
+      c.session() << enter << "SELECT current_schema()", soci::into(current, ind);
+    } else {
+      try {
+        c.session() << enter
+                    << "UPDATE change_seq SET value = value + 1 RETURNING value, current_schema()",
+            soci::into(*bumped), soci::into(current, ind);
+      } catch (const soci::postgresql_soci_error& e) {
+        if (e.sqlstate() != "42P01") throw;  // undefined_table: the schema is missing
+        ind = soci::i_null;
+      }
+    }
     if (ind != soci::i_ok || current != schema) {
       std::lock_guard lock(mu_);
       verified_.erase(schema);
