@@ -192,3 +192,37 @@ TEST_CASE("a failed commit is reported and leaves no trace in what is offered") 
 
 }  // namespace
 }  // namespace smooth::testing
+
+namespace smooth::testing {
+namespace {
+
+// PostgreSQL sends a transaction's last inserts with its COMMIT, the values written into the
+// statement text by the client library's quoting: whatever the text, it arrives as it was.
+TEST_CASE("what a commit carries arrives exactly, whatever the text") {
+  ScheduleWorld w;
+  Resource chair = w.AddResource(
+      {.name = "Chair", .capacity = 1, .time_zone = "UTC", .hours = Weekdays({Hours(9, 17)})});
+  Service cut = w.AddService({.name = "Cut", .requirements = {OneOf({chair.id})}});
+  Customer pat = w.AddCustomer("Pat");
+  const std::string notes =
+      "It's a \"test\" \\ '); DROP TABLE appointments; -- $$ $1 :name \\x27 E'\\n' \n\t Zoë ☕";
+  const std::string key = "key-'\"\\-;--";
+  Appointment a = Must(w.scheduler->Book(
+      w.owner, w.acme.id,
+      {.service = cut.id, .customer = pat.id, .start = Mon(10), .notes = notes,
+       .idempotency_key = key}));
+  auto fresh = Must(Scheduler::Open(*w.platform));
+  Appointment stored = Must(fresh->GetAppointment(w.root_p, w.acme.id, a.id));
+  CHECK(stored.notes == notes);
+  CHECK(stored.idempotency_key == std::optional<std::string>(key));
+  CHECK(!stored.series);
+  CHECK(Describe(stored) == Describe(a));
+  // The retry with the same key finds it, in storage.
+  CHECK(Must(fresh->Book(w.owner, w.acme.id,
+                         {.service = cut.id, .customer = pat.id, .start = Mon(10), .notes = notes,
+                          .idempotency_key = key}))
+            .id == a.id);
+}
+
+}  // namespace
+}  // namespace smooth::testing

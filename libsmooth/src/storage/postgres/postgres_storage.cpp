@@ -77,6 +77,20 @@ class PostgresDialect final : public sql::SqlDialect {
   }
 
   bool StatementErrorAbortsTransaction() const override { return true; }
+
+  // PQescapeLiteral, which knows the connection's encoding and string settings.
+  bool QuoteLiteral(soci::session& session, const std::string& text,
+                    std::string& out) const override {
+    // Every session of this backend is a PostgreSQL one (and SOCI exports no typeinfo to
+    // check it with).
+    auto* backend = static_cast<soci::postgresql_session_backend*>(session.get_backend());
+    if (backend == nullptr || backend->conn_ == nullptr) return false;
+    char* quoted = PQescapeLiteral(backend->conn_, text.data(), text.size());
+    if (quoted == nullptr) return false;
+    out.assign(quoted);
+    PQfreemem(quoted);
+    return true;
+  }
 };
 
 // "name" as a quoted SQL identifier.

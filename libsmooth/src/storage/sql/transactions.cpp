@@ -159,8 +159,15 @@ Status TxnCore::Writable() const {
 
 Status TxnCore::Commit() {
   if (done_) return FailedPrecondition("transaction already finished");
-  SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {  // Run flushes the deferred writes first
-    Exec(conn(), "COMMIT");
+  std::string writes;
+  if (failed_.ok() && final_writes_) writes = final_writes_();
+  SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {  // Run flushes what is still kept back first
+    if (writes.empty()) {
+      Exec(conn(), "COMMIT");
+    } else {
+      // One statement string: if the writes fail, the COMMIT after them does not run.
+      conn().session() << writes << "; COMMIT";
+    }
     return {};
   }));
   done_ = true;
@@ -610,6 +617,43 @@ Result<Appointment> SqlTenantTransaction::InsertAppointment(Appointment a) {
   // transaction (PostgreSQL) and so the whole write.
   pending_.push_back(ToRow(a));
   return a;
+}
+
+std::string SqlTenantTransaction::AppointmentsAsSql() {
+  if (pending_.empty()) return "";
+  soci::session& session = core_.conn().session();
+  const SqlDialect& dialect = core_.dialect();
+  std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", AppointmentRow::kTable,
+                                AppointmentRow::kColumns);
+  std::string quoted;
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
+    sql += i == 0 ? "(" : ", (";
+    bool first = true;
+    bool ok = true;
+    auto value = [&](auto& column) {
+      using T = std::decay_t<decltype(column)>;
+      if (!first) sql += ", ";
+      first = false;
+      if constexpr (std::is_same_v<T, long long>) {
+        sql += std::to_string(column);
+      } else if constexpr (std::is_same_v<T, std::string>) {
+        ok = ok && dialect.QuoteLiteral(session, column, quoted);
+        sql += quoted;
+      } else if (column.is_null()) {  // Nullable<long long> or Nullable<std::string>
+        sql += "NULL";
+      } else if constexpr (std::is_same_v<decltype(column.value), long long>) {
+        sql += std::to_string(column.value);
+      } else {
+        ok = ok && dialect.QuoteLiteral(session, column.value, quoted);
+        sql += quoted;
+      }
+    };
+    pending_[i].Columns(value);
+    if (!ok) return "";  // FlushAppointments sends them as parameters instead
+    sql += ")";
+  }
+  pending_.clear();
+  return sql;
 }
 
 void SqlTenantTransaction::FlushAppointments() {

@@ -67,11 +67,18 @@ class TxnCore {
   Status Commit();
 
   Connection& conn() { return *p_.lease; }
+  const SqlDialect& dialect() const { return *p_.dialect; }
 
   /// Writes kept back to be sent together (SqlTenantTransaction's appointment inserts):
   /// `flush` sends them, and runs before every other statement of the transaction and
   /// before COMMIT, so the transaction reads what it wrote. It may throw soci_error.
   void SetFlush(std::function<void()> flush) { flush_ = std::move(flush); }
+  /// Optionally, the kept-back writes as SQL text with the values written in, which Commit
+  /// then sends together with COMMIT: one round trip for both. Returns "" to let Flush send
+  /// them (or when there is nothing to send); what it returns it no longer keeps.
+  void SetFinalWrites(std::function<std::string()> final_writes) {
+    final_writes_ = std::move(final_writes);
+  }
   const std::string& database() const { return p_.database; }
 
   /// Runs `f`, turning exceptions into a Status: busy -> unavailable, a UNIQUE violation
@@ -134,6 +141,7 @@ class TxnCore {
 
   TxnParts p_;
   std::function<void()> flush_;
+  std::function<std::string()> final_writes_;
   Status failed_;  // set when flush_ failed
   bool begun_ = false;
   bool done_ = false;
@@ -198,6 +206,7 @@ class SqlTenantTransaction final : public TenantTransaction {
   SqlTenantTransaction(TxnParts parts, std::shared_ptr<ObjectIdSource> ids)
       : core_(std::move(parts)), ids_(std::move(ids)) {
     core_.SetFlush([this] { FlushAppointments(); });
+    core_.SetFinalWrites([this] { return AppointmentsAsSql(); });
   }
   Status Begin() { return core_.Begin(); }
 
@@ -245,6 +254,9 @@ class SqlTenantTransaction final : public TenantTransaction {
   // statement: a batch of bookings (the Scheduler's group commit) costs one round trip, not
   // one each. May throw soci_error.
   void FlushAppointments();
+  // The kept-back appointments as one INSERT with the values written in, where the dialect
+  // quotes literals (PostgreSQL), and no longer kept; "" otherwise.
+  std::string AppointmentsAsSql();
 
   TxnCore core_;
   std::shared_ptr<ObjectIdSource> ids_;
