@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -75,6 +76,12 @@ struct Platform::Impl {
     }
   };
   static constexpr std::size_t kMaxCachedActors = 10000;
+  std::mutex epoch_mu;  // guards the epoch_* below (Epoch)
+  std::condition_variable epoch_cv;
+  std::uint64_t epoch_next = 1;  // the number the next read of the epoch gets
+  std::uint64_t epoch_done = 0;  // the last read that ended, and what it found
+  Result<std::int64_t> epoch_result = std::int64_t{0};
+  bool epoch_reading = false;
   std::mutex actors_mu;
   std::int64_t actors_epoch = -1;
   std::unordered_map<ActorKey, std::shared_ptr<const FreshActor>, ActorKeyHash> actors;
@@ -159,8 +166,32 @@ struct Platform::Impl {
 
   // The actor as stored now, from the cache while Storage::SharedEpoch says that no user,
   // tenant or session has changed since it was read (in any process), else from storage.
+  // Storage::SharedEpoch as of now: from a read that began after this call did. Callers
+  // that arrive together share one read (the first starts it; those that come while it is
+  // under way wait for it to end and share the next), so a burst of checks costs a read or
+  // two, not one each, and none gets a value older than its own arrival.
+  Result<std::int64_t> Epoch() {
+    std::unique_lock lock(epoch_mu);
+    const std::uint64_t need = epoch_next;  // the first read to begin from now on
+    for (;;) {
+      if (epoch_done >= need) return epoch_result;
+      if (!epoch_reading) break;
+      epoch_cv.wait(lock);
+    }
+    const std::uint64_t mine = epoch_next++;
+    epoch_reading = true;
+    lock.unlock();
+    Result<std::int64_t> read = opt.storage->SharedEpoch();
+    lock.lock();
+    epoch_reading = false;
+    epoch_done = mine;
+    epoch_result = read;
+    epoch_cv.notify_all();
+    return read;
+  }
+
   Result<std::shared_ptr<const FreshActor>> Current(const Principal& p) {
-    auto epoch = opt.storage->SharedEpoch();
+    auto epoch = Epoch();
     if (!epoch) return epoch.error();
     ActorKey key{p.session ? p.session->id.value() : 0, p.user.id.value(),
                  p.original ? p.original->id.value() : 0};

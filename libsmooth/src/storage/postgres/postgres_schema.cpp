@@ -9,6 +9,31 @@
 
 namespace smooth::internal::postgres {
 
+// Pieces of the occupancy trigger, string literals shared by its versions in tenant
+// migrations 2 and 3. The rows of the appointment NEW:
+// An update that leaves the appointment's span and resources alone only flips `active`.
+#define SMOOTH_OCCUPANCY_STATUS_ONLY                                                \
+  "  IF TG_OP = 'UPDATE' AND NEW.resources = OLD.resources"                         \
+  "     AND NEW.start_at = OLD.start_at AND NEW.end_at = OLD.end_at"                \
+  "     AND NEW.buffer_before = OLD.buffer_before"                                  \
+  "     AND NEW.buffer_after = OLD.buffer_after THEN\n"                             \
+  "    UPDATE appointment_occupancy"                                                \
+  "       SET active = NEW.status IN ('pending', 'confirmed')"                      \
+  "     WHERE appointment_id = NEW.id"                                              \
+  "       AND active <> (NEW.status IN ('pending', 'confirmed'));\n"                \
+  "    RETURN NEW;\n"                                                               \
+  "  END IF;\n"
+#define SMOOTH_OCCUPANCY_ROWS_OF_NEW                                                       \
+  "  INSERT INTO appointment_occupancy"                                                    \
+  "    (appointment_id, resource_id, occupied_start, occupied_end, active, cap1)"          \
+  "  SELECT NEW.id, r.id,"                                                                 \
+  "    TIMESTAMPTZ 'epoch' + (NEW.start_at - NEW.buffer_before) * INTERVAL '1 microsecond'," \
+  "    TIMESTAMPTZ 'epoch' + (NEW.end_at + NEW.buffer_after) * INTERVAL '1 microsecond',"   \
+  "    NEW.status IN ('pending', 'confirmed'),"                                            \
+  "    COALESCE((SELECT x.capacity = 1 FROM resources x WHERE x.id = r.id), false)"        \
+  "  FROM (SELECT DISTINCT CAST(value AS BIGINT) AS id"                                    \
+  "          FROM jsonb_array_elements_text(CAST(NEW.resources AS JSONB))) AS r;\n"
+
 std::span<const sql::Migration> SharedMigrations() {
   static const std::vector<sql::Migration> kMigrations = {
       {1,
@@ -220,27 +245,9 @@ std::span<const sql::Migration> TenantMigrations() {
            "CREATE FUNCTION appointment_occupancy_sync() RETURNS trigger LANGUAGE plpgsql"
            " SET search_path FROM CURRENT AS $fn$\n"
            "BEGIN\n"
-           "  IF TG_OP = 'UPDATE' AND NEW.resources = OLD.resources"
-           "     AND NEW.start_at = OLD.start_at AND NEW.end_at = OLD.end_at"
-           "     AND NEW.buffer_before = OLD.buffer_before"
-           "     AND NEW.buffer_after = OLD.buffer_after THEN\n"
-           "    UPDATE appointment_occupancy"
-           "       SET active = NEW.status IN ('pending', 'confirmed')"
-           "     WHERE appointment_id = NEW.id"
-           "       AND active <> (NEW.status IN ('pending', 'confirmed'));\n"
-           "    RETURN NEW;\n"
-           "  END IF;\n"
+           SMOOTH_OCCUPANCY_STATUS_ONLY
            "  DELETE FROM appointment_occupancy WHERE appointment_id = NEW.id;\n"
-           "  INSERT INTO appointment_occupancy"
-           "    (appointment_id, resource_id, occupied_start, occupied_end, active, cap1)"
-           "  SELECT NEW.id, r.id,"
-           "    TIMESTAMPTZ 'epoch' + (NEW.start_at - NEW.buffer_before) * INTERVAL '1 "
-           "microsecond',"
-           "    TIMESTAMPTZ 'epoch' + (NEW.end_at + NEW.buffer_after) * INTERVAL '1 microsecond',"
-           "    NEW.status IN ('pending', 'confirmed'),"
-           "    COALESCE((SELECT x.capacity = 1 FROM resources x WHERE x.id = r.id), false)"
-           "  FROM (SELECT DISTINCT CAST(value AS BIGINT) AS id"
-           "          FROM jsonb_array_elements_text(CAST(NEW.resources AS JSONB))) AS r;\n"
+           SMOOTH_OCCUPANCY_ROWS_OF_NEW
            "  RETURN NEW;\n"
            "END\n"
            "$fn$",
@@ -259,8 +266,27 @@ std::span<const sql::Migration> TenantMigrations() {
            " FOR EACH ROW WHEN (OLD.capacity IS DISTINCT FROM NEW.capacity)"
            " EXECUTE FUNCTION resource_capacity_sync()",
        }},
+      {3,
+       "occupancy_insert_fast_path",
+       {
+           // A new appointment has no occupancy rows yet: no DELETE to look for them.
+           "CREATE OR REPLACE FUNCTION appointment_occupancy_sync() RETURNS trigger"
+           " LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$\n"
+           "BEGIN\n"
+           SMOOTH_OCCUPANCY_STATUS_ONLY
+           "  IF TG_OP = 'UPDATE' THEN\n"
+           "    DELETE FROM appointment_occupancy WHERE appointment_id = NEW.id;\n"
+           "  END IF;\n"
+           SMOOTH_OCCUPANCY_ROWS_OF_NEW
+           "  RETURN NEW;\n"
+           "END\n"
+           "$fn$",
+       }},
   };
   return kMigrations;
 }
+
+#undef SMOOTH_OCCUPANCY_ROWS_OF_NEW
+#undef SMOOTH_OCCUPANCY_STATUS_ONLY
 
 }  // namespace smooth::internal::postgres
