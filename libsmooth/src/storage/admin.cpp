@@ -25,26 +25,13 @@
 #include "storage/postgres/postgres_storage.hpp"
 #include "storage/sql/rows.hpp"
 #include "storage/sqlite/sqlite_schema.hpp"
+#include "storage/sqlite/sqlite_storage.hpp"
 
 namespace smooth::internal::admin {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace sqlite_api;  // the sqlite3 C API, as SOCI's backend header declares it
-
-// The one SQLite rule the migration runner needs from a dialect: a writer takes the write
-// lock at BEGIN. (The backend's own dialect is private to sqlite_storage.cpp.)
-class MigrationDialect final : public sql::SqlDialect {
- public:
-  void Begin(soci::session& session, TxnMode mode) const override {
-    session << (mode == TxnMode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN");
-  }
-  sql::SqlErrorKind Classify(const soci::soci_error& e) const override {
-    std::string message = e.get_error_message();
-    if (message.find("database is locked") != std::string::npos) return sql::SqlErrorKind::kBusy;
-    return sql::SqlErrorKind::kOther;
-  }
-};
 
 // A PostgreSQL URL or libpq conninfo ("host=... dbname=..."), as OpenStorage takes them.
 bool IsPostgres(std::string_view url) {
@@ -70,34 +57,19 @@ fs::path TenantFile(const fs::path& dir, std::string_view slug) {
   return dir / fmt::format("tenant_{}.db", sql::SlugKey(slug));
 }
 
-// A read-write connection to an existing database file, set up as the backend sets up
-// its own (busy timeout, synchronous=FULL, foreign keys); never creates the file.
+// A read-write connection to an existing database file, set up as the backend sets up its
+// own (default StorageOptions: busy timeout, WAL, synchronous=FULL, foreign keys); never
+// creates the file.
 Result<std::unique_ptr<sql::Connection>> ConnectExisting(const fs::path& path,
                                                          std::string_view label) {
-  std::error_code ec;
-  if (!fs::exists(path, ec))
-    return NotFound(fmt::format("{}: {} does not exist", label, path.filename().string()));
-  if (path.string().find('"') != std::string::npos)
-    return InvalidArgument("sqlite: the data directory's path may not contain '\"'");
-  try {
-    auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(),
-                                                   fmt::format("dbname=\"{}\"", path.string()));
-    long long echoed = 0;
-    *session << "PRAGMA busy_timeout = 5000", soci::into(echoed);
-    *session << "PRAGMA synchronous = FULL";
-    *session << "PRAGMA foreign_keys = ON";
-    return std::make_unique<sql::Connection>(std::move(session));
-  } catch (const std::exception& e) {
-    return Internal(fmt::format("{}: cannot open {}: {}", label, path.filename().string(),
-                                e.what()));
-  }
+  return sqlite::ConnectFile(path, label, StorageOptions{}, /*create=*/false);
 }
 
 Status MigrateOne(const fs::path& path, std::string_view label,
                   std::span<const sql::Migration> migrations, const Progress& progress) {
   auto conn = ConnectExisting(path, label);
   if (!conn) return conn.error();
-  static const MigrationDialect dialect;
+  const sql::SqlDialect& dialect = sqlite::Dialect();
   SMOOTH_RETURN_IF_ERROR(sql::Migrate(**conn, dialect, label, migrations));
   if (progress) {
     auto applied = sql::AppliedMigrations(**conn, label);

@@ -132,6 +132,48 @@ Result<std::string> ConnectString(const fs::path& path, bool create) {
   return fmt::format("dbname=\"{}\"", p);
 }
 
+}  // namespace
+
+const sql::SqlDialect& Dialect() { return SqliteDialect::Instance(); }
+
+Result<std::unique_ptr<Connection>> ConnectFile(const fs::path& path, std::string_view label,
+                                                const StorageOptions& options, bool create,
+                                                bool scratch) {
+  auto connect = ConnectString(path, create);
+  if (!connect) return connect.error();
+  try {
+    auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(), *connect);
+    soci::session& s = *session;
+    long long timeout = options.busy_timeout.count();
+    long long echoed = 0;
+    s << fmt::format("PRAGMA busy_timeout = {}", timeout), soci::into(echoed);
+    if (!scratch) {
+      std::string journal;
+      s << "PRAGMA journal_mode = WAL", soci::into(journal);
+      if (Upper(journal) != "WAL")
+        return Internal(fmt::format("{}: cannot switch to WAL mode (got '{}')", label, journal));
+    }
+    // Validated at open; never user data.
+    s << fmt::format("PRAGMA synchronous = {}",
+                     scratch ? std::string("OFF") : options.sqlite_synchronous);
+    s << "PRAGMA foreign_keys = ON";
+    return std::make_unique<Connection>(std::move(session));
+  } catch (const soci::soci_error& e) {
+    std::error_code ec;
+    if (!create && !fs::exists(path, ec))
+      return NotFound(fmt::format("{}: {} does not exist", label, path.filename().string()));
+    if (SqliteDialect::Instance().Classify(e) == sql::SqlErrorKind::kBusy)
+      return Unavailable(fmt::format("{} is busy; try again", label));
+    return Internal(fmt::format("{}: cannot open {}: {}", label, path.filename().string(),
+                                e.get_error_message()));
+  } catch (const std::exception& e) {
+    return Internal(
+        fmt::format("{}: cannot open {}: {}", label, path.filename().string(), e.what()));
+  }
+}
+
+namespace {
+
 // One database file: its pool of connections and its in-process writer gate.
 struct Database {
   Database(const std::string& name, fs::path file, std::size_t size, std::chrono::milliseconds wait,
@@ -374,42 +416,9 @@ class SqliteStorage final : public Storage {
     return txn;
   }
 
-  // Opens a connection and sets the pragmas every connection needs.
-  // `scratch` is for a file not yet in place: rollback journal (a WAL would be left under
-  // the temporary name) and synchronous=OFF, the caller syncing the finished file once.
   Result<std::unique_ptr<Connection>> Connect(const fs::path& path, std::string_view label,
                                               bool create, bool scratch = false) const {
-    auto connect = ConnectString(path, create);
-    if (!connect) return connect.error();
-    try {
-      auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(), *connect);
-      soci::session& s = *session;
-      long long timeout = options_.busy_timeout.count();
-      long long echoed = 0;
-      s << fmt::format("PRAGMA busy_timeout = {}", timeout), soci::into(echoed);
-      if (!scratch) {
-        std::string journal;
-        s << "PRAGMA journal_mode = WAL", soci::into(journal);
-        if (Upper(journal) != "WAL")
-          return Internal(fmt::format("{}: cannot switch to WAL mode (got '{}')", label, journal));
-      }
-      // Validated at open; never user data.
-      s << fmt::format("PRAGMA synchronous = {}",
-                       scratch ? std::string("OFF") : options_.sqlite_synchronous);
-      s << "PRAGMA foreign_keys = ON";
-      return std::make_unique<Connection>(std::move(session));
-    } catch (const soci::soci_error& e) {
-      std::error_code ec;
-      if (!create && !fs::exists(path, ec))
-        return NotFound(fmt::format("{}: {} does not exist", label, path.filename().string()));
-      if (SqliteDialect::Instance().Classify(e) == sql::SqlErrorKind::kBusy)
-        return Unavailable(fmt::format("{} is busy; try again", label));
-      return Internal(fmt::format("{}: cannot open {}: {}", label, path.filename().string(),
-                                  e.get_error_message()));
-    } catch (const std::exception& e) {
-      return Internal(
-          fmt::format("{}: cannot open {}: {}", label, path.filename().string(), e.what()));
-    }
+    return ConnectFile(path, label, options_, create, scratch);
   }
 
   // Creates the tenant's file at `temp`, migrated and stamped with the tenant's id.

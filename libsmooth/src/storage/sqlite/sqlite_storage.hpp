@@ -1,10 +1,13 @@
 // The SQLite backend: shared.db plus one tenant_<slug>.db per tenant in a data directory.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string_view>
 
 #include "smooth/storage.hpp"
+#include "storage/sql/connection.hpp"
+#include "storage/sql/dialect.hpp"
 
 namespace smooth::internal::sqlite {
 
@@ -12,6 +15,20 @@ namespace smooth::internal::sqlite {
 /// shared.db, then every tenant file.
 Result<std::unique_ptr<Storage>> OpenSqliteStorage(std::string_view dir,
                                                    const StorageOptions& options);
+
+/// The backend's dialect: writers BEGIN IMMEDIATE; busy and UNIQUE errors classified.
+const sql::SqlDialect& Dialect();
+
+/// A connection to the database file `path` with the settings every connection of the
+/// backend gets: busy_timeout, WAL, `synchronous` and foreign keys, per `options`. Without
+/// `create`, a missing file is not_found and is not created. `scratch` is for a file not yet
+/// in place: rollback journal (a WAL would be left under the temporary name) and
+/// synchronous=OFF, the caller syncing the finished file once. `label` names the database
+/// in errors.
+Result<std::unique_ptr<sql::Connection>> ConnectFile(const std::filesystem::path& path,
+                                                     std::string_view label,
+                                                     const StorageOptions& options, bool create,
+                                                     bool scratch = false);
 
 /// For tests: the value of `PRAGMA <name>` (a lower-case identifier) on a pooled connection
 /// of shared.db, or of the tenant's file when `tenant` is set — per-connection settings
