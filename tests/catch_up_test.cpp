@@ -82,5 +82,27 @@ TEST_CASE("another writer's resource, service, customer and hold changes are see
   Must(t.Book(*t.w.scheduler, Mon(9)));
 }
 
+TEST_CASE("a user deactivated or a tenant suspended through another Platform cannot book next") {
+  TwoSchedulers t;
+  PlatformOptions o;
+  o.storage = t.w.storage;
+  o.clock = &t.w.clock;
+  o.password_cost = PasswordCost::InsecureForTests();
+  auto other = Must(Platform::Open(o));
+  Principal manager = t.w.As("TENANT_MANAGER");
+  auto book = [&](Instant start) {
+    return t.w.scheduler->Book(manager, t.w.acme.id,
+                               {.service = t.cut.id, .customer = t.pat.id, .start = start});
+  };
+  Must(book(Mon(9)));  // the manager's actor is now cached here
+  Must(other->SuspendTenant(t.w.root_p, t.w.acme.id, "chargeback"));
+  CHECK_FALSE(book(Mon(10)).ok());
+  Must(other->ReactivateTenant(t.w.root_p, t.w.acme.id));
+  Must(book(Mon(10)));
+  Must(other->DeactivateUser(t.w.root_p, manager.user.id));
+  CHECK_CODE(book(Mon(11)), StatusCode::kPermissionDenied);
+  CHECK(t.w.Occupying().size() == 2);
+}
+
 }  // namespace
 }  // namespace smooth::testing

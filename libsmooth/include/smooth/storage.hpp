@@ -153,6 +153,9 @@ class Storage {
   struct BumpedWrite {
     std::unique_ptr<TenantTransaction> txn;
     std::int64_t seq = 0;
+    /// SharedEpoch() as read by the same statement, where the backend does that for free
+    /// (PostgreSQL); Platform then need not read it for the operation that began this.
+    std::optional<std::int64_t> shared_epoch;
   };
   virtual Result<BumpedWrite> BeginTenantWrite(const Tenant& tenant) {
     auto txn = BeginTenant(tenant, TxnMode::kWrite);

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "access/epoch_hint.hpp"
 #include "access/password.hpp"
 #include "access/rules.hpp"
 #include "access/validate.hpp"
@@ -21,6 +22,18 @@
 namespace smooth {
 
 using internal::ActorFacts;
+
+namespace internal {
+namespace {
+thread_local std::optional<std::int64_t> t_epoch_hint;
+}  // namespace
+
+EpochHint::EpochHint(std::optional<std::int64_t> epoch) : previous_(t_epoch_hint) {
+  if (epoch) t_epoch_hint = epoch;
+}
+EpochHint::~EpochHint() { t_epoch_hint = previous_; }
+std::optional<std::int64_t> EpochHint::Current() { return t_epoch_hint; }
+}  // namespace internal
 
 namespace {
 
@@ -191,7 +204,8 @@ struct Platform::Impl {
   }
 
   Result<std::shared_ptr<const FreshActor>> Current(const Principal& p) {
-    auto epoch = Epoch();
+    std::optional<std::int64_t> hint = internal::EpochHint::Current();
+    Result<std::int64_t> epoch = hint ? Result<std::int64_t>(*hint) : Epoch();
     if (!epoch) return epoch.error();
     ActorKey key{p.session ? p.session->id.value() : 0, p.user.id.value(),
                  p.original ? p.original->id.value() : 0};

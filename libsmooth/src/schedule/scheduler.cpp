@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "access/epoch_hint.hpp"
 #include "access/validate.hpp"
 #include "schedule/civil_time.hpp"
 #include "schedule/engine.hpp"
@@ -385,6 +386,9 @@ struct Scheduler::Impl {
     std::vector<std::function<void()>> on_commit;
     std::size_t writes_at_join = 0;
     bool finished = false;
+    // For the operation that began the batch: the shared epoch its first statement read
+    // after this request began, which spares the actor checks of its body a read.
+    std::unique_ptr<internal::EpochHint> epoch_hint;
 
     WriteOp() = default;
     WriteOp(WriteOp&&) noexcept = default;
@@ -441,6 +445,7 @@ struct Scheduler::Impl {
     auto b = std::make_shared<internal::WriteBatch>(std::move(begun->txn));
     b->tenant = t.id;
     b->seq = begun->seq;
+    op.epoch_hint = std::make_unique<internal::EpochHint>(begun->shared_epoch);
     // Another writer (another process, or another Scheduler on the same storage) moved
     // the tenant on since this state was built, or a batch failed: rebuild it before
     // deciding anything.

@@ -233,15 +233,22 @@ class PostgresStorage final : public Storage {
 
   // The bump goes in BEGIN's own statement string: one round trip for both.
   Result<BumpedWrite> BeginTenantWrite(const Tenant& tenant) override {
-    auto bumped = std::make_shared<long long>(0);
+    auto bumped = std::make_shared<Bumped>();
     auto txn = BeginTenantImpl(tenant, TxnMode::kWrite, bumped);
     if (!txn) return txn.error();
-    return BumpedWrite{std::move(*txn), *bumped};
+    return BumpedWrite{std::move(*txn), bumped->seq, bumped->shared_epoch};
   }
+
+  // What a write transaction's first statement reads: the change sequence it bumped to, and
+  // the shared epoch.
+  struct Bumped {
+    long long seq = 0;
+    long long shared_epoch = 0;
+  };
 
   // `bumped`, when set, receives the change sequence the transaction bumped to as it began.
   Result<std::unique_ptr<TenantTransaction>> BeginTenantImpl(const Tenant& tenant, TxnMode mode,
-                                                             std::shared_ptr<long long> bumped) {
+                                                             std::shared_ptr<Bumped> bumped) {
     auto schema = TenantSchemaName(tenant.slug);
     if (!schema) return NoSpace(tenant);
     sql::TxnParts parts;
@@ -349,9 +356,9 @@ class PostgresStorage final : public Storage {
   // there and is this tenant's: PostgreSQL skips a missing schema in search_path without a
   // word, so without the check the queries would find nothing, or something else.
   // BEGIN is part of the same statement string: one round trip in all. With `bumped`, so is
-  // the change sequence's bump, whose value it receives.
+  // the change sequence's bump, whose value it receives with the shared epoch.
   Status EnterTenant(Connection& c, const std::string& schema, const Tenant& tenant, TxnMode mode,
-                     long long* bumped) {
+                     Bumped* bumped) {
     std::string current;
     soci::indicator ind = soci::i_null;
     // SET LOCAL ends with the transaction.
@@ -362,8 +369,9 @@ class PostgresStorage final : public Storage {
     } else {
       try {
         c.session() << enter
-                    << "UPDATE change_seq SET value = value + 1 RETURNING value, current_schema()",
-            soci::into(*bumped), soci::into(current, ind);
+                    << "UPDATE change_seq SET value = value + 1 RETURNING value, "
+                       "current_schema(), (SELECT value FROM public.shared_epoch)",
+            soci::into(bumped->seq), soci::into(current, ind), soci::into(bumped->shared_epoch);
       } catch (const soci::postgresql_soci_error& e) {
         if (e.sqlstate() != "42P01") throw;  // undefined_table: the schema is missing
         ind = soci::i_null;
