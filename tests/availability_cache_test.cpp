@@ -11,6 +11,7 @@
 using namespace smooth;
 using namespace std::chrono_literals;
 using smooth::testing::At;
+using smooth::testing::Mon;
 using smooth::testing::Hours;
 using smooth::testing::Must;
 using smooth::testing::OneOf;
@@ -21,10 +22,6 @@ namespace {
 
 using Ids = std::vector<ResourceId>;
 
-// Monday 2026-03-09, the week after the clock's "now", in UTC.
-Instant Mon(int h, int m = 0) {
-  return At("2026-03-09T00:00:00Z") + std::chrono::hours(h) + std::chrono::minutes(m);
-}
 
 // Ann and Bob, 09:00-17:00 UTC on weekdays, capacity 1; a 30-minute cut on a 30-minute grid.
 struct Shop : ScheduleWorld {

@@ -10,9 +10,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-Instant Mon(int h, int m = 0) {
-  return At("2026-03-09T00:00:00Z") + std::chrono::hours(h) + std::chrono::minutes(m);
-}
 
 struct TwoSchedulers {
   ScheduleWorld w;  // w.scheduler is "here"

@@ -18,8 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The Monday a week after the clock's "now" (Monday 2026-03-02T09:00Z), in UTC.
-Instant Mon(int h) { return At("2026-03-09T00:00:00Z") + std::chrono::hours(h); }
 
 // 30-minute cuts every 15 minutes, 09:00-17:00: 31 starts on a free day.
 constexpr std::size_t kFreeDay = 31;

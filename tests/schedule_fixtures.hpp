@@ -28,6 +28,12 @@ inline Instant At(std::string_view text) {
 }
 inline std::string Show(Instant t) { return FormatRfc3339(t); }
 
+/// Monday 2026-03-09 at h:m UTC: the week after the fixture clock's "now" (T0, Monday
+/// 2026-03-02T09:00Z).
+inline Instant Mon(int h, int m = 0) {
+  return At("2026-03-09T00:00:00Z") + std::chrono::hours(h) + std::chrono::minutes(m);
+}
+
 /// Wall-clock hours within a day: Hours(9, 17) is 09:00-17:00, Hours(9, 30, 12, 0) 09:30-12:00.
 inline DailyInterval Hours(int from_h, int from_m, int to_h, int to_m) {
   return {std::chrono::hours(from_h) + std::chrono::minutes(from_m),

@@ -16,6 +16,7 @@
 using namespace smooth;
 using namespace std::chrono_literals;
 using smooth::testing::At;
+using smooth::testing::Mon;
 using smooth::testing::CodeOf;
 using smooth::testing::Describe;
 using smooth::testing::EveryDay;
@@ -34,10 +35,6 @@ namespace {
 using Strings = std::vector<std::string>;
 using Ids = std::vector<ResourceId>;
 
-// The week after the clock's "now" (Monday 2026-03-02T09:00Z), in UTC.
-Instant Mon(int h, int m = 0) {
-  return At("2026-03-09T00:00:00Z") + std::chrono::hours(h) + std::chrono::minutes(m);
-}
 Instant Tue(int h, int m = 0) { return Mon(h, m) + 24h; }
 Instant Wed(int h, int m = 0) { return Mon(h, m) + 48h; }
 
