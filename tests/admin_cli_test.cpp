@@ -61,6 +61,21 @@ void Exec(const fs::path& db, const std::string& sql) {
   REQUIRE_MESSAGE(rc == SQLITE_OK, message);
 }
 
+// Common to both backends once acme and globex exist: migrate --shared touches no tenant,
+// migrate --tenant of an unknown slug fails naming it, and check finds nothing wrong.
+void CheckSharedMigrateUnknownTenantAndCleanCheck(const Admin& admin) {
+  CommandResult r = admin({"migrate", "--shared"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(!Contains(r.output, "tenant"));
+  r = admin({"migrate", "--tenant", "nobody"});
+  CHECK(r.exit_code == 1);
+  CHECK(Contains(r.output, "tenant 'nobody': no such tenant"));
+
+  r = admin({"check"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(Contains(r.output, "0 problems"));
+}
+
 TEST_CASE("smooth-admin creates, migrates idempotently, checks, and names what is broken") {
   fs::path dir = fs::path(NewTempDir()) / "data";  // does not exist yet
   Admin admin{.url = "sqlite:" + dir.string()};
@@ -107,16 +122,7 @@ TEST_CASE("smooth-admin creates, migrates idempotently, checks, and names what i
   r = admin({"migrate", "--tenant", "acme"});
   CHECK_MESSAGE(r.exit_code == 0, r.output);
   CHECK(!Contains(r.output, "globex"));
-  r = admin({"migrate", "--shared"});
-  CHECK_MESSAGE(r.exit_code == 0, r.output);
-  CHECK(!Contains(r.output, "tenant"));
-  r = admin({"migrate", "--tenant", "nobody"});
-  CHECK(r.exit_code == 1);
-  CHECK(Contains(r.output, "tenant 'nobody': no such tenant"));
-
-  r = admin({"check"});
-  CHECK_MESSAGE(r.exit_code == 0, r.output);
-  CHECK(Contains(r.output, "0 problems"));
+  CheckSharedMigrateUnknownTenantAndCleanCheck(admin);
 
   // What the tool made works through the library: the superuser logs in with the password
   // given on stdin, and the tenants are there.
@@ -205,16 +211,7 @@ TEST_CASE("smooth-admin on PostgreSQL: migrates idempotently, checks, and names 
   CHECK_MESSAGE(r.exit_code == 0, r.output);
   CHECK(Contains(r.output, "tenant 'acme': at version"));
   CHECK(!Contains(r.output, "globex"));
-  r = admin({"migrate", "--shared"});
-  CHECK_MESSAGE(r.exit_code == 0, r.output);
-  CHECK(!Contains(r.output, "tenant"));
-  r = admin({"migrate", "--tenant", "nobody"});
-  CHECK(r.exit_code == 1);
-  CHECK(Contains(r.output, "tenant 'nobody': no such tenant"));
-
-  r = admin({"check"});
-  CHECK_MESSAGE(r.exit_code == 0, r.output);
-  CHECK(Contains(r.output, "0 problems"));
+  CheckSharedMigrateUnknownTenantAndCleanCheck(admin);
 
   // What the tool did leaves the storage usable through the library.
   {
