@@ -55,6 +55,7 @@ TEST_CASE("every code has its snake_case name") {
   CHECK(smooth::StatusCodeName(StatusCode::kResourceExhausted) == "resource_exhausted");
   CHECK(smooth::StatusCodeName(StatusCode::kUnavailable) == "unavailable");
   CHECK(smooth::StatusCodeName(StatusCode::kInternal) == "internal");
+  CHECK(smooth::StatusCodeName(StatusCode::kAborted) == "aborted");
 }
 
 TEST_CASE("each shorthand makes its own code and keeps the message") {
@@ -69,6 +70,7 @@ TEST_CASE("each shorthand makes its own code and keeps the message") {
       {smooth::ResourceExhausted("m"), StatusCode::kResourceExhausted},
       {smooth::Unavailable("m"), StatusCode::kUnavailable},
       {smooth::Internal("m"), StatusCode::kInternal},
+      {smooth::Aborted("m"), StatusCode::kAborted},
   };
   for (const auto& [status, code] : cases) {
     CAPTURE(smooth::StatusCodeName(code));

@@ -26,6 +26,10 @@ enum class StatusCode {
   kResourceExhausted,
   kUnavailable,
   kInternal,
+  /// Abandoned because what it was decided against changed before it could be saved (a
+  /// write prepared against a tenant state another writer has since moved on): nothing
+  /// was written, and trying again decides afresh. The Scheduler retries these itself.
+  kAborted,
 };
 
 /// The snake_case name of a code, e.g. "invalid_argument".
@@ -69,6 +73,7 @@ inline Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPre
 inline Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
 
 /// A value or the Status explaining why there is none; shaped like C++23 std::expected
 /// (has_value, value, error, operator*, operator->) so it can become one later.

@@ -164,6 +164,25 @@ class Storage {
     if (!seq) return seq.error();
     return BumpedWrite{std::move(*txn), *seq};
   }
+
+  /// Optionally, a write transaction that goes to the database only when it must, for a
+  /// writer that believes the tenant is at change sequence `seq` and SharedEpoch() is
+  /// `epoch`. Its first statement (at the latest, the one its Commit sends) checks both
+  /// and advances the change sequence to seq + 1, under the same lock BeginTenantWrite
+  /// takes. If either has moved, that statement fails with `aborted`, nothing of the
+  /// transaction is saved, and every later call on it fails too. A booking that needs no
+  /// reads then costs one round trip in all.
+  ///
+  /// Returns nullptr (the default) when the backend cannot defer, or cannot now (say, it
+  /// has not yet checked the tenant's space): begin with BeginTenantWrite instead.
+  virtual Result<std::unique_ptr<TenantTransaction>> BeginTenantWriteAt(const Tenant& tenant,
+                                                                        std::int64_t seq,
+                                                                        std::int64_t epoch) {
+    (void)tenant;
+    (void)seq;
+    (void)epoch;
+    return std::unique_ptr<TenantTransaction>();
+  }
 };
 
 /// A Storage that keeps everything in process memory; nothing survives the process.

@@ -30,6 +30,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "unavailable";
     case StatusCode::kInternal:
       return "internal";
+    case StatusCode::kAborted:
+      return "aborted";
   }
   // Only reachable through a cast from an out-of-range integer; naming it beats crashing
   // while reporting some other error.
