@@ -51,6 +51,24 @@ TEST_CASE("another writer's bookings, moves and cancellations are seen before an
   CHECK(t.w.Occupying().size() == 2);
 }
 
+// No read in between: the Scheduler here may decide against the state it last wrote, and
+// storage then finds that another writer moved the tenant on. The write is decided again
+// on the caught-up state, for a refusal as for a booking.
+TEST_CASE("a write decided against a state another writer moved on is decided again") {
+  TwoSchedulers t;
+  Must(t.Book(*t.w.scheduler, Mon(9)));
+  Must(t.Book(*t.w.scheduler, Mon(9, 30)));
+  Appointment there = Must(t.Book(*t.there, Mon(10)));
+  CHECK_CODE(t.Book(*t.w.scheduler, Mon(10, 15)), StatusCode::kConflict);
+  Must(t.there->Cancel(t.w.owner, t.w.acme.id, there.id));
+  Must(t.Book(*t.w.scheduler, Mon(10)));  // refused here until the cancellation is seen
+  Must(t.Book(*t.there, Mon(11)));
+  CHECK_CODE(t.Book(*t.w.scheduler, Mon(11)), StatusCode::kConflict);
+  Must(t.Book(*t.w.scheduler, Mon(11, 30)));
+  CHECK(t.w.Occupying().size() == 5);  // 09:00, 09:30, 10:00, 11:00, 11:30
+  CHECK(t.Offered(*t.w.scheduler) == t.Offered(*t.there));
+}
+
 TEST_CASE("another writer's resource, service, customer and hold changes are seen") {
   TwoSchedulers t;
   CHECK(t.Offered(*t.w.scheduler).size() == 11);

@@ -14,6 +14,7 @@
 #include <set>
 #include <shared_mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -101,12 +102,21 @@ struct TenantState {
   std::map<HoldId, Hold> holds;                                // not released
 
   // Group commit (write_batch.hpp), guarded by mu. The state holds the effects of the open
-  // batch's finished operations before they are committed; if the commit fails, `dirty`
-  // makes the next user rebuild it from storage.
+  // batch's finished operations before they are committed; if the commit fails, `resync`
+  // makes the next user re-read from storage what the batch touched (`dirty`, a state
+  // half built, makes it rebuild the whole state).
   std::shared_ptr<internal::WriteBatch> batch;  // open: operations may join it
   bool opening = false;             // a writer is beginning the next batch's transaction
   std::int64_t committing_seq = -1;  // the seq of a closed batch still being committed
   bool dirty = false;
+  bool resync = false;
+  std::vector<AppointmentId> touched;  // placed or unplaced since the last batch committed
+  // For batches begun with Storage::BeginTenantWriteAt, which assume the state is current:
+  // the shared epoch the last batch began or committed against (-1: none known), and
+  // whether writers elsewhere moved the tenant on lately (then batches begin with
+  // BeginTenantWrite, which waits for them and says what they did).
+  std::int64_t epoch = -1;
+  bool contended = false;
   std::condition_variable_any batch_cv;  // a batch opened, or opening it failed
   std::atomic<int> write_waiters{0};     // writers waiting for mu to join a batch
   std::mutex commit_mu;  // held from a batch's commit until its events are queued
@@ -271,6 +281,7 @@ struct Scheduler::Impl {
   // --- State loading -------------------------------------------------------------------
 
   void Place(TenantState& st, AppointmentId id, Placement p) {
+    st.touched.push_back(id);
     for (ResourceId r : p.resources) {
       auto it = st.resources.find(r);
       if (it != st.resources.end()) it->second.Occupy(p.occupied);
@@ -280,6 +291,7 @@ struct Scheduler::Impl {
   void Unplace(TenantState& st, AppointmentId id) {
     auto it = st.appointments.find(id);
     if (it == st.appointments.end()) return;
+    st.touched.push_back(id);
     for (ResourceId r : it->second.resources) {
       auto rs = st.resources.find(r);
       if (rs != st.resources.end()) rs->second.Vacate(it->second.occupied);
@@ -310,9 +322,35 @@ struct Scheduler::Impl {
   // other state (never built, dirty, or ahead) is rebuilt whole. Rows are never deleted.
   // Called under st.mu held exclusively.
   Status Refresh(TenantTransaction& txn, TenantState& st, std::int64_t seq) {
-    Status done = Rebuild(txn, st, seq, st.loaded && !st.dirty && st.seq < seq);
+    const bool catch_up = st.loaded && !st.dirty && st.seq <= seq;
+    Status done = catch_up && st.resync ? Resync(txn, st) : Status();
+    if (done.ok()) done = Rebuild(txn, st, seq, catch_up);
     st.dirty = !done.ok();  // a half-built state must be rebuilt by the next user
+    if (done.ok()) {
+      st.resync = false;
+      st.touched.clear();
+    }
     return done;
+  }
+
+  // Undoes a failed batch: the appointments it placed or unplaced are placed as storage
+  // has them (or not at all). Its other effects go with the catch-up, which re-reads the
+  // small tables whole.
+  Status Resync(TenantTransaction& txn, TenantState& st) {
+    std::vector<AppointmentId> ids = std::move(st.touched);
+    st.touched.clear();
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (AppointmentId id : ids) {
+      Unplace(st, id);
+      auto a = txn.GetAppointment(id);
+      if (!a) {
+        if (a.error().code() == StatusCode::kNotFound) continue;  // never saved
+        return a.error();
+      }
+      if (a->Occupies()) Place(st, id, {TimingOf(*a).Occupied(a->start), a->resources});
+    }
+    return {};
   }
 
   Status Rebuild(TenantTransaction& txn, TenantState& st, std::int64_t seq, bool catch_up) {
@@ -334,6 +372,12 @@ struct Scheduler::Impl {
       st.resources.clear();
       st.appointments.clear();
       st.holds.clear();
+    }
+    if (catch_up) {
+      // A resource that storage does not have was made by a batch that failed.
+      std::unordered_set<ResourceId> stored;
+      for (const Resource& r : *resources) stored.insert(r.id);
+      std::erase_if(st.resources, [&](const auto& entry) { return !stored.count(entry.first); });
     }
     for (Resource& r : *resources) {
       auto it = st.resources.find(r.id);
@@ -373,8 +417,45 @@ struct Scheduler::Impl {
   // batch is open join it; the last to finish commits it for all. Commit() returns with the
   // state locked again; an operation that returns early gives up its place (if it had
   // written, nothing of the batch is committed).
+  //
+  // A batch begins in one of two ways. When the state is believed current (this process
+  // has been the tenant's only writer lately), with Storage::BeginTenantWriteAt: nothing
+  // is read first, every member decides against the state and the shared epoch as they
+  // are, and storage checks both when the batch first reaches it (on PostgreSQL, in the
+  // statement string that commits). If either had moved, nothing is saved and the
+  // operations run again (WriteAttempt, Retrying). Otherwise with BeginTenantWrite, whose
+  // first statement takes the tenant's write lock and says what other writers did, so the
+  // state catches up before anything is decided.
+  struct WriteAttempt {
+    bool stale = false;  // decided against a state that had moved on: run again
+    std::shared_ptr<internal::WriteBatch> batch;  // the batch it was in, when stale
+
+    // Waits until the stale batch has ended, so the next attempt finds its failure
+    // recorded and begins its own batch the careful way.
+    void WaitForBatch() const {
+      if (!batch) return;
+      std::unique_lock wait(batch->mu);
+      batch->cv.wait(wait, [&] { return batch->done; });
+    }
+  };
+
+  // Runs the write operation `f(attempt)` again while it reports that it decided against
+  // a stale state (which happens only in a batch begun with BeginTenantWriteAt; the next
+  // batch then begins with BeginTenantWrite, so one retry normally suffices).
+  static constexpr int kMaxWriteAttempts = 4;
+  template <typename F>
+  auto Retrying(F&& f) -> decltype(f(std::declval<WriteAttempt&>())) {
+    for (int attempts = 1;; ++attempts) {
+      WriteAttempt attempt;
+      auto result = f(attempt);
+      if (!attempt.stale || attempts == kMaxWriteAttempts) return result;
+      attempt.WaitForBatch();
+    }
+  }
+
   struct WriteOp {
     Impl* impl = nullptr;
+    WriteAttempt* attempt = nullptr;
     std::shared_ptr<internal::WriteBatch> batch;
     TenantTransaction* txn = nullptr;  // the batch's
     std::shared_ptr<TenantState> st;
@@ -386,8 +467,9 @@ struct Scheduler::Impl {
     std::vector<std::function<void()>> on_commit;
     std::size_t writes_at_join = 0;
     bool finished = false;
-    // For the operation that began the batch: the shared epoch its first statement read
-    // after this request began, which spares the actor checks of its body a read.
+    // The shared epoch Platform's actor checks use instead of reading it: for the operation
+    // that began a batch with BeginTenantWrite, what its first statement read; for every
+    // member of a batch begun with BeginTenantWriteAt, the epoch storage checks at commit.
     std::unique_ptr<internal::EpochHint> epoch_hint;
 
     WriteOp() = default;
@@ -398,9 +480,10 @@ struct Scheduler::Impl {
     }
   };
 
-  Result<WriteOp> BeginWrite(const Tenant& t) {
+  Result<WriteOp> BeginWrite(const Tenant& t, WriteAttempt& attempt) {
     WriteOp op;
     op.impl = this;
+    op.attempt = &attempt;
     op.st = StateOf(t.id);
     TenantState& st = *op.st;
     // Counted as waiting to join from here until it joins or begins a batch itself, so the
@@ -426,30 +509,67 @@ struct Scheduler::Impl {
     op.txn = &b->txn;
     op.seq = b->seq;
     op.writes_at_join = b->txn.writes();
+    if (b->deferred && !op.epoch_hint) op.epoch_hint = std::make_unique<internal::EpochHint>(b->epoch);
     ExpireHolds(st, t.id);
     TrimStartsCaches(st);
     return op;
   }
 
   // Begins the storage transaction of a new batch (without holding the state's lock: it
-  // may wait for the previous batch's commit) and brings the state up to date with it.
+  // may wait for the previous batch's commit) and, when it began with BeginTenantWrite,
+  // brings the state up to date with it.
   Status OpenBatch(WriteOp& op, const Tenant& t) {
     TenantState& st = *op.st;
     st.opening = true;
+    // The state as this batch would assume it, if it may.
+    const bool current = st.loaded && !st.dirty && !st.resync && !st.contended && st.epoch >= 0;
+    const std::int64_t seq = st.seq;
+    const std::int64_t epoch = st.epoch;
     op.lock.unlock();
-    auto begun = storage->BeginTenantWrite(t);  // the transaction, its sequence bumped
+    std::unique_ptr<TenantTransaction> deferred;
+    if (current) {
+      auto d = storage->BeginTenantWriteAt(t, seq, epoch);
+      if (d) {
+        deferred = std::move(*d);
+      } else if (d.error().code() != StatusCode::kAborted) {
+        op.lock.lock();
+        st.opening = false;
+        st.batch_cv.notify_all();
+        return d.error();
+      }
+    }
+    Result<Storage::BumpedWrite> begun = Internal("not begun");
+    if (!deferred) begun = storage->BeginTenantWrite(t);  // the transaction, its sequence bumped
     op.lock.lock();
     st.opening = false;
     st.batch_cv.notify_all();
+    if (deferred) {
+      // The previous batch may have failed while this one waited to begin.
+      if (!st.dirty && !st.resync && st.seq == seq) {
+        auto b = std::make_shared<internal::WriteBatch>(std::move(deferred));
+        b->tenant = t.id;
+        b->seq = seq + 1;
+        b->deferred = true;
+        b->epoch = epoch;
+        st.batch = std::move(b);
+        return {};
+      }
+      deferred.reset();
+      op.lock.unlock();
+      begun = storage->BeginTenantWrite(t);
+      op.lock.lock();
+    }
     if (!begun) return begun.error();
     auto b = std::make_shared<internal::WriteBatch>(std::move(begun->txn));
     b->tenant = t.id;
     b->seq = begun->seq;
     op.epoch_hint = std::make_unique<internal::EpochHint>(begun->shared_epoch);
+    st.epoch = begun->shared_epoch.value_or(-1);
     // Another writer (another process, or another Scheduler on the same storage) moved
-    // the tenant on since this state was built, or a batch failed: rebuild it before
-    // deciding anything.
-    if (!st.loaded || st.dirty || st.seq != b->seq - 1)
+    // the tenant on since this state was built, or a batch failed: catch up before
+    // deciding anything. Until a batch finds nobody else wrote, batches begin this way.
+    st.contended = st.loaded && st.seq != b->seq - 1;
+    if (!st.loaded || st.dirty || st.resync || st.seq != b->seq - 1)
       SMOOTH_RETURN_IF_ERROR(Refresh(b->txn, st, b->seq - 1));
     st.batch = std::move(b);
     return {};
@@ -467,16 +587,37 @@ struct Scheduler::Impl {
     op.finished = true;
     --b.joined;
     ++b.finished;
-    return Settle(op);
+    Status outcome = Settle(op);
+    if (outcome.code() == StatusCode::kAborted) Stale(op);
+    return outcome;
   }
 
   // An operation that returns without Commit leaves its batch; had it written, the batch
-  // can no longer commit. Its own state changes were never applied.
+  // can no longer commit. Its own state changes were never applied. In a batch begun with
+  // BeginTenantWriteAt, what it returns (a refusal, say) was decided against a state not
+  // yet checked: it is checked now, and the operation runs again if it had moved on.
   void GiveUp(WriteOp& op) {
     auto& b = *op.batch;
     if (b.txn.writes() != op.writes_at_join) b.spoiled = true;
+    if (b.deferred && !b.spoiled && !b.checked) {
+      auto checked = b.txn.ChangeSeq();
+      b.checked = checked.ok();
+      if (!checked) {
+        b.spoiled = true;
+        if (checked.error().code() == StatusCode::kAborted) Stale(op);
+      }
+    }
     --b.joined;
     (void)Settle(op);
+  }
+
+  // Marks `op` as decided against a stale state; its state's next batch begins with
+  // BeginTenantWrite.
+  static void Stale(WriteOp& op) {
+    op.st->contended = true;
+    op.batch->stale = true;
+    op.attempt->stale = true;
+    op.attempt->batch = op.batch;
   }
 
   // Called with the state locked by every operation leaving the batch. The last one out,
@@ -504,14 +645,19 @@ struct Scheduler::Impl {
     if (b->finished == 0) {
       b->txn.Abandon();  // nobody wrote anything that finished: roll back
     } else if (b->spoiled) {
-      outcome = Unavailable(
-          "another operation committed together with this one failed after writing; "
-          "nothing was saved: try again");
-      st.dirty = true;
+      outcome = b->stale
+                    ? Aborted("the tenant changed while this write was prepared; try again")
+                    : Unavailable(
+                          "another operation committed together with this one failed after "
+                          "writing; nothing was saved: try again");
+      st.resync = true;
       b->txn.Abandon();
     } else {
       st.seq = b->seq;
       st.committing_seq = b->seq;
+      // What this batch touched, to re-read should its commit fail; the next batch's own.
+      std::vector<AppointmentId> touched = std::move(st.touched);
+      st.touched.clear();
       std::vector<ScheduleEvent> events = std::move(b->events);
       op.lock.unlock();
       {
@@ -521,7 +667,10 @@ struct Scheduler::Impl {
           // Mark the state before the transaction ends: until then no other batch can
           // begin, so none can have built on the effects now lost.
           std::unique_lock relock(st.mu);
-          st.dirty = true;
+          st.seq = b->seq - 1;
+          st.touched.insert(st.touched.end(), touched.begin(), touched.end());
+          st.resync = true;
+          if (outcome.code() == StatusCode::kAborted) st.contended = true;
         }
         b->txn.Abandon();  // ends it: frees the connection and lets the next batch begin
         if (outcome.ok()) Queue(st, b->tenant, std::move(events));
@@ -575,7 +724,7 @@ struct Scheduler::Impl {
     // newer, not stale (this process committed since the snapshot was taken, or is
     // committing: never rebuild then, it would lose writes in flight).
     auto stale = [&](const TenantState& s) {
-      return !s.loaded || (!s.WritesInFlight() && (s.dirty || s.seq < *seq));
+      return !s.loaded || (!s.WritesInFlight() && (s.dirty || s.resync || s.seq < *seq));
     };
     for (;;) {
       op.lock = std::shared_lock(op.st->mu);
@@ -935,66 +1084,70 @@ Status ValidateService(const Service& s) {
 
 Result<Resource> Scheduler::CreateResource(const Principal& actor, TenantId tenant,
                                            const ResourceSpec& spec) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  Resource r;
-  r.name = spec.name;
-  r.kind = spec.kind;
-  r.capacity = spec.capacity;
-  r.time_zone = spec.time_zone.empty() ? t->time_zone : spec.time_zone;
-  r.user = spec.user;
-  r.hours = spec.hours;
-  SMOOTH_RETURN_IF_ERROR(ValidateResource(r));
-  auto cal = MakeCalendar(r.time_zone, r.hours);
-  if (!cal) return cal.error();
-  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kResourceManage, *t));
-  if (r.user) {
-    auto u = impl_->platform.GetUser(actor, *r.user);
-    if (!u || u->tenant != tenant) return NotFound(fmt::format("user: {} not found", *r.user));
-  }
-  auto op = impl_->BeginWrite(*t);
-  if (!op) return op.error();
-  r.created_at = r.updated_at = impl_->Now();
-  auto created = op->txn->InsertResource(r);
-  if (!created) return created;
-  Resource row = *created;
-  op->on_commit.push_back([st = op->st.get(), row, c = std::move(*cal)]() mutable {
-    st->resources.try_emplace(row.id, row, std::move(c));
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Resource> {
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    Resource r;
+    r.name = spec.name;
+    r.kind = spec.kind;
+    r.capacity = spec.capacity;
+    r.time_zone = spec.time_zone.empty() ? t->time_zone : spec.time_zone;
+    r.user = spec.user;
+    r.hours = spec.hours;
+    SMOOTH_RETURN_IF_ERROR(ValidateResource(r));
+    auto cal = MakeCalendar(r.time_zone, r.hours);
+    if (!cal) return cal.error();
+    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kResourceManage, *t));
+    if (r.user) {
+      auto u = impl_->platform.GetUser(actor, *r.user);
+      if (!u || u->tenant != tenant) return NotFound(fmt::format("user: {} not found", *r.user));
+    }
+    auto op = impl_->BeginWrite(*t, attempt);
+    if (!op) return op.error();
+    r.created_at = r.updated_at = impl_->Now();
+    auto created = op->txn->InsertResource(r);
+    if (!created) return created;
+    Resource row = *created;
+    op->on_commit.push_back([st = op->st.get(), row, c = std::move(*cal)]() mutable {
+      st->resources.try_emplace(row.id, row, std::move(c));
+    });
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    return row;
   });
-  SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-  return row;
 }
 
 Result<Resource> Scheduler::UpdateResource(const Principal& actor, TenantId tenant,
                                            const Resource& resource) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  SMOOTH_RETURN_IF_ERROR(ValidateResource(resource));
-  auto cal = MakeCalendar(resource.time_zone, resource.hours);
-  if (!cal) return cal.error();
-  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kResourceManage, *t));
-  auto op = impl_->BeginWrite(*t);
-  if (!op) return op.error();
-  auto it = op->st->resources.find(resource.id);
-  if (it == op->st->resources.end())
-    return NotFound(fmt::format("resource {} not found", resource.id));
-  ResourceState& rs = it->second;
-  if (resource.capacity < rs.resource.capacity) {
-    // Lowering capacity must not strand existing bookings above it.
-    Span everything{Instant::min() + std::chrono::hours(24 * 365),
-                    Instant::max() - std::chrono::hours(24 * 365)};
-    if (rs.index.MaxCount(everything) > resource.capacity)
-      return Conflict("capacity: existing bookings exceed the new capacity");
-  }
-  Resource row = resource;
-  row.created_at = rs.resource.created_at;
-  row.updated_at = impl_->Now();
-  SMOOTH_RETURN_IF_ERROR(op->txn->UpdateResource(row));
-  op->on_commit.push_back([&rs, row, c = std::move(*cal)]() mutable {
-    rs.Redefine(row, std::move(c));
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Resource> {
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    SMOOTH_RETURN_IF_ERROR(ValidateResource(resource));
+    auto cal = MakeCalendar(resource.time_zone, resource.hours);
+    if (!cal) return cal.error();
+    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kResourceManage, *t));
+    auto op = impl_->BeginWrite(*t, attempt);
+    if (!op) return op.error();
+    auto it = op->st->resources.find(resource.id);
+    if (it == op->st->resources.end())
+      return NotFound(fmt::format("resource {} not found", resource.id));
+    ResourceState& rs = it->second;
+    if (resource.capacity < rs.resource.capacity) {
+      // Lowering capacity must not strand existing bookings above it.
+      Span everything{Instant::min() + std::chrono::hours(24 * 365),
+                      Instant::max() - std::chrono::hours(24 * 365)};
+      if (rs.index.MaxCount(everything) > resource.capacity)
+        return Conflict("capacity: existing bookings exceed the new capacity");
+    }
+    Resource row = resource;
+    row.created_at = rs.resource.created_at;
+    row.updated_at = impl_->Now();
+    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateResource(row));
+    op->on_commit.push_back([&rs, row, c = std::move(*cal)]() mutable {
+      rs.Redefine(row, std::move(c));
+    });
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    return row;
   });
-  SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-  return row;
 }
 
 Result<Resource> Scheduler::GetResource(const Principal& actor, TenantId tenant, ResourceId id) {
@@ -1032,55 +1185,59 @@ Status CheckRequirementsExist(const TenantState& st, const Service& s) {
 
 Result<Service> Scheduler::CreateService(const Principal& actor, TenantId tenant,
                                          const ServiceSpec& spec) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  Service s;
-  s.name = spec.name;
-  s.duration = spec.duration;
-  s.buffer_before = spec.buffer_before;
-  s.buffer_after = spec.buffer_after;
-  s.slot_interval = spec.slot_interval;
-  s.min_notice = spec.min_notice;
-  s.max_advance = spec.max_advance;
-  s.price_minor = spec.price_minor;
-  s.currency = spec.currency;
-  s.requirements = spec.requirements;
-  SMOOTH_RETURN_IF_ERROR(ValidateService(s));
-  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kServiceManage, *t));
-  auto op = impl_->BeginWrite(*t);
-  if (!op) return op.error();
-  SMOOTH_RETURN_IF_ERROR(CheckRequirementsExist(*op->st, s));
-  s.created_at = s.updated_at = impl_->Now();
-  auto created = op->txn->InsertService(s);
-  if (!created) return created;
-  Service row = *created;
-  op->on_commit.push_back([st = op->st.get(), row] {
-    st->services.insert_or_assign(row.id, MakeServiceState(*st, row));
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Service> {
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    Service s;
+    s.name = spec.name;
+    s.duration = spec.duration;
+    s.buffer_before = spec.buffer_before;
+    s.buffer_after = spec.buffer_after;
+    s.slot_interval = spec.slot_interval;
+    s.min_notice = spec.min_notice;
+    s.max_advance = spec.max_advance;
+    s.price_minor = spec.price_minor;
+    s.currency = spec.currency;
+    s.requirements = spec.requirements;
+    SMOOTH_RETURN_IF_ERROR(ValidateService(s));
+    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kServiceManage, *t));
+    auto op = impl_->BeginWrite(*t, attempt);
+    if (!op) return op.error();
+    SMOOTH_RETURN_IF_ERROR(CheckRequirementsExist(*op->st, s));
+    s.created_at = s.updated_at = impl_->Now();
+    auto created = op->txn->InsertService(s);
+    if (!created) return created;
+    Service row = *created;
+    op->on_commit.push_back([st = op->st.get(), row] {
+      st->services.insert_or_assign(row.id, MakeServiceState(*st, row));
+    });
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    return row;
   });
-  SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-  return row;
 }
 
 Result<Service> Scheduler::UpdateService(const Principal& actor, TenantId tenant,
                                          const Service& service) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  SMOOTH_RETURN_IF_ERROR(ValidateService(service));
-  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kServiceManage, *t));
-  auto op = impl_->BeginWrite(*t);
-  if (!op) return op.error();
-  auto it = op->st->services.find(service.id);
-  if (it == op->st->services.end()) return NotFound(fmt::format("service {} not found", service.id));
-  SMOOTH_RETURN_IF_ERROR(CheckRequirementsExist(*op->st, service));
-  Service row = service;
-  row.created_at = it->second.service.created_at;
-  row.updated_at = impl_->Now();
-  SMOOTH_RETURN_IF_ERROR(op->txn->UpdateService(row));
-  op->on_commit.push_back([st = op->st.get(), row] {
-    st->services.insert_or_assign(row.id, MakeServiceState(*st, row));
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Service> {
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    SMOOTH_RETURN_IF_ERROR(ValidateService(service));
+    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kServiceManage, *t));
+    auto op = impl_->BeginWrite(*t, attempt);
+    if (!op) return op.error();
+    auto it = op->st->services.find(service.id);
+    if (it == op->st->services.end()) return NotFound(fmt::format("service {} not found", service.id));
+    SMOOTH_RETURN_IF_ERROR(CheckRequirementsExist(*op->st, service));
+    Service row = service;
+    row.created_at = it->second.service.created_at;
+    row.updated_at = impl_->Now();
+    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateService(row));
+    op->on_commit.push_back([st = op->st.get(), row] {
+      st->services.insert_or_assign(row.id, MakeServiceState(*st, row));
+    });
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    return row;
   });
-  SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-  return row;
 }
 
 Result<Service> Scheduler::GetService(const Principal& actor, TenantId tenant, ServiceId id) {
@@ -1104,34 +1261,36 @@ Result<std::vector<Service>> Scheduler::ListServices(const Principal& actor, Ten
 
 Result<Customer> Scheduler::CreateCustomer(const Principal& actor, TenantId tenant,
                                            const CustomerSpec& spec) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  SMOOTH_RETURN_IF_ERROR(internal::ValidateText(spec.name, "name", 200));
-  Customer c;
-  c.name = spec.name;
-  c.phone = spec.phone;
-  c.user = spec.user;
-  if (!spec.email.empty()) {
-    auto email = internal::NormalizeEmail(spec.email);
-    if (!email) return email.error();
-    c.email = *email;
-  }
-  if (spec.phone.size() > 40) return InvalidArgument("phone: longer than 40 characters");
-  SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerManage, *t, spec.user));
-  if (c.user) {
-    auto u = impl_->platform.GetUser(actor, *c.user);
-    if (!u || u->tenant != tenant) return NotFound(fmt::format("user: {} not found", *c.user));
-    if (u->role != Role::kCustomer) return InvalidArgument("user: must have role CUSTOMER");
-  }
-  auto op = impl_->BeginWrite(*t);
-  if (!op) return op.error();
-  c.created_at = impl_->Now();
-  auto created = op->txn->InsertCustomer(c);
-  if (!created) return created;
-  Customer row = *created;
-  op->on_commit.push_back([st = op->st.get(), row] { st->customers[row.id] = row; });
-  SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-  return row;
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Customer> {
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    SMOOTH_RETURN_IF_ERROR(internal::ValidateText(spec.name, "name", 200));
+    Customer c;
+    c.name = spec.name;
+    c.phone = spec.phone;
+    c.user = spec.user;
+    if (!spec.email.empty()) {
+      auto email = internal::NormalizeEmail(spec.email);
+      if (!email) return email.error();
+      c.email = *email;
+    }
+    if (spec.phone.size() > 40) return InvalidArgument("phone: longer than 40 characters");
+    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerManage, *t, spec.user));
+    if (c.user) {
+      auto u = impl_->platform.GetUser(actor, *c.user);
+      if (!u || u->tenant != tenant) return NotFound(fmt::format("user: {} not found", *c.user));
+      if (u->role != Role::kCustomer) return InvalidArgument("user: must have role CUSTOMER");
+    }
+    auto op = impl_->BeginWrite(*t, attempt);
+    if (!op) return op.error();
+    c.created_at = impl_->Now();
+    auto created = op->txn->InsertCustomer(c);
+    if (!created) return created;
+    Customer row = *created;
+    op->on_commit.push_back([st = op->st.get(), row] { st->customers[row.id] = row; });
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    return row;
+  });
 }
 
 Result<Customer> Scheduler::GetCustomer(const Principal& actor, TenantId tenant, CustomerId id) {
@@ -1151,93 +1310,97 @@ Result<Customer> Scheduler::GetCustomer(const Principal& actor, TenantId tenant,
 
 Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
                                     const BookingRequest& request) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  Result<Appointment> result = Internal("unreachable");
-  std::shared_ptr<TenantState> st;
-  {
-    auto op = impl_->BeginWrite(*t);
-    if (!op) return op.error();
-    st = op->st;
-    if (request.idempotency_key) {
-      auto existing = op->txn->FindAppointmentByIdempotencyKey(*request.idempotency_key);
-      if (existing) {
-        if (!Impl::SameRequest(*existing, request))
-          return Conflict("idempotency_key: already used for a different booking");
-        SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCreate, *t,
-                                              st->customers.count(existing->customer)
-                                                  ? st->customers.at(existing->customer).user
-                                                  : std::nullopt));
-        return existing;
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Appointment> {
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    Result<Appointment> result = Internal("unreachable");
+    std::shared_ptr<TenantState> st;
+    {
+      auto op = impl_->BeginWrite(*t, attempt);
+      if (!op) return op.error();
+      st = op->st;
+      if (request.idempotency_key) {
+        auto existing = op->txn->FindAppointmentByIdempotencyKey(*request.idempotency_key);
+        if (existing) {
+          if (!Impl::SameRequest(*existing, request))
+            return Conflict("idempotency_key: already used for a different booking");
+          SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCreate, *t,
+                                                st->customers.count(existing->customer)
+                                                    ? st->customers.at(existing->customer).user
+                                                    : std::nullopt));
+          return existing;
+        }
       }
+      auto plan = impl_->PlanBooking(actor, *t, *st, request);
+      if (!plan) return plan.error();
+      auto created = op->txn->InsertAppointment(impl_->NewAppointment(actor, *plan, request, op->seq));
+      if (!created) return created;
+      result = std::move(*created);
+      const Appointment& a = *result;
+      if (impl_->listener_count.load(std::memory_order_acquire) > 0)
+        op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
+      op->on_commit.push_back([impl = impl_.get(), s = st.get(), id = a.id,
+                               p = Placement{plan->timing.Occupied(a.start), std::move(plan->resources)}]() mutable {
+        impl->Place(*s, id, std::move(p));
+      });
+      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
     }
-    auto plan = impl_->PlanBooking(actor, *t, *st, request);
-    if (!plan) return plan.error();
-    auto created = op->txn->InsertAppointment(impl_->NewAppointment(actor, *plan, request, op->seq));
-    if (!created) return created;
-    result = std::move(*created);
-    const Appointment& a = *result;
-    if (impl_->listener_count.load(std::memory_order_acquire) > 0)
-      op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
-    op->on_commit.push_back([impl = impl_.get(), s = st.get(), id = a.id,
-                             p = Placement{plan->timing.Occupied(a.start), std::move(plan->resources)}]() mutable {
-      impl->Place(*s, id, std::move(p));
-    });
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-  }
-  impl_->AuditOutsideHours(actor, *t, *result);
-  impl_->Deliver(*st);
-  return result;
+    impl_->AuditOutsideHours(actor, *t, *result);
+    impl_->Deliver(*st);
+    return result;
+  });
 }
 
 Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenant,
                                           AppointmentId id, Instant new_start,
                                           std::optional<std::int64_t> expected_version) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  Result<Appointment> result = Internal("unreachable");
-  std::shared_ptr<TenantState> st;
-  {
-    auto op = impl_->BeginWrite(*t);
-    if (!op) return op.error();
-    st = op->st;
-    auto a = op->txn->GetAppointment(id);
-    if (!a) return a;
-    SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentUpdate,
-                                                Action::kAppointmentUpdate,
-                                                Impl::OwnersOf(*st, a->customer, a->resources)));
-    if (expected_version && *expected_version != a->version)
-      return Conflict(fmt::format("version: expected {}, the appointment is at {}",
-                                  *expected_version, a->version));
-    if (!a->Occupies())
-      return FailedPrecondition(fmt::format("status: a {} appointment cannot be moved",
-                                            AppointmentStatusName(a->status)));
-    auto service = st->services.find(a->service);
-    if (service == st->services.end()) return Internal("appointment without its service");
-    SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(actor, service->second.service, new_start));
-    // Take the appointment out of the indexes while deciding, so it never blocks itself.
-    Impl::PlacementGuard guard{*impl_, *st, {}, {}, false};
-    guard.Remove(a->id);
-    Timing timing = TimingOf(*a);
-    std::vector<std::optional<ResourceId>> keep(a->resources.begin(), a->resources.end());
-    auto picks = impl_->Pick(*st, service->second, keep, timing, new_start, a->outside_hours);
-    if (!picks) return picks.error();
-    Appointment moved = *a;
-    moved.start = new_start;
-    moved.end = new_start + timing.duration;
-    moved.resources = *picks;
-    moved.version += 1;
-    moved.updated_at = impl_->Now();
-    moved.change_seq = op->seq;
-    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(moved));
-    guard.Add(moved.id, {timing.Occupied(moved.start), moved.resources});
-    op->events.push_back({tenant, 0, EventType::kRescheduled, moved, std::nullopt});
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    guard.committed = true;
-    result = moved;
-  }
-  impl_->Deliver(*st);
-  return result;
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Appointment> {
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    Result<Appointment> result = Internal("unreachable");
+    std::shared_ptr<TenantState> st;
+    {
+      auto op = impl_->BeginWrite(*t, attempt);
+      if (!op) return op.error();
+      st = op->st;
+      auto a = op->txn->GetAppointment(id);
+      if (!a) return a;
+      SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentUpdate,
+                                                  Action::kAppointmentUpdate,
+                                                  Impl::OwnersOf(*st, a->customer, a->resources)));
+      if (expected_version && *expected_version != a->version)
+        return Conflict(fmt::format("version: expected {}, the appointment is at {}",
+                                    *expected_version, a->version));
+      if (!a->Occupies())
+        return FailedPrecondition(fmt::format("status: a {} appointment cannot be moved",
+                                              AppointmentStatusName(a->status)));
+      auto service = st->services.find(a->service);
+      if (service == st->services.end()) return Internal("appointment without its service");
+      SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(actor, service->second.service, new_start));
+      // Take the appointment out of the indexes while deciding, so it never blocks itself.
+      Impl::PlacementGuard guard{*impl_, *st, {}, {}, false};
+      guard.Remove(a->id);
+      Timing timing = TimingOf(*a);
+      std::vector<std::optional<ResourceId>> keep(a->resources.begin(), a->resources.end());
+      auto picks = impl_->Pick(*st, service->second, keep, timing, new_start, a->outside_hours);
+      if (!picks) return picks.error();
+      Appointment moved = *a;
+      moved.start = new_start;
+      moved.end = new_start + timing.duration;
+      moved.resources = *picks;
+      moved.version += 1;
+      moved.updated_at = impl_->Now();
+      moved.change_seq = op->seq;
+      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(moved));
+      guard.Add(moved.id, {timing.Occupied(moved.start), moved.resources});
+      op->events.push_back({tenant, 0, EventType::kRescheduled, moved, std::nullopt});
+      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+      guard.committed = true;
+      result = moved;
+    }
+    impl_->Deliver(*st);
+    return result;
+  });
 }
 
 namespace {
@@ -1248,74 +1411,78 @@ bool IsFinal(AppointmentStatus s) {
 }  // namespace
 
 Result<Appointment> Scheduler::Cancel(const Principal& actor, TenantId tenant, AppointmentId id) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  Result<Appointment> result = Internal("unreachable");
-  std::shared_ptr<TenantState> st;
-  {
-    auto op = impl_->BeginWrite(*t);
-    if (!op) return op.error();
-    st = op->st;
-    auto a = op->txn->GetAppointment(id);
-    if (!a) return a;
-    SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentCancel,
-                                                Action::kAppointmentCancel,
-                                                Impl::OwnersOf(*st, a->customer, a->resources)));
-    if (IsFinal(a->status))
-      return FailedPrecondition(fmt::format("status: the appointment is already {}",
-                                            AppointmentStatusName(a->status)));
-    Appointment c = *a;
-    c.status = AppointmentStatus::kCancelled;
-    c.version += 1;
-    c.updated_at = impl_->Now();
-    c.change_seq = op->seq;
-    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(c));
-    op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->Unplace(*s, id); });
-    op->events.push_back({tenant, 0, EventType::kCancelled, c, std::nullopt});
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    result = c;
-  }
-  impl_->Deliver(*st);
-  return result;
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Appointment> {
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    Result<Appointment> result = Internal("unreachable");
+    std::shared_ptr<TenantState> st;
+    {
+      auto op = impl_->BeginWrite(*t, attempt);
+      if (!op) return op.error();
+      st = op->st;
+      auto a = op->txn->GetAppointment(id);
+      if (!a) return a;
+      SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentCancel,
+                                                  Action::kAppointmentCancel,
+                                                  Impl::OwnersOf(*st, a->customer, a->resources)));
+      if (IsFinal(a->status))
+        return FailedPrecondition(fmt::format("status: the appointment is already {}",
+                                              AppointmentStatusName(a->status)));
+      Appointment c = *a;
+      c.status = AppointmentStatus::kCancelled;
+      c.version += 1;
+      c.updated_at = impl_->Now();
+      c.change_seq = op->seq;
+      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(c));
+      op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->Unplace(*s, id); });
+      op->events.push_back({tenant, 0, EventType::kCancelled, c, std::nullopt});
+      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+      result = c;
+    }
+    impl_->Deliver(*st);
+    return result;
+  });
 }
 
 Result<Appointment> Scheduler::SetStatus(const Principal& actor, TenantId tenant, AppointmentId id,
                                          AppointmentStatus status) {
-  if (status == AppointmentStatus::kCancelled)
-    return InvalidArgument("status: cancel with Scheduler::Cancel, which frees capacity");
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  Result<Appointment> result = Internal("unreachable");
-  std::shared_ptr<TenantState> st;
-  {
-    auto op = impl_->BeginWrite(*t);
-    if (!op) return op.error();
-    st = op->st;
-    auto a = op->txn->GetAppointment(id);
-    if (!a) return a;
-    SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentUpdate,
-                                                Action::kAppointmentUpdate,
-                                                Impl::OwnersOf(*st, a->customer, a->resources)));
-    if (IsFinal(a->status))
-      return FailedPrecondition(fmt::format("status: the appointment is already {}",
-                                            AppointmentStatusName(a->status)));
-    if (status == AppointmentStatus::kPending && a->status == AppointmentStatus::kConfirmed)
-      return FailedPrecondition("status: a confirmed appointment cannot go back to pending");
-    if (status == a->status) return a;
-    Appointment u = *a;
-    u.status = status;
-    u.version += 1;
-    u.updated_at = impl_->Now();
-    u.change_seq = op->seq;
-    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(u));
-    if (!u.Occupies())
-      op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->Unplace(*s, id); });
-    op->events.push_back({tenant, 0, EventType::kUpdated, u, std::nullopt});
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    result = u;
-  }
-  impl_->Deliver(*st);
-  return result;
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Appointment> {
+    if (status == AppointmentStatus::kCancelled)
+      return InvalidArgument("status: cancel with Scheduler::Cancel, which frees capacity");
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    Result<Appointment> result = Internal("unreachable");
+    std::shared_ptr<TenantState> st;
+    {
+      auto op = impl_->BeginWrite(*t, attempt);
+      if (!op) return op.error();
+      st = op->st;
+      auto a = op->txn->GetAppointment(id);
+      if (!a) return a;
+      SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentUpdate,
+                                                  Action::kAppointmentUpdate,
+                                                  Impl::OwnersOf(*st, a->customer, a->resources)));
+      if (IsFinal(a->status))
+        return FailedPrecondition(fmt::format("status: the appointment is already {}",
+                                              AppointmentStatusName(a->status)));
+      if (status == AppointmentStatus::kPending && a->status == AppointmentStatus::kConfirmed)
+        return FailedPrecondition("status: a confirmed appointment cannot go back to pending");
+      if (status == a->status) return a;
+      Appointment u = *a;
+      u.status = status;
+      u.version += 1;
+      u.updated_at = impl_->Now();
+      u.change_seq = op->seq;
+      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(u));
+      if (!u.Occupies())
+        op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->Unplace(*s, id); });
+      op->events.push_back({tenant, 0, EventType::kUpdated, u, std::nullopt});
+      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+      result = u;
+    }
+    impl_->Deliver(*st);
+    return result;
+  });
 }
 
 Result<Appointment> Scheduler::GetAppointment(const Principal& actor, TenantId tenant,
@@ -1371,122 +1538,128 @@ Result<std::vector<Appointment>> Scheduler::ListAppointments(const Principal& ac
 
 Result<Hold> Scheduler::PlaceHold(const Principal& actor, TenantId tenant,
                                   const BookingRequest& request, std::optional<Duration> ttl) {
-  Duration life = ttl.value_or(impl_->opt.default_hold_ttl);
-  if (life <= Duration(0) || life > impl_->opt.max_hold_ttl)
-    return InvalidArgument(fmt::format("ttl: must be positive and at most {} minutes",
-                                       std::chrono::duration_cast<std::chrono::minutes>(impl_->opt.max_hold_ttl).count()));
-  if (request.idempotency_key) return InvalidArgument("idempotency_key: give it to ConfirmHold");
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  Result<Hold> result = Internal("unreachable");
-  std::shared_ptr<TenantState> st;
-  {
-    auto op = impl_->BeginWrite(*t);
-    if (!op) return op.error();
-    st = op->st;
-    auto plan = impl_->PlanBooking(actor, *t, *st, request);
-    if (!plan) return plan.error();
-    Hold h;
-    h.service = request.service;
-    h.resources = plan->resources;
-    h.customer = request.customer;
-    h.start = plan->start;
-    h.end = plan->start + plan->timing.duration;
-    h.buffer_before = plan->timing.buffer_before;
-    h.buffer_after = plan->timing.buffer_after;
-    h.owner = actor.RealUser().id;
-    h.created_at = impl_->Now();
-    h.expires_at = h.created_at + life;
-    h.change_seq = op->seq;
-    auto created = op->txn->InsertHold(h);
-    if (!created) return created;
-    Hold row = *created;
-    op->on_commit.push_back([impl = impl_.get(), s = st.get(), row] { impl->PlaceHoldInIndex(*s, row); });
-    op->events.push_back({tenant, 0, EventType::kHoldCreated, std::nullopt, row});
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    result = row;
-  }
-  impl_->Deliver(*st);
-  return result;
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Hold> {
+    Duration life = ttl.value_or(impl_->opt.default_hold_ttl);
+    if (life <= Duration(0) || life > impl_->opt.max_hold_ttl)
+      return InvalidArgument(fmt::format("ttl: must be positive and at most {} minutes",
+                                         std::chrono::duration_cast<std::chrono::minutes>(impl_->opt.max_hold_ttl).count()));
+    if (request.idempotency_key) return InvalidArgument("idempotency_key: give it to ConfirmHold");
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    Result<Hold> result = Internal("unreachable");
+    std::shared_ptr<TenantState> st;
+    {
+      auto op = impl_->BeginWrite(*t, attempt);
+      if (!op) return op.error();
+      st = op->st;
+      auto plan = impl_->PlanBooking(actor, *t, *st, request);
+      if (!plan) return plan.error();
+      Hold h;
+      h.service = request.service;
+      h.resources = plan->resources;
+      h.customer = request.customer;
+      h.start = plan->start;
+      h.end = plan->start + plan->timing.duration;
+      h.buffer_before = plan->timing.buffer_before;
+      h.buffer_after = plan->timing.buffer_after;
+      h.owner = actor.RealUser().id;
+      h.created_at = impl_->Now();
+      h.expires_at = h.created_at + life;
+      h.change_seq = op->seq;
+      auto created = op->txn->InsertHold(h);
+      if (!created) return created;
+      Hold row = *created;
+      op->on_commit.push_back([impl = impl_.get(), s = st.get(), row] { impl->PlaceHoldInIndex(*s, row); });
+      op->events.push_back({tenant, 0, EventType::kHoldCreated, std::nullopt, row});
+      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+      result = row;
+    }
+    impl_->Deliver(*st);
+    return result;
+  });
 }
 
 Status Scheduler::ReleaseHold(const Principal& actor, TenantId tenant, HoldId id) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  std::shared_ptr<TenantState> st;
-  {
-    auto op = impl_->BeginWrite(*t);
-    if (!op) return op.error();
-    st = op->st;
-    auto h = op->txn->GetHold(id);
-    if (!h) return h.error();
-    if (h->owner != actor.RealUser().id)
-      SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCancel, *t));
-    if (h->released) return FailedPrecondition("hold: already released or confirmed");
-    if (!h->Occupies(impl_->Now())) return FailedPrecondition("hold: has expired");
-    h->released = true;
-    h->change_seq = op->seq;
-    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateHold(*h));
-    op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->UnplaceHold(*s, id); });
-    op->events.push_back({tenant, 0, EventType::kHoldReleased, std::nullopt, *h});
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-  }
-  impl_->Deliver(*st);
-  return {};
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Status {
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    std::shared_ptr<TenantState> st;
+    {
+      auto op = impl_->BeginWrite(*t, attempt);
+      if (!op) return op.error();
+      st = op->st;
+      auto h = op->txn->GetHold(id);
+      if (!h) return h.error();
+      if (h->owner != actor.RealUser().id)
+        SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCancel, *t));
+      if (h->released) return FailedPrecondition("hold: already released or confirmed");
+      if (!h->Occupies(impl_->Now())) return FailedPrecondition("hold: has expired");
+      h->released = true;
+      h->change_seq = op->seq;
+      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateHold(*h));
+      op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->UnplaceHold(*s, id); });
+      op->events.push_back({tenant, 0, EventType::kHoldReleased, std::nullopt, *h});
+      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+    }
+    impl_->Deliver(*st);
+    return {};
+  });
 }
 
 Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tenant, HoldId id,
                                            std::optional<std::string> idempotency_key) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  Result<Appointment> result = Internal("unreachable");
-  std::shared_ptr<TenantState> st;
-  {
-    auto op = impl_->BeginWrite(*t);
-    if (!op) return op.error();
-    st = op->st;
-    auto h = op->txn->GetHold(id);
-    if (!h) return h.error();
-    if (h->owner != actor.RealUser().id)
-      SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentUpdate, *t));
-    if (h->released) return FailedPrecondition("hold: already released or confirmed");
-    if (!h->Occupies(impl_->Now())) return FailedPrecondition("hold: has expired");
-    const Customer* c = st->customers.count(h->customer) ? &st->customers.at(h->customer) : nullptr;
-    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCreate, *t,
-                                          c ? c->user : std::nullopt));
-    h->released = true;
-    h->change_seq = op->seq;
-    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateHold(*h));
-    // The hold's capacity passes to the appointment: same start, resources and buffers.
-    Instant now = impl_->Now();
-    Appointment a;
-    a.service = h->service;
-    a.resources = h->resources;
-    a.customer = h->customer;
-    a.start = h->start;
-    a.end = h->end;
-    a.buffer_before = h->buffer_before;
-    a.buffer_after = h->buffer_after;
-    a.status = AppointmentStatus::kConfirmed;
-    a.created_by = actor.RealUser().id;
-    a.created_at = a.updated_at = now;
-    a.idempotency_key = std::move(idempotency_key);
-    a.change_seq = op->seq;
-    auto created = op->txn->InsertAppointment(a);
-    if (!created) return created.error().code() == StatusCode::kAlreadyExists
-                             ? Result<Appointment>(Conflict("idempotency_key: already used"))
-                             : created;
-    Appointment row = *created;
-    op->on_commit.push_back([impl = impl_.get(), s = st.get(), id, row] {
-      impl->UnplaceHold(*s, id);
-      impl->Place(*s, row.id, {TimingOf(row).Occupied(row.start), row.resources});
-    });
-    op->events.push_back({tenant, 0, EventType::kCreated, row, std::nullopt});
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    result = row;
-  }
-  impl_->Deliver(*st);
-  return result;
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Appointment> {
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    Result<Appointment> result = Internal("unreachable");
+    std::shared_ptr<TenantState> st;
+    {
+      auto op = impl_->BeginWrite(*t, attempt);
+      if (!op) return op.error();
+      st = op->st;
+      auto h = op->txn->GetHold(id);
+      if (!h) return h.error();
+      if (h->owner != actor.RealUser().id)
+        SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentUpdate, *t));
+      if (h->released) return FailedPrecondition("hold: already released or confirmed");
+      if (!h->Occupies(impl_->Now())) return FailedPrecondition("hold: has expired");
+      const Customer* c = st->customers.count(h->customer) ? &st->customers.at(h->customer) : nullptr;
+      SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCreate, *t,
+                                            c ? c->user : std::nullopt));
+      h->released = true;
+      h->change_seq = op->seq;
+      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateHold(*h));
+      // The hold's capacity passes to the appointment: same start, resources and buffers.
+      Instant now = impl_->Now();
+      Appointment a;
+      a.service = h->service;
+      a.resources = h->resources;
+      a.customer = h->customer;
+      a.start = h->start;
+      a.end = h->end;
+      a.buffer_before = h->buffer_before;
+      a.buffer_after = h->buffer_after;
+      a.status = AppointmentStatus::kConfirmed;
+      a.created_by = actor.RealUser().id;
+      a.created_at = a.updated_at = now;
+      a.idempotency_key = std::move(idempotency_key);
+      a.change_seq = op->seq;
+      auto created = op->txn->InsertAppointment(a);
+      if (!created) return created.error().code() == StatusCode::kAlreadyExists
+                               ? Result<Appointment>(Conflict("idempotency_key: already used"))
+                               : created;
+      Appointment row = *created;
+      op->on_commit.push_back([impl = impl_.get(), s = st.get(), id, row] {
+        impl->UnplaceHold(*s, id);
+        impl->Place(*s, row.id, {TimingOf(row).Occupied(row.start), row.resources});
+      });
+      op->events.push_back({tenant, 0, EventType::kCreated, row, std::nullopt});
+      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+      result = row;
+    }
+    impl_->Deliver(*st);
+    return result;
+  });
 }
 
 // --- Series ------------------------------------------------------------------------------
@@ -1494,127 +1667,131 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
 Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId tenant,
                                             const SeriesRequest& request,
                                             std::vector<OccurrenceConflict>* conflicts) {
-  if (request.first.idempotency_key)
-    return InvalidArgument("idempotency_key: not supported for series");
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  SeriesBooking result;
-  std::shared_ptr<TenantState> st;
-  {
-    auto op = impl_->BeginWrite(*t);
-    if (!op) return op.error();
-    st = op->st;
-    auto service = impl_->CheckRequest(*st, request.first);
-    if (!service) return service.error();
-    SMOOTH_RETURN_IF_ERROR(impl_->AuthorizeBooking(actor, *t, *st, request.first));
-    // The series is written in the wall-clock of its first resource.
-    ResourceId anchor = request.first.resources.empty() || !request.first.resources[0]
-                            ? (*service)->service.requirements[0].resources[0]
-                            : *request.first.resources[0];
-    const date::time_zone* zone = st->resources.at(anchor).calendar.zone();
-    LocalDate first_date = internal::LocalDateOf(zone, request.first.start);
-    std::chrono::minutes minutes = internal::LocalMinutesOf(zone, request.first.start);
-    Duration extra = request.first.start - internal::LocalToInstant(zone, first_date, minutes);
-    auto occurrences = internal::ExpandRecurrence(request.rrule, zone, first_date, minutes,
-                                                  impl_->opt.max_series_occurrences);
-    if (!occurrences) return occurrences.error();
-    if (occurrences->empty()) return InvalidArgument("rrule: produces no occurrences");
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<SeriesBooking> {
+    if (request.first.idempotency_key)
+      return InvalidArgument("idempotency_key: not supported for series");
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    SeriesBooking result;
+    std::shared_ptr<TenantState> st;
+    {
+      auto op = impl_->BeginWrite(*t, attempt);
+      if (!op) return op.error();
+      st = op->st;
+      auto service = impl_->CheckRequest(*st, request.first);
+      if (!service) return service.error();
+      SMOOTH_RETURN_IF_ERROR(impl_->AuthorizeBooking(actor, *t, *st, request.first));
+      // The series is written in the wall-clock of its first resource.
+      ResourceId anchor = request.first.resources.empty() || !request.first.resources[0]
+                              ? (*service)->service.requirements[0].resources[0]
+                              : *request.first.resources[0];
+      const date::time_zone* zone = st->resources.at(anchor).calendar.zone();
+      LocalDate first_date = internal::LocalDateOf(zone, request.first.start);
+      std::chrono::minutes minutes = internal::LocalMinutesOf(zone, request.first.start);
+      Duration extra = request.first.start - internal::LocalToInstant(zone, first_date, minutes);
+      auto occurrences = internal::ExpandRecurrence(request.rrule, zone, first_date, minutes,
+                                                    impl_->opt.max_series_occurrences);
+      if (!occurrences) return occurrences.error();
+      if (occurrences->empty()) return InvalidArgument("rrule: produces no occurrences");
 
-    auto series = op->txn->NewSeriesId();
-    if (!series) return series.error();
-    result.series = *series;
-    // Plan each occurrence against the state including the earlier ones, then write all
-    // or nothing.
-    Impl::PlacementGuard guard{*impl_, *st, {}, {}, false};
-    std::vector<OccurrenceConflict> found;
-    std::int64_t provisional = 0;
-    std::vector<Appointment> planned;
-    for (const internal::Occurrence& occ : *occurrences) {
-      BookingRequest r = request.first;
-      r.start = occ.instant + extra;
-      auto plan = impl_->PlanBooking(actor, *t, *st, r);
-      if (!plan) {
-        if (plan.error().code() == StatusCode::kConflict ||
-            plan.error().code() == StatusCode::kFailedPrecondition) {
-          found.push_back({r.start, plan.error().message()});
-          continue;
+      auto series = op->txn->NewSeriesId();
+      if (!series) return series.error();
+      result.series = *series;
+      // Plan each occurrence against the state including the earlier ones, then write all
+      // or nothing.
+      Impl::PlacementGuard guard{*impl_, *st, {}, {}, false};
+      std::vector<OccurrenceConflict> found;
+      std::int64_t provisional = 0;
+      std::vector<Appointment> planned;
+      for (const internal::Occurrence& occ : *occurrences) {
+        BookingRequest r = request.first;
+        r.start = occ.instant + extra;
+        auto plan = impl_->PlanBooking(actor, *t, *st, r);
+        if (!plan) {
+          if (plan.error().code() == StatusCode::kConflict ||
+              plan.error().code() == StatusCode::kFailedPrecondition) {
+            found.push_back({r.start, plan.error().message()});
+            continue;
+          }
+          return plan.error();
         }
-        return plan.error();
+        Appointment a = impl_->NewAppointment(actor, *plan, r, op->seq);
+        a.series = *series;
+        // A provisional negative id keeps it in the index until the real insert.
+        AppointmentId temp(--provisional);
+        guard.Add(temp, {plan->timing.Occupied(a.start), a.resources});
+        planned.push_back(std::move(a));
       }
-      Appointment a = impl_->NewAppointment(actor, *plan, r, op->seq);
-      a.series = *series;
-      // A provisional negative id keeps it in the index until the real insert.
-      AppointmentId temp(--provisional);
-      guard.Add(temp, {plan->timing.Occupied(a.start), a.resources});
-      planned.push_back(std::move(a));
+      if (!found.empty()) {
+        std::string list;
+        for (const auto& c : found) list += fmt::format("{}{} ({})", list.empty() ? "" : "; ",
+                                                        FormatRfc3339(c.start), c.reason);
+        if (conflicts) *conflicts = found;
+        return Conflict(fmt::format("series: {} of {} occurrences cannot be booked: {}",
+                                    found.size(), occurrences->size(), list));
+      }
+      for (Appointment& a : planned) {
+        auto created = op->txn->InsertAppointment(a);
+        if (!created) return created.error();
+        result.appointments.push_back(*created);
+      }
+      // Swap the provisional placements for the real ids once committed.
+      std::vector<AppointmentId> temps = guard.placed;
+      op->on_commit.push_back([impl = impl_.get(), s = st.get(), temps, rows = result.appointments] {
+        for (AppointmentId id : temps) impl->Unplace(*s, id);
+        for (const Appointment& a : rows)
+          impl->Place(*s, a.id, {TimingOf(a).Occupied(a.start), a.resources});
+      });
+      for (const Appointment& a : result.appointments)
+        op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
+      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+      guard.committed = true;
     }
-    if (!found.empty()) {
-      std::string list;
-      for (const auto& c : found) list += fmt::format("{}{} ({})", list.empty() ? "" : "; ",
-                                                      FormatRfc3339(c.start), c.reason);
-      if (conflicts) *conflicts = found;
-      return Conflict(fmt::format("series: {} of {} occurrences cannot be booked: {}",
-                                  found.size(), occurrences->size(), list));
-    }
-    for (Appointment& a : planned) {
-      auto created = op->txn->InsertAppointment(a);
-      if (!created) return created.error();
-      result.appointments.push_back(*created);
-    }
-    // Swap the provisional placements for the real ids once committed.
-    std::vector<AppointmentId> temps = guard.placed;
-    op->on_commit.push_back([impl = impl_.get(), s = st.get(), temps, rows = result.appointments] {
-      for (AppointmentId id : temps) impl->Unplace(*s, id);
-      for (const Appointment& a : rows)
-        impl->Place(*s, a.id, {TimingOf(a).Occupied(a.start), a.resources});
-    });
-    for (const Appointment& a : result.appointments)
-      op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    guard.committed = true;
-  }
-  for (const Appointment& a : result.appointments) impl_->AuditOutsideHours(actor, *t, a);
-  impl_->Deliver(*st);
-  return result;
+    for (const Appointment& a : result.appointments) impl_->AuditOutsideHours(actor, *t, a);
+    impl_->Deliver(*st);
+    return result;
+  });
 }
 
 Result<int> Scheduler::CancelSeriesFrom(const Principal& actor, TenantId tenant,
                                         AppointmentId from) {
-  auto t = impl_->TenantFor(actor, tenant);
-  if (!t) return t.error();
-  int count = 0;
-  std::shared_ptr<TenantState> st;
-  {
-    auto op = impl_->BeginWrite(*t);
-    if (!op) return op.error();
-    st = op->st;
-    auto first = op->txn->GetAppointment(from);
-    if (!first) return first.error();
-    if (!first->series) return FailedPrecondition("appointment: is not part of a series");
-    SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentCancel,
-                                                Action::kAppointmentCancel,
-                                                Impl::OwnersOf(*st, first->customer, first->resources)));
-    auto all = op->txn->ListSeries(*first->series);
-    if (!all) return all.error();
-    std::vector<AppointmentId> cancelled;
-    for (Appointment a : *all) {
-      if (a.start < first->start || IsFinal(a.status)) continue;
-      a.status = AppointmentStatus::kCancelled;
-      a.version += 1;
-      a.updated_at = impl_->Now();
-      a.change_seq = op->seq;
-      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(a));
-      cancelled.push_back(a.id);
-      op->events.push_back({tenant, 0, EventType::kCancelled, a, std::nullopt});
+  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<int> {
+    auto t = impl_->TenantFor(actor, tenant);
+    if (!t) return t.error();
+    int count = 0;
+    std::shared_ptr<TenantState> st;
+    {
+      auto op = impl_->BeginWrite(*t, attempt);
+      if (!op) return op.error();
+      st = op->st;
+      auto first = op->txn->GetAppointment(from);
+      if (!first) return first.error();
+      if (!first->series) return FailedPrecondition("appointment: is not part of a series");
+      SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentCancel,
+                                                  Action::kAppointmentCancel,
+                                                  Impl::OwnersOf(*st, first->customer, first->resources)));
+      auto all = op->txn->ListSeries(*first->series);
+      if (!all) return all.error();
+      std::vector<AppointmentId> cancelled;
+      for (Appointment a : *all) {
+        if (a.start < first->start || IsFinal(a.status)) continue;
+        a.status = AppointmentStatus::kCancelled;
+        a.version += 1;
+        a.updated_at = impl_->Now();
+        a.change_seq = op->seq;
+        SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(a));
+        cancelled.push_back(a.id);
+        op->events.push_back({tenant, 0, EventType::kCancelled, a, std::nullopt});
+      }
+      op->on_commit.push_back([impl = impl_.get(), s = st.get(), cancelled] {
+        for (AppointmentId id : cancelled) impl->Unplace(*s, id);
+      });
+      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+      count = static_cast<int>(cancelled.size());
     }
-    op->on_commit.push_back([impl = impl_.get(), s = st.get(), cancelled] {
-      for (AppointmentId id : cancelled) impl->Unplace(*s, id);
-    });
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    count = static_cast<int>(cancelled.size());
-  }
-  impl_->Deliver(*st);
-  return count;
+    impl_->Deliver(*st);
+    return count;
+  });
 }
 
 // --- Availability ------------------------------------------------------------------------

@@ -66,6 +66,12 @@ struct WriteBatch {
   int finished = 0;       // of those, the ones done with their work
   bool closed = false;    // being committed: nobody joins any more
   bool spoiled = false;   // an operation gave up after writing: the batch must not commit
+  // Begun with Storage::BeginTenantWriteAt, assuming the tenant at seq - 1 and the shared
+  // epoch at `epoch`; `checked` once storage has confirmed that, `stale` once it has not.
+  bool deferred = false;
+  std::int64_t epoch = -1;
+  bool checked = false;
+  bool stale = false;
   std::vector<ScheduleEvent> events;  // of the finished operations, in order
 
   std::mutex mu;

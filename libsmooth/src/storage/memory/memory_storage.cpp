@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "smooth/storage.hpp"
+#include "storage/forwarding.hpp"
 
 namespace smooth {
 namespace {
@@ -559,7 +560,59 @@ class MemoryStorage final : public Storage {
         std::make_unique<MemoryTenantTransaction>(std::move(space), object_ids_, mode));
   }
 
+  // Reading the epoch costs nothing here, so writes report it and the Scheduler can use
+  // BeginTenantWriteAt.
+  Result<BumpedWrite> BeginTenantWrite(const Tenant& tenant) override {
+    auto begun = Storage::BeginTenantWrite(tenant);
+    if (begun) begun->shared_epoch = shared_.epoch.load(std::memory_order_acquire);
+    return begun;
+  }
+
+  // Nothing to defer in memory: the change sequence is checked at once, under the tenant's
+  // write lock, and the epoch again at commit (a committing shared writer advances it
+  // before it lets go of its lock, so the check sees every change committed before it).
+  Result<std::unique_ptr<TenantTransaction>> BeginTenantWriteAt(const Tenant& tenant,
+                                                                std::int64_t seq,
+                                                                std::int64_t epoch) override {
+    auto txn = BeginTenant(tenant, TxnMode::kWrite);
+    if (!txn) return txn.error();
+    auto now = (*txn)->ChangeSeq();
+    if (!now) return now.error();
+    if (*now != seq || !EpochIs(epoch)) return Moved(tenant);
+    auto bumped = (*txn)->BumpChangeSeq();
+    if (!bumped) return bumped.error();
+    return std::unique_ptr<TenantTransaction>(
+        std::make_unique<EpochCheckedTransaction>(std::move(*txn), *this, tenant, epoch));
+  }
+
  private:
+  // A BeginTenantWriteAt transaction: commits only while the shared epoch is the one the
+  // writer decided against.
+  class EpochCheckedTransaction final : public internal::ForwardingTenantTransaction {
+   public:
+    EpochCheckedTransaction(std::unique_ptr<TenantTransaction> inner, MemoryStorage& storage,
+                            Tenant tenant, std::int64_t epoch)
+        : ForwardingTenantTransaction(std::move(inner)),
+          storage_(storage), tenant_(std::move(tenant)), epoch_(epoch) {}
+    Status Commit() override {
+      if (!storage_.EpochIs(epoch_)) return Moved(tenant_);
+      return inner().Commit();
+    }
+
+   private:
+    MemoryStorage& storage_;
+    Tenant tenant_;
+    std::int64_t epoch_;
+  };
+
+  bool EpochIs(std::int64_t epoch) const {
+    return shared_.epoch.load(std::memory_order_acquire) == epoch;
+  }
+  static Status Moved(const Tenant& tenant) {
+    return Aborted(fmt::format("tenant '{}' changed while this write was prepared; try again",
+                               tenant.slug));
+  }
+
   std::shared_mutex shared_mu_;
   SharedData shared_;  // guarded by shared_mu_
   std::mutex spaces_mu_;
