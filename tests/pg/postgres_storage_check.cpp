@@ -94,9 +94,7 @@ Tenant NewTenant(Storage& storage, std::string slug) {
                                     .created_at = T0()}));
 }
 
-Resource NewResource(Storage& storage, const Tenant& t, std::string name, int capacity = 1) {
-  auto txn = Must(storage.BeginTenant(t, TxnMode::kWrite));
-  Must(txn->BumpChangeSeq());
+Resource NewResourceIn(TenantTransaction& txn, std::string name, int capacity = 1) {
   Resource r;
   r.name = std::move(name);
   r.kind = ResourceKind::kRoom;
@@ -104,9 +102,23 @@ Resource NewResource(Storage& storage, const Tenant& t, std::string name, int ca
   r.time_zone = "Europe/London";
   r.created_at = T0();
   r.updated_at = T0();
-  r = Must(txn->InsertResource(r));
+  return Must(txn.InsertResource(r));
+}
+
+Resource NewResource(Storage& storage, const Tenant& t, std::string name, int capacity = 1) {
+  auto txn = Must(storage.BeginTenant(t, TxnMode::kWrite));
+  Must(txn->BumpChangeSeq());
+  Resource r = NewResourceIn(*txn, std::move(name), capacity);
   Must(txn->Commit());
   return r;
+}
+
+// A tenant with one resource, made through a storage closed again (another process).
+Tenant MadeElsewhere(const std::string& db, std::string slug, std::string resource) {
+  auto storage = Open(db);
+  Tenant t = NewTenant(*storage, std::move(slug));
+  NewResource(*storage, t, std::move(resource));
+  return t;
 }
 
 std::vector<std::string> ResourceNames(Storage& storage, const Tenant& t, TxnMode mode) {
@@ -172,14 +184,9 @@ TEST_CASE("shared tables live in public, each tenant's in its own schema tenant_
 
 TEST_CASE("migrations are recorded per schema, applied once, and never go backwards") {
   std::string db = NewPgDatabase();
-  Tenant acme;
-  {
-    auto storage = Open(db);
-    acme = NewTenant(*storage, "acme");
-    NewResource(*storage, acme, "Chair 1");
-  }
+  Tenant acme = MadeElsewhere(db, "acme", "Chair 1");
   std::vector<std::string> shared = {"1", "2", "3", "4"};
-  std::vector<std::string> tenant = {"1", "2", "3"};
+  std::vector<std::string> tenant = {"1", "2", "3", "4"};
   const std::string shared_sql = "SELECT version FROM public.schema_migrations ORDER BY version";
   const std::string tenant_sql =
       "SELECT version FROM tenant_acme.schema_migrations ORDER BY version";
@@ -295,6 +302,226 @@ TEST_CASE("BeginTenantWrite begins a write transaction with the change sequence 
   Must(w.txn->Commit());
   auto r = Must(storage->BeginTenant(acme, TxnMode::kRead));
   CHECK(Must(r->ChangeSeq()) == 2);
+}
+
+// --- BeginTenantWriteAt: a write prepared against a change sequence and shared epoch ---
+
+std::int64_t CurrentSeq(Storage& storage, const Tenant& t) {
+  auto txn = Must(storage.BeginTenant(t, TxnMode::kRead));
+  return Must(txn->ChangeSeq());
+}
+
+// How many of acme's appointments have id `id`.
+std::string Stored(const std::string& db, AppointmentId id) {
+  return Rows(db, fmt::format("SELECT COUNT(*) FROM tenant_acme.appointments WHERE id = {}",
+                              id.value()))[0];
+}
+
+// Transactions open on the database (other than the asking one's).
+std::string OpenTransactions(const std::string& db) {
+  return Rows(db,
+              "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+              "AND state LIKE 'idle in transaction%'")[0];
+}
+
+// A booking another process commits.
+void BookElsewhere(const std::string& db, const Tenant& t, ResourceId r, Instant start) {
+  Must(Book(*Open(db), t, Booking(r, start, 30min)));
+}
+
+void AdvanceSharedEpoch(Storage& storage, const Tenant& t) {
+  auto shared = Must(storage.BeginShared(TxnMode::kWrite));
+  Tenant renamed = Must(shared->GetTenant(t.id));
+  renamed.name = "Renamed";
+  Must(shared->UpdateTenant(renamed));
+  Must(shared->Commit());
+}
+
+// Checks that `s` is the failure of a guard that found acme moved on; its message.
+std::string Aborts(const Status& s) {
+  INFO(s.ToString());
+  CHECK(s.code() == StatusCode::kAborted);
+  CHECK(s.message().find("tenant 'acme'") != std::string::npos);
+  CHECK(s.message().find("changed while this write was prepared") != std::string::npos);
+  return s.message();
+}
+
+// A tenant with a chair, whose schema the storage has checked (by a write), and the change
+// sequence and shared epoch it is at.
+struct CheckedTenant {
+  std::string db = NewPgDatabase();
+  std::unique_ptr<Storage> storage = Open(db);
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  std::int64_t seq = CurrentSeq(*storage, acme);
+  std::int64_t epoch = Must(storage->SharedEpoch());
+
+  // A write prepared at `seq` and `epoch`.
+  std::unique_ptr<TenantTransaction> WriteAt() {
+    auto txn = Must(storage->BeginTenantWriteAt(acme, seq, epoch));
+    REQUIRE(txn != nullptr);
+    return txn;
+  }
+};
+
+TEST_CASE_FIXTURE(CheckedTenant, "BeginTenantWriteAt at the current sequence sends everything with the commit") {
+
+  auto txn = WriteAt();
+  Appointment a = Booking(chair.id, T0() + 1h, 30min);
+  a.change_seq = seq + 1;  // the caller knows what the guard advances to
+  a = Must(txn->InsertAppointment(a));
+  CHECK(OpenTransactions(db) == "0");  // nothing has begun on the server yet
+  Must(txn->Commit());
+
+  CHECK(CurrentSeq(*storage, acme) == seq + 1);
+  CHECK(Rows(db, fmt::format("SELECT change_seq FROM tenant_acme.appointments WHERE id = {}",
+                             a.id.value())) == std::vector<std::string>{std::to_string(seq + 1)});
+  CHECK(Rows(db, "SELECT COUNT(*) FROM tenant_acme.appointment_occupancy")[0] == "1");
+
+  // With nothing to write, the commit still advances the sequence, as the caller expects.
+  seq += 1;
+  txn = WriteAt();
+  Must(txn->Commit());
+  CHECK(CurrentSeq(*storage, acme) == seq + 1);
+}
+
+TEST_CASE_FIXTURE(CheckedTenant, "BeginTenantWriteAt fails aborted and saves nothing when the tenant moved on") {
+
+  auto txn = WriteAt();
+  BookElsewhere(db, acme, chair.id, T0() + 3h);  // another process commits seq + 1
+  Appointment a = Must(txn->InsertAppointment(Booking(chair.id, T0() + 1h, 30min)));
+  CHECK(Aborts(txn->Commit()).find("change sequence") != std::string::npos);
+
+  CHECK(Stored(db, a.id) == "0");
+  CHECK(CurrentSeq(*storage, acme) == seq + 1);  // the other writer's bump alone
+  // Every later call fails the same way; nothing is committed.
+  CHECK(txn->GetAppointment(a.id).error().code() == StatusCode::kAborted);
+  CHECK(txn->InsertAppointment(Booking(chair.id, T0() + 5h, 30min)).error().code() ==
+        StatusCode::kAborted);
+  CHECK(txn->Commit().code() == StatusCode::kAborted);
+  CHECK(CurrentSeq(*storage, acme) == seq + 1);
+  txn.reset();
+  // The connection went back to the pool clean: the next write of this process works.
+  Must(Book(*storage, acme, Booking(chair.id, T0() + 6h, 30min)));
+}
+
+TEST_CASE_FIXTURE(CheckedTenant, "BeginTenantWriteAt fails aborted and saves nothing when the shared epoch moved") {
+
+  auto txn = WriteAt();
+  AdvanceSharedEpoch(*storage, acme);
+  REQUIRE(Must(storage->SharedEpoch()) == epoch + 1);
+  Appointment a = Must(txn->InsertAppointment(Booking(chair.id, T0() + 1h, 30min)));
+  CHECK(Aborts(txn->Commit()).find("shared epoch") != std::string::npos);
+  CHECK(Stored(db, a.id) == "0");
+  CHECK(CurrentSeq(*storage, acme) == seq);
+}
+
+TEST_CASE_FIXTURE(CheckedTenant, "BeginTenantWriteAt checks at the first statement that reaches the database") {
+  Appointment booked = Must(Book(*storage, acme, Booking(chair.id, T0() + 3h, 30min)));
+  seq = CurrentSeq(*storage, acme);
+
+  SUBCASE("at the current sequence, reads and writes go on in one transaction") {
+    auto txn = WriteAt();
+    CHECK(Must(txn->GetAppointment(booked.id)).start == booked.start);
+    CHECK(OpenTransactions(db) == "1");  // begun by the read
+    CHECK(Must(txn->ChangeSeq()) == seq + 1);
+    Appointment a = Booking(chair.id, T0() + 1h, 30min);
+    a.change_seq = seq + 1;
+    a.idempotency_key = "k1";
+    a = Must(txn->InsertAppointment(a));
+    CHECK(Must(txn->FindAppointmentByIdempotencyKey("k1")).id == a.id);  // reads its write
+    Must(txn->Commit());
+    CHECK(Stored(db, a.id) == "1");
+    CHECK(CurrentSeq(*storage, acme) == seq + 1);
+  }
+
+  SUBCASE("at a stale sequence, the read fails aborted and so does everything after it") {
+    auto txn = WriteAt();
+    BookElsewhere(db, acme, chair.id, T0() + 5h);
+    Aborts(txn->FindAppointmentByIdempotencyKey("k1").error());
+    auto a = txn->InsertAppointment(Booking(chair.id, T0() + 1h, 30min));
+    CHECK(a.error().code() == StatusCode::kAborted);
+    Aborts(txn->Commit());
+    CHECK(Rows(db, "SELECT COUNT(*) FROM tenant_acme.appointments")[0] == "2");
+    CHECK(CurrentSeq(*storage, acme) == seq + 1);
+  }
+}
+
+TEST_CASE_FIXTURE(CheckedTenant, "BeginTenantWriteAt waits for a writer holding the sequence, then fails aborted") {
+  auto elsewhere = Open(db);  // another process
+
+  auto first = Must(elsewhere->BeginTenantWrite(acme));  // holds the change_seq row
+  REQUIRE(first.seq == seq + 1);
+  std::atomic<long long> id{0};
+  auto second = std::async(std::launch::async, [&]() -> Status {
+    auto txn = storage->BeginTenantWriteAt(acme, seq, epoch);
+    if (!txn) return txn.error();
+    if (*txn == nullptr) return Internal("not deferred");
+    auto a = (*txn)->InsertAppointment(Booking(chair.id, T0() + 1h, 30min));
+    if (!a) return a.error();
+    id = a->id.value();
+    return (*txn)->Commit();
+  });
+  CHECK(second.wait_for(300ms) == std::future_status::timeout);  // on the row lock
+  Must(first.txn->Commit());
+  REQUIRE(second.wait_for(10s) == std::future_status::ready);
+  Aborts(second.get());
+  CHECK(Stored(db, AppointmentId(id.load())) == "0");
+  CHECK(CurrentSeq(*storage, acme) == seq + 1);
+}
+
+TEST_CASE("BeginTenantWriteAt defers only for a schema already checked, and fails closed") {
+  std::string db = NewPgDatabase();
+  Tenant acme = MadeElsewhere(db, "acme", "Chair");
+  auto storage = Open(db);  // a new process: nothing checked yet
+  std::int64_t epoch = Must(storage->SharedEpoch());
+  CHECK(Must(storage->BeginTenantWriteAt(acme, 1, epoch)) == nullptr);
+  Tenant impostor = acme;
+  impostor.id = TenantId(acme.id.value() + 1000);
+  CHECK(Must(storage->BeginTenantWriteAt(impostor, 1, epoch)) == nullptr);
+  Tenant bad_slug = acme;
+  bad_slug.slug = "no way";
+  CHECK(Must(storage->BeginTenantWriteAt(bad_slug, 1, epoch)) == nullptr);
+
+  CHECK(CurrentSeq(*storage, acme) == 1);  // checks the schema
+  auto txn = Must(storage->BeginTenantWriteAt(acme, 1, epoch));
+  REQUIRE(txn != nullptr);
+  Exec(db, "DROP SCHEMA tenant_acme CASCADE");
+  Status failed;
+  SUBCASE("found out by the commit") { failed = txn->Commit(); }
+  SUBCASE("found out by a read") { failed = txn->ListResources().error(); }
+  INFO(failed.ToString());
+  CHECK(failed.code() == StatusCode::kNotFound);
+  CHECK(failed.message().find("tenant 'acme' has no data space") != std::string::npos);
+  CHECK(txn->Commit().code() == StatusCode::kNotFound);
+  txn.reset();
+  // Forgotten as checked: the next write begins the usual way, which fails closed too.
+  CHECK(Must(storage->BeginTenantWriteAt(acme, 1, epoch)) == nullptr);
+  CHECK(storage->BeginTenantWrite(acme).error().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("a failed statement spoils a PostgreSQL write transaction: its commit fails") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  Must(Book(*storage, acme, Booking(chair.id, T0() + 1h, 30min)));
+  Appointment later = Must(Book(*storage, acme, Booking(chair.id, T0() + 2h, 30min)));
+  std::int64_t seq = CurrentSeq(*storage, acme);
+
+  auto w = Must(storage->BeginTenantWrite(acme));
+  Resource lamp = NewResourceIn(*w.txn, "Lamp");
+  later.start = T0() + 1h;  // onto the other booking: the occupancy's EXCLUDE refuses it
+  later.end = later.start + 30min;
+  Status moved = w.txn->UpdateAppointment(later);
+  CHECK(moved.code() == StatusCode::kConflict);
+  // The server has aborted the transaction: nothing of it may be reported committed.
+  CHECK(w.txn->ListResources().error().code() == StatusCode::kConflict);
+  CHECK(w.txn->Commit().code() == StatusCode::kConflict);
+  w.txn.reset();
+  CHECK(Rows(db, fmt::format("SELECT COUNT(*) FROM tenant_acme.resources WHERE id = {}",
+                             lamp.id.value()))[0] == "0");
+  CHECK(CurrentSeq(*storage, acme) == seq);
 }
 
 TEST_CASE("slugs that differ only by case cannot both exist") {

@@ -9,6 +9,10 @@
 
 namespace smooth::internal::postgres {
 
+// Written into tenant migration 4: never change it.
+#define SMOOTH_STALE_WRITE_SQLSTATE "SM001"
+const std::string_view kStaleWriteSqlstate = SMOOTH_STALE_WRITE_SQLSTATE;
+
 // Pieces of the occupancy trigger, string literals shared by its versions in tenant
 // migrations 2 and 3. The rows of the appointment NEW:
 // An update that leaves the appointment's span and resources alone only flips `active`.
@@ -282,11 +286,42 @@ std::span<const sql::Migration> TenantMigrations() {
            "END\n"
            "$fn$",
        }},
+      {4,
+       "advance_change_seq",
+       {
+           // The guard of a write prepared against what the writer believed were the
+           // tenant's change sequence and the shared epoch (Storage::BeginTenantWriteAt):
+           // advances the sequence only from `expected`, under the row lock every writer
+           // takes. An UPDATE that waited for that lock re-reads the row once the other
+           // writer commits (READ COMMITTED), so it then finds nothing to advance and
+           // fails too. The epoch is read after the lock is taken, in a newer snapshot.
+           "CREATE FUNCTION advance_change_seq(expected BIGINT, epoch BIGINT) RETURNS BIGINT"
+           " LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$\n"
+           "DECLARE\n"
+           "  advanced BIGINT;\n"
+           "BEGIN\n"
+           "  UPDATE change_seq SET value = value + 1 WHERE value = expected"
+           "   RETURNING value INTO advanced;\n"
+           "  IF advanced IS NULL THEN\n"
+           "    RAISE EXCEPTION 'the tenant changed while this write was prepared"
+           " (change sequence no longer %)', expected"
+           "      USING ERRCODE = '" SMOOTH_STALE_WRITE_SQLSTATE "';\n"
+           "  END IF;\n"
+           "  IF (SELECT value FROM public.shared_epoch) <> epoch THEN\n"
+           "    RAISE EXCEPTION 'shared data changed while this write was prepared"
+           " (shared epoch no longer %)', epoch"
+           "      USING ERRCODE = '" SMOOTH_STALE_WRITE_SQLSTATE "';\n"
+           "  END IF;\n"
+           "  RETURN advanced;\n"
+           "END\n"
+           "$fn$",
+       }},
   };
   return kMigrations;
 }
 
 #undef SMOOTH_OCCUPANCY_ROWS_OF_NEW
 #undef SMOOTH_OCCUPANCY_STATUS_ONLY
+#undef SMOOTH_STALE_WRITE_SQLSTATE
 
 }  // namespace smooth::internal::postgres

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <span>
+#include <string_view>
 
 #include "storage/sql/migrations.hpp"
 
@@ -12,9 +13,14 @@ namespace smooth::internal::postgres {
 /// sessions, the shared id counter and the object_ids sequence.
 std::span<const sql::Migration> SharedMigrations();
 
-/// Migrations of each tenant schema: the scheduling tables, the change sequence, and the
+/// Migrations of each tenant schema: the scheduling tables, the change sequence, the
 /// appointment occupancy table whose EXCLUDE constraint refuses overlapping bookings of
-/// capacity-1 resources.
+/// capacity-1 resources, and advance_change_seq(expected, epoch), the guard of a deferred
+/// write (Storage::BeginTenantWriteAt).
 std::span<const sql::Migration> TenantMigrations();
+
+/// The SQLSTATE advance_change_seq raises when the change sequence or the shared epoch is
+/// no longer what the writer expected.
+extern const std::string_view kStaleWriteSqlstate;
 
 }  // namespace smooth::internal::postgres

@@ -68,6 +68,7 @@ class PostgresDialect final : public sql::SqlDialect {
     std::string state = pe->sqlstate();
     if (state == "23505") return sql::SqlErrorKind::kUniqueViolation;
     if (state == "23P01") return sql::SqlErrorKind::kConflict;
+    if (state == kStaleWriteSqlstate) return sql::SqlErrorKind::kAborted;
     // Serialization failure, deadlock, lock_timeout; a lost connection or a server
     // shutting down: all worth retrying.
     if (state == "40001" || state == "40P01" || state == "55P03" || state.starts_with("08") ||
@@ -251,27 +252,40 @@ class PostgresStorage final : public Storage {
                                                              std::shared_ptr<Bumped> bumped) {
     auto schema = TenantSchemaName(tenant.slug);
     if (!schema) return NoSpace(tenant);
-    sql::TxnParts parts;
-    parts.dialect = &PostgresDialect::Instance();
-    parts.mode = mode;
-    parts.database = TenantLabel(tenant.slug);
-    if (mode == TxnMode::kWrite) {
-      // Writers of one tenant queue here inside the process instead of each holding a
-      // pooled connection while it waits for the change_seq row lock.
-      auto ticket = TenantGate(*schema).Acquire(options_.busy_timeout);
-      if (!ticket) return ticket.error();
-      parts.ticket = std::move(*ticket);
-    }
-    auto lease = pool_.Acquire();
-    if (!lease) return lease.error();
-    parts.lease = std::move(*lease);
-    parts.enter = [this, schema = *schema, tenant, mode, bumped](Connection& c) {
+    auto parts = TenantParts(tenant, *schema, mode);
+    if (!parts) return parts.error();
+    parts->enter = [this, schema = *schema, tenant, mode, bumped](Connection& c) {
       return EnterTenant(c, schema, tenant, mode, bumped.get());
     };
-    parts.enter_begins = true;
-    auto txn = std::make_unique<sql::SqlTenantTransaction>(std::move(parts), ids_);
-    SMOOTH_RETURN_IF_ERROR(txn->Begin());
-    return std::unique_ptr<TenantTransaction>(std::move(txn));
+    parts->enter_begins = true;
+    return BeginTenantWith(std::move(*parts));
+  }
+
+  // Nothing is sent until the transaction's first statement must reach the server: then
+  // (or with the COMMIT, if that comes first) BEGIN, the tenant's search_path and the guard
+  // go in front of it. Only for a schema this storage has already checked (EnterTenant), as
+  // only its existence is checked again: the guard is called through the schema's name, so
+  // a schema dropped since fails closed, and the search_path that follows it is that one.
+  Result<std::unique_ptr<TenantTransaction>> BeginTenantWriteAt(const Tenant& tenant,
+                                                                std::int64_t seq,
+                                                                std::int64_t epoch) override {
+    auto schema = TenantSchemaName(tenant.slug);
+    if (!schema || !Verified(*schema, tenant.id)) return std::unique_ptr<TenantTransaction>();
+    auto parts = TenantParts(tenant, *schema, TxnMode::kWrite);
+    if (!parts) return parts.error();
+    std::string quoted = QuoteIdent(*schema);
+    parts->deferred_begin = fmt::format(
+        "{}; SET LOCAL search_path TO {}; SELECT {}.advance_change_seq({}, {})",
+        PostgresDialect::BeginSql(TxnMode::kWrite), quoted, quoted, seq, epoch);
+    parts->deferred_begin_failed = [this, schema = *schema, tenant](const soci::soci_error& e,
+                                                                     Status generic) {
+      const auto* pe = dynamic_cast<const soci::postgresql_soci_error*>(&e);
+      std::string state = pe != nullptr ? pe->sqlstate() : std::string();
+      // invalid_schema_name, undefined_function, undefined_table: not this tenant's schema.
+      if (state == "3F000" || state == "42883" || state == "42P01") return Missing(schema, tenant);
+      return generic;
+    };
+    return BeginTenantWith(std::move(*parts));
   }
 
   // The migrations of `public`, under the migration lock (Init, and smooth-admin).
@@ -320,6 +334,50 @@ class PostgresStorage final : public Storage {
 
   static Status NoSpace(const Tenant& tenant) {
     return NotFound(fmt::format("tenant '{}' has no data space", tenant.slug));
+  }
+
+  // The parts of a transaction on the tenant's schema `schema`; a write's waits for its
+  // turn and for a connection are bounded (busy_timeout, pool_wait).
+  Result<sql::TxnParts> TenantParts(const Tenant& tenant, const std::string& schema,
+                                    TxnMode mode) {
+    sql::TxnParts parts;
+    parts.dialect = &PostgresDialect::Instance();
+    parts.mode = mode;
+    parts.database = TenantLabel(tenant.slug);
+    if (mode == TxnMode::kWrite) {
+      // Writers of one tenant queue here inside the process instead of each holding a
+      // pooled connection while it waits for the change_seq row lock.
+      auto ticket = TenantGate(schema).Acquire(options_.busy_timeout);
+      if (!ticket) return ticket.error();
+      parts.ticket = std::move(*ticket);
+    }
+    auto lease = pool_.Acquire();
+    if (!lease) return lease.error();
+    parts.lease = std::move(*lease);
+    return parts;
+  }
+
+  Result<std::unique_ptr<TenantTransaction>> BeginTenantWith(sql::TxnParts parts) {
+    auto txn = std::make_unique<sql::SqlTenantTransaction>(std::move(parts), ids_);
+    SMOOTH_RETURN_IF_ERROR(txn->Begin());
+    return std::unique_ptr<TenantTransaction>(std::move(txn));
+  }
+
+  // Whether EnterTenant has found `schema` there and `owner`'s.
+  bool Verified(const std::string& schema, TenantId owner) {
+    std::lock_guard lock(mu_);
+    auto it = verified_.find(schema);
+    return it != verified_.end() && it->second == owner;
+  }
+
+  // not_found for a tenant whose schema has gone, which is then checked again before use.
+  Status Missing(const std::string& schema, const Tenant& tenant) {
+    {
+      std::lock_guard lock(mu_);
+      verified_.erase(schema);
+    }
+    return NotFound(
+        fmt::format("tenant '{}' has no data space (schema {} is missing)", tenant.slug, schema));
   }
 
   static Result<bool> SchemaExists(Connection& c, const std::string& schema) {
@@ -377,17 +435,8 @@ class PostgresStorage final : public Storage {
         ind = soci::i_null;
       }
     }
-    if (ind != soci::i_ok || current != schema) {
-      std::lock_guard lock(mu_);
-      verified_.erase(schema);
-      return NotFound(
-          fmt::format("tenant '{}' has no data space (schema {} is missing)", tenant.slug, schema));
-    }
-    {
-      std::lock_guard lock(mu_);
-      auto it = verified_.find(schema);
-      if (it != verified_.end() && it->second == tenant.id) return {};
-    }
+    if (ind != soci::i_ok || current != schema) return Missing(schema, tenant);
+    if (Verified(schema, tenant.id)) return {};
     long long owner = 0;
     soci::indicator owner_ind = soci::i_null;
     c.session() << "SELECT tenant_id FROM tenant_meta", soci::into(owner, owner_ind);

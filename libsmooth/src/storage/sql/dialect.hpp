@@ -18,6 +18,7 @@ enum class SqlErrorKind {
   kBusy,             // locked or busy past the timeout, serialization failure: retryable
   kUniqueViolation,  // a UNIQUE constraint: already_exists
   kConflict,         // an exclusion constraint (overlapping bookings): conflict
+  kAborted,          // a deferred write's guard found the data moved on: aborted
   kOther,            // anything else: internal
 };
 

@@ -75,6 +75,15 @@ long long Exec(Connection& conn, const std::string& query) {
   return p.st.get_affected_rows();
 }
 
+// The server's own words in a database error: its first line, without a severity prefix.
+std::string ServerMessage(const soci::soci_error& e) {
+  std::string full = e.get_error_message();
+  std::string_view text = full;
+  if (auto at = text.find("ERROR:"); at != std::string_view::npos) text.remove_prefix(at + 6);
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  return std::string(text.substr(0, text.find('\n')));
+}
+
 using Id = Params<long long>;
 Id IdParam(long long id) { return Id{{id}}; }
 
@@ -120,6 +129,7 @@ TxnCore::~TxnCore() {
 }
 
 Status TxnCore::Begin() {
+  if (!p_.deferred_begin.empty()) return {};  // sent with the first statement (Flush, Commit)
   if (p_.enter && p_.enter_begins) {
     // A connection the BEGIN failed on is closed by the destructor's failing ROLLBACK.
     begun_ = true;
@@ -140,33 +150,74 @@ Status TxnCore::Begin() {
   return {};
 }
 
+std::string TxnCore::TakeDeferredBegin() {
+  std::string sql = std::move(p_.deferred_begin);
+  p_.deferred_begin.clear();
+  // Whatever becomes of it, a transaction may now be open: the destructor rolls it back.
+  if (!sql.empty()) begun_ = true;
+  return sql;
+}
+
+Status TxnCore::SendDeferredBegin() {
+  if (!failed_.ok()) return failed_;
+  std::string sql = TakeDeferredBegin();
+  if (sql.empty()) return {};
+  try {
+    conn().session() << sql;
+  } catch (const soci::soci_error& e) {
+    failed_ = FromDeferredBeginError(e);
+  } catch (const std::exception& e) {
+    failed_ = FromException(e);
+  }
+  return failed_;
+}
+
+Status TxnCore::StatementFailed(Status failure) {
+  if (p_.dialect->StatementErrorAbortsTransaction()) failed_ = failure;
+  return failure;
+}
+
 void TxnCore::Savepoint(const std::string& statement) { Exec(conn(), statement); }
 
-void TxnCore::UndoToSavepoint() noexcept {
+Status TxnCore::UndoToSavepoint(Status failure) noexcept {
   try {
     Exec(conn(), "ROLLBACK TO SAVEPOINT smooth_guard");
     Exec(conn(), "RELEASE SAVEPOINT smooth_guard");
   } catch (...) {
     p_.lease->MarkBroken();  // the destructor's ROLLBACK decides; never reuse it
+    failed_ = failure;       // the transaction is still aborted: nothing may be committed
   }
+  return failure;
 }
 
 Status TxnCore::Writable() const {
   if (done_) return FailedPrecondition("transaction already finished");
   if (p_.mode != TxnMode::kWrite) return FailedPrecondition("write in a read transaction");
-  return {};
+  return failed_;
 }
 
 Status TxnCore::Commit() {
   if (done_) return FailedPrecondition("transaction already finished");
-  std::string writes;
-  if (failed_.ok() && final_writes_) writes = final_writes_();
+  // Never COMMIT a spoilt transaction: PostgreSQL would answer it with a ROLLBACK, no error.
+  SMOOTH_RETURN_IF_ERROR(failed_);
+  std::optional<std::string> writes = final_writes_ ? final_writes_() : std::string();
+  // Writes it cannot put in the text are for Flush, which sends the deferred begin first.
+  std::string begin = writes ? TakeDeferredBegin() : std::string();
   SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {  // Run flushes what is still kept back first
-    if (writes.empty()) {
+    if (begin.empty() && (!writes || writes->empty())) {
       Exec(conn(), "COMMIT");
-    } else {
-      // One statement string: if the writes fail, the COMMIT after them does not run.
-      conn().session() << writes << "; COMMIT";
+      return {};
+    }
+    // One statement string: if a statement fails, those after it (the COMMIT) do not run.
+    std::string sql;
+    if (!begin.empty()) sql += begin + "; ";
+    if (!writes->empty()) sql += *writes + "; ";
+    sql += "COMMIT";
+    try {
+      conn().session() << sql;
+    } catch (const soci::soci_error& e) {
+      if (begin.empty()) throw;
+      return StatementFailed(FromDeferredBeginError(e));
     }
     return {};
   }));
@@ -187,10 +238,18 @@ Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique
       // scheduler should have: a second booking of a capacity-1 resource at that time.
       return Conflict(
           fmt::format("{}: the booking overlaps another on a capacity-1 resource", p_.database));
+    case SqlErrorKind::kAborted:
+      return Aborted(fmt::format("{}: {}; try again", p_.database, ServerMessage(e)));
     case SqlErrorKind::kOther:
       break;
   }
   return Internal(fmt::format("{}: {}", p_.database, e.get_error_message()));
+}
+
+Status TxnCore::FromDeferredBeginError(const soci::soci_error& e) const {
+  Status generic = FromSociError(e, {});
+  if (!p_.deferred_begin_failed) return generic;
+  return p_.deferred_begin_failed(e, std::move(generic));
 }
 
 Status TxnCore::FromException(const std::exception& e) const {
@@ -619,7 +678,7 @@ Result<Appointment> SqlTenantTransaction::InsertAppointment(Appointment a) {
   return a;
 }
 
-std::string SqlTenantTransaction::AppointmentsAsSql() {
+std::optional<std::string> SqlTenantTransaction::AppointmentsAsSql() {
   if (pending_.empty()) return "";
   soci::session& session = core_.conn().session();
   const SqlDialect& dialect = core_.dialect();
@@ -649,7 +708,7 @@ std::string SqlTenantTransaction::AppointmentsAsSql() {
       }
     };
     pending_[i].Columns(value);
-    if (!ok) return "";  // FlushAppointments sends them as parameters instead
+    if (!ok) return std::nullopt;  // FlushAppointments sends them as parameters instead
     sql += ")";
   }
   pending_.clear();

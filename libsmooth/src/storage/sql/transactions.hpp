@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +48,15 @@ struct TxnParts {
   /// When set, `enter` issues the dialect's BEGIN itself, as the start of its own first
   /// statement (Begin then costs one round trip, not two); TxnCore::Begin sends none.
   bool enter_begins = false;
+  /// When set, Begin() does not contact the database: this SQL text (the dialect's BEGIN
+  /// and what must follow it, such as a guard that may fail) starts the transaction. It
+  /// goes on its own before the first statement that must reach the server; if Commit
+  /// comes first, in front of the commit's statement string, so the whole transaction
+  /// costs one round trip. Not used together with `enter`.
+  std::string deferred_begin;
+  /// Optionally, the Status the transaction fails with when `deferred_begin` fails with
+  /// `error`, given the one the generic mapping made of it.
+  std::function<Status(const soci::soci_error& error, Status generic)> deferred_begin_failed;
 };
 
 /// The common core: begin, commit, rollback on destruction, and the translation of
@@ -58,12 +68,14 @@ class TxnCore {
   TxnCore& operator=(const TxnCore&) = delete;
   ~TxnCore();
 
-  /// Issues the dialect's BEGIN, then runs `enter`.
+  /// Issues the dialect's BEGIN, then runs `enter`; with a deferred begin, nothing.
   Status Begin();
-  /// failed_precondition once finished or in a read transaction.
+  /// failed_precondition once finished or in a read transaction; the failure that spoilt
+  /// the transaction, if one did.
   Status Writable() const;
-  /// COMMIT; the transaction is finished afterwards. On failure it stays open, and
-  /// destruction rolls it back.
+  /// COMMIT (with the deferred begin in front, if it is still to be sent); the transaction
+  /// is finished afterwards. On failure it stays open, and destruction rolls it back.
+  /// Fails without contacting the database once a statement has spoilt the transaction.
   Status Commit();
 
   Connection& conn() { return *p_.lease; }
@@ -74,22 +86,24 @@ class TxnCore {
   /// before COMMIT, so the transaction reads what it wrote. It may throw soci_error.
   void SetFlush(std::function<void()> flush) { flush_ = std::move(flush); }
   /// Optionally, the kept-back writes as SQL text with the values written in, which Commit
-  /// then sends together with COMMIT: one round trip for both. Returns "" to let Flush send
-  /// them (or when there is nothing to send); what it returns it no longer keeps.
-  void SetFinalWrites(std::function<std::string()> final_writes) {
+  /// then sends together with COMMIT: one round trip for both. Returns "" when there is
+  /// nothing to send, nullopt to let Flush send them; what it returns it no longer keeps.
+  void SetFinalWrites(std::function<std::optional<std::string>()> final_writes) {
     final_writes_ = std::move(final_writes);
   }
   const std::string& database() const { return p_.database; }
 
   /// Runs `f`, turning exceptions into a Status: busy -> unavailable, a UNIQUE violation
-  /// -> already_exists with `unique_message`, anything else -> internal.
+  /// -> already_exists with `unique_message`, anything else -> internal. Where a failed
+  /// statement aborts the transaction (PostgreSQL), its failure is the transaction's: every
+  /// later call, Commit too, returns it.
   template <typename F>
   auto Run(F&& f, std::string_view unique_message = {}) -> decltype(f()) {
     SMOOTH_RETURN_IF_ERROR(Flush());
     try {
       return f();
     } catch (const soci::soci_error& e) {
-      return FromSociError(e, unique_message);
+      return StatementFailed(FromSociError(e, unique_message));
     } catch (const std::exception& e) {
       return FromException(e);
     }
@@ -110,19 +124,18 @@ class TxnCore {
       Savepoint("RELEASE SAVEPOINT smooth_guard");
       return result;
     } catch (const soci::soci_error& e) {
-      UndoToSavepoint();
-      return FromSociError(e, unique_message);
+      return UndoToSavepoint(FromSociError(e, unique_message));
     } catch (const std::exception& e) {
-      UndoToSavepoint();
-      return FromException(e);
+      return UndoToSavepoint(FromException(e));
     }
   }
 
  private:
-  // Runs flush_. Its failure fails the transaction for good: what it was to send is lost,
-  // so nothing may be committed (on SQLite the transaction would otherwise go on).
+  // Sends the deferred begin, if it is still to be sent, then runs flush_. A failure of
+  // either fails the transaction for good: what flush_ was to send is lost, so nothing may
+  // be committed (on SQLite the transaction would otherwise go on).
   Status Flush() {
-    if (!failed_.ok()) return failed_;
+    SMOOTH_RETURN_IF_ERROR(SendDeferredBegin());
     if (!flush_) return {};
     try {
       flush_();
@@ -134,15 +147,24 @@ class TxnCore {
     }
     return failed_;
   }
+  Status SendDeferredBegin();
+  // The deferred begin, no longer kept: it is about to be sent. "" once sent (or if none).
+  std::string TakeDeferredBegin();
+  // `failure` of a statement, remembered as the transaction's where it aborts it.
+  Status StatementFailed(Status failure);
   void Savepoint(const std::string& statement);  // may throw
-  void UndoToSavepoint() noexcept;
+  // Undoes the guarded statement that failed with `failure`; returns `failure`, which
+  // becomes the transaction's if the undo fails too.
+  Status UndoToSavepoint(Status failure) noexcept;
   Status FromSociError(const soci::soci_error& e, std::string_view unique_message) const;
+  // FromSociError for a statement string that began with the deferred begin.
+  Status FromDeferredBeginError(const soci::soci_error& e) const;
   Status FromException(const std::exception& e) const;
 
   TxnParts p_;
   std::function<void()> flush_;
-  std::function<std::string()> final_writes_;
-  Status failed_;  // set when flush_ failed
+  std::function<std::optional<std::string>()> final_writes_;
+  Status failed_;  // what spoilt the transaction, if anything did: nothing may be committed
   bool begun_ = false;
   bool done_ = false;
 };
@@ -255,8 +277,9 @@ class SqlTenantTransaction final : public TenantTransaction {
   // one each. May throw soci_error.
   void FlushAppointments();
   // The kept-back appointments as one INSERT with the values written in, where the dialect
-  // quotes literals (PostgreSQL), and no longer kept; "" otherwise.
-  std::string AppointmentsAsSql();
+  // quotes literals (PostgreSQL), and no longer kept; "" when there are none; nullopt
+  // (still kept) where it cannot.
+  std::optional<std::string> AppointmentsAsSql();
 
   TxnCore core_;
   std::shared_ptr<ObjectIdSource> ids_;
