@@ -599,7 +599,8 @@ struct Scheduler::Impl {
   void GiveUp(WriteOp& op) {
     auto& b = *op.batch;
     if (b.txn.writes() != op.writes_at_join) b.spoiled = true;
-    if (b.deferred && !b.spoiled && !b.checked) {
+    // A write that failed may have been the one that found the state stale.
+    if (b.deferred && !b.checked) {
       auto checked = b.txn.ChangeSeq();
       b.checked = checked.ok();
       if (!checked) {
