@@ -107,7 +107,7 @@ struct TenantState {
   // half built, makes it rebuild the whole state).
   std::shared_ptr<internal::WriteBatch> batch;  // open: operations may join it
   bool opening = false;             // a writer is beginning the next batch's transaction
-  std::int64_t committing_seq = -1;  // the seq of a closed batch still being committed
+  int committing = 0;                // closed batches still being committed
   bool dirty = false;
   bool resync = false;
   std::vector<AppointmentId> touched;  // placed or unplaced since the last batch committed
@@ -119,7 +119,13 @@ struct TenantState {
   bool contended = false;
   std::condition_variable_any batch_cv;  // a batch opened, or opening it failed
   std::atomic<int> write_waiters{0};     // writers waiting for mu to join a batch
-  std::mutex commit_mu;  // held from a batch's commit until its events are queued
+  // Batches commit, and queue their events, in the order they closed: a batch that began
+  // with BeginTenantWriteAt while the one before it was committing assumes that one's
+  // sequence, so must reach storage after it. commit_turns is guarded by mu.
+  std::uint64_t commit_turns = 0;     // turns handed out
+  std::mutex commit_mu;               // guards commit_serving
+  std::condition_variable commit_cv;  // commit_serving moved on
+  std::uint64_t commit_serving = 0;   // the turn that may commit now
 
   std::mutex outbox_mu;
   std::int64_t event_seq = 0;        // guarded by outbox_mu
@@ -128,7 +134,7 @@ struct TenantState {
 
   // Whether the state holds writes that storage may not show yet: then it must not be
   // rebuilt from storage.
-  bool WritesInFlight() const { return batch != nullptr || committing_seq != -1; }
+  bool WritesInFlight() const { return batch != nullptr || committing > 0; }
 };
 
 // Resolves `s`'s requirements against `st.resources`; they exist (checked on write).
@@ -538,13 +544,9 @@ struct Scheduler::Impl {
         return d.error();
       }
     }
-    Result<Storage::BumpedWrite> begun = Internal("not begun");
-    if (!deferred) begun = storage->BeginTenantWrite(t);  // the transaction, its sequence bumped
     op.lock.lock();
-    st.opening = false;
-    st.batch_cv.notify_all();
     if (deferred) {
-      // The previous batch may have failed while this one waited to begin.
+      // The previous batch may have failed while this one began.
       if (!st.dirty && !st.resync && st.seq == seq) {
         auto b = std::make_shared<internal::WriteBatch>(std::move(deferred));
         b->tenant = t.id;
@@ -552,13 +554,22 @@ struct Scheduler::Impl {
         b->deferred = true;
         b->epoch = epoch;
         st.batch = std::move(b);
+        st.opening = false;
+        st.batch_cv.notify_all();
         return {};
       }
       deferred.reset();
-      op.lock.unlock();
-      begun = storage->BeginTenantWrite(t);
-      op.lock.lock();
     }
+    // This takes the tenant's row lock as it begins, so it waits until the batches before
+    // it have committed: one of them, begun with BeginTenantWriteAt, may not have reached
+    // storage yet, and would then wait for this one's lock while this one waits for its
+    // turn to commit.
+    st.batch_cv.wait(op.lock, [&] { return st.committing == 0; });
+    op.lock.unlock();
+    auto begun = storage->BeginTenantWrite(t);  // the transaction, its sequence bumped
+    op.lock.lock();
+    st.opening = false;
+    st.batch_cv.notify_all();
     if (!begun) return begun.error();
     auto b = std::make_shared<internal::WriteBatch>(std::move(begun->txn));
     b->tenant = t.id;
@@ -626,10 +637,25 @@ struct Scheduler::Impl {
   Status Settle(WriteOp& op) {
     TenantState& st = *op.st;
     auto b = op.batch;
-    bool full = b->joined + b->finished >= internal::WriteBatch::kMaxMembers;
-    bool last = b->joined == 0 &&
-                (full || st.write_waiters.load(std::memory_order_acquire) == 0);
-    if (!last) {
+    auto full = [&] { return b->joined + b->finished >= internal::WriteBatch::kMaxMembers; };
+    auto last = [&] {
+      return b->joined == 0 &&
+             (full() || st.write_waiters.load(std::memory_order_acquire) == 0);
+    };
+    if (b->closing) {
+      st.batch_cv.notify_all();  // the member waiting to close it counts again
+    } else if (last() && st.committing > 0) {
+      // Batches commit one after another. While the one before this commits, this one
+      // stays open, and whoever arrives meanwhile joins it: the next commit carries them
+      // all.
+      b->closing = true;
+      st.batch_cv.wait(op.lock, [&] { return (st.committing == 0 && b->joined == 0) || full(); });
+      b->closing = false;
+      if (last()) return Close(op);
+    } else if (last()) {
+      return Close(op);
+    }
+    {
       if (!op.finished) return {};  // gave up: nothing to wait for
       op.lock.unlock();
       {
@@ -640,6 +666,13 @@ struct Scheduler::Impl {
       std::lock_guard outcome(b->mu);
       return b->outcome;
     }
+  }
+
+  // Closes the batch of `op`, the last operation out of it, and commits it (or rolls it
+  // back), for every member.
+  Status Close(WriteOp& op) {
+    TenantState& st = *op.st;
+    auto b = op.batch;
     b->closed = true;
     if (st.batch == b) st.batch.reset();
     Status outcome;
@@ -655,29 +688,35 @@ struct Scheduler::Impl {
       b->txn.Abandon();
     } else {
       st.seq = b->seq;
-      st.committing_seq = b->seq;
+      ++st.committing;
+      const std::uint64_t turn = st.commit_turns++;
       // What this batch touched, to re-read should its commit fail; the next batch's own.
       std::vector<AppointmentId> touched = std::move(st.touched);
       st.touched.clear();
       std::vector<ScheduleEvent> events = std::move(b->events);
       op.lock.unlock();
       {
-        std::lock_guard order(st.commit_mu);  // events queue in commit order
+        std::unique_lock order(st.commit_mu);
+        st.commit_cv.wait(order, [&] { return st.commit_serving == turn; });
         outcome = b->txn.Commit();
+        b->txn.Abandon();  // ends it: frees the connection and the tenant's row lock
         if (!outcome.ok()) {
-          // Mark the state before the transaction ends: until then no other batch can
-          // begin, so none can have built on the effects now lost.
+          // A batch begun with BeginTenantWrite waits for this one to be marked (it waits
+          // until nothing is committing); one begun with BeginTenantWriteAt on top of this
+          // batch's effects is refused by storage, as the sequence it assumed never came.
           std::unique_lock relock(st.mu);
-          st.seq = b->seq - 1;
+          st.seq = std::min(st.seq, b->seq - 1);
           st.touched.insert(st.touched.end(), touched.begin(), touched.end());
           st.resync = true;
           if (outcome.code() == StatusCode::kAborted) st.contended = true;
         }
-        b->txn.Abandon();  // ends it: frees the connection and lets the next batch begin
         if (outcome.ok()) Queue(st, b->tenant, std::move(events));
+        ++st.commit_serving;
+        st.commit_cv.notify_all();
       }
       op.lock.lock();
-      if (st.committing_seq == b->seq) st.committing_seq = -1;
+      --st.committing;
+      st.batch_cv.notify_all();
     }
     {
       std::lock_guard done(b->mu);

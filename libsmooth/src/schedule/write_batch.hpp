@@ -65,6 +65,7 @@ struct WriteBatch {
   int joined = 0;         // operations in the batch, not counting those that gave up
   int finished = 0;       // of those, the ones done with their work
   bool closed = false;    // being committed: nobody joins any more
+  bool closing = false;   // its last member waits for the batch before it to commit
   bool spoiled = false;   // an operation gave up after writing: the batch must not commit
   // Begun with Storage::BeginTenantWriteAt, assuming the tenant at seq - 1 and the shared
   // epoch at `epoch`; `checked` once storage has confirmed that, `stale` once it has not.

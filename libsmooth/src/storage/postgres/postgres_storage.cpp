@@ -271,7 +271,10 @@ class PostgresStorage final : public Storage {
                                                                 std::int64_t epoch) override {
     auto schema = TenantSchemaName(tenant.slug);
     if (!schema || !Verified(*schema, tenant.id)) return std::unique_ptr<TenantTransaction>();
-    auto parts = TenantParts(tenant, *schema, TxnMode::kWrite);
+    // No WriteGate: the transaction waits for the tenant's other writers only when it
+    // reaches the server, on the change_seq row lock, so a writer may prepare it while the
+    // previous one still commits.
+    auto parts = TenantParts(tenant, *schema, TxnMode::kWrite, /*gate=*/false);
     if (!parts) return parts.error();
     std::string quoted = QuoteIdent(*schema);
     parts->deferred_begin = fmt::format(
@@ -338,13 +341,14 @@ class PostgresStorage final : public Storage {
 
   // The parts of a transaction on the tenant's schema `schema`; a write's waits for its
   // turn and for a connection are bounded (busy_timeout, pool_wait).
+  // `gate`: whether a writer first passes the tenant's WriteGate.
   Result<sql::TxnParts> TenantParts(const Tenant& tenant, const std::string& schema,
-                                    TxnMode mode) {
+                                    TxnMode mode, bool gate = true) {
     sql::TxnParts parts;
     parts.dialect = &PostgresDialect::Instance();
     parts.mode = mode;
     parts.database = TenantLabel(tenant.slug);
-    if (mode == TxnMode::kWrite) {
+    if (mode == TxnMode::kWrite && gate) {
       // Writers of one tenant queue here inside the process instead of each holding a
       // pooled connection while it waits for the change_seq row lock.
       auto ticket = TenantGate(schema).Acquire(options_.busy_timeout);
