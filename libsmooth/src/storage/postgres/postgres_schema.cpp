@@ -316,6 +316,35 @@ std::span<const sql::Migration> TenantMigrations() {
            "END\n"
            "$fn$",
        }},
+      {5,
+       "occupancy_insert_per_statement",
+       {
+           // An INSERT builds the occupancy rows of all its appointments at once: a batch
+           // of bookings (one multi-row INSERT, group commit) runs the trigger once, not
+           // once a row. Updates keep the per-row trigger.
+           "CREATE FUNCTION appointment_occupancy_insert() RETURNS trigger LANGUAGE plpgsql"
+           " SET search_path FROM CURRENT AS $fn$\n"
+           "BEGIN\n"
+           "  INSERT INTO appointment_occupancy"
+           "    (appointment_id, resource_id, occupied_start, occupied_end, active, cap1)"
+           "  SELECT n.id, r.id,"
+           "    TIMESTAMPTZ 'epoch' + (n.start_at - n.buffer_before) * INTERVAL '1 microsecond',"
+           "    TIMESTAMPTZ 'epoch' + (n.end_at + n.buffer_after) * INTERVAL '1 microsecond',"
+           "    n.status IN ('pending', 'confirmed'),"
+           "    COALESCE((SELECT x.capacity = 1 FROM resources x WHERE x.id = r.id), false)"
+           "  FROM new_appointments AS n CROSS JOIN LATERAL"
+           "    (SELECT DISTINCT CAST(value AS BIGINT) AS id"
+           "       FROM jsonb_array_elements_text(CAST(n.resources AS JSONB))) AS r;\n"
+           "  RETURN NULL;\n"
+           "END\n"
+           "$fn$",
+           "DROP TRIGGER appointments_occupancy ON appointments",
+           "CREATE TRIGGER appointments_occupancy_insert AFTER INSERT ON appointments"
+           " REFERENCING NEW TABLE AS new_appointments"
+           " FOR EACH STATEMENT EXECUTE FUNCTION appointment_occupancy_insert()",
+           "CREATE TRIGGER appointments_occupancy AFTER UPDATE ON appointments"
+           " FOR EACH ROW EXECUTE FUNCTION appointment_occupancy_sync()",
+       }},
   };
   return kMigrations;
 }
