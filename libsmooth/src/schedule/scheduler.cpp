@@ -111,6 +111,7 @@ struct TenantState {
   bool dirty = false;
   bool resync = false;
   std::vector<AppointmentId> touched;  // placed or unplaced since the last batch committed
+  std::vector<AppointmentId> touched_spare;  // an empty buffer, so a commit need not allocate
   // For batches begun with Storage::BeginTenantWriteAt, which assume the state is current:
   // the shared epoch the last batch began or committed against (-1: none known), and
   // whether writers elsewhere moved the tenant on lately (then batches begin with
@@ -691,7 +692,7 @@ struct Scheduler::Impl {
       ++st.committing;
       const std::uint64_t turn = st.commit_turns++;
       // What this batch touched, to re-read should its commit fail; the next batch's own.
-      std::vector<AppointmentId> touched = std::move(st.touched);
+      std::vector<AppointmentId> touched = std::exchange(st.touched, std::move(st.touched_spare));
       st.touched.clear();
       std::vector<ScheduleEvent> events = std::move(b->events);
       op.lock.unlock();
@@ -715,6 +716,10 @@ struct Scheduler::Impl {
         st.commit_cv.notify_all();
       }
       op.lock.lock();
+      if (outcome.ok()) {
+        touched.clear();
+        st.touched_spare = std::move(touched);
+      }
       --st.committing;
       st.batch_cv.notify_all();
     }

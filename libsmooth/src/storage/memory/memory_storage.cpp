@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <tuple>
@@ -18,7 +19,6 @@
 #include <fmt/format.h>
 
 #include "smooth/storage.hpp"
-#include "storage/forwarding.hpp"
 
 namespace smooth {
 namespace {
@@ -491,10 +491,20 @@ class MemoryTenantTransaction final : public TenantTransaction {
 
   Status Commit() override {
     if (done_) return FailedPrecondition("transaction already finished");
+    if (epoch_check_ && epoch_check_->epoch.load(std::memory_order_acquire) != epoch_check_->expected)
+      return epoch_check_->moved;
     done_ = true;
     undo_.Forget();
     return {};
   }
+
+  // For BeginTenantWriteAt: Commit fails with `moved` unless `epoch` is still `expected`.
+  struct EpochCheck {
+    const std::atomic<std::int64_t>& epoch;
+    std::int64_t expected;
+    Status moved;
+  };
+  void CheckEpochAtCommit(EpochCheck check) { epoch_check_.emplace(std::move(check)); }
 
  private:
   template <typename Map, typename Row>
@@ -521,6 +531,7 @@ class MemoryTenantTransaction final : public TenantTransaction {
   std::unique_lock<TxnLock> write_lock_;
   UndoLog undo_;
   bool done_ = false;
+  std::optional<EpochCheck> epoch_check_;
 };
 
 class MemoryStorage final : public Storage {
@@ -581,30 +592,12 @@ class MemoryStorage final : public Storage {
     if (*now != seq || !EpochIs(epoch)) return Moved(tenant);
     auto bumped = (*txn)->BumpChangeSeq();
     if (!bumped) return bumped.error();
-    return std::unique_ptr<TenantTransaction>(
-        std::make_unique<EpochCheckedTransaction>(std::move(*txn), *this, tenant, epoch));
+    static_cast<MemoryTenantTransaction&>(**txn).CheckEpochAtCommit(
+        {shared_.epoch, epoch, Moved(tenant)});
+    return txn;
   }
 
  private:
-  // A BeginTenantWriteAt transaction: commits only while the shared epoch is the one the
-  // writer decided against.
-  class EpochCheckedTransaction final : public internal::ForwardingTenantTransaction {
-   public:
-    EpochCheckedTransaction(std::unique_ptr<TenantTransaction> inner, MemoryStorage& storage,
-                            Tenant tenant, std::int64_t epoch)
-        : ForwardingTenantTransaction(std::move(inner)),
-          storage_(storage), tenant_(std::move(tenant)), epoch_(epoch) {}
-    Status Commit() override {
-      if (!storage_.EpochIs(epoch_)) return Moved(tenant_);
-      return inner().Commit();
-    }
-
-   private:
-    MemoryStorage& storage_;
-    Tenant tenant_;
-    std::int64_t epoch_;
-  };
-
   bool EpochIs(std::int64_t epoch) const {
     return shared_.epoch.load(std::memory_order_acquire) == epoch;
   }
