@@ -527,7 +527,16 @@ struct Scheduler::Impl {
   // brings the state up to date with it.
   Status OpenBatch(WriteOp& op, const Tenant& t) {
     TenantState& st = *op.st;
+    // Writers that arrive meanwhile wait for this; they are let go however it ends (every
+    // return below holds the state's lock).
     st.opening = true;
+    struct Opened {
+      TenantState& st;
+      ~Opened() {
+        st.opening = false;
+        st.batch_cv.notify_all();
+      }
+    } opened{st};
     // The state as this batch would assume it, if it may.
     const bool current = st.loaded && !st.dirty && !st.resync && !st.contended && st.epoch >= 0;
     const std::int64_t seq = st.seq;
@@ -540,8 +549,6 @@ struct Scheduler::Impl {
         deferred = std::move(*d);
       } else if (d.error().code() != StatusCode::kAborted) {
         op.lock.lock();
-        st.opening = false;
-        st.batch_cv.notify_all();
         return d.error();
       }
     }
@@ -555,8 +562,6 @@ struct Scheduler::Impl {
         b->deferred = true;
         b->epoch = epoch;
         st.batch = std::move(b);
-        st.opening = false;
-        st.batch_cv.notify_all();
         return {};
       }
       deferred.reset();
@@ -569,8 +574,6 @@ struct Scheduler::Impl {
     op.lock.unlock();
     auto begun = storage->BeginTenantWrite(t);  // the transaction, its sequence bumped
     op.lock.lock();
-    st.opening = false;
-    st.batch_cv.notify_all();
     if (!begun) return begun.error();
     auto b = std::make_shared<internal::WriteBatch>(std::move(begun->txn));
     b->tenant = t.id;
@@ -634,7 +637,10 @@ struct Scheduler::Impl {
   }
 
   // Called with the state locked by every operation leaving the batch. The last one out,
-  // when no writer is waiting to join, closes and commits it; the others wait for that.
+  // when no writer is waiting to join, closes and commits it (Close); the others wait for
+  // that. Batches commit one after another: while the one before commits, the last one out
+  // keeps this one open, so that whoever arrives meanwhile joins it and shares the next
+  // commit.
   Status Settle(WriteOp& op) {
     TenantState& st = *op.st;
     auto b = op.batch;
@@ -645,28 +651,24 @@ struct Scheduler::Impl {
     };
     if (b->closing) {
       st.batch_cv.notify_all();  // the member waiting to close it counts again
-    } else if (last() && st.committing > 0) {
-      // Batches commit one after another. While the one before this commits, this one
-      // stays open, and whoever arrives meanwhile joins it: the next commit carries them
-      // all.
-      b->closing = true;
-      st.batch_cv.wait(op.lock, [&] { return (st.committing == 0 && b->joined == 0) || full(); });
-      b->closing = false;
-      if (last()) return Close(op);
     } else if (last()) {
-      return Close(op);
-    }
-    {
-      if (!op.finished) return {};  // gave up: nothing to wait for
-      op.lock.unlock();
-      {
-        std::unique_lock wait(b->mu);
-        b->cv.wait(wait, [&] { return b->done; });
+      if (st.committing > 0) {
+        b->closing = true;
+        st.batch_cv.wait(op.lock,
+                         [&] { return (st.committing == 0 && b->joined == 0) || full(); });
+        b->closing = false;
       }
-      op.lock.lock();
-      std::lock_guard outcome(b->mu);
-      return b->outcome;
+      if (last()) return Close(op);
     }
+    if (!op.finished) return {};  // gave up: nothing to wait for
+    op.lock.unlock();
+    {
+      std::unique_lock wait(b->mu);
+      b->cv.wait(wait, [&] { return b->done; });
+    }
+    op.lock.lock();
+    std::lock_guard outcome(b->mu);
+    return b->outcome;
   }
 
   // Closes the batch of `op`, the last operation out of it, and commits it (or rolls it
