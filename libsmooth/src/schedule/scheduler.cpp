@@ -487,6 +487,10 @@ struct Scheduler::Impl {
     }
   };
 
+  // Cancel and SetStatus (defined with them).
+  Result<Appointment> ChangeStatus(const Principal& actor, TenantId tenant, AppointmentId id,
+                                   AppointmentStatus status, Action action, EventType event);
+
   Result<WriteOp> BeginWrite(const Tenant& t, WriteAttempt& attempt) {
     WriteOp op;
     op.impl = this;
@@ -1457,58 +1461,26 @@ bool IsFinal(AppointmentStatus s) {
 }
 }  // namespace
 
-Result<Appointment> Scheduler::Cancel(const Principal& actor, TenantId tenant, AppointmentId id) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Appointment> {
-    auto t = impl_->TenantFor(actor, tenant);
+// Moves appointment `id` to `status` in one write, the actor needing `action` on it: a
+// final appointment (cancelled, completed, no-show) stays as it is, a confirmed one does not
+// go back to pending, and one already at `status` is returned unchanged. One that no longer
+// occupies its time frees it. Subscribers get `event`.
+Result<Appointment> Scheduler::Impl::ChangeStatus(const Principal& actor, TenantId tenant,
+                                                  AppointmentId id, AppointmentStatus status,
+                                                  Action action, EventType event) {
+  return Retrying([&](WriteAttempt& attempt) -> Result<Appointment> {
+    auto t = TenantFor(actor, tenant);
     if (!t) return t.error();
     Result<Appointment> result = Internal("unreachable");
     std::shared_ptr<TenantState> st;
     {
-      auto op = impl_->BeginWrite(*t, attempt);
+      auto op = BeginWrite(*t, attempt);
       if (!op) return op.error();
       st = op->st;
       auto a = op->txn->GetAppointment(id);
       if (!a) return a;
-      SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentCancel,
-                                                  Action::kAppointmentCancel,
-                                                  Impl::OwnersOf(*st, a->customer, a->resources)));
-      if (IsFinal(a->status))
-        return FailedPrecondition(fmt::format("status: the appointment is already {}",
-                                              AppointmentStatusName(a->status)));
-      Appointment c = *a;
-      c.status = AppointmentStatus::kCancelled;
-      c.version += 1;
-      c.updated_at = impl_->Now();
-      c.change_seq = op->seq;
-      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(c));
-      op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->Unplace(*s, id); });
-      op->events.push_back({tenant, 0, EventType::kCancelled, c, std::nullopt});
-      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-      result = c;
-    }
-    impl_->Deliver(*st);
-    return result;
-  });
-}
-
-Result<Appointment> Scheduler::SetStatus(const Principal& actor, TenantId tenant, AppointmentId id,
-                                         AppointmentStatus status) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Appointment> {
-    if (status == AppointmentStatus::kCancelled)
-      return InvalidArgument("status: cancel with Scheduler::Cancel, which frees capacity");
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    Result<Appointment> result = Internal("unreachable");
-    std::shared_ptr<TenantState> st;
-    {
-      auto op = impl_->BeginWrite(*t, attempt);
-      if (!op) return op.error();
-      st = op->st;
-      auto a = op->txn->GetAppointment(id);
-      if (!a) return a;
-      SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentUpdate,
-                                                  Action::kAppointmentUpdate,
-                                                  Impl::OwnersOf(*st, a->customer, a->resources)));
+      SMOOTH_RETURN_IF_ERROR(
+          RequireOnItem(actor, *t, action, action, OwnersOf(*st, a->customer, a->resources)));
       if (IsFinal(a->status))
         return FailedPrecondition(fmt::format("status: the appointment is already {}",
                                               AppointmentStatusName(a->status)));
@@ -1518,18 +1490,31 @@ Result<Appointment> Scheduler::SetStatus(const Principal& actor, TenantId tenant
       Appointment u = *a;
       u.status = status;
       u.version += 1;
-      u.updated_at = impl_->Now();
+      u.updated_at = Now();
       u.change_seq = op->seq;
       SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(u));
       if (!u.Occupies())
-        op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->Unplace(*s, id); });
-      op->events.push_back({tenant, 0, EventType::kUpdated, u, std::nullopt});
-      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
+        op->on_commit.push_back([this, s = st.get(), id] { Unplace(*s, id); });
+      op->events.push_back({tenant, 0, event, u, std::nullopt});
+      SMOOTH_RETURN_IF_ERROR(Commit(*op, tenant));
       result = u;
     }
-    impl_->Deliver(*st);
+    Deliver(*st);
     return result;
   });
+}
+
+Result<Appointment> Scheduler::Cancel(const Principal& actor, TenantId tenant, AppointmentId id) {
+  return impl_->ChangeStatus(actor, tenant, id, AppointmentStatus::kCancelled,
+                             Action::kAppointmentCancel, EventType::kCancelled);
+}
+
+Result<Appointment> Scheduler::SetStatus(const Principal& actor, TenantId tenant, AppointmentId id,
+                                         AppointmentStatus status) {
+  if (status == AppointmentStatus::kCancelled)
+    return InvalidArgument("status: cancel with Scheduler::Cancel, which frees capacity");
+  return impl_->ChangeStatus(actor, tenant, id, status, Action::kAppointmentUpdate,
+                             EventType::kUpdated);
 }
 
 Result<Appointment> Scheduler::GetAppointment(const Principal& actor, TenantId tenant,
