@@ -487,6 +487,18 @@ struct Scheduler::Impl {
     }
   };
 
+  // Hold `id`, neither released nor expired, for an actor who placed it or has `others`
+  // in the tenant (ReleaseHold, ConfirmHold).
+  Result<Hold> LiveHold(WriteOp& op, const Principal& actor, const Tenant& t, HoldId id,
+                        Action others) {
+    auto h = op.txn->GetHold(id);
+    if (!h) return h.error();
+    if (h->owner != actor.RealUser().id) SMOOTH_RETURN_IF_ERROR(Require(actor, others, t));
+    if (h->released) return FailedPrecondition("hold: already released or confirmed");
+    if (!h->Occupies(Now())) return FailedPrecondition("hold: has expired");
+    return h;
+  }
+
   // Cancel and SetStatus (defined with them).
   Result<Appointment> ChangeStatus(const Principal& actor, TenantId tenant, AppointmentId id,
                                    AppointmentStatus status, Action action, EventType event);
@@ -1620,12 +1632,8 @@ Status Scheduler::ReleaseHold(const Principal& actor, TenantId tenant, HoldId id
       auto op = impl_->BeginWrite(*t, attempt);
       if (!op) return op.error();
       st = op->st;
-      auto h = op->txn->GetHold(id);
+      auto h = impl_->LiveHold(*op, actor, *t, id, Action::kAppointmentCancel);
       if (!h) return h.error();
-      if (h->owner != actor.RealUser().id)
-        SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCancel, *t));
-      if (h->released) return FailedPrecondition("hold: already released or confirmed");
-      if (!h->Occupies(impl_->Now())) return FailedPrecondition("hold: has expired");
       h->released = true;
       h->change_seq = op->seq;
       SMOOTH_RETURN_IF_ERROR(op->txn->UpdateHold(*h));
@@ -1649,12 +1657,8 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
       auto op = impl_->BeginWrite(*t, attempt);
       if (!op) return op.error();
       st = op->st;
-      auto h = op->txn->GetHold(id);
+      auto h = impl_->LiveHold(*op, actor, *t, id, Action::kAppointmentUpdate);
       if (!h) return h.error();
-      if (h->owner != actor.RealUser().id)
-        SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentUpdate, *t));
-      if (h->released) return FailedPrecondition("hold: already released or confirmed");
-      if (!h->Occupies(impl_->Now())) return FailedPrecondition("hold: has expired");
       const Customer* c = st->customers.count(h->customer) ? &st->customers.at(h->customer) : nullptr;
       SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCreate, *t,
                                             c ? c->user : std::nullopt));
