@@ -249,8 +249,8 @@ TEST_CASE("every member of a batch storage finds stale runs again, and each is s
 namespace smooth::testing {
 namespace {
 
-// PostgreSQL sends a transaction's last inserts with its COMMIT, the values written into the
-// statement text by the client library's quoting: whatever the text, it arrives as it was.
+// PostgreSQL sends a transaction's inserts with its COMMIT, each column of the rows as one
+// array parameter of a prepared statement: whatever the text, it arrives as it was.
 TEST_CASE("what a commit carries arrives exactly, whatever the text") {
   ScheduleWorld w;
   Resource chair = w.AddResource(
@@ -275,6 +275,24 @@ TEST_CASE("what a commit carries arrives exactly, whatever the text") {
                          {.service = cut.id, .customer = pat.id, .start = Mon(10), .notes = notes,
                           .idempotency_key = key}))
             .id == a.id);
+
+  // Several rows at once, with what means something inside an array literal: braces,
+  // commas, quotes, backslashes, the word NULL, an empty string.
+  const std::vector<std::string> texts = {"NULL", "", "{a,b}", "\\\"}\"", " , ", "null"};
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    SeriesRequest series{.first = {.service = cut.id, .customer = pat.id,
+                                   .start = Mon(11 + static_cast<int>(i)), .notes = texts[i]},
+                         .rrule = "FREQ=DAILY;COUNT=3"};
+    SeriesBooking booked = Must(w.scheduler->BookSeries(w.owner, w.acme.id, series));
+    REQUIRE(booked.appointments.size() == 3);
+    auto reread = Must(Scheduler::Open(*w.platform));
+    for (const Appointment& b : booked.appointments) {
+      Appointment back = Must(reread->GetAppointment(w.root_p, w.acme.id, b.id));
+      CHECK(back.notes == texts[i]);
+      CHECK(back.series == std::optional<SeriesId>(booked.series));
+      CHECK(Describe(back) == Describe(b));
+    }
+  }
 }
 
 }  // namespace

@@ -186,7 +186,7 @@ TEST_CASE("migrations are recorded per schema, applied once, and never go backwa
   std::string db = NewPgDatabase();
   Tenant acme = MadeElsewhere(db, "acme", "Chair 1");
   std::vector<std::string> shared = {"1", "2", "3", "4"};
-  std::vector<std::string> tenant = {"1", "2", "3", "4", "5"};
+  std::vector<std::string> tenant = {"1", "2", "3", "4", "5", "6"};
   const std::string shared_sql = "SELECT version FROM public.schema_migrations ORDER BY version";
   const std::string tenant_sql =
       "SELECT version FROM tenant_acme.schema_migrations ORDER BY version";
@@ -522,6 +522,62 @@ TEST_CASE("a failed statement spoils a PostgreSQL write transaction: its commit 
   CHECK(Rows(db, fmt::format("SELECT COUNT(*) FROM tenant_acme.resources WHERE id = {}",
                              lamp.id.value()))[0] == "0");
   CHECK(CurrentSeq(*storage, acme) == seq);
+}
+
+TEST_CASE("a connection serving many tenants keeps its prepared statements bounded") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db, {.pool_size = 1});  // every tenant through the one connection
+  std::vector<std::pair<std::string, AppointmentId>> booked;
+  for (int i = 0; i < 30; ++i) {
+    Tenant t = NewTenant(*storage, fmt::format("t{}", i));
+    Resource chair = NewResource(*storage, t, "Chair");  // a checked schema
+    const std::int64_t seq = CurrentSeq(*storage, t);
+    auto txn = Must(storage->BeginTenantWriteAt(t, seq, Must(storage->SharedEpoch())));
+    REQUIRE(txn != nullptr);
+    Appointment a = Booking(chair.id, T0() + 1h, 30min);
+    a.change_seq = seq + 1;
+    a = Must(txn->InsertAppointment(a));
+    Must(txn->Commit());
+    booked.emplace_back(fmt::format("tenant_t{}", i), a.id);
+  }
+  // Three statements a tenant (guard, epoch check, insert): past the bound, they were
+  // deallocated and prepared again as needed.
+  const long prepared = std::stol(Must(QueryPooledConnectionForTesting(
+      *storage, "SELECT COUNT(*) FROM pg_prepared_statements WHERE name LIKE 'smooth\\_%'")));
+  CHECK(prepared > 0);
+  CHECK(prepared <= 64);
+  for (const auto& [schema, id] : booked) {
+    CHECK(Rows(db, fmt::format("SELECT COUNT(*) FROM {}.appointments WHERE id = {}", schema,
+                               id.value()))[0] == "1");
+    CHECK(Rows(db, fmt::format("SELECT COUNT(*) FROM {}.appointment_occupancy "
+                               "WHERE appointment_id = {}",
+                               schema, id.value()))[0] == "1");
+  }
+}
+
+TEST_CASE("a connection lost under a commit fails unavailable, and the next write gets another") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db, {.pool_size = 1});
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  Must(Book(*storage, acme, Booking(chair.id, T0() + 1h, 30min)));
+  const std::string pid = Must(QueryPooledConnectionForTesting(*storage, "SELECT pg_backend_pid()"));
+
+  const std::int64_t seq = CurrentSeq(*storage, acme);
+  auto txn = Must(storage->BeginTenantWriteAt(acme, seq, Must(storage->SharedEpoch())));
+  REQUIRE(txn != nullptr);
+  Appointment a = Must(txn->InsertAppointment(Booking(chair.id, T0() + 2h, 30min)));
+  // An administrator (or a server restart) ends the connection under it.
+  CHECK(Rows(db, fmt::format("SELECT pg_terminate_backend({}, 5000)", pid))[0] == "t");
+  Status lost = txn->Commit();
+  INFO(lost.ToString());
+  CHECK(lost.code() == StatusCode::kUnavailable);
+  txn.reset();
+  CHECK(Stored(db, a.id) == "0");
+
+  Appointment b = Must(Book(*storage, acme, Booking(chair.id, T0() + 3h, 30min)));
+  CHECK(Stored(db, b.id) == "1");
+  CHECK(Must(QueryPooledConnectionForTesting(*storage, "SELECT pg_backend_pid()")) != pid);
 }
 
 TEST_CASE("slugs that differ only by case cannot both exist") {

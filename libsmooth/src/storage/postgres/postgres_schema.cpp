@@ -345,6 +345,33 @@ std::span<const sql::Migration> TenantMigrations() {
            "CREATE TRIGGER appointments_occupancy AFTER UPDATE ON appointments"
            " FOR EACH ROW EXECUTE FUNCTION appointment_occupancy_sync()",
        }},
+      {6,
+       "booking_pipeline",
+       {
+           // What a booking writes, trimmed to what is used. The occupancy rows' foreign
+           // key made every one lock its appointment row again (FOR KEY SHARE); they are
+           // only ever written by the triggers from the appointment, and appointments are
+           // never deleted. The EXCLUDE constraint's GiST index leads with resource_id and
+           // answers the capacity trigger's lookups by resource. Most appointments have no
+           // idempotency key and no series, so those indexes keep only the rows that do.
+           "ALTER TABLE appointment_occupancy"
+           " DROP CONSTRAINT appointment_occupancy_appointment_id_fkey",
+           "DROP INDEX appointment_occupancy_by_resource",
+           "ALTER TABLE appointments DROP CONSTRAINT appointments_idempotency_key_key",
+           "CREATE UNIQUE INDEX appointments_by_idempotency_key ON appointments"
+           " (idempotency_key) WHERE idempotency_key IS NOT NULL",
+           "DROP INDEX appointments_by_series",
+           "CREATE INDEX appointments_by_series ON appointments (series)"
+           " WHERE series IS NOT NULL",
+           // The guard of a deferred write is now two plain statements (postgres/
+           // pipeline.cpp) that call this only when the write is stale, instead of
+           // advance_change_seq, which is no longer called.
+           "CREATE FUNCTION stale_write(message TEXT) RETURNS INTEGER LANGUAGE plpgsql AS $fn$\n"
+           "BEGIN\n"
+           "  RAISE EXCEPTION '%', message USING ERRCODE = '" SMOOTH_STALE_WRITE_SQLSTATE "';\n"
+           "END\n"
+           "$fn$",
+       }},
   };
   return kMigrations;
 }

@@ -21,6 +21,7 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 
+#include "storage/postgres/pipeline.hpp"
 #include "storage/postgres/postgres_schema.hpp"
 #include "storage/sql/connection.hpp"
 #include "storage/sql/dialect.hpp"
@@ -65,33 +66,10 @@ class PostgresDialect final : public sql::SqlDialect {
   sql::SqlErrorKind Classify(const soci::soci_error& e) const override {
     const auto* pe = dynamic_cast<const soci::postgresql_soci_error*>(&e);
     if (pe == nullptr) return sql::SqlErrorKind::kOther;
-    std::string state = pe->sqlstate();
-    if (state == "23505") return sql::SqlErrorKind::kUniqueViolation;
-    if (state == "23P01") return sql::SqlErrorKind::kConflict;
-    if (state == kStaleWriteSqlstate) return sql::SqlErrorKind::kAborted;
-    // Serialization failure, deadlock, lock_timeout; a lost connection or a server
-    // shutting down: all worth retrying.
-    if (state == "40001" || state == "40P01" || state == "55P03" || state.starts_with("08") ||
-        state == "57P01" || state == "57P02" || state == "57P03")
-      return sql::SqlErrorKind::kBusy;
-    return sql::SqlErrorKind::kOther;
+    return ClassifySqlstate(pe->sqlstate());
   }
 
   bool StatementErrorAbortsTransaction() const override { return true; }
-
-  // PQescapeLiteral, which knows the connection's encoding and string settings.
-  bool QuoteLiteral(soci::session& session, const std::string& text,
-                    std::string& out) const override {
-    // Every session of this backend is a PostgreSQL one (and SOCI exports no typeinfo to
-    // check it with).
-    auto* backend = static_cast<soci::postgresql_session_backend*>(session.get_backend());
-    if (backend == nullptr || backend->conn_ == nullptr) return false;
-    char* quoted = PQescapeLiteral(backend->conn_, text.data(), text.size());
-    if (quoted == nullptr) return false;
-    out.assign(quoted);
-    PQfreemem(quoted);
-    return true;
-  }
 };
 
 // "name" as a quoted SQL identifier.
@@ -258,6 +236,7 @@ class PostgresStorage final : public Storage {
       return EnterTenant(c, schema, tenant, mode, bumped.get());
     };
     parts->enter_begins = true;
+    if (mode == TxnMode::kWrite) parts->sender = Pipeline(tenant, *schema, std::nullopt);
     return BeginTenantWith(std::move(*parts));
   }
 
@@ -276,18 +255,8 @@ class PostgresStorage final : public Storage {
     // previous one still commits.
     auto parts = TenantParts(tenant, *schema, TxnMode::kWrite, /*gate=*/false);
     if (!parts) return parts.error();
-    std::string quoted = QuoteIdent(*schema);
-    parts->deferred_begin = fmt::format(
-        "{}; SET LOCAL search_path TO {}; SELECT {}.advance_change_seq({}, {})",
-        PostgresDialect::BeginSql(TxnMode::kWrite), quoted, quoted, seq, epoch);
-    parts->deferred_begin_failed = [this, schema = *schema, tenant](const soci::soci_error& e,
-                                                                     Status generic) {
-      const auto* pe = dynamic_cast<const soci::postgresql_soci_error*>(&e);
-      std::string state = pe != nullptr ? pe->sqlstate() : std::string();
-      // invalid_schema_name, undefined_function, undefined_table: not this tenant's schema.
-      if (state == "3F000" || state == "42883" || state == "42P01") return Missing(schema, tenant);
-      return generic;
-    };
+    parts->deferred = true;
+    parts->sender = Pipeline(tenant, *schema, WriteGuard{seq, epoch});
     return BeginTenantWith(std::move(*parts));
   }
 
@@ -359,6 +328,13 @@ class PostgresStorage final : public Storage {
     if (!lease) return lease.error();
     parts.lease = std::move(*lease);
     return parts;
+  }
+
+  // The sender of a write transaction on `tenant`'s `schema`.
+  std::unique_ptr<sql::TxnSender> Pipeline(const Tenant& tenant, const std::string& schema,
+                                           std::optional<WriteGuard> guard) {
+    return std::make_unique<TenantPipeline>(schema, TenantLabel(tenant.slug), guard,
+                                            [this, schema, tenant] { return Missing(schema, tenant); });
   }
 
   Result<std::unique_ptr<TenantTransaction>> BeginTenantWith(sql::TxnParts parts) {
@@ -487,16 +463,17 @@ class PostgresStorage final : public Storage {
   Result<std::unique_ptr<Connection>> Connect() const {
     try {
       auto session = std::make_unique<soci::session>(*soci::factory_postgresql(), conninfo_);
-      std::string quiet, timeout, synchronous;
+      std::string quiet, timeout, plans, synchronous;
       // lock_timeout bounds the wait for another writer's row lock (busy_timeout); 0
       // would mean forever. NOTICEs (IF NOT EXISTS) would go to stderr.
       long long ms = std::max<long long>(1, options_.busy_timeout.count());
       *session << fmt::format(
           "SELECT set_config('client_min_messages', 'warning', false), "
           "set_config('lock_timeout', '{}ms', false), "
+          "set_config('plan_cache_mode', 'force_generic_plan', false), "
           "current_setting('synchronous_commit')",
           ms),
-          soci::into(quiet), soci::into(timeout), soci::into(synchronous);
+          soci::into(quiet), soci::into(timeout), soci::into(plans), soci::into(synchronous);
       // An acknowledged commit must be on disk: never run with synchronous_commit=off,
       // whatever the server's default (local, on, remote_* all flush the local WAL).
       if (synchronous == "off") *session << "SET synchronous_commit TO on";

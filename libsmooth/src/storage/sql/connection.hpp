@@ -161,6 +161,15 @@ class Connection {
     return ref;
   }
 
+  /// Statements prepared on the server outside SOCI (the PostgreSQL pipeline): their
+  /// names, by SQL text, and the number the next one's name takes. They live as long as
+  /// the connection.
+  struct ServerStatements {
+    std::unordered_map<std::string, std::string> names;
+    std::size_t next = 0;
+  };
+  ServerStatements& server_statements() { return server_statements_; }
+
   /// A connection whose state is unknown (a failed rollback, say) is closed instead of
   /// going back to its pool.
   void MarkBroken() { broken_ = true; }
@@ -170,6 +179,7 @@ class Connection {
   // Statements are declared after the session so they are destroyed first.
   std::unique_ptr<soci::session> session_;
   std::unordered_map<std::string, std::unique_ptr<PreparedBase>> statements_;
+  ServerStatements server_statements_;
   bool broken_ = false;
 };
 

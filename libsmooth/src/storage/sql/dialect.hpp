@@ -39,14 +39,6 @@ class SqlDialect {
   /// failed statement; PostgreSQL aborts the whole transaction, so a write that may be
   /// rejected (a duplicate) runs inside a SAVEPOINT there, and the transaction stays usable.
   virtual bool StatementErrorAbortsTransaction() const { return false; }
-
-  /// Sets `out` to `text` as an SQL string literal, quoted by the database client library
-  /// for this connection's settings, and returns true; false where the dialect does not
-  /// write values into statement text (then every value goes as a bound parameter).
-  virtual bool QuoteLiteral(soci::session& /*session*/, const std::string& /*text*/,
-                            std::string& /*out*/) const {
-    return false;
-  }
 };
 
 }  // namespace smooth::internal::sql

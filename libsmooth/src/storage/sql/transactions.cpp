@@ -4,6 +4,7 @@
 #include "storage/sql/transactions.hpp"
 
 #include <type_traits>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -129,7 +130,10 @@ TxnCore::~TxnCore() {
 }
 
 Status TxnCore::Begin() {
-  if (!p_.deferred_begin.empty()) return {};  // sent with the first statement (Flush, Commit)
+  if (p_.deferred) {  // sent by the sender, with the first statement (Flush, Commit)
+    begin_pending_ = true;
+    return {};
+  }
   if (p_.enter && p_.enter_begins) {
     // A connection the BEGIN failed on is closed by the destructor's failing ROLLBACK.
     begun_ = true;
@@ -150,26 +154,16 @@ Status TxnCore::Begin() {
   return {};
 }
 
-std::string TxnCore::TakeDeferredBegin() {
-  std::string sql = std::move(p_.deferred_begin);
-  p_.deferred_begin.clear();
-  // Whatever becomes of it, a transaction may now be open: the destructor rolls it back.
-  if (!sql.empty()) begun_ = true;
-  return sql;
-}
-
-Status TxnCore::SendDeferredBegin() {
-  if (!failed_.ok()) return failed_;
-  std::string sql = TakeDeferredBegin();
-  if (sql.empty()) return {};
-  try {
-    conn().session() << sql;
-  } catch (const soci::soci_error& e) {
-    failed_ = FromDeferredBeginError(e);
-  } catch (const std::exception& e) {
-    failed_ = FromException(e);
-  }
-  return failed_;
+Status TxnCore::Send(bool commit) {
+  // Whatever becomes of it, a transaction may be open from now on: the destructor rolls it
+  // back unless it commits.
+  const bool begin = std::exchange(begin_pending_, false);
+  if (begin) begun_ = true;
+  std::vector<AppointmentRow> rows;
+  if (pending_ != nullptr) rows.swap(*pending_);  // sent or failed: never sent twice
+  Status sent = p_.sender->Send(conn(), begin, rows, commit);
+  if (!sent.ok()) failed_ = sent;
+  return sent;
 }
 
 Status TxnCore::StatementFailed(Status failure) {
@@ -200,56 +194,44 @@ Status TxnCore::Commit() {
   if (done_) return FailedPrecondition("transaction already finished");
   // Never COMMIT a spoilt transaction: PostgreSQL would answer it with a ROLLBACK, no error.
   SMOOTH_RETURN_IF_ERROR(failed_);
-  std::optional<std::string> writes = final_writes_ ? final_writes_() : std::string();
-  // Writes it cannot put in the text are for Flush, which sends the deferred begin first.
-  std::string begin = writes ? TakeDeferredBegin() : std::string();
-  SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {  // Run flushes what is still kept back first
-    if (begin.empty() && (!writes || writes->empty())) {
+  if (p_.sender) {
+    SMOOTH_RETURN_IF_ERROR(Send(/*commit=*/true));
+  } else {
+    SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {  // Run flushes what is still kept back first
       Exec(conn(), "COMMIT");
       return {};
-    }
-    // One statement string: if a statement fails, those after it (the COMMIT) do not run.
-    std::string sql;
-    if (!begin.empty()) sql += begin + "; ";
-    if (!writes->empty()) sql += *writes + "; ";
-    sql += "COMMIT";
-    try {
-      conn().session() << sql;
-    } catch (const soci::soci_error& e) {
-      if (begin.empty()) throw;
-      return StatementFailed(FromDeferredBeginError(e));
-    }
-    return {};
-  }));
+    }));
+  }
   done_ = true;
   p_.ticket = WriteGate::Ticket();  // let the next writer in now
   return {};
 }
 
-Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique_message) const {
-  switch (p_.dialect->Classify(e)) {
+Status StatusOfSqlError(SqlErrorKind kind, std::string_view database,
+                        std::string_view server_message, std::string_view full_message,
+                        std::string_view unique_message) {
+  switch (kind) {
     case SqlErrorKind::kBusy:
-      return Unavailable(fmt::format("{} is busy; try again", p_.database));
+      return Unavailable(fmt::format("{} is busy; try again", database));
     case SqlErrorKind::kUniqueViolation:
       if (!unique_message.empty()) return AlreadyExists(std::string(unique_message));
-      return AlreadyExists(fmt::format("{}: already exists", p_.database));
+      return AlreadyExists(fmt::format("{}: already exists", database));
     case SqlErrorKind::kConflict:
       // The database's own overlap check (PostgreSQL's EXCLUDE constraint) caught what the
       // scheduler should have: a second booking of a capacity-1 resource at that time.
       return Conflict(
-          fmt::format("{}: the booking overlaps another on a capacity-1 resource", p_.database));
+          fmt::format("{}: the booking overlaps another on a capacity-1 resource", database));
     case SqlErrorKind::kAborted:
-      return Aborted(fmt::format("{}: {}; try again", p_.database, ServerMessage(e)));
+      return Aborted(fmt::format("{}: {}; try again", database, server_message));
     case SqlErrorKind::kOther:
       break;
   }
-  return Internal(fmt::format("{}: {}", p_.database, e.get_error_message()));
+  return Internal(fmt::format("{}: {}", database, full_message));
 }
 
-Status TxnCore::FromDeferredBeginError(const soci::soci_error& e) const {
-  Status generic = FromSociError(e, {});
-  if (!p_.deferred_begin_failed) return generic;
-  return p_.deferred_begin_failed(e, std::move(generic));
+Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique_message) const {
+  return StatusOfSqlError(p_.dialect->Classify(e), p_.database, ServerMessage(e),
+                          e.get_error_message(), unique_message);
 }
 
 Status TxnCore::FromException(const std::exception& e) const {
@@ -676,43 +658,6 @@ Result<Appointment> SqlTenantTransaction::InsertAppointment(Appointment a) {
   // transaction (PostgreSQL) and so the whole write.
   pending_.push_back(ToRow(a));
   return a;
-}
-
-std::optional<std::string> SqlTenantTransaction::AppointmentsAsSql() {
-  if (pending_.empty()) return "";
-  soci::session& session = core_.conn().session();
-  const SqlDialect& dialect = core_.dialect();
-  std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", AppointmentRow::kTable,
-                                AppointmentRow::kColumns);
-  std::string quoted;
-  for (std::size_t i = 0; i < pending_.size(); ++i) {
-    sql += i == 0 ? "(" : ", (";
-    bool first = true;
-    bool ok = true;
-    auto value = [&](auto& column) {
-      using T = std::decay_t<decltype(column)>;
-      if (!first) sql += ", ";
-      first = false;
-      if constexpr (std::is_same_v<T, long long>) {
-        sql += std::to_string(column);
-      } else if constexpr (std::is_same_v<T, std::string>) {
-        ok = ok && dialect.QuoteLiteral(session, column, quoted);
-        sql += quoted;
-      } else if (column.is_null()) {  // Nullable<long long> or Nullable<std::string>
-        sql += "NULL";
-      } else if constexpr (std::is_same_v<decltype(column.value), long long>) {
-        sql += std::to_string(column.value);
-      } else {
-        ok = ok && dialect.QuoteLiteral(session, column.value, quoted);
-        sql += quoted;
-      }
-    };
-    pending_[i].Columns(value);
-    if (!ok) return std::nullopt;  // FlushAppointments sends them as parameters instead
-    sql += ")";
-  }
-  pending_.clear();
-  return sql;
 }
 
 void SqlTenantTransaction::FlushAppointments() {

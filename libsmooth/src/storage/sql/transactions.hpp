@@ -34,6 +34,27 @@ class ObjectIdSource {
 Result<std::int64_t> ReadSharedEpoch(SessionPool& pool, const SqlDialect& dialect,
                                      const std::string& query);
 
+/// The Status of a database error of `kind` in `database` ("tenant 'acme'"):
+/// `server_message` is the server's own words, `full_message` the whole error text, and
+/// `unique_message` what a UNIQUE violation reports, if not the generic words.
+Status StatusOfSqlError(SqlErrorKind kind, std::string_view database,
+                        std::string_view server_message, std::string_view full_message,
+                        std::string_view unique_message = {});
+
+/// Sends a write transaction's statements the backend's own way: PostgreSQL sends its
+/// begin, its appointment inserts and COMMIT as one pipeline of prepared statements, one
+/// round trip. With one, TxnCore leaves those to it.
+class TxnSender {
+ public:
+  virtual ~TxnSender() = default;
+  /// Sends, as one exchange: the transaction's begin when `begin` (it was deferred), then
+  /// the INSERT of `rows` with what must follow it, then COMMIT when `commit`. Returns the
+  /// first failure, after which nothing of the transaction may be committed. Throws
+  /// nothing.
+  virtual Status Send(Connection& c, bool begin, std::vector<AppointmentRow>& rows,
+                      bool commit) = 0;
+};
+
 /// What a transaction is made of.
 struct TxnParts {
   SessionPool::Lease lease;
@@ -48,15 +69,13 @@ struct TxnParts {
   /// When set, `enter` issues the dialect's BEGIN itself, as the start of its own first
   /// statement (Begin then costs one round trip, not two); TxnCore::Begin sends none.
   bool enter_begins = false;
-  /// When set, Begin() does not contact the database: this SQL text (the dialect's BEGIN
-  /// and what must follow it, such as a guard that may fail) starts the transaction. It
-  /// goes on its own before the first statement that must reach the server; if Commit
-  /// comes first, in front of the commit's statement string, so the whole transaction
-  /// costs one round trip. Not used together with `enter`.
-  std::string deferred_begin;
-  /// Optionally, the Status the transaction fails with when `deferred_begin` fails with
-  /// `error`, given the one the generic mapping made of it.
-  std::function<Status(const soci::soci_error& error, Status generic)> deferred_begin_failed;
+  /// Sends the appointment inserts and COMMIT (see TxnSender); without one, they go
+  /// through SOCI one statement at a time.
+  std::unique_ptr<TxnSender> sender;
+  /// With a sender: Begin() does not contact the database, and the sender's first Send
+  /// begins the transaction, in front of the first statement that must reach the server
+  /// (or of COMMIT, if that comes first). Not used together with `enter`.
+  bool deferred = false;
 };
 
 /// The common core: begin, commit, rollback on destruction, and the translation of
@@ -73,9 +92,10 @@ class TxnCore {
   /// failed_precondition once finished or in a read transaction; the failure that spoilt
   /// the transaction, if one did.
   Status Writable() const;
-  /// COMMIT (with the deferred begin in front, if it is still to be sent); the transaction
-  /// is finished afterwards. On failure it stays open, and destruction rolls it back.
-  /// Fails without contacting the database once a statement has spoilt the transaction.
+  /// COMMIT (through the sender, with the deferred begin and the kept-back inserts in
+  /// front, if it has one); the transaction is finished afterwards. On failure it stays
+  /// open, and destruction rolls it back. Fails without contacting the database once a
+  /// statement has spoilt the transaction.
   Status Commit();
 
   Connection& conn() { return *p_.lease; }
@@ -83,13 +103,11 @@ class TxnCore {
 
   /// Writes kept back to be sent together (SqlTenantTransaction's appointment inserts):
   /// `flush` sends them, and runs before every other statement of the transaction and
-  /// before COMMIT, so the transaction reads what it wrote. It may throw soci_error.
-  void SetFlush(std::function<void()> flush) { flush_ = std::move(flush); }
-  /// Optionally, the kept-back writes as SQL text with the values written in, which Commit
-  /// then sends together with COMMIT: one round trip for both. Returns "" when there is
-  /// nothing to send, nullopt to let Flush send them; what it returns it no longer keeps.
-  void SetFinalWrites(std::function<std::optional<std::string>()> final_writes) {
-    final_writes_ = std::move(final_writes);
+  /// before COMMIT, so the transaction reads what it wrote. It may throw soci_error. With a
+  /// sender, the rows in `pending` go through it instead.
+  void SetFlush(std::function<void()> flush, std::vector<AppointmentRow>* pending) {
+    flush_ = std::move(flush);
+    pending_ = pending;
   }
   const std::string& database() const { return p_.database; }
 
@@ -131,11 +149,15 @@ class TxnCore {
   }
 
  private:
-  // Sends the deferred begin, if it is still to be sent, then runs flush_. A failure of
-  // either fails the transaction for good: what flush_ was to send is lost, so nothing may
-  // be committed (on SQLite the transaction would otherwise go on).
+  // Sends what is kept back (the deferred begin, the pending rows) before a statement. A
+  // failure fails the transaction for good: what was to be sent is lost, so nothing may be
+  // committed (on SQLite the transaction would otherwise go on).
   Status Flush() {
-    SMOOTH_RETURN_IF_ERROR(SendDeferredBegin());
+    if (!failed_.ok()) return failed_;
+    if (p_.sender) {
+      if (!begin_pending_ && (pending_ == nullptr || pending_->empty())) return {};
+      return Send(/*commit=*/false);
+    }
     if (!flush_) return {};
     try {
       flush_();
@@ -147,9 +169,8 @@ class TxnCore {
     }
     return failed_;
   }
-  Status SendDeferredBegin();
-  // The deferred begin, no longer kept: it is about to be sent. "" once sent (or if none).
-  std::string TakeDeferredBegin();
+  // Hands the deferred begin and the pending rows, and COMMIT when `commit`, to the sender.
+  Status Send(bool commit);
   // `failure` of a statement, remembered as the transaction's where it aborts it.
   Status StatementFailed(Status failure);
   void Savepoint(const std::string& statement);  // may throw
@@ -157,14 +178,13 @@ class TxnCore {
   // becomes the transaction's if the undo fails too.
   Status UndoToSavepoint(Status failure) noexcept;
   Status FromSociError(const soci::soci_error& e, std::string_view unique_message) const;
-  // FromSociError for a statement string that began with the deferred begin.
-  Status FromDeferredBeginError(const soci::soci_error& e) const;
   Status FromException(const std::exception& e) const;
 
   TxnParts p_;
   std::function<void()> flush_;
-  std::function<std::optional<std::string>()> final_writes_;
+  std::vector<AppointmentRow>* pending_ = nullptr;
   Status failed_;  // what spoilt the transaction, if anything did: nothing may be committed
+  bool begin_pending_ = false;  // deferred, not yet sent
   bool begun_ = false;
   bool done_ = false;
 };
@@ -227,8 +247,7 @@ class SqlTenantTransaction final : public TenantTransaction {
  public:
   SqlTenantTransaction(TxnParts parts, std::shared_ptr<ObjectIdSource> ids)
       : core_(std::move(parts)), ids_(std::move(ids)) {
-    core_.SetFlush([this] { FlushAppointments(); });
-    core_.SetFinalWrites([this] { return AppointmentsAsSql(); });
+    core_.SetFlush([this] { FlushAppointments(); }, &pending_);
   }
   Status Begin() { return core_.Begin(); }
 
@@ -274,12 +293,8 @@ class SqlTenantTransaction final : public TenantTransaction {
 
   // Sends the appointments kept back by InsertAppointment, up to kMaxRowsPerInsert rows a
   // statement: a batch of bookings (the Scheduler's group commit) costs one round trip, not
-  // one each. May throw soci_error.
+  // one each. May throw soci_error. (With a TxnSender, it sends them instead.)
   void FlushAppointments();
-  // The kept-back appointments as one INSERT with the values written in, where the dialect
-  // quotes literals (PostgreSQL), and no longer kept; "" when there are none; nullopt
-  // (still kept) where it cannot.
-  std::optional<std::string> AppointmentsAsSql();
 
   TxnCore core_;
   std::shared_ptr<ObjectIdSource> ids_;

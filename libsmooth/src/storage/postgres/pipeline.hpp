@@ -1,0 +1,54 @@
+// A tenant write transaction's statements as one libpq pipeline of prepared statements:
+// its begin (when deferred), its appointment inserts with their occupancy rows, and
+// COMMIT go to the server together, one round trip, and no statement is parsed or planned
+// twice on a connection.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smooth/status.hpp"
+#include "storage/sql/connection.hpp"
+#include "storage/sql/dialect.hpp"
+#include "storage/sql/rows.hpp"
+#include "storage/sql/transactions.hpp"
+
+namespace smooth::internal::postgres {
+
+/// What the begin of a deferred write checks (Storage::BeginTenantWriteAt): the tenant's
+/// change sequence and the shared epoch the writer prepared it against.
+struct WriteGuard {
+  long long seq = 0;
+  long long epoch = 0;
+};
+
+/// The kind of a PostgreSQL error, by its SQLSTATE.
+sql::SqlErrorKind ClassifySqlstate(std::string_view state);
+
+/// sql::TxnSender for one tenant's schema.
+class TenantPipeline final : public sql::TxnSender {
+ public:
+  /// `schema`: the tenant's schema (a valid name, unquoted); `database`: the tenant in
+  /// errors ("tenant 'acme'"); `guard`: what a deferred begin checks (nullopt: the
+  /// transaction began the careful way); `missing`: the Status when the schema has gone.
+  TenantPipeline(std::string schema, std::string database, std::optional<WriteGuard> guard,
+                 std::function<Status()> missing);
+
+  /// With `begin`: BEGIN, SET LOCAL search_path to the schema, then the guard, which
+  /// advances the change sequence only from guard.seq (under the row lock every writer of
+  /// the tenant takes) and then checks the shared epoch, in a snapshot taken after that
+  /// lock; either failing raises SQLSTATE SM001, reported as aborted.
+  Status Send(sql::Connection& c, bool begin, std::vector<sql::AppointmentRow>& rows,
+              bool commit) override;
+
+ private:
+  std::string schema_;  // quoted
+  std::string database_;
+  std::optional<WriteGuard> guard_;
+  std::function<Status()> missing_;
+};
+
+}  // namespace smooth::internal::postgres
