@@ -124,9 +124,10 @@ struct TenantState {
   // with BeginTenantWriteAt while the one before it was committing assumes that one's
   // sequence, so must reach storage after it. commit_turns is guarded by mu.
   std::uint64_t commit_turns = 0;     // turns handed out
-  std::mutex commit_mu;               // guards commit_serving
+  std::mutex commit_mu;               // guards commit_serving and last_commit_failed
   std::condition_variable commit_cv;  // commit_serving moved on
   std::uint64_t commit_serving = 0;   // the turn that may commit now
+  bool last_commit_failed = false;    // the outcome of the turn before commit_serving
 
   std::mutex outbox_mu;
   std::int64_t event_seq = 0;        // guarded by outbox_mu
@@ -577,6 +578,7 @@ struct Scheduler::Impl {
         b->seq = seq + 1;
         b->deferred = true;
         b->epoch = epoch;
+        b->on_top = st.committing > 0;
         st.batch = std::move(b);
         return {};
       }
@@ -630,8 +632,13 @@ struct Scheduler::Impl {
   void GiveUp(WriteOp& op) {
     auto& b = *op.batch;
     if (b.txn.writes() != op.writes_at_join) b.spoiled = true;
-    // A write that failed may have been the one that found the state stale.
-    if (b.deferred && !b.checked) {
+    if (b.on_top) {
+      // Decided on top of changes still being committed: decided again once they are.
+      // (Storage could confirm only the sequence number, which another writer may reach
+      // should those changes fail.)
+      Stale(op);
+    } else if (b.deferred && !b.checked) {
+      // A write that failed may have been the one that found the state stale.
       auto checked = b.txn.ChangeSeq();
       b.checked = checked.ok();
       if (!checked) {
@@ -705,6 +712,11 @@ struct Scheduler::Impl {
                           "writing; nothing was saved: try again");
       st.resync = true;
       b->txn.Abandon();
+    } else if (b->doomed) {
+      // The batch this one was prepared on top of has failed: what this one decided assumed
+      // changes that never came (the ids it touched stay in st.touched, to re-read).
+      outcome = Aborted("the write this one was prepared on top of failed; try again");
+      b->txn.Abandon();
     } else {
       st.seq = b->seq;
       ++st.committing;
@@ -717,13 +729,21 @@ struct Scheduler::Impl {
       {
         std::unique_lock order(st.commit_mu);
         st.commit_cv.wait(order, [&] { return st.commit_serving == turn; });
-        outcome = b->txn.Commit();
+        // A batch prepared on top of one that has just failed must not commit: storage
+        // checks only the sequence number it assumed, which another writer may have
+        // reached meanwhile with changes this batch never saw.
+        if (b->on_top && st.last_commit_failed)
+          outcome = Aborted("the write this one was prepared on top of failed; try again");
+        else
+          outcome = b->txn.Commit();
+        st.last_commit_failed = !outcome.ok();
         b->txn.Abandon();  // ends it: frees the connection and the tenant's row lock
         if (!outcome.ok()) {
           // A batch begun with BeginTenantWrite waits for this one to be marked (it waits
           // until nothing is committing); one begun with BeginTenantWriteAt on top of this
-          // batch's effects is refused by storage, as the sequence it assumed never came.
+          // batch's effects is refused above, before it reaches storage.
           std::unique_lock relock(st.mu);
+          if (st.batch && st.batch != b && st.batch->on_top) st.batch->doomed = true;
           st.seq = std::min(st.seq, b->seq - 1);
           st.touched.insert(st.touched.end(), touched.begin(), touched.end());
           st.resync = true;

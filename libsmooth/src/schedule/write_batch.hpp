@@ -71,6 +71,10 @@ struct WriteBatch {
   // epoch at `epoch`; `checked` once storage has confirmed that, `stale` once it has not.
   bool deferred = false;
   std::int64_t epoch = -1;
+  // Begun while the batch before it was committing, assuming that one's changes; doomed
+  // once that one has failed: it is then not committed, and its members run again.
+  bool on_top = false;
+  bool doomed = false;
   bool checked = false;
   bool stale = false;
   std::vector<ScheduleEvent> events;  // of the finished operations, in order
