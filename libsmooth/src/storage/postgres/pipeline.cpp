@@ -24,16 +24,6 @@ namespace {
 // this many, they are all deallocated and prepared again as needed.
 constexpr std::size_t kMaxServerStatements = 64;
 
-std::string QuoteIdent(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
 // --- Rows as PostgreSQL arrays, one per column, for unnest() --------------------------------
 
 void AppendElement(std::string& array, long long value) { array += std::to_string(value); }
@@ -233,12 +223,13 @@ Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::App
     const char* why = pg != nullptr ? PQerrorMessage(pg) : "no connection";
     return Unavailable(fmt::format("{}: the connection failed: {}", database_, why));
   };
+  if (begin && !guard_)
+    return Internal(fmt::format("{}: a deferred begin without a guard", database_));
   if (pg == nullptr || !TrimServerStatements(c, pg)) return lost();
 
   Pipe pipe(c, pg);
   bool sent = pipe.Enter();
   if (sent && begin) {
-    if (!guard_) return Internal(fmt::format("{}: a deferred begin without a guard", database_));
     const std::string enter = fmt::format("SET LOCAL search_path TO {}", schema_);
     sent = pipe.Simple("BEGIN ISOLATION LEVEL READ COMMITTED") && pipe.Simple(enter.c_str()) &&
            pipe.Prepared(AdvanceSql(schema_), {std::to_string(guard_->seq)}) &&

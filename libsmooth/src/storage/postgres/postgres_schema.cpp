@@ -38,6 +38,16 @@ const std::string_view kStaleWriteSqlstate = SMOOTH_STALE_WRITE_SQLSTATE;
   "  FROM (SELECT DISTINCT CAST(value AS BIGINT) AS id"                                    \
   "          FROM jsonb_array_elements_text(CAST(NEW.resources AS JSONB))) AS r;\n"
 
+std::string QuoteIdent(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
 std::span<const sql::Migration> SharedMigrations() {
   static const std::vector<sql::Migration> kMigrations = {
       {1,

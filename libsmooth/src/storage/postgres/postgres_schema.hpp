@@ -3,6 +3,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "storage/sql/migrations.hpp"
@@ -15,12 +16,15 @@ std::span<const sql::Migration> SharedMigrations();
 
 /// Migrations of each tenant schema: the scheduling tables, the change sequence, the
 /// appointment occupancy table whose EXCLUDE constraint refuses overlapping bookings of
-/// capacity-1 resources, and advance_change_seq(expected, epoch), the guard of a deferred
-/// write (Storage::BeginTenantWriteAt).
+/// capacity-1 resources, and stale_write(message), which the guard of a deferred write
+/// (Storage::BeginTenantWriteAt) calls when the write is stale.
 std::span<const sql::Migration> TenantMigrations();
 
-/// The SQLSTATE advance_change_seq raises when the change sequence or the shared epoch is
-/// no longer what the writer expected.
+/// `name` as a quoted SQL identifier: "name", with any " doubled.
+std::string QuoteIdent(std::string_view name);
+
+/// The SQLSTATE a write's guard raises (stale_write) when the change sequence or the
+/// shared epoch is no longer what the writer expected.
 extern const std::string_view kStaleWriteSqlstate;
 
 }  // namespace smooth::internal::postgres

@@ -72,17 +72,6 @@ class PostgresDialect final : public sql::SqlDialect {
   bool StatementErrorAbortsTransaction() const override { return true; }
 };
 
-// "name" as a quoted SQL identifier.
-std::string QuoteIdent(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
 std::string TenantLabel(std::string_view slug) { return fmt::format("tenant '{}'", slug); }
 
 Status FromSoci(const soci::soci_error& e, std::string_view what) {
