@@ -143,6 +143,9 @@ TEST_CASE("bad options and unknown urls are refused; postgresql urls go to its b
         StatusCode::kInvalidArgument);
   CHECK(OpenStorage("sqlite:" + dir, {.pool_size = 0}).error().code() ==
         StatusCode::kInvalidArgument);
+  auto no_tenants = OpenStorage("sqlite:" + dir, {.sqlite_open_tenants = 0});
+  CHECK(no_tenants.error().code() == StatusCode::kInvalidArgument);
+  CHECK(no_tenants.error().message().find("sqlite_open_tenants") != std::string::npos);
   CHECK(OpenStorage("sqlite:").error().code() == StatusCode::kInvalidArgument);
   auto unknown = OpenStorage("mysql://root:secret@db/x");
   CHECK(unknown.error().code() == StatusCode::kInvalidArgument);
@@ -525,6 +528,58 @@ TEST_CASE("two tenants alternating through one-connection pools each see only th
   // An id of one tenant is not found in the other.
   auto txn = Must(storage->BeginTenant(globex, TxnMode::kRead));
   CHECK(txn->GetResource(ResourceId(*ids.begin())).error().code() == StatusCode::kNotFound);
+}
+
+// The tenant files this process has open: the distinct tenant_*.db its descriptors name.
+std::set<std::string> OpenTenantFiles() {
+  std::set<std::string> files;
+  for (const auto& fd : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const std::string target = fs::read_symlink(fd.path(), ec).filename().string();
+    if (!ec && target.rfind("tenant_", 0) == 0 && target.size() > 3 &&
+        target.substr(target.size() - 3) == ".db")
+      files.insert(target);
+  }
+  return files;
+}
+
+TEST_CASE("no more tenant files stay open than sqlite_open_tenants; closed ones reopen") {
+  const std::string dir = NewTempDir();
+  auto storage = OpenAt(dir, {.sqlite_open_tenants = 2});
+  std::vector<Tenant> tenants;
+  for (int i = 0; i < 5; ++i) {
+    tenants.push_back(NewTenant(*storage, "t" + std::to_string(i)));
+    auto txn = Must(storage->BeginTenant(tenants.back(), TxnMode::kWrite));
+    Must(txn->BumpChangeSeq());
+    Resource r = SampleResource();
+    r.name = tenants.back().slug;
+    Must(txn->InsertResource(r));
+    Must(txn->Commit());
+    CHECK(OpenTenantFiles().size() <= 2);
+  }
+  // The most recently used stay open; the others open again when used, their data intact.
+  CHECK(OpenTenantFiles() == std::set<std::string>{"tenant_t3.db", "tenant_t4.db"});
+  for (const Tenant& t : tenants) {
+    auto txn = Must(storage->BeginTenant(t, TxnMode::kRead));
+    auto rows = Must(txn->ListResources());
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].name == t.slug);
+    CHECK(OpenTenantFiles().size() <= 2);
+  }
+  // A tenant in use is never closed: with three transactions open, three files are.
+  {
+    auto a = Must(storage->BeginTenant(tenants[0], TxnMode::kRead));
+    auto b = Must(storage->BeginTenant(tenants[1], TxnMode::kRead));
+    auto c = Must(storage->BeginTenant(tenants[2], TxnMode::kWrite));
+    CHECK(OpenTenantFiles().size() == 3);
+    Must(c->BumpChangeSeq());
+    Must(c->Commit());
+    CHECK(Must(a->ListResources()).size() == 1);
+    CHECK(Must(b->ListResources()).size() == 1);
+  }
+  // Once they end, the bound holds again at the next open.
+  Must(storage->BeginTenant(tenants[3], TxnMode::kRead));
+  CHECK(OpenTenantFiles().size() <= 2);
 }
 
 TEST_CASE("two storages on one directory, like two processes, share ids and see commits") {

@@ -205,6 +205,10 @@ struct StorageOptions {
   std::size_t pool_size = 4;
   /// How long Begin* waits for a free connection before failing with unavailable.
   std::chrono::milliseconds pool_wait{2000};
+  /// SQLite: tenant files kept open at once. Past this, the files of the tenants used least
+  /// recently (and not in use) are closed, and opened again when next used: each open file
+  /// holds up to pool_size connections of three file descriptors each.
+  std::size_t sqlite_open_tenants = 64;
 };
 
 /// Opens the storage named by `url`:

@@ -67,6 +67,12 @@ void SessionPool::Offer(std::unique_ptr<Connection> conn) {
   s.cv.notify_one();
 }
 
+bool SessionPool::Idle() const {
+  Lease::State& s = *state_;
+  std::lock_guard lock(s.mu);
+  return s.idle.size() == s.open_count;
+}
+
 SessionPool::Lease& SessionPool::Lease::operator=(Lease&& other) noexcept {
   if (this != &other) {
     Release();

@@ -55,6 +55,9 @@ class SessionPool {
   /// Adds an already-open connection as idle, when there is room (else closes it).
   void Offer(std::unique_ptr<Connection> conn);
 
+  /// Whether no connection is leased out (each open one is idle in the pool).
+  bool Idle() const;
+
   const std::string& label() const;
 
  private:

@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -188,6 +189,7 @@ struct Database {
 struct TenantDatabase {
   TenantId tenant;  // the id recorded in the file's tenant_meta
   std::shared_ptr<Database> db;
+  std::uint64_t used = 0;  // when last handed out (SqliteStorage::uses_)
 };
 
 // Ids for tenant rows, reserved from shared.db's object_ids in blocks, each in its own
@@ -461,6 +463,7 @@ class SqliteStorage final : public Storage {
       auto it = tenants_.find(key);
       if (it != tenants_.end()) {
         if (it->second.tenant != tenant.id) return no_space;
+        it->second.used = ++uses_;
         return it->second.db;
       }
     }
@@ -486,7 +489,25 @@ class SqliteStorage final : public Storage {
     db->pool.Offer(std::move(*conn));
     std::lock_guard lock(tenants_mu_);
     auto [it, inserted] = tenants_.emplace(key, TenantDatabase{tenant.id, db});
+    it->second.used = ++uses_;
+    CloseLeastUsed();
     return it->second.db;
+  }
+
+  // Closes tenant files, least recently used first, until no more than sqlite_open_tenants
+  // are open; a file in use (a transaction holds one of its connections, or a caller is
+  // about to take one) stays open. Called with tenants_mu_ held.
+  void CloseLeastUsed() {
+    while (tenants_.size() > options_.sqlite_open_tenants) {
+      auto victim = tenants_.end();
+      for (auto it = tenants_.begin(); it != tenants_.end(); ++it) {
+        const bool unused = it->second.db.use_count() == 1 && it->second.db->pool.Idle();
+        if (unused && (victim == tenants_.end() || it->second.used < victim->second.used))
+          victim = it;
+      }
+      if (victim == tenants_.end()) return;  // all in use: over the bound until they are not
+      tenants_.erase(victim);                // closes its idle connections
+    }
   }
 
   const fs::path dir_;
@@ -495,6 +516,7 @@ class SqliteStorage final : public Storage {
   std::shared_ptr<BlockIdSource> ids_;
   std::mutex tenants_mu_;
   std::unordered_map<std::string, TenantDatabase> tenants_;  // by slug key; guarded by tenants_mu_
+  std::uint64_t uses_ = 0;                                   // guarded by tenants_mu_
 };
 
 }  // namespace
@@ -509,6 +531,8 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(std::string_view dir,
   if (options.busy_timeout.count() < 0)
     return InvalidArgument("busy_timeout: must not be negative");
   if (options.pool_wait.count() < 0) return InvalidArgument("pool_wait: must not be negative");
+  if (options.sqlite_open_tenants == 0)
+    return InvalidArgument("sqlite_open_tenants: must be at least 1");
 
   std::error_code ec;
   fs::path path = fs::absolute(fs::path(dir), ec);
