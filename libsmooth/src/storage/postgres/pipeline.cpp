@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -76,7 +77,7 @@ std::vector<std::string> ColumnArrays(std::vector<Row>& rows) {
 // The INSERT of appointments, one array parameter a column ($1 the first): one prepared
 // statement for any number of rows. The statement-level trigger of tenant migration 5 writes
 // their occupancy rows, as it does for any writer.
-std::string InsertAppointmentsSql(const std::string& schema) {
+std::string InsertAppointmentsSql(std::string_view schema) {
   using Row = sql::AppointmentRow;
   std::string unnest;
   Row row;
@@ -93,7 +94,7 @@ std::string InsertAppointmentsSql(const std::string& schema) {
 // The guard: the change sequence advances only from $1. An UPDATE that waited for another
 // writer's row lock re-reads the row once that writer commits (READ COMMITTED), finds
 // nothing to advance, and fails too.
-std::string AdvanceSql(const std::string& schema) {
+std::string AdvanceSql(std::string_view schema) {
   return fmt::format(
       "WITH advanced AS (UPDATE {0}.change_seq SET value = value + 1"
       " WHERE value = CAST($1 AS BIGINT) RETURNING value)"
@@ -104,7 +105,7 @@ std::string AdvanceSql(const std::string& schema) {
 }
 
 // Then the shared epoch, in this statement's own snapshot, taken with the lock held.
-std::string EpochSql(const std::string& schema) {
+std::string EpochSql(std::string_view schema) {
   return fmt::format(
       "SELECT CASE WHEN value = CAST($1 AS BIGINT) THEN 0 ELSE {0}.stale_write("
       "'shared data changed while this write was prepared (shared epoch no longer '"
@@ -205,9 +206,18 @@ sql::SqlErrorKind ClassifySqlstate(std::string_view state) {
   return sql::SqlErrorKind::kOther;
 }
 
-TenantPipeline::TenantPipeline(std::string schema, std::string database,
-                               std::optional<WriteGuard> guard, std::function<Status()> missing)
-    : schema_(QuoteIdent(schema)),
+PipelineStatements::PipelineStatements(std::string_view schema) {
+  const std::string quoted = QuoteIdent(schema);
+  enter = "SET LOCAL search_path TO " + quoted;
+  advance = AdvanceSql(quoted);
+  epoch = EpochSql(quoted);
+  insert = InsertAppointmentsSql(quoted);
+}
+
+TenantPipeline::TenantPipeline(std::shared_ptr<const PipelineStatements> statements,
+                               std::string database, std::optional<WriteGuard> guard,
+                               std::function<Status()> missing)
+    : sql_(std::move(statements)),
       database_(std::move(database)),
       guard_(guard),
       missing_(std::move(missing)) {}
@@ -230,13 +240,12 @@ Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::App
   Pipe pipe(c, pg);
   bool sent = pipe.Enter();
   if (sent && begin) {
-    const std::string enter = fmt::format("SET LOCAL search_path TO {}", schema_);
-    sent = pipe.Simple("BEGIN ISOLATION LEVEL READ COMMITTED") && pipe.Simple(enter.c_str()) &&
-           pipe.Prepared(AdvanceSql(schema_), {std::to_string(guard_->seq)}) &&
-           pipe.Prepared(EpochSql(schema_), {std::to_string(guard_->epoch)});
+    sent = pipe.Simple("BEGIN ISOLATION LEVEL READ COMMITTED") &&
+           pipe.Simple(sql_->enter.c_str()) &&
+           pipe.Prepared(sql_->advance, {std::to_string(guard_->seq)}) &&
+           pipe.Prepared(sql_->epoch, {std::to_string(guard_->epoch)});
   }
-  if (sent && !rows.empty())
-    sent = pipe.Prepared(InsertAppointmentsSql(schema_), ColumnArrays(rows));
+  if (sent && !rows.empty()) sent = pipe.Prepared(sql_->insert, ColumnArrays(rows));
   if (sent && commit) sent = pipe.Simple("COMMIT");
   PGresult* error = nullptr;
   if (!sent || !pipe.Finish(error) || PQstatus(pg) != CONNECTION_OK) {

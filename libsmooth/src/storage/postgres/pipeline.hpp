@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,14 +29,21 @@ struct WriteGuard {
 /// The kind of a PostgreSQL error, by its SQLSTATE.
 sql::SqlErrorKind ClassifySqlstate(std::string_view state);
 
+/// The statements a pipeline sends for one tenant schema, built once per schema: SET LOCAL
+/// search_path, the guard's two, and the appointment INSERT.
+struct PipelineStatements {
+  explicit PipelineStatements(std::string_view schema);  // unquoted
+  std::string enter, advance, epoch, insert;
+};
+
 /// sql::TxnSender for one tenant's schema.
 class TenantPipeline final : public sql::TxnSender {
  public:
-  /// `schema`: the tenant's schema (a valid name, unquoted); `database`: the tenant in
-  /// errors ("tenant 'acme'"); `guard`: what a deferred begin checks (nullopt: the
-  /// transaction began the careful way); `missing`: the Status when the schema has gone.
-  TenantPipeline(std::string schema, std::string database, std::optional<WriteGuard> guard,
-                 std::function<Status()> missing);
+  /// `statements`: those of the tenant's schema; `database`: the tenant in errors
+  /// ("tenant 'acme'"); `guard`: what a deferred begin checks (nullopt: the transaction
+  /// began the careful way); `missing`: the Status when the schema has gone.
+  TenantPipeline(std::shared_ptr<const PipelineStatements> statements, std::string database,
+                 std::optional<WriteGuard> guard, std::function<Status()> missing);
 
   /// With `begin`: BEGIN, SET LOCAL search_path to the schema, then the guard, which
   /// advances the change sequence only from guard.seq (under the row lock every writer of
@@ -45,7 +53,7 @@ class TenantPipeline final : public sql::TxnSender {
               bool commit) override;
 
  private:
-  std::string schema_;  // quoted
+  std::shared_ptr<const PipelineStatements> sql_;
   std::string database_;
   std::optional<WriteGuard> guard_;
   std::function<Status()> missing_;

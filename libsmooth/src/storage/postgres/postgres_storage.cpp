@@ -322,7 +322,14 @@ class PostgresStorage final : public Storage {
   // The sender of a write transaction on `tenant`'s `schema`.
   std::unique_ptr<sql::TxnSender> Pipeline(const Tenant& tenant, const std::string& schema,
                                            std::optional<WriteGuard> guard) {
-    return std::make_unique<TenantPipeline>(schema, TenantLabel(tenant.slug), guard,
+    std::shared_ptr<const PipelineStatements> statements;
+    {
+      std::lock_guard lock(mu_);
+      auto& built = statements_[schema];
+      if (!built) built = std::make_shared<const PipelineStatements>(schema);
+      statements = built;
+    }
+    return std::make_unique<TenantPipeline>(std::move(statements), TenantLabel(tenant.slug), guard,
                                             [this, schema, tenant] { return Missing(schema, tenant); });
   }
 
@@ -483,6 +490,8 @@ class PostgresStorage final : public Storage {
   std::mutex mu_;
   std::unordered_map<std::string, WriteGate> gates_;    // by schema; guarded by mu_
   std::unordered_map<std::string, TenantId> verified_;  // schema -> owner; guarded by mu_
+  // The pipeline's statements, by schema; guarded by mu_.
+  std::unordered_map<std::string, std::shared_ptr<const PipelineStatements>> statements_;
 };
 
 // The conninfo as key='value' pairs: libpq parses URIs and key=value strings alike, and
