@@ -416,6 +416,39 @@ TEST_CASE_FIXTURE(CheckedTenant, "BeginTenantWriteAt fails aborted and saves not
   CHECK(CurrentSeq(*storage, acme) == seq);
 }
 
+TEST_CASE_FIXTURE(CheckedTenant, "a write sent whole that fails at its INSERT commits nothing, not even the guard") {
+  // Sent whole (guard, INSERT, then the Sync that commits), the transaction is implicit: the
+  // INSERT's failure must take the guard's advance with it.
+  Instant ten = T0() + 1h;
+  REQUIRE(Run(db, fmt::format("INSERT INTO tenant_acme.appointments (id, service, resources, "
+                              "customer, start_at, end_at, buffer_before, buffer_after, status, "
+                              "notes, created_by, created_at, updated_at, version, "
+                              "outside_hours, change_seq) VALUES (900001, 1, '[{}]', 1, {}, {}, "
+                              "0, 0, 'confirmed', '', 1, 0, 0, 1, 0, {})",
+                              chair.id.value(), Micros(ten), Micros(ten + 30min), seq))
+              .ok);
+  auto txn = WriteAt();
+  Appointment fits = Must(txn->InsertAppointment(Booking(chair.id, ten + 2h, 30min)));
+  Appointment clash = Must(txn->InsertAppointment(Booking(chair.id, ten + 15min, 30min)));
+  Status failed = txn->Commit();
+  INFO(failed.ToString());
+  CHECK(failed.code() == StatusCode::kConflict);
+
+  CHECK(CurrentSeq(*storage, acme) == seq);
+  CHECK(Stored(db, fits.id) == "0");
+  CHECK(Stored(db, clash.id) == "0");
+  CHECK(Rows(db, "SELECT COUNT(*) FROM tenant_acme.appointment_occupancy")[0] == "1");
+  CHECK(txn->Commit().code() == StatusCode::kConflict);  // failed for good
+  txn.reset();
+  CHECK(OpenTransactions(db) == "0");
+  // The connection went back to the pool clean: the same write at the same sequence works.
+  txn = WriteAt();
+  fits = Must(txn->InsertAppointment(Booking(chair.id, ten + 2h, 30min)));
+  Must(txn->Commit());
+  CHECK(Stored(db, fits.id) == "1");
+  CHECK(CurrentSeq(*storage, acme) == seq + 1);
+}
+
 TEST_CASE_FIXTURE(CheckedTenant, "BeginTenantWriteAt checks at the first statement that reaches the database") {
   Appointment booked = Must(Book(*storage, acme, Booking(chair.id, T0() + 3h, 30min)));
   seq = CurrentSeq(*storage, acme);

@@ -237,16 +237,21 @@ Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::App
     return Internal(fmt::format("{}: a deferred begin without a guard", database_));
   if (pg == nullptr || !TrimServerStatements(c, pg)) return lost();
 
+  // A whole transaction in one pipeline needs neither BEGIN nor COMMIT: the server runs
+  // the statements before Sync as one implicit transaction (READ COMMITTED, the default)
+  // and commits it at Sync, or rolls all of it back at the first error. Every statement
+  // names the schema, so no search_path is needed either.
+  const bool whole = begin && commit;
   Pipe pipe(c, pg);
   bool sent = pipe.Enter();
   if (sent && begin) {
-    sent = pipe.Simple("BEGIN ISOLATION LEVEL READ COMMITTED") &&
-           pipe.Simple(sql_->enter.c_str()) &&
-           pipe.Prepared(sql_->advance, {std::to_string(guard_->seq)}) &&
+    if (!whole)
+      sent = pipe.Simple("BEGIN ISOLATION LEVEL READ COMMITTED") && pipe.Simple(sql_->enter.c_str());
+    sent = sent && pipe.Prepared(sql_->advance, {std::to_string(guard_->seq)}) &&
            pipe.Prepared(sql_->epoch, {std::to_string(guard_->epoch)});
   }
   if (sent && !rows.empty()) sent = pipe.Prepared(sql_->insert, ColumnArrays(rows));
-  if (sent && commit) sent = pipe.Simple("COMMIT");
+  if (sent && commit && !whole) sent = pipe.Simple("COMMIT");
   PGresult* error = nullptr;
   if (!sent || !pipe.Finish(error) || PQstatus(pg) != CONNECTION_OK) {
     PQclear(error);

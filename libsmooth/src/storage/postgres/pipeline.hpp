@@ -48,7 +48,10 @@ class TenantPipeline final : public sql::TxnSender {
   /// With `begin`: BEGIN, SET LOCAL search_path to the schema, then the guard, which
   /// advances the change sequence only from guard.seq (under the row lock every writer of
   /// the tenant takes) and then checks the shared epoch, in a snapshot taken after that
-  /// lock; either failing raises SQLSTATE SM001, reported as aborted.
+  /// lock; either failing raises SQLSTATE SM001, reported as aborted. With `begin` and
+  /// `commit` both, the whole transaction is one pipeline, and it sends no BEGIN, SET LOCAL
+  /// or COMMIT: the server commits the statements before the pipeline's Sync as one
+  /// implicit transaction, and every statement names the schema.
   Status Send(sql::Connection& c, bool begin, std::vector<sql::AppointmentRow>& rows,
               bool commit) override;
 
