@@ -52,13 +52,7 @@ struct World {
   static constexpr const char* kPassword = "correct horse battery";
 
   World() {
-    PlatformOptions o;
-    o.storage = storage;
-    o.clock = &clock;
-    o.security_log = security;
-    o.masquerade_log = masquerade;
-    o.password_cost = PasswordCost::InsecureForTests();
-    platform = Must(Platform::Open(o));
+    platform = OpenPlatform();
     root = Must(platform->CreateSuperuser("root@platform.test", "Root", kPassword));
     root_p = Must(platform->ActAs(root.id));
     acme = Must(platform->CreateTenant(root_p, {.slug = "acme", .name = "Acme",
@@ -86,6 +80,18 @@ struct World {
                                               .tenant = tenant,
                                               .password = kPassword,
                                               .is_temporary = temporary}));
+  }
+
+  // A Platform on this world's storage, clock and logs: a second one stands for another
+  // process.
+  std::unique_ptr<Platform> OpenPlatform() {
+    PlatformOptions o;
+    o.storage = storage;
+    o.clock = &clock;
+    o.security_log = security;
+    o.masquerade_log = masquerade;
+    o.password_cost = PasswordCost::InsecureForTests();
+    return Must(Platform::Open(o));
   }
 
   Principal As(const std::string& who) { return Must(platform->ActAs(users.at(who).id)); }

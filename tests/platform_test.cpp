@@ -280,16 +280,90 @@ TEST_CASE("login: per host, one generic message, throttled per account, audited"
   CHECK(saw_failure);
 }
 
+// The failures are kept in storage: a second Platform on it stands for another process, and
+// an attacker spreading attempts across processes gets no more of them.
+TEST_CASE("login: failed attempts count across every Platform on the storage, and expire") {
+  World w;
+  auto other = w.OpenPlatform();
+  const User& owner = w.users.at("TENANT_OWNER");
+  const HostMatch host = w.HostOf(owner);
+
+  for (int i = 0; i < 3; ++i)
+    CHECK_FALSE(w.platform->Login(host, owner.email, "wrong password", "::1"));
+  // Upper case is the same account.
+  CHECK_FALSE(other->Login(host, "TENANT_OWNER@acme.test", "wrong password", "::1"));
+  CHECK_FALSE(other->Login(host, owner.email, "wrong password", "::1"));
+  for (Platform* p : {w.platform.get(), other.get()}) {
+    auto refused = p->Login(host, owner.email, World::kPassword, "::1");
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message() == "invalid email or password");
+  }
+  // Another account is not throttled by these.
+  CHECK(w.LoginAs(w.users.at("TENANT_MANAGER")).user == w.users.at("TENANT_MANAGER").id);
+
+  // An account nobody has is throttled the same way.
+  for (int i = 0; i < 5; ++i)
+    CHECK_FALSE(other->Login(host, "nobody@acme.test", "guess", "::1"));
+  auto shared = Must(w.storage->BeginShared(TxnMode::kRead));
+  const std::string nobody = fmt::format("{}/nobody@acme.test", w.acme.id.value());
+  CHECK(Must(shared->CountLoginFailures(nobody, Instant::min())) == 5);
+  shared.reset();
+
+  // Once the window has passed, the right password works, and a success forgets the
+  // failures: four more do not throttle.
+  w.clock.Advance(15min + 1s);
+  CHECK(other->Login(host, owner.email, World::kPassword, "::1"));
+  for (int i = 0; i < 4; ++i)
+    CHECK_FALSE(w.platform->Login(host, owner.email, "wrong password", "::1"));
+  CHECK(w.platform->Login(host, owner.email, World::kPassword, "::1"));
+
+  // Recording a failure forgets everyone's expired ones: the made-up account's are gone.
+  shared = Must(w.storage->BeginShared(TxnMode::kRead));
+  CHECK(Must(shared->CountLoginFailures(nobody, Instant::min())) == 0);
+}
+
+TEST_CASE("storage: login failures are counted from an instant, recorded and cleared") {
+  World w;
+  const Instant t = w.clock.Now();
+  {
+    auto txn = Must(w.storage->BeginShared(TxnMode::kWrite));
+    Must(txn->RecordLoginFailure("0/a@x.test", t, t - 15min));
+    Must(txn->RecordLoginFailure("0/a@x.test", t, t - 15min));  // the same instant twice
+    Must(txn->RecordLoginFailure("0/a@x.test", t + 1min, t - 15min));
+    Must(txn->RecordLoginFailure("0/b@x.test", t + 1min, t - 15min));
+    Must(txn->Commit());
+  }
+  {
+    auto txn = Must(w.storage->BeginShared(TxnMode::kWrite));
+    CHECK(Must(txn->CountLoginFailures("0/a@x.test", t)) == 3);
+    CHECK(Must(txn->CountLoginFailures("0/a@x.test", t + 1s)) == 1);
+    CHECK(Must(txn->CountLoginFailures("0/b@x.test", t)) == 1);
+    CHECK(Must(txn->CountLoginFailures("0/c@x.test", t)) == 0);
+    Must(txn->ClearLoginFailures("0/a@x.test"));
+    Must(txn->RecordLoginFailure("0/c@x.test", t + 2min, t + 1min));  // forgets a's first two
+    // Not committed: rolled back when the transaction goes.
+  }
+  auto txn = Must(w.storage->BeginShared(TxnMode::kWrite));
+  CHECK(Must(txn->CountLoginFailures("0/a@x.test", Instant::min())) == 3);
+  CHECK(Must(txn->CountLoginFailures("0/c@x.test", Instant::min())) == 0);
+  Must(txn->RecordLoginFailure("0/c@x.test", t + 2min, t + 1min));
+  CHECK(Must(txn->CountLoginFailures("0/a@x.test", Instant::min())) == 1);
+  CHECK(Must(txn->CountLoginFailures("0/b@x.test", Instant::min())) == 1);
+  Must(txn->ClearLoginFailures("0/a@x.test"));
+  CHECK(Must(txn->CountLoginFailures("0/a@x.test", Instant::min())) == 0);
+  CHECK(Must(txn->CountLoginFailures("0/c@x.test", Instant::min())) == 1);
+  Must(txn->Commit());
+  txn.reset();
+  auto read = Must(w.storage->BeginShared(TxnMode::kRead));
+  CHECK(read->RecordLoginFailure("0/d@x.test", t, t).code() == StatusCode::kFailedPrecondition);
+}
+
 // Platform caches who an actor is (user, tenant, session) against Storage::SharedEpoch.
 // A second Platform on the same storage stands for another process: what it changes must
 // take effect on the first one's very next check.
 TEST_CASE("authorization follows changes made through another Platform at once") {
   World w;
-  PlatformOptions o;
-  o.storage = w.storage;
-  o.clock = &w.clock;
-  o.password_cost = PasswordCost::InsecureForTests();
-  auto other = Must(Platform::Open(o));
+  auto other = w.OpenPlatform();
   Target acme{.tenant = w.acme.id, .owner = {}, .is_temporary = false, .role = {}};
   const User& manager = w.users.at("TENANT_MANAGER");
   Principal owner_there = Must(other->ActAs(w.users.at("TENANT_OWNER").id));

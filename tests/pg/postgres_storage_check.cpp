@@ -167,7 +167,8 @@ TEST_CASE("shared tables live in public, each tenant's in its own schema tenant_
 
   std::set<std::string> shared = Tables(db, "public");
   for (const char* t :
-       {"tenants", "domains", "users", "grants", "sessions", "shared_ids", "schema_migrations"})
+       {"tenants", "domains", "users", "grants", "sessions", "shared_ids", "shared_epoch",
+        "login_failures", "schema_migrations"})
     CHECK_MESSAGE(shared.count(t) == 1, "public." << t);
   CHECK(shared.count("appointments") == 0);
   for (const char* schema : {"tenant_acme", "tenant_globex"}) {
@@ -185,7 +186,7 @@ TEST_CASE("shared tables live in public, each tenant's in its own schema tenant_
 TEST_CASE("migrations are recorded per schema, applied once, and never go backwards") {
   std::string db = NewPgDatabase();
   Tenant acme = MadeElsewhere(db, "acme", "Chair 1");
-  std::vector<std::string> shared = {"1", "2", "3", "4"};
+  std::vector<std::string> shared = {"1", "2", "3", "4", "5"};
   std::vector<std::string> tenant = {"1", "2", "3", "4", "5", "6"};
   const std::string shared_sql = "SELECT version FROM public.schema_migrations ORDER BY version";
   const std::string tenant_sql =

@@ -42,7 +42,8 @@ struct PlatformOptions {
   PasswordCost password_cost = PasswordCost::Default();
   std::chrono::minutes max_grant_duration{8 * 60};
   /// Failed logins allowed per account within `login_throttle_window` before further
-  /// attempts are refused (with the same generic message) until the window passes.
+  /// attempts are refused (with the same generic message) until the window passes. The
+  /// failures are kept in storage, so every Platform (and process) on it counts together.
   int login_max_failures = 5;
   std::chrono::minutes login_throttle_window{15};
 };

@@ -63,6 +63,17 @@ class SharedTransaction {
   /// Live (not ended) masquerade sessions started from `original`.
   virtual Result<std::vector<Session>> ListLiveMasquerades(SessionId original) = 0;
 
+  /// Failed logins, kept in storage so that every process sharing it throttles an account
+  /// together. `account` is Platform's key for it ("<tenant id or 0>/<email>").
+  /// How many failures of `account` happened at or after `since`.
+  virtual Result<int> CountLoginFailures(std::string_view account, Instant since) = 0;
+  /// Records a failure of `account` at `at`, and forgets every account's failures before
+  /// `forget_before`, so the record stays as small as the throttle window allows.
+  virtual Status RecordLoginFailure(std::string_view account, Instant at,
+                                    Instant forget_before) = 0;
+  /// Forgets the failures of `account` (it has logged in).
+  virtual Status ClearLoginFailures(std::string_view account) = 0;
+
   /// Makes the writes durable and visible. The transaction is finished afterwards.
   virtual Status Commit() = 0;
 };

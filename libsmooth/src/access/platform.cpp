@@ -73,10 +73,6 @@ AuditValue OptionalText(const std::optional<std::string>& s) {
 struct Platform::Impl {
   PlatformOptions opt;
 
-  std::mutex throttle_mu;
-  // Recent failed logins per account key ("<tenant id>/<email>"); guarded by throttle_mu.
-  std::unordered_map<std::string, std::deque<Instant>> failures;
-
   // Actors as last read (session, user, original user), valid while the storage's shared
   // epoch is actors_epoch; guarded by actors_mu. Cleared when it grows past the bound.
   struct FreshActor;
@@ -293,23 +289,19 @@ struct Platform::Impl {
   }
 
   // -------------------------------------------------------------------------------------
-  // Login throttling
+  // Login throttling. Failures are kept in storage, so every process on it counts them
+  // together (two attempts racing may both pass a count of max - 1: the bound is loose by
+  // the number of concurrent attempts, never more).
 
-  bool Throttled(const std::string& key) {
-    std::lock_guard lock(throttle_mu);
-    auto it = failures.find(key);
-    if (it == failures.end()) return false;
-    Instant cutoff = Now() - opt.login_throttle_window;
-    while (!it->second.empty() && it->second.front() <= cutoff) it->second.pop_front();
-    return static_cast<int>(it->second.size()) >= opt.login_max_failures;
-  }
-  void RecordFailure(const std::string& key) {
-    std::lock_guard lock(throttle_mu);
-    failures[key].push_back(Now());
-  }
-  void ClearFailures(const std::string& key) {
-    std::lock_guard lock(throttle_mu);
-    failures.erase(key);
+  // Failures counted are those after this instant.
+  Instant ThrottleSince() const { return Now() - opt.login_throttle_window; }
+
+  Status RecordFailure(const std::string& key) {
+    auto txn = Write();
+    if (!txn) return txn.error();
+    const Instant now = Now();
+    SMOOTH_RETURN_IF_ERROR((*txn)->RecordLoginFailure(key, now, now - opt.login_throttle_window));
+    return (*txn)->Commit();
   }
 
   // Ends `session` and, for an original session, its live masquerades.
@@ -516,13 +508,16 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
     return fail("", "malformed email");
   }
   const std::string key = fmt::format("{}/{}", tenant ? tenant->value() : 0, *normalized);
-  if (impl_->Throttled(key)) return fail(*normalized, "too many failed attempts");
 
   std::optional<User> user;
   std::optional<Tenant> user_tenant;
   {
     auto txn = impl_->Read();
     if (!txn) return txn.error();
+    auto failures = (*txn)->CountLoginFailures(key, impl_->ThrottleSince());
+    if (!failures) return failures.error();
+    if (*failures >= impl_->opt.login_max_failures)
+      return fail(*normalized, "too many failed attempts");
     auto found = (*txn)->FindUserByEmail(tenant, *normalized);
     if (found) {
       user = *found;
@@ -535,23 +530,23 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
   if (!user) {
     // Same work as a real verification, so timing does not reveal who has an account.
     (void)internal::VerifyPassword(internal::DummyHash(impl_->opt.password_cost), password);
-    impl_->RecordFailure(key);
+    SMOOTH_RETURN_IF_ERROR(impl_->RecordFailure(key));
     return fail(*normalized, "unknown user");
   }
   if (!internal::VerifyPassword(user->password_hash, password)) {
-    impl_->RecordFailure(key);
+    SMOOTH_RETURN_IF_ERROR(impl_->RecordFailure(key));
     return fail(*normalized, "wrong password");
   }
   if (!user->is_active) return fail(*normalized, "user inactive");
   if (user_tenant && user_tenant->status == TenantStatus::kSuspended)
     return fail(*normalized, "tenant suspended");
-  impl_->ClearFailures(key);
 
   Session s{.id = {}, .session_key = RandomKey(), .user = user->id, .tenant = user->tenant,
             .original = std::nullopt, .ip_address = std::string(ip_address),
             .created_at = Now(), .ended_at = std::nullopt};
   auto txn = impl_->Write();
   if (!txn) return txn.error();
+  SMOOTH_RETURN_IF_ERROR((*txn)->ClearLoginFailures(key));
   auto created = (*txn)->InsertSession(s);
   if (!created) return created;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());

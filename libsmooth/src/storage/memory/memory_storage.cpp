@@ -6,6 +6,7 @@
 #include <cctype>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -98,6 +99,9 @@ struct SharedData {
   std::map<GrantId, Grant> grants;
   std::map<SessionId, Session> sessions;
   std::map<std::string, SessionId> session_by_key;
+  // Failed logins (the login throttle's), by account and by time.
+  std::multiset<std::pair<std::string, Instant>> failures_by_account;
+  std::multiset<std::pair<Instant, std::string>> failures_by_time;
   // Storage::SharedEpoch. Advanced by a committing writer before it lets go of the lock, so
   // a reader that sees the new value then reads (under the lock) the new rows.
   std::atomic<std::int64_t> epoch{0};
@@ -280,6 +284,33 @@ class MemorySharedTransaction final : public SharedTransaction {
     return out;
   }
 
+  Result<int> CountLoginFailures(std::string_view account, Instant since) override {
+    const std::string key(account);
+    auto& by_account = data_.failures_by_account;
+    return static_cast<int>(std::distance(by_account.lower_bound({key, since}),
+                                          by_account.upper_bound({key, Instant::max()})));
+  }
+  Status RecordLoginFailure(std::string_view account, Instant at, Instant forget_before) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    auto& by_time = data_.failures_by_time;
+    while (!by_time.empty() && by_time.begin()->first < forget_before) {
+      auto [when, who] = *by_time.begin();
+      DropFailure(who, when);
+    }
+    AddFailure(std::string(account), at);
+    return {};
+  }
+  Status ClearLoginFailures(std::string_view account) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    const std::string key(account);
+    auto& by_account = data_.failures_by_account;
+    for (auto it = by_account.lower_bound({key, Instant::min()});
+         it != by_account.end() && it->first == key;
+         it = by_account.lower_bound({key, Instant::min()}))
+      DropFailure(key, it->second);
+    return {};
+  }
+
   Status Commit() override {
     if (done_) return FailedPrecondition("transaction already finished");
     done_ = true;
@@ -310,6 +341,28 @@ class MemorySharedTransaction final : public SharedTransaction {
     std::int64_t id = data_.next_id;
     undo_.Set(data_.next_id, id + 1);
     return id;
+  }
+
+  // One failed login in or out of both indexes, undone on rollback.
+  static void EraseOne(auto& set, const auto& value) {
+    auto it = set.find(value);
+    if (it != set.end()) set.erase(it);
+  }
+  void AddFailure(const std::string& account, Instant at) {
+    data_.failures_by_account.emplace(account, at);
+    data_.failures_by_time.emplace(at, account);
+    undo_.Push([&d = data_, account, at] {
+      EraseOne(d.failures_by_account, std::pair(account, at));
+      EraseOne(d.failures_by_time, std::pair(at, account));
+    });
+  }
+  void DropFailure(const std::string& account, Instant at) {
+    EraseOne(data_.failures_by_account, std::pair(account, at));
+    EraseOne(data_.failures_by_time, std::pair(at, account));
+    undo_.Push([&d = data_, account, at] {
+      d.failures_by_account.emplace(account, at);
+      d.failures_by_time.emplace(at, account);
+    });
   }
 
   SharedData& data_;

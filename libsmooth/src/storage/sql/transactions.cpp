@@ -516,6 +516,38 @@ Result<std::vector<Session>> SqlSharedTransaction::ListLiveMasquerades(SessionId
       [&] { return Select<SessionRow>(core_.conn(), sql, IdParam(original.value())); });
 }
 
+Result<int> SqlSharedTransaction::CountLoginFailures(std::string_view account, Instant since) {
+  return core_.Run([&]() -> Result<int> {
+    auto n = Scalar<long long>(core_.conn(),
+                               "SELECT COUNT(*) FROM login_failures WHERE account = :a AND at >= :t",
+                               Params<std::string, long long>{
+                                   {std::string(account), since.time_since_epoch().count()}});
+    return static_cast<int>(n.value_or(0));
+  });
+}
+
+Status SqlSharedTransaction::RecordLoginFailure(std::string_view account, Instant at,
+                                                Instant forget_before) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&]() -> Status {
+    // Expired failures go first, whoever's: made-up accounts must not grow the table.
+    Exec(core_.conn(), "DELETE FROM login_failures WHERE at < :t",
+         Params<long long>{{forget_before.time_since_epoch().count()}});
+    Exec(core_.conn(), "INSERT INTO login_failures (account, at) VALUES (:a, :t)",
+         Params<std::string, long long>{{std::string(account), at.time_since_epoch().count()}});
+    return {};
+  });
+}
+
+Status SqlSharedTransaction::ClearLoginFailures(std::string_view account) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&]() -> Status {
+    Exec(core_.conn(), "DELETE FROM login_failures WHERE account = :a",
+         Params<std::string>{{std::string(account)}});
+    return {};
+  });
+}
+
 // ----------------------------------------------------------------------------------------
 // Tenant tables
 

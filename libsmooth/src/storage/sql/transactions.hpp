@@ -221,6 +221,9 @@ class SqlSharedTransaction final : public SharedTransaction {
   Status UpdateSession(const Session& session) override;
   Result<Session> GetSession(SessionId id) override;
   Result<std::vector<Session>> ListLiveMasquerades(SessionId original) override;
+  Result<int> CountLoginFailures(std::string_view account, Instant since) override;
+  Status RecordLoginFailure(std::string_view account, Instant at, Instant forget_before) override;
+  Status ClearLoginFailures(std::string_view account) override;
 
   Status Commit() override { return core_.Commit(); }
 

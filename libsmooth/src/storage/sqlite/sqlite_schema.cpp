@@ -86,6 +86,16 @@ std::span<const sql::Migration> SharedMigrations() {
            "CREATE TABLE shared_epoch (value INTEGER NOT NULL)",
            "INSERT INTO shared_epoch (value) VALUES (0)",
        }},
+      {4,
+       "login_failures",
+       {
+           // Failed logins per account (Platform's key), so that every process on this
+           // storage throttles an account together. Rows older than the throttle window are
+           // deleted as new failures come in.
+           "CREATE TABLE login_failures (account TEXT NOT NULL, at INTEGER NOT NULL)",
+           "CREATE INDEX login_failures_by_account ON login_failures (account, at)",
+           "CREATE INDEX login_failures_by_time ON login_failures (at)",
+       }},
   };
   return kMigrations;
 }
