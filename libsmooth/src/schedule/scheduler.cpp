@@ -475,6 +475,7 @@ struct Scheduler::Impl {
     std::vector<std::function<void()>> on_commit;
     std::size_t writes_at_join = 0;
     bool finished = false;
+    bool committed = false;  // Commit() returned ok: the batch, with this operation, is saved
     // The shared epoch Platform's actor checks use instead of reading it: for the operation
     // that began a batch with BeginTenantWrite, what its first statement read; for every
     // member of a batch begun with BeginTenantWriteAt, the epoch storage checks at commit.
@@ -611,7 +612,7 @@ struct Scheduler::Impl {
   // Finishes `op`: applies its state changes, and commits the batch if it is the last one
   // to finish, or waits for the one that does. Returns the batch's outcome, with the state
   // locked again.
-  Status Commit(WriteOp& op, TenantId /*tenant*/) {
+  Status Commit(WriteOp& op) {
     for (auto& apply : op.on_commit) apply();
     op.on_commit.clear();
     auto& b = *op.batch;
@@ -622,6 +623,7 @@ struct Scheduler::Impl {
     ++b.finished;
     Status outcome = Settle(op);
     if (outcome.code() == StatusCode::kAborted) Stale(op);
+    op.committed = outcome.ok();
     return outcome;
   }
 
@@ -770,6 +772,58 @@ struct Scheduler::Impl {
     return outcome;
   }
 
+  // The two shapes of write operation. Both run again while an attempt decided against a
+  // stale state (Retrying), looking the tenant up afresh each time. A body writes through
+  // `op`, calls Commit(op) and returns the operation's answer; one that returns without
+  // calling it (a refusal, or an answer that needs no write) gives up its place in the
+  // batch as `op` goes out of scope.
+
+  // Changes to the tenant's setup (resources, services, customers). `check(t)` validates
+  // and authorizes what needs no state, before the operation joins a batch and locks the
+  // state; then `body(op)` writes. They announce no events, so deliver none.
+  template <typename Check, typename Body>
+  auto WriteSetup(const Principal& actor, TenantId tenant, Check&& check, Body&& body) {
+    using R = decltype(body(std::declval<WriteOp&>()));
+    return Retrying([&](WriteAttempt& attempt) -> R {
+      auto t = TenantFor(actor, tenant);
+      if (!t) return t.error();
+      SMOOTH_RETURN_IF_ERROR(check(*t));
+      auto op = BeginWrite(*t, attempt);
+      if (!op) return op.error();
+      return body(*op);
+    });
+  }
+
+  // Bookings and holds: `body(op, t)` decides everything against the state, in the batch.
+  // Once it has committed and left the batch, with the state unlocked, `then(t, answer)`
+  // runs (Book and BookSeries audit bookings outside working hours there) and the tenant's
+  // queued events, the operation's among them, are delivered. An operation that did not
+  // commit does neither.
+  template <typename Body, typename Then>
+  auto WriteBooking(const Principal& actor, TenantId tenant, Body&& body, Then&& then) {
+    using R = decltype(body(std::declval<WriteOp&>(), std::declval<const Tenant&>()));
+    return Retrying([&](WriteAttempt& attempt) -> R {
+      auto t = TenantFor(actor, tenant);
+      if (!t) return t.error();
+      std::shared_ptr<TenantState> st;
+      std::optional<R> answer;
+      {
+        auto op = BeginWrite(*t, attempt);
+        if (!op) return op.error();
+        st = op->st;
+        answer.emplace(body(*op, *t));
+        if (!op->committed) return std::move(*answer);
+      }  // `op` is done with: the state is unlocked
+      then(*t, *answer);
+      Deliver(*st);
+      return std::move(*answer);
+    });
+  }
+  template <typename Body>
+  auto WriteBooking(const Principal& actor, TenantId tenant, Body&& body) {
+    return WriteBooking(actor, tenant, std::forward<Body>(body), [](const Tenant&, const auto&) {});
+  }
+
   // A read: the tenant's storage read transaction and its state, locked shared and
   // current. Rebuilding (or expiring holds) needs the exclusive lock briefly.
   // Delivers whatever a read queued (hold_expired events) once the read is over: declared
@@ -831,6 +885,32 @@ struct Scheduler::Impl {
     if (!t) return t.error();
     SMOOTH_RETURN_IF_ERROR(Require(actor, action, *t));
     return BeginRead(*t);
+  }
+
+  // Reads of resources and services, which the state holds whole and anyone who may read
+  // availability may see: the entry `id` of `table`, or all its entries in id order, each
+  // as its stored `row`.
+  template <typename Id, typename Entry, typename Row>
+  Result<Row> GetKept(const Principal& actor, TenantId tenant,
+                      std::unordered_map<Id, Entry> TenantState::*table, Row Entry::*row, Id id,
+                      std::string_view what) {
+    auto op = AuthorizedRead(actor, tenant, Action::kAvailabilityRead);
+    if (!op) return op.error();
+    const auto& entries = (*op->st).*table;
+    auto it = entries.find(id);
+    if (it == entries.end()) return NotFound(fmt::format("{} {} not found", what, id));
+    return it->second.*row;
+  }
+  template <typename Id, typename Entry, typename Row>
+  Result<std::vector<Row>> ListKept(const Principal& actor, TenantId tenant,
+                                    std::unordered_map<Id, Entry> TenantState::*table,
+                                    Row Entry::*row) {
+    auto op = AuthorizedRead(actor, tenant, Action::kAvailabilityRead);
+    if (!op) return op.error();
+    std::vector<Row> out;
+    for (const auto& [id, entry] : (*op->st).*table) out.push_back(entry.*row);
+    std::sort(out.begin(), out.end(), [](const Row& a, const Row& b) { return a.id < b.id; });
+    return out;
   }
 
   bool HasExpiredHold(const TenantState& st) const {
@@ -1167,87 +1247,84 @@ Status ValidateService(const Service& s) {
 
 Result<Resource> Scheduler::CreateResource(const Principal& actor, TenantId tenant,
                                            const ResourceSpec& spec) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Resource> {
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    Resource r;
-    r.name = spec.name;
-    r.kind = spec.kind;
-    r.capacity = spec.capacity;
-    r.time_zone = spec.time_zone.empty() ? t->time_zone : spec.time_zone;
-    r.user = spec.user;
-    r.hours = spec.hours;
-    SMOOTH_RETURN_IF_ERROR(ValidateResource(r));
-    auto cal = MakeCalendar(r.time_zone, r.hours);
-    if (!cal) return cal.error();
-    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kResourceManage, *t));
-    if (r.user) {
-      auto u = impl_->platform.GetUser(actor, *r.user);
-      if (!u || u->tenant != tenant) return NotFound(fmt::format("user: {} not found", *r.user));
-    }
-    auto op = impl_->BeginWrite(*t, attempt);
-    if (!op) return op.error();
-    r.created_at = r.updated_at = impl_->Now();
-    auto created = op->txn->InsertResource(r);
-    if (!created) return created;
-    Resource row = *created;
-    op->on_commit.push_back([st = op->st.get(), row, c = std::move(*cal)]() mutable {
-      st->resources.try_emplace(row.id, row, std::move(c));
-    });
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    return row;
-  });
+  Resource r;
+  r.name = spec.name;
+  r.kind = spec.kind;
+  r.capacity = spec.capacity;
+  r.user = spec.user;
+  r.hours = spec.hours;
+  std::optional<internal::Calendar> cal;  // made from r by the check
+  return impl_->WriteSetup(
+      actor, tenant,
+      [&](const Tenant& t) -> Status {
+        r.time_zone = spec.time_zone.empty() ? t.time_zone : spec.time_zone;
+        SMOOTH_RETURN_IF_ERROR(ValidateResource(r));
+        auto made = MakeCalendar(r.time_zone, r.hours);
+        if (!made) return made.error();
+        cal.emplace(std::move(*made));
+        SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kResourceManage, t));
+        if (r.user) {
+          auto u = impl_->platform.GetUser(actor, *r.user);
+          if (!u || u->tenant != tenant)
+            return NotFound(fmt::format("user: {} not found", *r.user));
+        }
+        return {};
+      },
+      [&](Impl::WriteOp& op) -> Result<Resource> {
+        r.created_at = r.updated_at = impl_->Now();
+        auto created = op.txn->InsertResource(r);
+        if (!created) return created;
+        Resource row = *created;
+        op.on_commit.push_back([st = op.st.get(), row, c = std::move(*cal)]() mutable {
+          st->resources.try_emplace(row.id, row, std::move(c));
+        });
+        SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+        return row;
+      });
 }
 
 Result<Resource> Scheduler::UpdateResource(const Principal& actor, TenantId tenant,
                                            const Resource& resource) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Resource> {
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    SMOOTH_RETURN_IF_ERROR(ValidateResource(resource));
-    auto cal = MakeCalendar(resource.time_zone, resource.hours);
-    if (!cal) return cal.error();
-    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kResourceManage, *t));
-    auto op = impl_->BeginWrite(*t, attempt);
-    if (!op) return op.error();
-    auto it = op->st->resources.find(resource.id);
-    if (it == op->st->resources.end())
-      return NotFound(fmt::format("resource {} not found", resource.id));
-    ResourceState& rs = it->second;
-    if (resource.capacity < rs.resource.capacity) {
-      // Lowering capacity must not strand existing bookings above it.
-      Span everything{Instant::min() + std::chrono::hours(24 * 365),
-                      Instant::max() - std::chrono::hours(24 * 365)};
-      if (rs.index.MaxCount(everything) > resource.capacity)
-        return Conflict("capacity: existing bookings exceed the new capacity");
-    }
-    Resource row = resource;
-    row.created_at = rs.resource.created_at;
-    row.updated_at = impl_->Now();
-    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateResource(row));
-    op->on_commit.push_back([&rs, row, c = std::move(*cal)]() mutable {
-      rs.Redefine(row, std::move(c));
-    });
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    return row;
-  });
+  std::optional<internal::Calendar> cal;  // made from `resource` by the check
+  return impl_->WriteSetup(
+      actor, tenant,
+      [&](const Tenant& t) -> Status {
+        SMOOTH_RETURN_IF_ERROR(ValidateResource(resource));
+        auto made = MakeCalendar(resource.time_zone, resource.hours);
+        if (!made) return made.error();
+        cal.emplace(std::move(*made));
+        return impl_->Require(actor, Action::kResourceManage, t);
+      },
+      [&](Impl::WriteOp& op) -> Result<Resource> {
+        auto it = op.st->resources.find(resource.id);
+        if (it == op.st->resources.end())
+          return NotFound(fmt::format("resource {} not found", resource.id));
+        ResourceState& rs = it->second;
+        if (resource.capacity < rs.resource.capacity) {
+          // Lowering capacity must not strand existing bookings above it.
+          Span everything{Instant::min() + std::chrono::hours(24 * 365),
+                          Instant::max() - std::chrono::hours(24 * 365)};
+          if (rs.index.MaxCount(everything) > resource.capacity)
+            return Conflict("capacity: existing bookings exceed the new capacity");
+        }
+        Resource row = resource;
+        row.created_at = rs.resource.created_at;
+        row.updated_at = impl_->Now();
+        SMOOTH_RETURN_IF_ERROR(op.txn->UpdateResource(row));
+        op.on_commit.push_back(
+            [&rs, row, c = std::move(*cal)]() mutable { rs.Redefine(row, std::move(c)); });
+        SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+        return row;
+      });
 }
 
 Result<Resource> Scheduler::GetResource(const Principal& actor, TenantId tenant, ResourceId id) {
-  auto op = impl_->AuthorizedRead(actor, tenant, Action::kAvailabilityRead);
-  if (!op) return op.error();
-  auto it = op->st->resources.find(id);
-  if (it == op->st->resources.end()) return NotFound(fmt::format("resource {} not found", id));
-  return it->second.resource;
+  return impl_->GetKept(actor, tenant, &TenantState::resources, &ResourceState::resource, id,
+                        "resource");
 }
 
 Result<std::vector<Resource>> Scheduler::ListResources(const Principal& actor, TenantId tenant) {
-  auto op = impl_->AuthorizedRead(actor, tenant, Action::kAvailabilityRead);
-  if (!op) return op.error();
-  std::vector<Resource> out;
-  for (const auto& [id, rs] : op->st->resources) out.push_back(rs.resource);
-  std::sort(out.begin(), out.end(), [](const Resource& a, const Resource& b) { return a.id < b.id; });
-  return out;
+  return impl_->ListKept(actor, tenant, &TenantState::resources, &ResourceState::resource);
 }
 
 // --- Services ----------------------------------------------------------------------------
@@ -1268,112 +1345,107 @@ Status CheckRequirementsExist(const TenantState& st, const Service& s) {
 
 Result<Service> Scheduler::CreateService(const Principal& actor, TenantId tenant,
                                          const ServiceSpec& spec) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Service> {
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    Service s;
-    s.name = spec.name;
-    s.duration = spec.duration;
-    s.buffer_before = spec.buffer_before;
-    s.buffer_after = spec.buffer_after;
-    s.slot_interval = spec.slot_interval;
-    s.min_notice = spec.min_notice;
-    s.max_advance = spec.max_advance;
-    s.price_minor = spec.price_minor;
-    s.currency = spec.currency;
-    s.requirements = spec.requirements;
-    SMOOTH_RETURN_IF_ERROR(ValidateService(s));
-    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kServiceManage, *t));
-    auto op = impl_->BeginWrite(*t, attempt);
-    if (!op) return op.error();
-    SMOOTH_RETURN_IF_ERROR(CheckRequirementsExist(*op->st, s));
-    s.created_at = s.updated_at = impl_->Now();
-    auto created = op->txn->InsertService(s);
-    if (!created) return created;
-    Service row = *created;
-    op->on_commit.push_back([st = op->st.get(), row] {
-      st->services.insert_or_assign(row.id, MakeServiceState(*st, row));
-    });
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    return row;
-  });
+  Service s;
+  s.name = spec.name;
+  s.duration = spec.duration;
+  s.buffer_before = spec.buffer_before;
+  s.buffer_after = spec.buffer_after;
+  s.slot_interval = spec.slot_interval;
+  s.min_notice = spec.min_notice;
+  s.max_advance = spec.max_advance;
+  s.price_minor = spec.price_minor;
+  s.currency = spec.currency;
+  s.requirements = spec.requirements;
+  return impl_->WriteSetup(
+      actor, tenant,
+      [&](const Tenant& t) -> Status {
+        SMOOTH_RETURN_IF_ERROR(ValidateService(s));
+        return impl_->Require(actor, Action::kServiceManage, t);
+      },
+      [&](Impl::WriteOp& op) -> Result<Service> {
+        SMOOTH_RETURN_IF_ERROR(CheckRequirementsExist(*op.st, s));
+        s.created_at = s.updated_at = impl_->Now();
+        auto created = op.txn->InsertService(s);
+        if (!created) return created;
+        Service row = *created;
+        op.on_commit.push_back([st = op.st.get(), row] {
+          st->services.insert_or_assign(row.id, MakeServiceState(*st, row));
+        });
+        SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+        return row;
+      });
 }
 
 Result<Service> Scheduler::UpdateService(const Principal& actor, TenantId tenant,
                                          const Service& service) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Service> {
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    SMOOTH_RETURN_IF_ERROR(ValidateService(service));
-    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kServiceManage, *t));
-    auto op = impl_->BeginWrite(*t, attempt);
-    if (!op) return op.error();
-    auto it = op->st->services.find(service.id);
-    if (it == op->st->services.end()) return NotFound(fmt::format("service {} not found", service.id));
-    SMOOTH_RETURN_IF_ERROR(CheckRequirementsExist(*op->st, service));
-    Service row = service;
-    row.created_at = it->second.service.created_at;
-    row.updated_at = impl_->Now();
-    SMOOTH_RETURN_IF_ERROR(op->txn->UpdateService(row));
-    op->on_commit.push_back([st = op->st.get(), row] {
-      st->services.insert_or_assign(row.id, MakeServiceState(*st, row));
-    });
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    return row;
-  });
+  return impl_->WriteSetup(
+      actor, tenant,
+      [&](const Tenant& t) -> Status {
+        SMOOTH_RETURN_IF_ERROR(ValidateService(service));
+        return impl_->Require(actor, Action::kServiceManage, t);
+      },
+      [&](Impl::WriteOp& op) -> Result<Service> {
+        auto it = op.st->services.find(service.id);
+        if (it == op.st->services.end())
+          return NotFound(fmt::format("service {} not found", service.id));
+        SMOOTH_RETURN_IF_ERROR(CheckRequirementsExist(*op.st, service));
+        Service row = service;
+        row.created_at = it->second.service.created_at;
+        row.updated_at = impl_->Now();
+        SMOOTH_RETURN_IF_ERROR(op.txn->UpdateService(row));
+        op.on_commit.push_back([st = op.st.get(), row] {
+          st->services.insert_or_assign(row.id, MakeServiceState(*st, row));
+        });
+        SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+        return row;
+      });
 }
 
 Result<Service> Scheduler::GetService(const Principal& actor, TenantId tenant, ServiceId id) {
-  auto op = impl_->AuthorizedRead(actor, tenant, Action::kAvailabilityRead);
-  if (!op) return op.error();
-  auto it = op->st->services.find(id);
-  if (it == op->st->services.end()) return NotFound(fmt::format("service {} not found", id));
-  return it->second.service;
+  return impl_->GetKept(actor, tenant, &TenantState::services, &ServiceState::service, id,
+                        "service");
 }
 
 Result<std::vector<Service>> Scheduler::ListServices(const Principal& actor, TenantId tenant) {
-  auto op = impl_->AuthorizedRead(actor, tenant, Action::kAvailabilityRead);
-  if (!op) return op.error();
-  std::vector<Service> out;
-  for (const auto& [id, s] : op->st->services) out.push_back(s.service);
-  std::sort(out.begin(), out.end(), [](const Service& a, const Service& b) { return a.id < b.id; });
-  return out;
+  return impl_->ListKept(actor, tenant, &TenantState::services, &ServiceState::service);
 }
 
 // --- Customers ---------------------------------------------------------------------------
 
 Result<Customer> Scheduler::CreateCustomer(const Principal& actor, TenantId tenant,
                                            const CustomerSpec& spec) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Customer> {
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    SMOOTH_RETURN_IF_ERROR(internal::ValidateText(spec.name, "name", 200));
-    Customer c;
-    c.name = spec.name;
-    c.phone = spec.phone;
-    c.user = spec.user;
-    if (!spec.email.empty()) {
-      auto email = internal::NormalizeEmail(spec.email);
-      if (!email) return email.error();
-      c.email = *email;
-    }
-    if (spec.phone.size() > 40) return InvalidArgument("phone: longer than 40 characters");
-    SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerManage, *t, spec.user));
-    if (c.user) {
-      auto u = impl_->platform.GetUser(actor, *c.user);
-      if (!u || u->tenant != tenant) return NotFound(fmt::format("user: {} not found", *c.user));
-      if (u->role != Role::kCustomer) return InvalidArgument("user: must have role CUSTOMER");
-    }
-    auto op = impl_->BeginWrite(*t, attempt);
-    if (!op) return op.error();
-    c.created_at = impl_->Now();
-    auto created = op->txn->InsertCustomer(c);
-    if (!created) return created;
-    Customer row = *created;
-    op->on_commit.push_back([st = op->st.get(), row] { st->customers[row.id] = row; });
-    SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    return row;
-  });
+  Customer c;
+  c.name = spec.name;
+  c.phone = spec.phone;
+  c.user = spec.user;
+  return impl_->WriteSetup(
+      actor, tenant,
+      [&](const Tenant& t) -> Status {
+        SMOOTH_RETURN_IF_ERROR(internal::ValidateText(spec.name, "name", 200));
+        if (!spec.email.empty()) {
+          auto email = internal::NormalizeEmail(spec.email);
+          if (!email) return email.error();
+          c.email = *email;
+        }
+        if (spec.phone.size() > 40) return InvalidArgument("phone: longer than 40 characters");
+        SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerManage, t, spec.user));
+        if (c.user) {
+          auto u = impl_->platform.GetUser(actor, *c.user);
+          if (!u || u->tenant != tenant)
+            return NotFound(fmt::format("user: {} not found", *c.user));
+          if (u->role != Role::kCustomer) return InvalidArgument("user: must have role CUSTOMER");
+        }
+        return {};
+      },
+      [&](Impl::WriteOp& op) -> Result<Customer> {
+        c.created_at = impl_->Now();
+        auto created = op.txn->InsertCustomer(c);
+        if (!created) return created;
+        Customer row = *created;
+        op.on_commit.push_back([st = op.st.get(), row] { st->customers[row.id] = row; });
+        SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+        return row;
+      });
 }
 
 Result<Customer> Scheduler::GetCustomer(const Principal& actor, TenantId tenant, CustomerId id) {
@@ -1393,97 +1465,84 @@ Result<Customer> Scheduler::GetCustomer(const Principal& actor, TenantId tenant,
 
 Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
                                     const BookingRequest& request) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Appointment> {
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    Result<Appointment> result = Internal("unreachable");
-    std::shared_ptr<TenantState> st;
-    {
-      auto op = impl_->BeginWrite(*t, attempt);
-      if (!op) return op.error();
-      st = op->st;
-      if (request.idempotency_key) {
-        auto existing = op->txn->FindAppointmentByIdempotencyKey(*request.idempotency_key);
-        if (existing) {
-          if (!Impl::SameRequest(*existing, request))
-            return Conflict("idempotency_key: already used for a different booking");
-          SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCreate, *t,
-                                                st->customers.count(existing->customer)
-                                                    ? st->customers.at(existing->customer).user
-                                                    : std::nullopt));
-          return existing;
+  return impl_->WriteBooking(
+      actor, tenant,
+      [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
+        TenantState& st = *op.st;
+        if (request.idempotency_key) {
+          auto existing = op.txn->FindAppointmentByIdempotencyKey(*request.idempotency_key);
+          if (existing) {
+            if (!Impl::SameRequest(*existing, request))
+              return Conflict("idempotency_key: already used for a different booking");
+            SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCreate, t,
+                                                  st.customers.count(existing->customer)
+                                                      ? st.customers.at(existing->customer).user
+                                                      : std::nullopt));
+            return existing;  // written before: nothing to commit
+          }
         }
-      }
-      auto plan = impl_->PlanBooking(actor, *t, *st, request);
-      if (!plan) return plan.error();
-      auto created = op->txn->InsertAppointment(impl_->NewAppointment(actor, *plan, request, op->seq));
-      if (!created) return created;
-      result = std::move(*created);
-      const Appointment& a = *result;
-      if (impl_->listener_count.load(std::memory_order_acquire) > 0)
-        op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
-      op->on_commit.push_back([impl = impl_.get(), s = st.get(), id = a.id,
-                               p = Placement{plan->timing.Occupied(a.start), std::move(plan->resources)}]() mutable {
-        impl->Place(*s, id, std::move(p));
+        auto plan = impl_->PlanBooking(actor, t, st, request);
+        if (!plan) return plan.error();
+        auto created =
+            op.txn->InsertAppointment(impl_->NewAppointment(actor, *plan, request, op.seq));
+        if (!created) return created;
+        const Appointment& a = *created;
+        if (impl_->listener_count.load(std::memory_order_acquire) > 0)
+          op.events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
+        op.on_commit.push_back(
+            [impl = impl_.get(), s = &st, id = a.id,
+             p = Placement{plan->timing.Occupied(a.start), std::move(plan->resources)}]() mutable {
+              impl->Place(*s, id, std::move(p));
+            });
+        SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+        return created;
+      },
+      [&](const Tenant& t, const Result<Appointment>& booked) {
+        impl_->AuditOutsideHours(actor, t, *booked);
       });
-      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    }
-    impl_->AuditOutsideHours(actor, *t, *result);
-    impl_->Deliver(*st);
-    return result;
-  });
 }
 
 Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenant,
                                           AppointmentId id, Instant new_start,
                                           std::optional<std::int64_t> expected_version) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Appointment> {
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    Result<Appointment> result = Internal("unreachable");
-    std::shared_ptr<TenantState> st;
-    {
-      auto op = impl_->BeginWrite(*t, attempt);
-      if (!op) return op.error();
-      st = op->st;
-      auto a = op->txn->GetAppointment(id);
-      if (!a) return a;
-      SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentUpdate,
-                                                  Action::kAppointmentUpdate,
-                                                  Impl::OwnersOf(*st, a->customer, a->resources)));
-      if (expected_version && *expected_version != a->version)
-        return Conflict(fmt::format("version: expected {}, the appointment is at {}",
-                                    *expected_version, a->version));
-      if (!a->Occupies())
-        return FailedPrecondition(fmt::format("status: a {} appointment cannot be moved",
-                                              AppointmentStatusName(a->status)));
-      auto service = st->services.find(a->service);
-      if (service == st->services.end()) return Internal("appointment without its service");
-      SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(actor, service->second.service, new_start));
-      // Take the appointment out of the indexes while deciding, so it never blocks itself.
-      Impl::PlacementGuard guard{*impl_, *st, {}, {}, false};
-      guard.Remove(a->id);
-      Timing timing = TimingOf(*a);
-      std::vector<std::optional<ResourceId>> keep(a->resources.begin(), a->resources.end());
-      auto picks = impl_->Pick(*st, service->second, keep, timing, new_start, a->outside_hours);
-      if (!picks) return picks.error();
-      Appointment moved = *a;
-      moved.start = new_start;
-      moved.end = new_start + timing.duration;
-      moved.resources = *picks;
-      moved.version += 1;
-      moved.updated_at = impl_->Now();
-      moved.change_seq = op->seq;
-      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(moved));
-      guard.Add(moved.id, {timing.Occupied(moved.start), moved.resources});
-      op->events.push_back({tenant, 0, EventType::kRescheduled, moved, std::nullopt});
-      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-      guard.committed = true;
-      result = moved;
-    }
-    impl_->Deliver(*st);
-    return result;
-  });
+  return impl_->WriteBooking(
+      actor, tenant, [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
+        TenantState& st = *op.st;
+        auto a = op.txn->GetAppointment(id);
+        if (!a) return a;
+        SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, t, Action::kAppointmentUpdate,
+                                                    Action::kAppointmentUpdate,
+                                                    Impl::OwnersOf(st, a->customer, a->resources)));
+        if (expected_version && *expected_version != a->version)
+          return Conflict(fmt::format("version: expected {}, the appointment is at {}",
+                                      *expected_version, a->version));
+        if (!a->Occupies())
+          return FailedPrecondition(fmt::format("status: a {} appointment cannot be moved",
+                                                AppointmentStatusName(a->status)));
+        auto service = st.services.find(a->service);
+        if (service == st.services.end()) return Internal("appointment without its service");
+        SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(actor, service->second.service, new_start));
+        // Take the appointment out of the indexes while deciding, so it never blocks itself.
+        Impl::PlacementGuard guard{*impl_, st, {}, {}, false};
+        guard.Remove(a->id);
+        Timing timing = TimingOf(*a);
+        std::vector<std::optional<ResourceId>> keep(a->resources.begin(), a->resources.end());
+        auto picks = impl_->Pick(st, service->second, keep, timing, new_start, a->outside_hours);
+        if (!picks) return picks.error();
+        Appointment moved = *a;
+        moved.start = new_start;
+        moved.end = new_start + timing.duration;
+        moved.resources = *picks;
+        moved.version += 1;
+        moved.updated_at = impl_->Now();
+        moved.change_seq = op.seq;
+        SMOOTH_RETURN_IF_ERROR(op.txn->UpdateAppointment(moved));
+        guard.Add(moved.id, {timing.Occupied(moved.start), moved.resources});
+        op.events.push_back({tenant, 0, EventType::kRescheduled, moved, std::nullopt});
+        SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+        guard.committed = true;
+        return moved;
+      });
 }
 
 namespace {
@@ -1500,39 +1559,28 @@ bool IsFinal(AppointmentStatus s) {
 Result<Appointment> Scheduler::Impl::ChangeStatus(const Principal& actor, TenantId tenant,
                                                   AppointmentId id, AppointmentStatus status,
                                                   Action action, EventType event) {
-  return Retrying([&](WriteAttempt& attempt) -> Result<Appointment> {
-    auto t = TenantFor(actor, tenant);
-    if (!t) return t.error();
-    Result<Appointment> result = Internal("unreachable");
-    std::shared_ptr<TenantState> st;
-    {
-      auto op = BeginWrite(*t, attempt);
-      if (!op) return op.error();
-      st = op->st;
-      auto a = op->txn->GetAppointment(id);
-      if (!a) return a;
-      SMOOTH_RETURN_IF_ERROR(
-          RequireOnItem(actor, *t, action, action, OwnersOf(*st, a->customer, a->resources)));
-      if (IsFinal(a->status))
-        return FailedPrecondition(fmt::format("status: the appointment is already {}",
-                                              AppointmentStatusName(a->status)));
-      if (status == AppointmentStatus::kPending && a->status == AppointmentStatus::kConfirmed)
-        return FailedPrecondition("status: a confirmed appointment cannot go back to pending");
-      if (status == a->status) return a;
-      Appointment u = *a;
-      u.status = status;
-      u.version += 1;
-      u.updated_at = Now();
-      u.change_seq = op->seq;
-      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(u));
-      if (!u.Occupies())
-        op->on_commit.push_back([this, s = st.get(), id] { Unplace(*s, id); });
-      op->events.push_back({tenant, 0, event, u, std::nullopt});
-      SMOOTH_RETURN_IF_ERROR(Commit(*op, tenant));
-      result = u;
-    }
-    Deliver(*st);
-    return result;
+  return WriteBooking(actor, tenant, [&](WriteOp& op, const Tenant& t) -> Result<Appointment> {
+    TenantState& st = *op.st;
+    auto a = op.txn->GetAppointment(id);
+    if (!a) return a;
+    SMOOTH_RETURN_IF_ERROR(
+        RequireOnItem(actor, t, action, action, OwnersOf(st, a->customer, a->resources)));
+    if (IsFinal(a->status))
+      return FailedPrecondition(
+          fmt::format("status: the appointment is already {}", AppointmentStatusName(a->status)));
+    if (status == AppointmentStatus::kPending && a->status == AppointmentStatus::kConfirmed)
+      return FailedPrecondition("status: a confirmed appointment cannot go back to pending");
+    if (status == a->status) return a;  // nothing to write
+    Appointment u = *a;
+    u.status = status;
+    u.version += 1;
+    u.updated_at = Now();
+    u.change_seq = op.seq;
+    SMOOTH_RETURN_IF_ERROR(op.txn->UpdateAppointment(u));
+    if (!u.Occupies()) op.on_commit.push_back([this, s = &st, id] { Unplace(*s, id); });
+    op.events.push_back({tenant, 0, event, u, std::nullopt});
+    SMOOTH_RETURN_IF_ERROR(Commit(op));
+    return u;
   });
 }
 
@@ -1602,120 +1650,97 @@ Result<std::vector<Appointment>> Scheduler::ListAppointments(const Principal& ac
 
 Result<Hold> Scheduler::PlaceHold(const Principal& actor, TenantId tenant,
                                   const BookingRequest& request, std::optional<Duration> ttl) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Hold> {
-    Duration life = ttl.value_or(impl_->opt.default_hold_ttl);
-    if (life <= Duration(0) || life > impl_->opt.max_hold_ttl)
-      return InvalidArgument(fmt::format("ttl: must be positive and at most {} minutes",
-                                         std::chrono::duration_cast<std::chrono::minutes>(impl_->opt.max_hold_ttl).count()));
-    if (request.idempotency_key) return InvalidArgument("idempotency_key: give it to ConfirmHold");
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    Result<Hold> result = Internal("unreachable");
-    std::shared_ptr<TenantState> st;
-    {
-      auto op = impl_->BeginWrite(*t, attempt);
-      if (!op) return op.error();
-      st = op->st;
-      auto plan = impl_->PlanBooking(actor, *t, *st, request);
-      if (!plan) return plan.error();
-      Hold h;
-      h.service = request.service;
-      h.resources = plan->resources;
-      h.customer = request.customer;
-      h.start = plan->start;
-      h.end = plan->start + plan->timing.duration;
-      h.buffer_before = plan->timing.buffer_before;
-      h.buffer_after = plan->timing.buffer_after;
-      h.owner = actor.RealUser().id;
-      h.created_at = impl_->Now();
-      h.expires_at = h.created_at + life;
-      h.change_seq = op->seq;
-      auto created = op->txn->InsertHold(h);
-      if (!created) return created;
-      Hold row = *created;
-      op->on_commit.push_back([impl = impl_.get(), s = st.get(), row] { impl->PlaceHoldInIndex(*s, row); });
-      op->events.push_back({tenant, 0, EventType::kHoldCreated, std::nullopt, row});
-      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-      result = row;
-    }
-    impl_->Deliver(*st);
-    return result;
-  });
+  Duration life = ttl.value_or(impl_->opt.default_hold_ttl);
+  if (life <= Duration(0) || life > impl_->opt.max_hold_ttl)
+    return InvalidArgument(fmt::format(
+        "ttl: must be positive and at most {} minutes",
+        std::chrono::duration_cast<std::chrono::minutes>(impl_->opt.max_hold_ttl).count()));
+  if (request.idempotency_key) return InvalidArgument("idempotency_key: give it to ConfirmHold");
+  return impl_->WriteBooking(
+      actor, tenant, [&](Impl::WriteOp& op, const Tenant& t) -> Result<Hold> {
+        TenantState& st = *op.st;
+        auto plan = impl_->PlanBooking(actor, t, st, request);
+        if (!plan) return plan.error();
+        Hold h;
+        h.service = request.service;
+        h.resources = plan->resources;
+        h.customer = request.customer;
+        h.start = plan->start;
+        h.end = plan->start + plan->timing.duration;
+        h.buffer_before = plan->timing.buffer_before;
+        h.buffer_after = plan->timing.buffer_after;
+        h.owner = actor.RealUser().id;
+        h.created_at = impl_->Now();
+        h.expires_at = h.created_at + life;
+        h.change_seq = op.seq;
+        auto created = op.txn->InsertHold(h);
+        if (!created) return created;
+        Hold row = *created;
+        op.on_commit.push_back(
+            [impl = impl_.get(), s = &st, row] { impl->PlaceHoldInIndex(*s, row); });
+        op.events.push_back({tenant, 0, EventType::kHoldCreated, std::nullopt, row});
+        SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+        return row;
+      });
 }
 
 Status Scheduler::ReleaseHold(const Principal& actor, TenantId tenant, HoldId id) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Status {
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    std::shared_ptr<TenantState> st;
-    {
-      auto op = impl_->BeginWrite(*t, attempt);
-      if (!op) return op.error();
-      st = op->st;
-      auto h = impl_->LiveHold(*op, actor, *t, id, Action::kAppointmentCancel);
-      if (!h) return h.error();
-      h->released = true;
-      h->change_seq = op->seq;
-      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateHold(*h));
-      op->on_commit.push_back([impl = impl_.get(), s = st.get(), id] { impl->UnplaceHold(*s, id); });
-      op->events.push_back({tenant, 0, EventType::kHoldReleased, std::nullopt, *h});
-      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-    }
-    impl_->Deliver(*st);
-    return {};
+  return impl_->WriteBooking(actor, tenant, [&](Impl::WriteOp& op, const Tenant& t) -> Status {
+    auto h = impl_->LiveHold(op, actor, t, id, Action::kAppointmentCancel);
+    if (!h) return h.error();
+    h->released = true;
+    h->change_seq = op.seq;
+    SMOOTH_RETURN_IF_ERROR(op.txn->UpdateHold(*h));
+    op.on_commit.push_back(
+        [impl = impl_.get(), s = op.st.get(), id] { impl->UnplaceHold(*s, id); });
+    op.events.push_back({tenant, 0, EventType::kHoldReleased, std::nullopt, *h});
+    return impl_->Commit(op);
   });
 }
 
 Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tenant, HoldId id,
                                            std::optional<std::string> idempotency_key) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<Appointment> {
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    Result<Appointment> result = Internal("unreachable");
-    std::shared_ptr<TenantState> st;
-    {
-      auto op = impl_->BeginWrite(*t, attempt);
-      if (!op) return op.error();
-      st = op->st;
-      auto h = impl_->LiveHold(*op, actor, *t, id, Action::kAppointmentUpdate);
-      if (!h) return h.error();
-      const Customer* c = st->customers.count(h->customer) ? &st->customers.at(h->customer) : nullptr;
-      SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCreate, *t,
-                                            c ? c->user : std::nullopt));
-      h->released = true;
-      h->change_seq = op->seq;
-      SMOOTH_RETURN_IF_ERROR(op->txn->UpdateHold(*h));
-      // The hold's capacity passes to the appointment: same start, resources and buffers.
-      Instant now = impl_->Now();
-      Appointment a;
-      a.service = h->service;
-      a.resources = h->resources;
-      a.customer = h->customer;
-      a.start = h->start;
-      a.end = h->end;
-      a.buffer_before = h->buffer_before;
-      a.buffer_after = h->buffer_after;
-      a.status = AppointmentStatus::kConfirmed;
-      a.created_by = actor.RealUser().id;
-      a.created_at = a.updated_at = now;
-      a.idempotency_key = std::move(idempotency_key);
-      a.change_seq = op->seq;
-      auto created = op->txn->InsertAppointment(a);
-      if (!created) return created.error().code() == StatusCode::kAlreadyExists
-                               ? Result<Appointment>(Conflict("idempotency_key: already used"))
-                               : created;
-      Appointment row = *created;
-      op->on_commit.push_back([impl = impl_.get(), s = st.get(), id, row] {
-        impl->UnplaceHold(*s, id);
-        impl->Place(*s, row.id, {TimingOf(row).Occupied(row.start), row.resources});
+  return impl_->WriteBooking(
+      actor, tenant, [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
+        TenantState& st = *op.st;
+        auto h = impl_->LiveHold(op, actor, t, id, Action::kAppointmentUpdate);
+        if (!h) return h.error();
+        const Customer* c =
+            st.customers.count(h->customer) ? &st.customers.at(h->customer) : nullptr;
+        SMOOTH_RETURN_IF_ERROR(
+            impl_->Require(actor, Action::kAppointmentCreate, t, c ? c->user : std::nullopt));
+        h->released = true;
+        h->change_seq = op.seq;
+        SMOOTH_RETURN_IF_ERROR(op.txn->UpdateHold(*h));
+        // The hold's capacity passes to the appointment: same start, resources and buffers.
+        Instant now = impl_->Now();
+        Appointment a;
+        a.service = h->service;
+        a.resources = h->resources;
+        a.customer = h->customer;
+        a.start = h->start;
+        a.end = h->end;
+        a.buffer_before = h->buffer_before;
+        a.buffer_after = h->buffer_after;
+        a.status = AppointmentStatus::kConfirmed;
+        a.created_by = actor.RealUser().id;
+        a.created_at = a.updated_at = now;
+        a.idempotency_key = std::move(idempotency_key);
+        a.change_seq = op.seq;
+        auto created = op.txn->InsertAppointment(a);
+        if (!created)
+          return created.error().code() == StatusCode::kAlreadyExists
+                     ? Result<Appointment>(Conflict("idempotency_key: already used"))
+                     : created;
+        Appointment row = *created;
+        op.on_commit.push_back([impl = impl_.get(), s = &st, id, row] {
+          impl->UnplaceHold(*s, id);
+          impl->Place(*s, row.id, {TimingOf(row).Occupied(row.start), row.resources});
+        });
+        op.events.push_back({tenant, 0, EventType::kCreated, row, std::nullopt});
+        SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+        return row;
       });
-      op->events.push_back({tenant, 0, EventType::kCreated, row, std::nullopt});
-      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-      result = row;
-    }
-    impl_->Deliver(*st);
-    return result;
-  });
 }
 
 // --- Series ------------------------------------------------------------------------------
@@ -1723,130 +1748,116 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
 Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId tenant,
                                             const SeriesRequest& request,
                                             std::vector<OccurrenceConflict>* conflicts) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<SeriesBooking> {
-    if (request.first.idempotency_key)
-      return InvalidArgument("idempotency_key: not supported for series");
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    SeriesBooking result;
-    std::shared_ptr<TenantState> st;
-    {
-      auto op = impl_->BeginWrite(*t, attempt);
-      if (!op) return op.error();
-      st = op->st;
-      auto service = impl_->CheckRequest(*st, request.first);
-      if (!service) return service.error();
-      SMOOTH_RETURN_IF_ERROR(impl_->AuthorizeBooking(actor, *t, *st, request.first));
-      // The series is written in the wall-clock of its first resource.
-      ResourceId anchor = request.first.resources.empty() || !request.first.resources[0]
-                              ? (*service)->service.requirements[0].resources[0]
-                              : *request.first.resources[0];
-      const date::time_zone* zone = st->resources.at(anchor).calendar.zone();
-      LocalDate first_date = internal::LocalDateOf(zone, request.first.start);
-      std::chrono::minutes minutes = internal::LocalMinutesOf(zone, request.first.start);
-      Duration extra = request.first.start - internal::LocalToInstant(zone, first_date, minutes);
-      auto occurrences = internal::ExpandRecurrence(request.rrule, zone, first_date, minutes,
-                                                    impl_->opt.max_series_occurrences);
-      if (!occurrences) return occurrences.error();
-      if (occurrences->empty()) return InvalidArgument("rrule: produces no occurrences");
+  if (request.first.idempotency_key)
+    return InvalidArgument("idempotency_key: not supported for series");
+  return impl_->WriteBooking(
+      actor, tenant,
+      [&](Impl::WriteOp& op, const Tenant& t) -> Result<SeriesBooking> {
+        TenantState& st = *op.st;
+        auto service = impl_->CheckRequest(st, request.first);
+        if (!service) return service.error();
+        SMOOTH_RETURN_IF_ERROR(impl_->AuthorizeBooking(actor, t, st, request.first));
+        // The series is written in the wall-clock of its first resource.
+        ResourceId anchor = request.first.resources.empty() || !request.first.resources[0]
+                                ? (*service)->service.requirements[0].resources[0]
+                                : *request.first.resources[0];
+        const date::time_zone* zone = st.resources.at(anchor).calendar.zone();
+        LocalDate first_date = internal::LocalDateOf(zone, request.first.start);
+        std::chrono::minutes minutes = internal::LocalMinutesOf(zone, request.first.start);
+        Duration extra = request.first.start - internal::LocalToInstant(zone, first_date, minutes);
+        auto occurrences = internal::ExpandRecurrence(request.rrule, zone, first_date, minutes,
+                                                      impl_->opt.max_series_occurrences);
+        if (!occurrences) return occurrences.error();
+        if (occurrences->empty()) return InvalidArgument("rrule: produces no occurrences");
 
-      auto series = op->txn->NewSeriesId();
-      if (!series) return series.error();
-      result.series = *series;
-      // Plan each occurrence against the state including the earlier ones, then write all
-      // or nothing.
-      Impl::PlacementGuard guard{*impl_, *st, {}, {}, false};
-      std::vector<OccurrenceConflict> found;
-      std::int64_t provisional = 0;
-      std::vector<Appointment> planned;
-      for (const internal::Occurrence& occ : *occurrences) {
-        BookingRequest r = request.first;
-        r.start = occ.instant + extra;
-        auto plan = impl_->PlanBooking(actor, *t, *st, r);
-        if (!plan) {
-          if (plan.error().code() == StatusCode::kConflict ||
-              plan.error().code() == StatusCode::kFailedPrecondition) {
-            found.push_back({r.start, plan.error().message()});
-            continue;
+        auto series = op.txn->NewSeriesId();
+        if (!series) return series.error();
+        SeriesBooking result;
+        result.series = *series;
+        // Plan each occurrence against the state including the earlier ones, then write all
+        // or nothing.
+        Impl::PlacementGuard guard{*impl_, st, {}, {}, false};
+        std::vector<OccurrenceConflict> found;
+        std::int64_t provisional = 0;
+        std::vector<Appointment> planned;
+        for (const internal::Occurrence& occ : *occurrences) {
+          BookingRequest r = request.first;
+          r.start = occ.instant + extra;
+          auto plan = impl_->PlanBooking(actor, t, st, r);
+          if (!plan) {
+            if (plan.error().code() == StatusCode::kConflict ||
+                plan.error().code() == StatusCode::kFailedPrecondition) {
+              found.push_back({r.start, plan.error().message()});
+              continue;
+            }
+            return plan.error();
           }
-          return plan.error();
+          Appointment a = impl_->NewAppointment(actor, *plan, r, op.seq);
+          a.series = *series;
+          // A provisional negative id keeps it in the index until the real insert.
+          AppointmentId temp(--provisional);
+          guard.Add(temp, {plan->timing.Occupied(a.start), a.resources});
+          planned.push_back(std::move(a));
         }
-        Appointment a = impl_->NewAppointment(actor, *plan, r, op->seq);
-        a.series = *series;
-        // A provisional negative id keeps it in the index until the real insert.
-        AppointmentId temp(--provisional);
-        guard.Add(temp, {plan->timing.Occupied(a.start), a.resources});
-        planned.push_back(std::move(a));
-      }
-      if (!found.empty()) {
-        std::string list;
-        for (const auto& c : found) list += fmt::format("{}{} ({})", list.empty() ? "" : "; ",
-                                                        FormatRfc3339(c.start), c.reason);
-        if (conflicts) *conflicts = found;
-        return Conflict(fmt::format("series: {} of {} occurrences cannot be booked: {}",
-                                    found.size(), occurrences->size(), list));
-      }
-      for (Appointment& a : planned) {
-        auto created = op->txn->InsertAppointment(a);
-        if (!created) return created.error();
-        result.appointments.push_back(*created);
-      }
-      // Swap the provisional placements for the real ids once committed.
-      std::vector<AppointmentId> temps = guard.placed;
-      op->on_commit.push_back([impl = impl_.get(), s = st.get(), temps, rows = result.appointments] {
-        for (AppointmentId id : temps) impl->Unplace(*s, id);
-        for (const Appointment& a : rows)
-          impl->Place(*s, a.id, {TimingOf(a).Occupied(a.start), a.resources});
+        if (!found.empty()) {
+          std::string list;
+          for (const auto& c : found)
+            list += fmt::format("{}{} ({})", list.empty() ? "" : "; ", FormatRfc3339(c.start),
+                                c.reason);
+          if (conflicts) *conflicts = found;
+          return Conflict(fmt::format("series: {} of {} occurrences cannot be booked: {}",
+                                      found.size(), occurrences->size(), list));
+        }
+        for (Appointment& a : planned) {
+          auto created = op.txn->InsertAppointment(a);
+          if (!created) return created.error();
+          result.appointments.push_back(*created);
+        }
+        // Swap the provisional placements for the real ids once committed.
+        std::vector<AppointmentId> temps = guard.placed;
+        op.on_commit.push_back([impl = impl_.get(), s = &st, temps, rows = result.appointments] {
+          for (AppointmentId id : temps) impl->Unplace(*s, id);
+          for (const Appointment& a : rows)
+            impl->Place(*s, a.id, {TimingOf(a).Occupied(a.start), a.resources});
+        });
+        for (const Appointment& a : result.appointments)
+          op.events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
+        SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+        guard.committed = true;
+        return result;
+      },
+      [&](const Tenant& t, const Result<SeriesBooking>& booked) {
+        for (const Appointment& a : booked->appointments) impl_->AuditOutsideHours(actor, t, a);
       });
-      for (const Appointment& a : result.appointments)
-        op->events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
-      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-      guard.committed = true;
-    }
-    for (const Appointment& a : result.appointments) impl_->AuditOutsideHours(actor, *t, a);
-    impl_->Deliver(*st);
-    return result;
-  });
 }
 
 Result<int> Scheduler::CancelSeriesFrom(const Principal& actor, TenantId tenant,
                                         AppointmentId from) {
-  return impl_->Retrying([&](Impl::WriteAttempt& attempt) -> Result<int> {
-    auto t = impl_->TenantFor(actor, tenant);
-    if (!t) return t.error();
-    int count = 0;
-    std::shared_ptr<TenantState> st;
-    {
-      auto op = impl_->BeginWrite(*t, attempt);
-      if (!op) return op.error();
-      st = op->st;
-      auto first = op->txn->GetAppointment(from);
-      if (!first) return first.error();
-      if (!first->series) return FailedPrecondition("appointment: is not part of a series");
-      SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, *t, Action::kAppointmentCancel,
-                                                  Action::kAppointmentCancel,
-                                                  Impl::OwnersOf(*st, first->customer, first->resources)));
-      auto all = op->txn->ListSeries(*first->series);
-      if (!all) return all.error();
-      std::vector<AppointmentId> cancelled;
-      for (Appointment a : *all) {
-        if (a.start < first->start || IsFinal(a.status)) continue;
-        a.status = AppointmentStatus::kCancelled;
-        a.version += 1;
-        a.updated_at = impl_->Now();
-        a.change_seq = op->seq;
-        SMOOTH_RETURN_IF_ERROR(op->txn->UpdateAppointment(a));
-        cancelled.push_back(a.id);
-        op->events.push_back({tenant, 0, EventType::kCancelled, a, std::nullopt});
-      }
-      op->on_commit.push_back([impl = impl_.get(), s = st.get(), cancelled] {
-        for (AppointmentId id : cancelled) impl->Unplace(*s, id);
-      });
-      SMOOTH_RETURN_IF_ERROR(impl_->Commit(*op, tenant));
-      count = static_cast<int>(cancelled.size());
+  return impl_->WriteBooking(actor, tenant, [&](Impl::WriteOp& op, const Tenant& t) -> Result<int> {
+    auto first = op.txn->GetAppointment(from);
+    if (!first) return first.error();
+    if (!first->series) return FailedPrecondition("appointment: is not part of a series");
+    SMOOTH_RETURN_IF_ERROR(
+        impl_->RequireOnItem(actor, t, Action::kAppointmentCancel, Action::kAppointmentCancel,
+                             Impl::OwnersOf(*op.st, first->customer, first->resources)));
+    auto all = op.txn->ListSeries(*first->series);
+    if (!all) return all.error();
+    std::vector<AppointmentId> cancelled;
+    for (Appointment a : *all) {
+      if (a.start < first->start || IsFinal(a.status)) continue;
+      a.status = AppointmentStatus::kCancelled;
+      a.version += 1;
+      a.updated_at = impl_->Now();
+      a.change_seq = op.seq;
+      SMOOTH_RETURN_IF_ERROR(op.txn->UpdateAppointment(a));
+      cancelled.push_back(a.id);
+      op.events.push_back({tenant, 0, EventType::kCancelled, a, std::nullopt});
     }
-    impl_->Deliver(*st);
-    return count;
+    op.on_commit.push_back([impl = impl_.get(), s = op.st.get(), cancelled] {
+      for (AppointmentId id : cancelled) impl->Unplace(*s, id);
+    });
+    SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+    return static_cast<int>(cancelled.size());
   });
 }
 
