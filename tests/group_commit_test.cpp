@@ -233,6 +233,27 @@ TEST_CASE("a batch storage finds stale is decided again and saved once") {
   CHECK(f.Offered().size() == kFreeDay - 8);  // 09:00-09:15, 12:45-13:15, 14:45-15:15
 }
 
+// Decided again means decided from what the caller gave, every time.
+TEST_CASE("a hold confirmed again after a stale commit keeps its idempotency key") {
+  FaultyWorld f;
+  Hold h = Must(f.scheduler->PlaceHold(f.w.owner, f.w.acme.id,
+                                       {.service = f.cut.id, .customer = f.pat.id,
+                                        .start = Mon(9)}));
+  f.faults.abort_commits = 1;
+  Appointment a = Must(f.scheduler->ConfirmHold(f.w.owner, f.w.acme.id, h.id, "confirm-1"));
+  CHECK(f.faults.abort_commits.load() == 0);  // the first attempt was refused
+  CHECK(a.idempotency_key == std::optional<std::string>("confirm-1"));
+  auto fresh = Must(Scheduler::Open(*f.w.platform));
+  Appointment stored = Must(fresh->GetAppointment(f.w.root_p, f.w.acme.id, a.id));
+  CHECK(stored.idempotency_key == std::optional<std::string>("confirm-1"));
+  // So the same booking asked for again with the key is found, not made twice.
+  Appointment again = Must(f.scheduler->Book(
+      f.w.owner, f.w.acme.id,
+      {.service = f.cut.id, .customer = f.pat.id, .start = Mon(9), .idempotency_key = "confirm-1"}));
+  CHECK(again.id == a.id);
+  CHECK(f.Stored() == std::vector<std::string>{Show(Mon(9))});
+}
+
 TEST_CASE("every member of a batch storage finds stale runs again, and each is saved once") {
   FaultyWorld f;
   f.faults.abort_commits = 1;

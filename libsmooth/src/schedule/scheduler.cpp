@@ -1725,7 +1725,7 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
         a.status = AppointmentStatus::kConfirmed;
         a.created_by = actor.RealUser().id;
         a.created_at = a.updated_at = now;
-        a.idempotency_key = std::move(idempotency_key);
+        a.idempotency_key = idempotency_key;  // copied: an attempt may run again
         a.change_seq = op.seq;
         auto created = op.txn->InsertAppointment(a);
         if (!created)
