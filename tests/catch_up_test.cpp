@@ -69,6 +69,28 @@ TEST_CASE("a write decided against a state another writer moved on is decided ag
   CHECK(t.Offered(*t.w.scheduler) == t.Offered(*t.there));
 }
 
+// A refusal decided against a state that had moved on is decided again, like any answer;
+// security.log must still show one refusal for one request.
+TEST_CASE("a refusal decided against a state another writer moved on is audited once") {
+  TwoSchedulers t;
+  Must(t.Book(*t.w.scheduler, Mon(9)));  // this Scheduler's batches now assume its state
+  Must(t.Book(*t.w.scheduler, Mon(9, 30)));
+  Must(t.Book(*t.there, Mon(11)));  // and the tenant moves on behind its back
+  auto denials = [&] {
+    int n = 0;
+    for (const auto& line : t.w.security->Lines())
+      n += ParseLine(line).at("action").as_string() == "PERMISSION_DENIED" ? 1 : 0;
+    return n;
+  };
+  const int before = denials();
+  // A CUSTOMER may book only for their own customer record; Pat is not theirs.
+  auto refused = t.w.scheduler->Book(t.w.As("CUSTOMER"), t.w.acme.id,
+                                     {.service = t.cut.id, .customer = t.pat.id, .start = Mon(10)});
+  CHECK_CODE(refused, StatusCode::kPermissionDenied);
+  CHECK(denials() == before + 1);
+  CHECK(t.w.Occupying().size() == 3);
+}
+
 TEST_CASE("another writer's resource, service, customer and hold changes are seen") {
   TwoSchedulers t;
   CHECK(t.Offered(*t.w.scheduler).size() == 11);

@@ -133,6 +133,29 @@ TEST_CASE("denials are audited to security.log with the permission and reason") 
   CHECK(!o.at("reason").as_string().empty());
 }
 
+TEST_CASE("a check can hold its audit records until the caller's answer stands") {
+  World w;
+  w.security->Clear();
+  Principal customer = w.As("CUSTOMER");
+  Principal owner = w.As("TENANT_OWNER");
+  const Target acme{w.acme.id, {}, false, {}};
+  std::vector<AuditRecord> held;
+  CHECK(w.platform->Check(owner, Action::kResourceManage, acme, held).ok());
+  CHECK(held.empty());  // nothing to audit in an allowance the matrix makes
+  Status denied = w.platform->Check(customer, Action::kAuditRead, acme, held);
+  CHECK(denied.code() == StatusCode::kPermissionDenied);
+  CHECK(w.security->size() == 0);  // held, not written
+  REQUIRE(held.size() == 1);
+  CHECK(held[0].action == "PERMISSION_DENIED");
+  w.platform->WriteHeld(std::move(held));
+  auto lines = w.security->Lines();
+  REQUIRE(lines.size() == 1);
+  auto o = testing::ParseLine(lines[0]);
+  CHECK(o.at("action").as_string() == "PERMISSION_DENIED");
+  CHECK(o.at("permission").as_string() == "audit.read");
+  CHECK(o.at("user_email").as_string() == "customer@acme.test");
+}
+
 TEST_CASE("a suspended tenant's users cannot act") {
   World w;
   Principal owner = w.As("TENANT_OWNER");

@@ -130,6 +130,14 @@ class Platform {
 
   /// Authorize as a Status: ok, or permission_denied carrying the reason.
   Status Check(const Principal& actor, Action action, const Target& target);
+  /// Check for a caller that may decide one request more than once and wants it audited
+  /// once (the Scheduler runs a write again when it was decided against a stale state):
+  /// the records it would write to security.log go into `held` instead, for WriteHeld
+  /// once the answer stands, or to be dropped with an attempt that does not.
+  Status Check(const Principal& actor, Action action, const Target& target,
+               std::vector<AuditRecord>& held);
+  /// Writes records held back by Check to security.log, in order.
+  void WriteHeld(std::vector<AuditRecord> held);
 
   /// Authorize without auditing denials: for deciding what a listing shows, where a "no"
   /// is not an attempt. Grant uses that change the outcome are still audited.

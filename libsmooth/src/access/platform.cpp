@@ -107,8 +107,13 @@ struct Platform::Impl {
     // its own failure and there is nowhere better to send it.
     (void)sink->Append(AuditRecord{Now(), std::move(action), std::move(fields)});
   }
-  void Security(std::string action, std::vector<std::pair<std::string, AuditValue>> fields) const {
-    Write(opt.security_log.get(), std::move(action), std::move(fields));
+  // To security.log, or into `held` when the caller holds the records back (Platform::Check).
+  void Security(std::string action, std::vector<std::pair<std::string, AuditValue>> fields,
+                std::vector<AuditRecord>* held = nullptr) const {
+    if (held != nullptr)
+      held->push_back(AuditRecord{Now(), std::move(action), std::move(fields)});
+    else
+      Write(opt.security_log.get(), std::move(action), std::move(fields));
   }
   void MasqueradeLog(std::string action, const std::string& hijacker, const std::string& hijacked,
                      std::string_view ip, const std::string& session_key,
@@ -249,7 +254,8 @@ struct Platform::Impl {
   }
 
   // Decide and audit: denials and grant-made allowances go to security.log.
-  Decision DecideAudited(const FreshActor& actor, Action action, const Target& target) {
+  Decision DecideAudited(const FreshActor& actor, Action action, const Target& target,
+                         std::vector<AuditRecord>* held = nullptr) {
     Decision d = Decide(actor, action, target);
     if (!d.allowed) {
       Security("PERMISSION_DENIED", {{"user_email", actor.user.email},
@@ -257,27 +263,31 @@ struct Platform::Impl {
                                      {"permission", std::string(ActionName(action))},
                                      {"target_tenant", target.tenant ? AuditValue(target.tenant->value())
                                                                      : AuditValue(nullptr)},
-                                     {"reason", d.reason}});
+                                     {"reason", d.reason}},
+               held);
     } else {
-      AuditGrantUse(actor, action, d);
+      AuditGrantUse(actor, action, d, held);
     }
     return d;
   }
 
   // A decision that only a grant made is worth a line: the grant changed the outcome.
-  void AuditGrantUse(const FreshActor& actor, Action action, const Decision& d) const {
+  void AuditGrantUse(const FreshActor& actor, Action action, const Decision& d,
+                     std::vector<AuditRecord>* held = nullptr) const {
     if (!d.allowed || !d.via_grant) return;
     Security("GRANT_USED", {{"user_email", actor.user.email},
                             {"permission", std::string(ActionName(action))},
-                            {"grant_id", d.via_grant->value()}});
+                            {"grant_id", d.via_grant->value()}},
+             held);
   }
 
   // Refresh + DecideAudited as a Status, for operations.
   Result<std::shared_ptr<const FreshActor>> Require(const Principal& p, Action action,
-                                                    const Target& target) {
+                                                    const Target& target,
+                                                    std::vector<AuditRecord>* held = nullptr) {
     auto actor = Current(p);
     if (!actor) return actor.error();
-    Decision d = DecideAudited(**actor, action, target);
+    Decision d = DecideAudited(**actor, action, target, held);
     if (!d.allowed) return PermissionDenied(d.reason);
     return actor;
   }
@@ -617,6 +627,18 @@ void Platform::RecordSecurityEvent(std::string action,
 Status Platform::Check(const Principal& actor, Action action, const Target& target) {
   auto fresh = impl_->Require(actor, action, target);
   return fresh ? Status() : fresh.error();
+}
+
+Status Platform::Check(const Principal& actor, Action action, const Target& target,
+                       std::vector<AuditRecord>& held) {
+  auto fresh = impl_->Require(actor, action, target, &held);
+  return fresh ? Status() : fresh.error();
+}
+
+void Platform::WriteHeld(std::vector<AuditRecord> held) {
+  AuditSink* sink = impl_->opt.security_log.get();
+  if (sink == nullptr) return;
+  for (const AuditRecord& r : held) (void)sink->Append(r);  // as Impl::Write: never fails us
 }
 
 // --- Tenants and domains -----------------------------------------------------------------

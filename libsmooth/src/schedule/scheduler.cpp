@@ -250,7 +250,15 @@ struct Scheduler::Impl {
 
   Status Require(const Principal& actor, Action action, const Tenant& t,
                  std::optional<UserId> owner = std::nullopt) {
-    return platform.Check(actor, action, TargetIn(t, owner));
+    return Check(actor, action, TargetIn(t, owner));
+  }
+
+  // Platform::Check; within a write attempt (Retrying), what it audits is held back until
+  // the attempt's answer stands, so a refusal decided again is logged once.
+  static thread_local std::vector<AuditRecord>* held_audit;
+  Status Check(const Principal& actor, Action action, const Target& target) {
+    if (held_audit != nullptr) return platform.Check(actor, action, target, *held_audit);
+    return platform.Check(actor, action, target);
   }
 
   // Users who own an appointment-like item: its customer's login and the logins of its
@@ -275,7 +283,7 @@ struct Scheduler::Impl {
     if (platform.Evaluate(actor, all, TargetIn(t)).allowed) return {};
     for (UserId u : owners)
       if (platform.Evaluate(actor, own, TargetIn(t, u)).allowed) return {};
-    return platform.Check(actor, all, TargetIn(t));
+    return Check(actor, all, TargetIn(t));
   }
 
   bool MaySee(const Principal& actor, const Tenant& t, const TenantState& st,
@@ -451,12 +459,24 @@ struct Scheduler::Impl {
   // a stale state (which happens only in a batch begun with BeginTenantWriteAt; the next
   // batch then begins with BeginTenantWrite, so one retry normally suffices).
   static constexpr int kMaxWriteAttempts = 4;
+  //
+  // What an attempt would write to security.log (a refusal, say) is held until its answer
+  // stands: an attempt that runs again drops it, and decides again what to log.
   template <typename F>
   auto Retrying(F&& f) -> decltype(f(std::declval<WriteAttempt&>())) {
+    struct Hold {
+      std::vector<AuditRecord> records;
+      std::vector<AuditRecord>* outer = std::exchange(held_audit, &records);
+      ~Hold() { held_audit = outer; }
+    };
     for (int attempts = 1;; ++attempts) {
       WriteAttempt attempt;
+      Hold hold;
       auto result = f(attempt);
-      if (!attempt.stale || attempts == kMaxWriteAttempts) return result;
+      if (!attempt.stale || attempts == kMaxWriteAttempts) {
+        platform.WriteHeld(std::move(hold.records));
+        return result;
+      }
       attempt.WaitForBatch();
     }
   }
@@ -1197,6 +1217,8 @@ struct Scheduler::Impl {
     }
   };
 };
+
+thread_local std::vector<AuditRecord>* Scheduler::Impl::held_audit = nullptr;
 
 Scheduler::Scheduler(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Scheduler::~Scheduler() = default;
