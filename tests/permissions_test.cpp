@@ -119,18 +119,25 @@ TEST_CASE("user management is limited to strictly lower roles") {
   CHECK(w.platform->Authorize(manager, Action::kUserDeactivate, t).allowed);
 }
 
-TEST_CASE("denials are audited to security.log with the permission and reason") {
-  World w;
-  w.security->Clear();
-  Principal customer = w.As("CUSTOMER");
-  CHECK_FALSE(w.platform->Authorize(customer, Action::kAuditRead, {w.acme.id, {}, false, {}}));
-  auto lines = w.security->Lines();
+namespace {
+// Checks that security.log holds exactly one line: acme's CUSTOMER denied audit.read.
+void CheckCustomerDeniedAuditRead(const MemoryAuditSink& security) {
+  auto lines = security.Lines();
   REQUIRE(lines.size() == 1);
   auto o = testing::ParseLine(lines[0]);
   CHECK(o.at("action").as_string() == "PERMISSION_DENIED");
   CHECK(o.at("permission").as_string() == "audit.read");
   CHECK(o.at("user_email").as_string() == "customer@acme.test");
   CHECK(!o.at("reason").as_string().empty());
+}
+}  // namespace
+
+TEST_CASE("denials are audited to security.log with the permission and reason") {
+  World w;
+  w.security->Clear();
+  Principal customer = w.As("CUSTOMER");
+  CHECK_FALSE(w.platform->Authorize(customer, Action::kAuditRead, {w.acme.id, {}, false, {}}));
+  CheckCustomerDeniedAuditRead(*w.security);
 }
 
 TEST_CASE("a check can hold its audit records until the caller's answer stands") {
@@ -148,12 +155,7 @@ TEST_CASE("a check can hold its audit records until the caller's answer stands")
   REQUIRE(held.size() == 1);
   CHECK(held[0].action == "PERMISSION_DENIED");
   w.platform->WriteHeld(std::move(held));
-  auto lines = w.security->Lines();
-  REQUIRE(lines.size() == 1);
-  auto o = testing::ParseLine(lines[0]);
-  CHECK(o.at("action").as_string() == "PERMISSION_DENIED");
-  CHECK(o.at("permission").as_string() == "audit.read");
-  CHECK(o.at("user_email").as_string() == "customer@acme.test");
+  CheckCustomerDeniedAuditRead(*w.security);
 }
 
 TEST_CASE("a suspended tenant's users cannot act") {
