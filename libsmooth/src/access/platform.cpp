@@ -100,12 +100,15 @@ struct Platform::Impl {
   // -------------------------------------------------------------------------------------
   // Audit
 
+  static void Append(AuditSink* sink, const AuditRecord& record) {
+    // A failing audit sink must not undo or block the audited operation; the sink reports
+    // its own failure and there is nowhere better to send it.
+    if (sink != nullptr) (void)sink->Append(record);
+  }
   void Write(AuditSink* sink, std::string action,
              std::vector<std::pair<std::string, AuditValue>> fields) const {
     if (sink == nullptr) return;
-    // A failing audit sink must not undo or block the audited operation; the sink reports
-    // its own failure and there is nowhere better to send it.
-    (void)sink->Append(AuditRecord{Now(), std::move(action), std::move(fields)});
+    Append(sink, AuditRecord{Now(), std::move(action), std::move(fields)});
   }
   // To security.log, or into `held` when the caller holds the records back (Platform::Check).
   void Security(std::string action, std::vector<std::pair<std::string, AuditValue>> fields,
@@ -303,7 +306,7 @@ struct Platform::Impl {
   // together (two attempts racing may both pass a count of max - 1: the bound is loose by
   // the number of concurrent attempts, never more).
 
-  // Failures counted are those after this instant.
+  // Failures counted are those at or after this instant.
   Instant ThrottleSince() const { return Now() - opt.login_throttle_window; }
 
   Status RecordFailure(const std::string& key) {
@@ -636,9 +639,7 @@ Status Platform::Check(const Principal& actor, Action action, const Target& targ
 }
 
 void Platform::WriteHeld(std::vector<AuditRecord> held) {
-  AuditSink* sink = impl_->opt.security_log.get();
-  if (sink == nullptr) return;
-  for (const AuditRecord& r : held) (void)sink->Append(r);  // as Impl::Write: never fails us
+  for (const AuditRecord& r : held) Impl::Append(impl_->opt.security_log.get(), r);
 }
 
 // --- Tenants and domains -----------------------------------------------------------------
