@@ -204,8 +204,8 @@ TEST_CASE("smooth-admin on PostgreSQL: migrates idempotently, checks, and names 
     r = admin({"migrate"});
     CHECK_MESSAGE(r.exit_code == 0, r.output);
     CHECK(Contains(r.output, "shared database: at version"));
-    CHECK(Contains(r.output, "tenant 'acme': at version 6"));
-    CHECK(Contains(r.output, "tenant 'globex': at version 6"));
+    CHECK(Contains(r.output, "tenant 'acme': at version 7"));
+    CHECK(Contains(r.output, "tenant 'globex': at version 7"));
   }
   r = admin({"migrate", "--tenant", "ACME"});
   CHECK_MESSAGE(r.exit_code == 0, r.output);
