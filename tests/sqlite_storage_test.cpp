@@ -480,6 +480,53 @@ TEST_CASE("a failed tenant creation leaves no file and no row") {
   }
 }
 
+// A creation killed between linking the tenant's file into place and committing its row
+// leaves the file without the row. Creating the tenant again replaces that file only when
+// nothing could be lost: it names this slug, no committed tenant, and holds no data.
+TEST_CASE("a file left by an interrupted creation is replaced, a file with data never") {
+  std::string dir = NewTempDir();
+  const fs::path file = fs::path(dir) / "tenant_ghost.db";
+  TenantId first;
+  {
+    auto storage = OpenAt(dir);
+    first = NewTenant(*storage, "ghost").id;
+  }
+  // The row goes, as if its transaction had never committed.
+  Exec(dir + "/shared.db", "DELETE FROM tenants WHERE slug = 'ghost'");
+  REQUIRE(fs::exists(file));
+
+  SUBCASE("empty: replaced") {
+    auto storage = OpenAt(dir);
+    Tenant again = Must(storage->CreateTenant({.slug = "ghost", .name = "Ghost"}));
+    CHECK(again.id != first);
+    CHECK(Column(file, "SELECT tenant_id FROM tenant_meta") ==
+          std::vector<std::string>{std::to_string(again.id.value())});
+    auto txn = Must(storage->BeginTenant(again, TxnMode::kRead));  // its data space now
+    CHECK(Must(txn->ListResources()).empty());
+  }
+  SUBCASE("holding a row: left alone") {
+    Exec(file, "INSERT INTO customers (id, name, email, phone, user_id, status, created_at) "
+               "VALUES (77, 'Kept', '', '', NULL, 'active', 0)");
+    auto storage = OpenAt(dir);
+    auto refused = storage->CreateTenant({.slug = "ghost", .name = "Ghost"});
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == StatusCode::kFailedPrecondition);
+    CHECK(refused.error().message().find("tenant_ghost.db") != std::string::npos);
+    CHECK(Column(file, "SELECT name FROM customers") == std::vector<std::string>{"Kept"});
+    auto shared = Must(storage->BeginShared(TxnMode::kRead));
+    CHECK(shared->FindTenantBySlug("ghost").error().code() == StatusCode::kNotFound);
+  }
+  SUBCASE("stamped for a tenant that exists: left alone") {
+    auto storage = OpenAt(dir);
+    Tenant other = NewTenant(*storage, "other");
+    Exec(file, fmt::format("UPDATE tenant_meta SET tenant_id = {}", other.id.value()));
+    auto refused = storage->CreateTenant({.slug = "ghost", .name = "Ghost"});
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == StatusCode::kFailedPrecondition);
+    CHECK(fs::exists(file));
+  }
+}
+
 TEST_CASE("an exhausted pool fails with unavailable after pool_wait, never blocking") {
   auto storage =
       OpenAt(NewTempDir(), {.pool_size = 1, .pool_wait = std::chrono::milliseconds(100)});

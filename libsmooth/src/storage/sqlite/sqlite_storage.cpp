@@ -317,11 +317,17 @@ class SqliteStorage final : public Storage {
     fs::path temp = path;
     temp += ".tmp";
     std::error_code ec;
-    if (fs::exists(path, ec))
-      return FailedPrecondition(fmt::format(
-          "{}: {} exists without a tenant row (left by an interrupted creation?); move it "
-          "away to create the tenant",
-          label, path.filename().string()));
+    if (fs::exists(path, ec)) {
+      // A creation killed between linking the file into place and committing the row
+      // leaves a file that no tenant owns. Anything else there is not ours to touch.
+      if (!LeftByInterruptedCreation(path, key, **txn, created->id))
+        return FailedPrecondition(fmt::format(
+            "{}: {} exists without a tenant row, and is not an empty file of an interrupted "
+            "creation of it; move it away to create the tenant",
+            label, path.filename().string()));
+      RemoveDatabaseFiles(path);
+      SyncDirectory(dir_);
+    }
 
     // Build the file under a temporary name, then link it into place: the tenant file
     // either does not exist or is complete and migrated.
@@ -421,6 +427,41 @@ class SqliteStorage final : public Storage {
   Result<std::unique_ptr<Connection>> Connect(const fs::path& path, std::string_view label,
                                               bool create, bool scratch = false) const {
     return ConnectFile(path, label, options_, create, scratch);
+  }
+
+  // Whether the file at `path` is what an interrupted CreateTenant of `key` leaves: a tenant
+  // file stamped with that slug and with an id no committed tenant has (`creating` is the
+  // id the caller's own uncommitted row took, which may be the same), holding no data. Such
+  // a file can be replaced without losing anything. Called in the shared write transaction,
+  // which keeps other creations out.
+  bool LeftByInterruptedCreation(const fs::path& path, const std::string& key,
+                                 SharedTransaction& shared, TenantId creating) {
+    {
+      std::lock_guard lock(tenants_mu_);
+      if (tenants_.count(key)) return false;  // open here: somebody's
+    }
+    auto conn = Connect(path, TenantLabel(key), /*create=*/false, /*scratch=*/true);
+    if (!conn) return false;
+    long long owner = 0;
+    std::string slug;
+    long long rows = -1;
+    try {
+      soci::session& s = (*conn)->session();
+      long long stamps = 0;
+      s << "SELECT COUNT(*) FROM tenant_meta", soci::into(stamps);
+      if (stamps != 1) return false;
+      s << "SELECT tenant_id, slug FROM tenant_meta", soci::into(owner), soci::into(slug);
+      s << "SELECT (SELECT COUNT(*) FROM resources) + (SELECT COUNT(*) FROM services) + "
+           "(SELECT COUNT(*) FROM customers) + (SELECT COUNT(*) FROM appointments) + "
+           "(SELECT COUNT(*) FROM holds)",
+          soci::into(rows);
+    } catch (const soci::soci_error&) {
+      return false;  // not a tenant file of ours
+    }
+    if (sql::SlugKey(slug) != key || rows != 0) return false;
+    if (owner == creating.value()) return true;
+    auto other = shared.GetTenant(TenantId(owner));
+    return !other && other.error().code() == StatusCode::kNotFound;
   }
 
   // Creates the tenant's file at `temp`, migrated and stamped with the tenant's id.
