@@ -464,14 +464,14 @@ struct Scheduler::Impl {
   // stands: an attempt that runs again drops it, and decides again what to log.
   template <typename F>
   auto Retrying(F&& f) -> decltype(f(std::declval<WriteAttempt&>())) {
-    struct Hold {
+    struct AuditHold {
       std::vector<AuditRecord> records;
       std::vector<AuditRecord>* outer = std::exchange(held_audit, &records);
-      ~Hold() { held_audit = outer; }
+      ~AuditHold() { held_audit = outer; }
     };
     for (int attempts = 1;; ++attempts) {
       WriteAttempt attempt;
-      Hold hold;
+      AuditHold hold;
       auto result = f(attempt);
       if (!attempt.stale || attempts == kMaxWriteAttempts) {
         platform.WriteHeld(std::move(hold.records));
@@ -834,7 +834,7 @@ struct Scheduler::Impl {
         answer.emplace(body(*op, *t));
         if (!op->committed) return std::move(*answer);
       }  // `op` is done with: the state is unlocked
-      then(*t, *answer);
+      if (answer->ok()) then(*t, *answer);  // committed bodies answer ok; `then` relies on it
       Deliver(*st);
       return std::move(*answer);
     });
