@@ -161,3 +161,53 @@ TEST_CASE("dates that do not exist or are not YYYY-MM-DD are refused by field") 
   }
   CHECK(smooth::ParseLocalDate("2026-02-29").error().message() == "date: 2026-02-29 is not a date");
 }
+
+// --- Wall-clock readings in a time zone (smooth/civil.hpp) --------------------------------
+
+namespace {
+smooth::LocalDateTime Reading(int year, int month, int day, int hour, int minute) {
+  return {{year, month, day}, std::chrono::hours(hour) + std::chrono::minutes(minute)};
+}
+void CheckNames(const smooth::Status& s, std::string_view field) {
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK_MESSAGE(s.message().rfind(std::string(field) + ":", 0) == 0, s.message());
+}
+}  // namespace
+
+TEST_CASE("ToInstant and ToLocal convert wall-clock readings in a zone, both ways") {
+  auto berlin = smooth::ToInstant("Europe/Berlin", Reading(2026, 3, 17, 10, 0));
+  REQUIRE(berlin.ok());
+  CHECK(Micros(*berlin) == Micros(At("2026-03-17T09:00:00Z")));  // CET
+  auto summer = smooth::ToInstant("Europe/Berlin", Reading(2026, 3, 31, 10, 0));
+  REQUIRE(summer.ok());
+  CHECK(Micros(*summer) == Micros(At("2026-03-31T08:00:00Z")));  // CEST
+  CHECK(smooth::ToLocal("Europe/Berlin", *summer).value() == Reading(2026, 3, 31, 10, 0));
+  // Seconds are dropped; the local date can differ from the UTC one.
+  CHECK(smooth::ToLocal("Asia/Tokyo", At("2026-03-17T20:30:59Z")).value() ==
+        Reading(2026, 3, 18, 5, 30));
+  // Midnight at the end of a day is the next day's start.
+  CHECK(Micros(smooth::ToInstant("UTC", Reading(2026, 3, 17, 24, 0)).value()) ==
+        Micros(At("2026-03-18T00:00:00Z")));
+}
+
+TEST_CASE("ToInstant reads a skipped time with the offset before the gap, a repeated one first") {
+  // 02:30 does not exist on 2026-03-08 in New York: read as 02:30 EST.
+  CHECK(Micros(smooth::ToInstant("America/New_York", Reading(2026, 3, 8, 2, 30)).value()) ==
+        Micros(At("2026-03-08T07:30:00Z")));
+  // 01:30 happens twice on 2026-11-01: the first, 01:30 EDT.
+  CHECK(Micros(smooth::ToInstant("America/New_York", Reading(2026, 11, 1, 1, 30)).value()) ==
+        Micros(At("2026-11-01T05:30:00Z")));
+  // Both 05:30Z and 06:30Z read 01:30 on the wall clock.
+  CHECK(smooth::ToLocal("America/New_York", At("2026-11-01T06:30:00Z")).value() ==
+        Reading(2026, 11, 1, 1, 30));
+}
+
+TEST_CASE("ToInstant and ToLocal name the field that is wrong") {
+  CheckNames(smooth::ToInstant("Mars/Olympus_Mons", Reading(2026, 3, 17, 10, 0)).error(),
+             "time_zone");
+  CheckNames(smooth::ToLocal("", At("2026-03-17T09:00:00Z")).error(), "time_zone");
+  CheckNames(smooth::ToInstant("UTC", Reading(2026, 2, 30, 10, 0)).error(), "date");
+  CheckNames(smooth::ToInstant("UTC", Reading(2026, 2, 3, 24, 1)).error(), "since_midnight");
+  CheckNames(smooth::ToInstant("UTC", {{2026, 2, 3}, std::chrono::minutes(-1)}).error(),
+             "since_midnight");
+}

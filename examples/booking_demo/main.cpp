@@ -19,7 +19,6 @@
 #include <string_view>
 #include <vector>
 
-#include <date/tz.h>
 #include <fmt/format.h>
 
 #include <smooth/smooth.hpp>
@@ -39,12 +38,12 @@ void Step(std::string_view title) { fmt::print("\n== {}\n", title); }
 
 // The value of a step that must succeed; without it the demo cannot go on.
 template <typename T>
-T Require(smooth::Result<T> result, std::string_view what) {
+T Require(smooth::Result<T> result, std::string_view what, bool quiet = false) {
   if (!result) {
     fmt::print("  FAILED  {}: {}\n", what, result.error().ToString());
     std::exit(EXIT_FAILURE);
   }
-  fmt::print("  ok      {}\n", what);
+  if (!quiet) fmt::print("  ok      {}\n", what);
   return std::move(result).value();
 }
 
@@ -72,17 +71,21 @@ void Expect(bool holds, std::string_view what) {
   }
 }
 
-// The instant that a wall-clock time on a date in the studio's zone names.
+// The instant that a wall-clock time on a date in the studio's zone names
+// (smooth::ToInstant: a time a DST gap skips, or repeats, is read the way libsmooth reads
+// working hours and recurrence rules).
 smooth::Instant At(smooth::LocalDate d, int hour, int minute = 0) {
-  const date::local_days day{date::year{d.year} / d.month / d.day};
-  return date::make_zoned(kZone, day + std::chrono::hours(hour) + std::chrono::minutes(minute))
-      .get_sys_time();
+  return Require(smooth::ToInstant(kZone, {d, std::chrono::hours(hour) +
+                                                  std::chrono::minutes(minute)}),
+                 "ToInstant", /*quiet=*/true);
 }
 
-// An instant as the studio's wall clock shows it: "Mon 09 Mar 09:00 CET". libsmooth itself
-// speaks UTC (smooth::FormatRfc3339); civil time is the application's edge.
-std::string Local(smooth::Instant t, const char* format = "%a %d %b %H:%M %Z") {
-  return date::format(format, date::make_zoned(kZone, date::floor<std::chrono::minutes>(t)));
+// An instant as the studio's wall clock shows it: "2026-03-09 09:00", or "09:00" alone.
+std::string Local(smooth::Instant t, bool with_date = true) {
+  const smooth::LocalDateTime local = Require(smooth::ToLocal(kZone, t), "ToLocal", /*quiet=*/true);
+  const auto minutes = local.since_midnight.count();
+  const std::string clock = fmt::format("{:02}:{:02}", minutes / 60, minutes % 60);
+  return with_date ? smooth::FormatLocalDate(local.date) + " " + clock : clock;
 }
 
 // The same hours, [from_hour, to_hour), on ISO weekdays first..last (0 = Monday).
@@ -101,7 +104,7 @@ std::string NamesOf(const std::vector<smooth::ResourceId>& ids) {
 }
 
 std::string Describe(const smooth::Appointment& a) {
-  return fmt::format("#{} {}-{} with {}, {} v{}", a.id, Local(a.start), Local(a.end, "%H:%M"),
+  return fmt::format("#{} {}-{} with {}, {} v{}", a.id, Local(a.start), Local(a.end, /*with_date=*/false),
                      NamesOf(a.resources), smooth::AppointmentStatusName(a.status), a.version);
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "smooth/status.hpp"
+#include "smooth/time.hpp"
 
 namespace smooth {
 
@@ -34,5 +35,24 @@ struct DailyInterval {
 std::string FormatLocalDate(LocalDate d);
 /// Parses YYYY-MM-DD and checks the date exists; errors name `field`.
 Result<LocalDate> ParseLocalDate(std::string_view text, std::string_view field = "date");
+
+/// A wall-clock reading: a date and the minutes after its local midnight (0..1439; for
+/// ToInstant also 1440, the next midnight).
+struct LocalDateTime {
+  LocalDate date;
+  std::chrono::minutes since_midnight{0};
+  friend auto operator<=>(const LocalDateTime&, const LocalDateTime&) = default;
+};
+
+/// The instant the wall clock in `time_zone` (an IANA name, "Europe/Berlin") shows `local`,
+/// by the rule libsmooth uses for working hours and recurrence (docs/scheduling.md): a time
+/// a spring-forward gap skips is read with the offset in force before the gap; a time a
+/// fall-back overlap repeats means its first occurrence. invalid_argument names
+/// `time_zone`, `date` or `since_midnight`.
+Result<Instant> ToInstant(std::string_view time_zone, LocalDateTime local);
+
+/// What the wall clock in `time_zone` shows at `t`, to the minute (seconds dropped).
+/// invalid_argument names `time_zone`.
+Result<LocalDateTime> ToLocal(std::string_view time_zone, Instant t);
 
 }  // namespace smooth

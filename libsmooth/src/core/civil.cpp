@@ -33,4 +33,21 @@ Result<LocalDate> ParseLocalDate(std::string_view text, std::string_view field) 
   return date;
 }
 
+Result<Instant> ToInstant(std::string_view time_zone, LocalDateTime local) {
+  auto zone = internal::FindZone(time_zone);
+  if (!zone) return zone.error();
+  if (!internal::IsValidDate(local.date))
+    return InvalidArgument(fmt::format("date: {} is not a date", FormatLocalDate(local.date)));
+  if (local.since_midnight < std::chrono::minutes(0) ||
+      local.since_midnight > std::chrono::minutes(1440))
+    return InvalidArgument("since_midnight: must be 0 to 1440 minutes");
+  return internal::LocalToInstant(*zone, local.date, local.since_midnight);
+}
+
+Result<LocalDateTime> ToLocal(std::string_view time_zone, Instant t) {
+  auto zone = internal::FindZone(time_zone);
+  if (!zone) return zone.error();
+  return LocalDateTime{internal::LocalDateOf(*zone, t), internal::LocalMinutesOf(*zone, t)};
+}
+
 }  // namespace smooth
