@@ -139,6 +139,25 @@ TEST_CASE("a platform grantee's grant keeps the grantor's any_tenant scope") {
   CHECK(w.platform->Authorize(sales, Action::kTenantRead, acme_tenant).allowed);
 }
 
+TEST_CASE("a grant use can be held back until the caller's answer stands") {
+  World w;
+  Principal owner = w.As("TENANT_OWNER");
+  Principal staff = w.As("TENANT_STAFF");
+  Must(w.platform->CreateGrant(owner, staff.user.id, Action::kCustomerManage, "cover"));
+  w.security->Clear();
+  std::vector<AuditRecord> held;
+  CHECK(w.platform->Evaluate(staff, Action::kCustomerManage, kAcme(w), held).allowed);
+  CHECK(w.platform->Check(staff, Action::kCustomerManage, kAcme(w), held).ok());
+  CHECK(w.security->size() == 0);
+  REQUIRE(held.size() == 2);
+  CHECK(held[0].action == "GRANT_USED");
+  CHECK(held[1].action == "GRANT_USED");
+  w.platform->WriteHeld(std::move(held));
+  auto lines = w.security->Lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(testing::ParseLine(lines[0]).at("action").as_string() == "GRANT_USED");
+}
+
 TEST_CASE("grant creation, use and revocation are audited") {
   World w;
   Principal owner = w.As("TENANT_OWNER");

@@ -142,6 +142,9 @@ class Platform {
   /// Authorize without auditing denials: for deciding what a listing shows, where a "no"
   /// is not an attempt. Grant uses that change the outcome are still audited.
   Decision Evaluate(const Principal& actor, Action action, const Target& target);
+  /// Evaluate, with the grant-use record held back as Check's `held` overload does.
+  Decision Evaluate(const Principal& actor, Action action, const Target& target,
+                    std::vector<AuditRecord>& held);
 
   /// Appends a record to security.log; for components built on the platform (the
   /// scheduler, the server). Never pass passwords, hashes or tokens.

@@ -284,6 +284,16 @@ struct Platform::Impl {
              held);
   }
 
+  // Refresh + Decide, auditing only a grant use (Platform::Evaluate).
+  Decision Evaluate(const Principal& p, Action action, const Target& target,
+                    std::vector<AuditRecord>* held = nullptr) {
+    auto actor = Current(p);
+    if (!actor) return Decision{false, actor.error().message(), {}};
+    Decision d = Decide(**actor, action, target);
+    AuditGrantUse(**actor, action, d, held);
+    return d;
+  }
+
   // Refresh + DecideAudited as a Status, for operations.
   Result<std::shared_ptr<const FreshActor>> Require(const Principal& p, Action action,
                                                     const Target& target,
@@ -615,11 +625,12 @@ Decision Platform::Authorize(const Principal& actor, Action action, const Target
 }
 
 Decision Platform::Evaluate(const Principal& actor, Action action, const Target& target) {
-  auto fresh = impl_->Current(actor);
-  if (!fresh) return Decision{false, fresh.error().message(), {}};
-  Decision d = impl_->Decide(**fresh, action, target);
-  impl_->AuditGrantUse(**fresh, action, d);
-  return d;
+  return impl_->Evaluate(actor, action, target);
+}
+
+Decision Platform::Evaluate(const Principal& actor, Action action, const Target& target,
+                            std::vector<AuditRecord>& held) {
+  return impl_->Evaluate(actor, action, target, &held);
 }
 
 void Platform::RecordSecurityEvent(std::string action,

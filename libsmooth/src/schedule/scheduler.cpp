@@ -260,6 +260,11 @@ struct Scheduler::Impl {
     if (held_audit != nullptr) return platform.Check(actor, action, target, *held_audit);
     return platform.Check(actor, action, target);
   }
+  // Platform::Evaluate, with a grant use's record held the same way.
+  bool Allows(const Principal& actor, Action action, const Target& target) {
+    if (held_audit != nullptr) return platform.Evaluate(actor, action, target, *held_audit).allowed;
+    return platform.Evaluate(actor, action, target).allowed;
+  }
 
   // Users who own an appointment-like item: its customer's login and the logins of its
   // resources' staff.
@@ -280,9 +285,9 @@ struct Scheduler::Impl {
   // final answer is audited.
   Status RequireOnItem(const Principal& actor, const Tenant& t, Action all, Action own,
                        const std::vector<UserId>& owners) {
-    if (platform.Evaluate(actor, all, TargetIn(t)).allowed) return {};
+    if (Allows(actor, all, TargetIn(t))) return {};
     for (UserId u : owners)
-      if (platform.Evaluate(actor, own, TargetIn(t, u)).allowed) return {};
+      if (Allows(actor, own, TargetIn(t, u))) return {};
     return Check(actor, all, TargetIn(t));
   }
 
