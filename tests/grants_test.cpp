@@ -158,6 +158,31 @@ TEST_CASE("a grant use can be held back until the caller's answer stands") {
   CHECK(testing::ParseLine(lines[0]).at("action").as_string() == "GRANT_USED");
 }
 
+TEST_CASE("a user lookup's audit record can be held back the same way") {
+  World w;
+  Principal customer = w.As("CUSTOMER");
+  const UserId staff = w.users.at("TENANT_STAFF").id;
+  w.security->Clear();
+  // At once: the refusal is logged.
+  CHECK(w.platform->GetUser(customer, staff).error().code() == StatusCode::kPermissionDenied);
+  CHECK(w.security->size() == 1);
+  // Held: the same refusal, logged only when written.
+  std::vector<AuditRecord> held;
+  CHECK(w.platform->GetUser(customer, staff, held).error().code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.security->size() == 1);
+  REQUIRE(held.size() == 1);
+  CHECK(held[0].action == "PERMISSION_DENIED");
+  w.platform->WriteHeld(std::move(held));
+  auto lines = w.security->Lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(testing::ParseLine(lines[1]).at("permission").as_string() == "user.read");
+  // Allowed without a grant: nothing to hold.
+  std::vector<AuditRecord> none;
+  CHECK(w.platform->GetUser(w.As("TENANT_OWNER"), staff, none).ok());
+  CHECK(none.empty());
+}
+
 TEST_CASE("grant creation, use and revocation are audited") {
   World w;
   Principal owner = w.As("TENANT_OWNER");

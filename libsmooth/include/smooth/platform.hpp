@@ -173,6 +173,9 @@ class Platform {
 
   Result<User> CreateUser(const Principal& actor, const UserSpec& spec);
   Result<User> GetUser(const Principal& actor, UserId id);
+  /// GetUser with its audit record (a denial, a grant use) held back, as Check's `held`
+  /// overload does.
+  Result<User> GetUser(const Principal& actor, UserId id, std::vector<AuditRecord>& held);
   Result<User> ChangeRole(const Principal& actor, UserId id, Role new_role);
   Result<User> DeactivateUser(const Principal& actor, UserId id);
 

@@ -294,6 +294,17 @@ struct Platform::Impl {
     return d;
   }
 
+  // Platform::GetUser; `held`, when set, receives the audit records.
+  Result<User> GetUser(const Principal& actor, UserId id, std::vector<AuditRecord>* held) {
+    auto fresh = Refresh(actor);
+    if (!fresh) return fresh.error();
+    auto u = VisibleUser(*fresh, id);
+    if (!u) return u;
+    Decision d = DecideAudited(*fresh, Action::kUserRead, TargetForUser(*u), held);
+    if (!d.allowed) return PermissionDenied(d.reason);
+    return u;
+  }
+
   // Refresh + DecideAudited as a Status, for operations.
   Result<std::shared_ptr<const FreshActor>> Require(const Principal& p, Action action,
                                                     const Target& target,
@@ -869,13 +880,11 @@ Result<User> Platform::CreateUser(const Principal& actor, const UserSpec& spec) 
 }
 
 Result<User> Platform::GetUser(const Principal& actor, UserId id) {
-  auto fresh = impl_->Refresh(actor);
-  if (!fresh) return fresh.error();
-  auto u = impl_->VisibleUser(*fresh, id);
-  if (!u) return u;
-  Decision d = impl_->DecideAudited(*fresh, Action::kUserRead, TargetForUser(*u));
-  if (!d.allowed) return PermissionDenied(d.reason);
-  return u;
+  return impl_->GetUser(actor, id, nullptr);
+}
+
+Result<User> Platform::GetUser(const Principal& actor, UserId id, std::vector<AuditRecord>& held) {
+  return impl_->GetUser(actor, id, &held);
 }
 
 Result<User> Platform::ChangeRole(const Principal& actor, UserId id, Role new_role) {

@@ -260,6 +260,11 @@ struct Scheduler::Impl {
     if (held_audit != nullptr) return platform.Check(actor, action, target, *held_audit);
     return platform.Check(actor, action, target);
   }
+  // Platform::GetUser, with its record held the same way.
+  Result<User> GetUser(const Principal& actor, UserId id) {
+    if (held_audit != nullptr) return platform.GetUser(actor, id, *held_audit);
+    return platform.GetUser(actor, id);
+  }
   // Platform::Evaluate, with a grant use's record held the same way.
   bool Allows(const Principal& actor, Action action, const Target& target) {
     if (held_audit != nullptr) return platform.Evaluate(actor, action, target, *held_audit).allowed;
@@ -1291,7 +1296,7 @@ Result<Resource> Scheduler::CreateResource(const Principal& actor, TenantId tena
         cal.emplace(std::move(*made));
         SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kResourceManage, t));
         if (r.user) {
-          auto u = impl_->platform.GetUser(actor, *r.user);
+          auto u = impl_->GetUser(actor, *r.user);
           if (!u || u->tenant != tenant)
             return NotFound(fmt::format("user: {} not found", *r.user));
         }
@@ -1457,7 +1462,7 @@ Result<Customer> Scheduler::CreateCustomer(const Principal& actor, TenantId tena
         if (spec.phone.size() > 40) return InvalidArgument("phone: longer than 40 characters");
         SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerManage, t, spec.user));
         if (c.user) {
-          auto u = impl_->platform.GetUser(actor, *c.user);
+          auto u = impl_->GetUser(actor, *c.user);
           if (!u || u->tenant != tenant)
             return NotFound(fmt::format("user: {} not found", *c.user));
           if (u->role != Role::kCustomer) return InvalidArgument("user: must have role CUSTOMER");
