@@ -2,6 +2,11 @@
 // input for every validated field.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "fixtures.hpp"
 
 using namespace smooth;
@@ -320,6 +325,41 @@ TEST_CASE("login: failed attempts count across every Platform on the storage, an
   // Recording a failure forgets everyone's expired ones: the made-up account's are gone.
   shared = Must(w.storage->BeginShared(TxnMode::kRead));
   CHECK(Must(shared->CountLoginFailures(nobody, Instant::min())) == 0);
+}
+
+// Each attempt is counted before its password is checked, in a write transaction that reads
+// the count: attempts at once see each other, so no more passwords are tried than allowed.
+TEST_CASE("login: attempts at once on one account try no more passwords than allowed") {
+  World w;
+  const User& owner = w.users.at("TENANT_OWNER");
+  const HostMatch host = w.HostOf(owner);
+  w.security->Clear();
+  constexpr int kAttempts = 12;
+  std::atomic<int> refused{0};
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kAttempts; ++i)
+      threads.emplace_back([&] {
+        if (!w.platform->Login(host, owner.email, "wrong password", "::1")) ++refused;
+      });
+    for (auto& t : threads) t.join();
+  }
+  CHECK(refused == kAttempts);
+  int wrong = 0, throttled = 0;
+  for (const auto& line : w.security->Lines()) {
+    auto o = testing::ParseLine(line);
+    if (o.at("action").as_string() != "LOGIN_FAILED") continue;
+    const std::string reason(o.at("reason").as_string());
+    if (reason == "wrong password") ++wrong;
+    if (reason == "too many failed attempts") ++throttled;
+  }
+  CHECK(wrong == 5);  // PlatformOptions::login_max_failures
+  CHECK(throttled == kAttempts - 5);
+  auto shared = Must(w.storage->BeginShared(TxnMode::kRead));
+  const std::string account = fmt::format("{}/{}", w.acme.id.value(), owner.email);
+  CHECK(Must(shared->CountLoginFailures(account, Instant::min())) == 5);
+  shared.reset();
+  CHECK_FALSE(w.platform->Login(host, owner.email, World::kPassword, "::1"));
 }
 
 TEST_CASE("storage: login failures are counted from an instant, recorded and cleared") {

@@ -324,18 +324,23 @@ struct Platform::Impl {
 
   // -------------------------------------------------------------------------------------
   // Login throttling. Failures are kept in storage, so every process on it counts them
-  // together (two attempts racing may both pass a count of max - 1: the bound is loose by
-  // the number of concurrent attempts, never more).
+  // together. An attempt is counted before its password is checked, in the write
+  // transaction that reads the count (storage serializes those), so attempts running at once
+  // see each other and no more than the allowed number are ever checked.
 
-  // Failures counted are those at or after this instant.
-  Instant ThrottleSince() const { return Now() - opt.login_throttle_window; }
-
-  Status RecordFailure(const std::string& key) {
+  // Counts an attempt on `key` as a failure until it succeeds (a success clears the
+  // account's failures). False, recording nothing, when the account has had its allowed
+  // failures within the window.
+  Result<bool> ReserveAttempt(const std::string& key) {
     auto txn = Write();
     if (!txn) return txn.error();
     const Instant now = Now();
+    auto failures = (*txn)->CountLoginFailures(key, now - opt.login_throttle_window);
+    if (!failures) return failures.error();
+    if (*failures >= opt.login_max_failures) return false;  // rolled back: nothing written
     SMOOTH_RETURN_IF_ERROR((*txn)->RecordLoginFailure(key, now, now - opt.login_throttle_window));
-    return (*txn)->Commit();
+    SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+    return true;
   }
 
   // Ends `session` and, for an original session, its live masquerades.
@@ -543,15 +548,16 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
   }
   const std::string key = fmt::format("{}/{}", tenant ? tenant->value() : 0, *normalized);
 
+  // From here on the attempt counts as a failure, unless it logs in.
+  auto reserved = impl_->ReserveAttempt(key);
+  if (!reserved) return reserved.error();
+  if (!*reserved) return fail(*normalized, "too many failed attempts");
+
   std::optional<User> user;
   std::optional<Tenant> user_tenant;
   {
     auto txn = impl_->Read();
     if (!txn) return txn.error();
-    auto failures = (*txn)->CountLoginFailures(key, impl_->ThrottleSince());
-    if (!failures) return failures.error();
-    if (*failures >= impl_->opt.login_max_failures)
-      return fail(*normalized, "too many failed attempts");
     auto found = (*txn)->FindUserByEmail(tenant, *normalized);
     if (found) {
       user = *found;
@@ -564,13 +570,10 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
   if (!user) {
     // Same work as a real verification, so timing does not reveal who has an account.
     (void)internal::VerifyPassword(internal::DummyHash(impl_->opt.password_cost), password);
-    SMOOTH_RETURN_IF_ERROR(impl_->RecordFailure(key));
     return fail(*normalized, "unknown user");
   }
-  if (!internal::VerifyPassword(user->password_hash, password)) {
-    SMOOTH_RETURN_IF_ERROR(impl_->RecordFailure(key));
+  if (!internal::VerifyPassword(user->password_hash, password))
     return fail(*normalized, "wrong password");
-  }
   if (!user->is_active) return fail(*normalized, "user inactive");
   if (user_tenant && user_tenant->status == TenantStatus::kSuspended)
     return fail(*normalized, "tenant suspended");
