@@ -11,7 +11,12 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
+#include <string_view>
+#include <initializer_list>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "fixtures.hpp"
 #include "smooth/platform.hpp"
@@ -48,6 +53,25 @@ struct Admin {
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// Appointments put in by hand on resource 9001, as (id, start, end in seconds, status): what
+// the scheduler would never write, for check to find.
+std::string HandMadeAppointments(
+    std::string_view table,
+    std::initializer_list<std::tuple<int, long long, long long, const char*>> rows) {
+  std::string sql = fmt::format(
+      "INSERT INTO {} (id, service, resources, customer, start_at, end_at, buffer_before, "
+      "buffer_after, status, notes, created_by, created_at, updated_at, version, "
+      "idempotency_key, series, outside_hours, change_seq) VALUES ",
+      table);
+  bool first = true;
+  for (const auto& [id, start, end, status] : rows) {
+    sql += fmt::format("{}({}, 1, '[9001]', 1, {}, {}, 0, 0, '{}', '', 1, 0, 0, 1, NULL, NULL, 0, 1)",
+                       first ? "" : ", ", id, start * 1'000'000, end * 1'000'000, status);
+    first = false;
+  }
+  return sql;
 }
 
 void Exec(const fs::path& db, const std::string& sql) {
@@ -151,6 +175,28 @@ TEST_CASE("smooth-admin creates, migrates idempotently, checks, and names what i
        "VALUES (2, 'index_appointments_and_holds', 0)");
   r = admin({"check"});
   CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_MESSAGE(Contains(r.output, "tenant 'acme': integrity ok, schema version"), r.output);
+  CHECK(Contains(r.output, "no booking above capacity"));
+
+  // Bookings put in by hand on a capacity-1 chair: two overlap from 00:30 to 01:00. A
+  // cancelled one over them does not count, nor does one starting as another ends (01:30).
+  Exec(dir / "tenant_acme.db",
+       "INSERT INTO resources VALUES (9001, 'Chair', 'staff', 1, 'UTC', NULL, 1, '{}', 0, 0)");
+  Exec(dir / "tenant_acme.db", HandMadeAppointments("appointments", {{9002, 0, 3600, "confirmed"},
+                                                                     {9003, 1800, 5400, "pending"},
+                                                                     {9004, 0, 7200, "cancelled"},
+                                                                     {9005, 5400, 7200, "confirmed"}}));
+  r = admin({"check"});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "tenant 'acme': bookings above capacity at 1 moment; the first: "
+                                   "resource 9001 at 1970-01-01T00:30:00Z, 2 bookings for a "
+                                   "capacity of 1"),
+                r.output);
+  Exec(dir / "tenant_acme.db", "DELETE FROM appointments WHERE id = 9003");
+  r = admin({"check"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  Exec(dir / "tenant_acme.db",
+       "DELETE FROM appointments WHERE id >= 9002; DELETE FROM resources WHERE id = 9001");
 
   // A tenant's file gone: check fails and names the tenant; so does migrate.
   for (const char* suffix : {"", "-wal", "-shm"})
@@ -234,6 +280,37 @@ TEST_CASE("smooth-admin on PostgreSQL: migrates idempotently, checks, and names 
   PgExec(admin.url,
          "INSERT INTO tenant_acme.schema_migrations (version, name, applied_at) "
          "VALUES (2, 'appointment_occupancy', 0)");
+  r = admin({"check"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_MESSAGE(Contains(r.output, "no booking above capacity, occupancy rows agree"), r.output);
+
+  // Bookings put in by hand: three at once in a room for two (the EXCLUDE constraint keeps
+  // capacity-1 resources only), then an occupancy row taken away.
+  PgExec(admin.url, "INSERT INTO tenant_acme.resources VALUES "
+                    "(9001, 'Room', 'room', 2, 'UTC', NULL, 1, '{}', 0, 0)");
+  PgExec(admin.url,
+         HandMadeAppointments("tenant_acme.appointments", {{9002, 0, 3600, "confirmed"},
+                                                           {9003, 1800, 5400, "pending"},
+                                                           {9004, 900, 2700, "confirmed"},
+                                                           {9005, 0, 7200, "cancelled"}}));
+  r = admin({"check"});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "tenant 'acme': bookings above capacity at 1 moment; the first: "
+                                   "resource 9001 at 1970-01-01T00:30:00Z, 3 bookings for a "
+                                   "capacity of 2"),
+                r.output);
+  CHECK(!Contains(r.output, "occupancy rows disagree"));
+  PgExec(admin.url, "DELETE FROM tenant_acme.appointments WHERE id = 9004;"
+                    "DELETE FROM tenant_acme.appointment_occupancy WHERE appointment_id = 9002");
+  r = admin({"check"});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "tenant 'acme': occupancy rows disagree with the appointments: "
+                                   "1 missing or different, 1 that no appointment calls for"),
+                r.output);
+  CHECK(!Contains(r.output, "bookings above capacity"));
+  PgExec(admin.url, "DELETE FROM tenant_acme.appointments WHERE id >= 9002;"
+                    "DELETE FROM tenant_acme.appointment_occupancy WHERE appointment_id >= 9002;"
+                    "DELETE FROM tenant_acme.resources WHERE id = 9001");
   r = admin({"check"});
   CHECK_MESSAGE(r.exit_code == 0, r.output);
 

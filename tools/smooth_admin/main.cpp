@@ -38,7 +38,9 @@ Commands:
   check                   SQLite: integrity_check on every database, migrations current, a
                           data file for every tenant, no stray files; PostgreSQL: migrations
                           current, a schema for every tenant and owned by it, no stray
-                          tenant_* schemas; exits 1 when anything is wrong
+                          tenant_* schemas, occupancy rows as the appointments call for; both:
+                          no moment a resource's bookings exceed its capacity; exits 1 when
+                          anything is wrong
 
 Options:
   --storage URL           memory:, sqlite:<dir> (default sqlite:./data), postgresql://...

@@ -5,6 +5,7 @@
 #include "storage/admin.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include "smooth/storage.hpp"
+#include "smooth/time.hpp"
 #include "storage/sql/connection.hpp"
 #include "storage/sql/dialect.hpp"
 #include "storage/sql/migrations.hpp"
@@ -168,6 +170,102 @@ CheckFinding VersionFinding(const std::string& label, const std::vector<int>& ap
                                     fmt::join(missing, ", "))};
 }
 
+// --- Bookings ---
+
+// What check verifies of a tenant's bookings on either backend, from the rows alone: no
+// moment at which the pending and confirmed appointments on a resource (buffers included)
+// outnumber its capacity; on PostgreSQL also that the occupancy rows under the EXCLUDE
+// constraint are exactly those the appointments call for.
+
+// Moments reported by count at most; past this, "more than".
+constexpr std::size_t kMaxReported = 1000;
+
+// The moments a resource is over capacity, in time order: resource, instant (microseconds),
+// bookings, capacity, as text. `elements`: the rows of an appointment's resource ids (its
+// JSON array) for the dialect. A sweep: +1 where an occupation starts, -1 where it ends (ends
+// first at the same instant, [start, end) meeting is no overlap), running sum per resource.
+std::string OverflowQuery(std::string_view elements) {
+  return fmt::format(
+      "WITH occ AS ("
+      "  SELECT DISTINCT a.id, CAST(r.value AS BIGINT) AS resource,"
+      "         a.start_at - a.buffer_before AS s, a.end_at + a.buffer_after AS e"
+      "  FROM appointments a, {} r WHERE a.status IN ('pending', 'confirmed')),"
+      " ev AS (SELECT resource, s AS t, 1 AS d FROM occ"
+      "        UNION ALL SELECT resource, e AS t, -1 AS d FROM occ),"
+      " run AS (SELECT resource, t, SUM(d) OVER (PARTITION BY resource ORDER BY t, d"
+      "                                          ROWS UNBOUNDED PRECEDING) AS n FROM ev)"
+      " SELECT CAST(run.resource AS TEXT), CAST(run.t AS TEXT), CAST(run.n AS TEXT),"
+      "        CAST(res.capacity AS TEXT)"
+      " FROM run JOIN resources res ON res.id = run.resource"
+      " WHERE run.n > res.capacity ORDER BY run.t, run.resource LIMIT {}",
+      elements, kMaxReported + 1);
+}
+
+// What OverflowQuery's rows say, or nothing when there are none.
+std::optional<std::string> OverflowProblem(const std::vector<std::vector<std::string>>& rows) {
+  if (rows.empty()) return std::nullopt;
+  const std::vector<std::string>& first = rows.front();
+  const Instant at{std::chrono::microseconds(std::stoll(first[1]))};
+  return fmt::format(
+      "bookings above capacity at {}{} moment{}; the first: resource {} at {}, {} bookings for "
+      "a capacity of {}",
+      rows.size() > kMaxReported ? "more than " : "", std::min(rows.size(), kMaxReported),
+      rows.size() == 1 ? "" : "s", first[0], FormatRfc3339(at), first[2], first[3]);
+}
+
+// PostgreSQL: the occupancy rows the appointments call for (as the triggers of tenant
+// migrations 2 and 5 build them) but that are missing or differ, and those no appointment
+// calls for, as two counts.
+constexpr const char* kOccupancyQuery =
+    "WITH want AS ("
+    "  SELECT DISTINCT a.id AS appointment_id, CAST(r.value AS BIGINT) AS resource_id,"
+    "   TIMESTAMPTZ 'epoch' + (a.start_at - a.buffer_before) * INTERVAL '1 microsecond'"
+    "     AS occupied_start,"
+    "   TIMESTAMPTZ 'epoch' + (a.end_at + a.buffer_after) * INTERVAL '1 microsecond'"
+    "     AS occupied_end,"
+    "   a.status IN ('pending', 'confirmed') AS active,"
+    "   COALESCE((SELECT x.capacity = 1 FROM resources x WHERE x.id = CAST(r.value AS BIGINT)),"
+    "            false) AS cap1"
+    "  FROM appointments a, json_array_elements_text(CAST(a.resources AS json)) r),"
+    " have AS (SELECT appointment_id, resource_id, occupied_start, occupied_end, active, cap1"
+    "          FROM appointment_occupancy)"
+    " SELECT CAST((SELECT COUNT(*) FROM (SELECT * FROM want EXCEPT SELECT * FROM have) m) AS TEXT),"
+    "        CAST((SELECT COUNT(*) FROM (SELECT * FROM have EXCEPT SELECT * FROM want) x) AS TEXT)";
+
+// Adds what a tenant's bookings show to its findings: a problem each, or a word on the
+// tenant's last (good) finding. `rows(query, what)` reads the tenant's data.
+template <typename Rows>
+void CheckBookings(const std::string& label, bool postgres, Rows&& rows,
+                   std::vector<CheckFinding>& findings) {
+  const std::size_t own = findings.size() - 1;  // the tenant's finding so far, good
+  std::vector<std::string> good;
+  auto overflows = rows(OverflowQuery(postgres ? "json_array_elements_text(CAST(a.resources AS json))"
+                                               : "json_each(a.resources)"),
+                        "looking for bookings above capacity");
+  if (!overflows) {
+    findings.push_back({label, false, overflows.error().message()});
+  } else if (auto problem = OverflowProblem(*overflows)) {
+    findings.push_back({label, false, *problem});
+  } else {
+    good.push_back("no booking above capacity");
+  }
+  if (postgres) {
+    auto occupancy = rows(kOccupancyQuery, "comparing occupancy rows with appointments");
+    if (!occupancy) {
+      findings.push_back({label, false, occupancy.error().message()});
+    } else if ((*occupancy)[0][0] != "0" || (*occupancy)[0][1] != "0") {
+      findings.push_back(
+          {label, false,
+           fmt::format("occupancy rows disagree with the appointments: {} missing or different, "
+                       "{} that no appointment calls for (the EXCLUDE constraint works on them)",
+                       (*occupancy)[0][0], (*occupancy)[0][1])});
+    } else {
+      good.push_back("occupancy rows agree");
+    }
+  }
+  if (!good.empty()) findings[own].detail += fmt::format(", {}", fmt::join(good, ", "));
+}
+
 // --- PostgreSQL ---
 
 using postgres::PostgresMaintenance;
@@ -244,13 +342,20 @@ Result<std::vector<CheckFinding>> PgCheck(std::string_view url) {
     findings.push_back(VersionFinding(label, *applied, postgres::TenantMigrations(), ""));
     if (!findings.back().ok) continue;
     auto owner = (*pg)->SchemaOwner(*schema);
-    if (!owner || !owner->has_value() || **owner != t.id)
+    if (!owner || !owner->has_value() || **owner != t.id) {
       findings.back() = {
           label, false,
           fmt::format("schema {} does not belong to tenant id {} (tenant_meta says {})", *schema,
                       t.id,
                       !owner ? owner.error().message()
                              : owner->has_value() ? std::to_string(**owner) : "nothing")};
+      continue;
+    }
+    CheckBookings(label, /*postgres=*/true,
+                  [&](const std::string& query, std::string_view what) {
+                    return (*pg)->TextRows(*schema, fmt::format("{}: {}", label, what), query);
+                  },
+                  findings);
   }
   // Tenant schemas without a tenant row: left by hand or another tool. They make creating
   // that slug fail, so they are reported.
@@ -369,7 +474,13 @@ Result<std::vector<CheckFinding>> Check(std::string_view url) {
                          fmt::format("{} does not belong to tenant id {} (tenant_meta says {})",
                                      file.filename().string(), t.id,
                                      owner && !owner->empty() ? (*owner)[0][0] : "nothing")};
+      continue;
     }
+    CheckBookings(label, /*postgres=*/false,
+                  [&](const std::string& query, std::string_view) {
+                    return ReadOnlyQuery(file, query);
+                  },
+                  findings);
   }
   // Tenant files without a tenant row: left by an interrupted creation, or by hand. They
   // make creating that slug fail, so they are reported.

@@ -39,7 +39,9 @@ struct CheckFinding {
 /// and every tenant file, each database's migrations against the current version, a data
 /// file for every tenant row and owned by it, and no stray tenant files. On PostgreSQL:
 /// the migrations of `public`, a schema for every tenant row whose tenant_meta names that
-/// tenant and whose migrations are current, and no stray tenant_* schemas. An error only
+/// tenant and whose migrations are current, and no stray tenant_* schemas. Then, for each
+/// tenant whose database passed: no moment a resource's active bookings exceed its capacity,
+/// and on PostgreSQL occupancy rows that match the appointments. An error only
 /// when the check itself cannot run (a bad URL, no connection); problems are findings
 /// with ok == false.
 Result<std::vector<CheckFinding>> Check(std::string_view url);

@@ -678,4 +678,20 @@ Result<std::vector<std::string>> PostgresMaintenance::TenantSchemas() {
                        });
 }
 
+Result<std::vector<std::vector<std::string>>> PostgresMaintenance::TextRows(
+    const std::string& schema, std::string_view what, const std::string& query) {
+  return impl_->ReadIn(schema, what,
+                       [&](soci::session& s) -> Result<std::vector<std::vector<std::string>>> {
+                         std::vector<std::vector<std::string>> out;
+                         soci::rowset<soci::row> rows = (s.prepare << query);
+                         for (const soci::row& row : rows) {
+                           std::vector<std::string> columns;
+                           for (std::size_t i = 0; i < row.size(); ++i)
+                             columns.push_back(row.get<std::string>(i));
+                           out.push_back(std::move(columns));
+                         }
+                         return out;
+                       });
+}
+
 }  // namespace smooth::internal::postgres

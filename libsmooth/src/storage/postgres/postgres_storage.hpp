@@ -56,6 +56,11 @@ class PostgresMaintenance {
   Result<std::optional<long long>> SchemaOwner(const std::string& schema);
   /// Every schema named tenant_*, sorted.
   Result<std::vector<std::string>> TenantSchemas();
+  /// The rows of `query`, read in `schema` (a read-only transaction with search_path set to
+  /// it alone); every column must be TEXT and not NULL. `what` names the read in errors.
+  Result<std::vector<std::vector<std::string>>> TextRows(const std::string& schema,
+                                                         std::string_view what,
+                                                         const std::string& query);
 
  private:
   struct Impl;
