@@ -358,87 +358,56 @@ std::size_t OpenTenantSize() {
 
 constexpr int kOpenResources = 100;
 
-// A SQLite data directory whose tenant holds OpenTenantSize() appointments on 100 staff (30
-// minutes at three half hours of every working hour, resources in turn), built once through
-// Scheduler::Book with synchronous=OFF for setup speed.
+// What the large tenant holds, on either backend: OpenTenantSize() appointments of 30 minutes
+// on 100 staff, resources in turn, at every half hour of working time but the last of each
+// hour (12 of 16, so that the answer is not empty); and the day its first query asks about,
+// a weekday in the middle of the booked horizon. `ids` and `build_seconds` are filled in by
+// whoever builds it.
+struct BigTenantPlan {
+  Ids ids;
+  std::size_t appointments = OpenTenantSize();
+  std::vector<Instant> starts;  // of appointment i: starts[i / kOpenResources]
+  LocalDate day = WeekdayDate(static_cast<std::int64_t>(appointments / kOpenResources / 12 / 2));
+  double build_seconds = 0;
+
+  BigTenantPlan() {
+    const std::vector<Instant> all = HalfHourStarts((appointments / kOpenResources + 1) * 4 / 3 + 16);
+    for (std::size_t k = 0; k < all.size(); ++k)
+      if (k % 4 != 3) starts.push_back(all[k]);
+  }
+  ResourceId Resource(std::size_t i) const { return ids.resources[i % kOpenResources]; }
+  Instant Start(std::size_t i) const { return starts[i / kOpenResources]; }
+};
+
+// A SQLite data directory holding the large tenant, built once through Scheduler::Book with
+// synchronous=OFF for setup speed.
 struct BigTenant {
   TempDir dir{"smooth-sbench-open-"};
-  std::string url;
-  Ids ids;
-  std::size_t appointments = 0;
-  double build_seconds = 0;
-  LocalDate day{};
+  std::string url = "sqlite:" + (dir.path / "data").string();
+  BigTenantPlan plan;
   BigTenant() {
-    url = "sqlite:" + (dir.path / "data").string();
     smooth::StorageOptions options;
     options.sqlite_synchronous = "OFF";
     const auto t0 = std::chrono::steady_clock::now();
     Tenancy t(url, options, kOpenResources);
-    ids = t.ids;
-    appointments = OpenTenantSize();
-    // Every half hour but the last of each working hour, so the answer is not empty: 12 of 16.
-    const std::vector<Instant> all = HalfHourStarts((appointments / kOpenResources + 1) * 4 / 3 + 16);
-    std::vector<Instant> starts;
-    for (std::size_t k = 0; k < all.size(); ++k)
-      if (k % 4 != 3) starts.push_back(all[k]);
-    for (std::size_t i = 0; i < appointments; ++i)
-      t.Book(ids.resources[i % kOpenResources], starts[i / kOpenResources]);
-    build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    // A weekday in the middle of the booked horizon.
-    day = WeekdayDate(static_cast<std::int64_t>(appointments / kOpenResources / 12 / 2));
+    plan.ids = t.ids;
+    for (std::size_t i = 0; i < plan.appointments; ++i) t.Book(plan.Resource(i), plan.Start(i));
+    plan.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "storage_bench: built the %zu-appointment tenant in %.1f s\n",
-                 appointments, build_seconds);
+                 plan.appointments, plan.build_seconds);
   }
 };
 
-BigTenant& Big() {
-  static BigTenant b;
-  return b;
-}
-
-// New OpenStorage (synchronous=FULL) + Platform + Scheduler + the first Availability call, which
-// loads the tenant's state. The files are in the OS page cache (the setup just wrote them).
-void BM_OpenTenant_1M(benchmark::State& state) {
-  BigTenant& b = Big();
-  std::size_t slots = 0;
-  for (auto _ : state) {
-    Tenancy t(b.url, smooth::StorageOptions{}, 0, &b.ids);
-    auto answer = Must(t.scheduler->Availability(t.owner, b.ids.tenant,
-                                                 {.service = b.ids.service, .from = b.day,
-                                                  .to = b.day, .time_zone = kZone,
-                                                  .resources = {}}),
-                       "Availability");
-    slots = answer.size();
-    benchmark::DoNotOptimize(answer.data());
-  }
-  state.counters["appointments"] = static_cast<double>(b.appointments);
-  state.counters["slots"] = static_cast<double>(slots);
-  state.counters["build_seconds"] = b.build_seconds;
-}
-BENCHMARK(BM_OpenTenant_1M)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-
-// The same tenant on PostgreSQL: the same staff, appointments and times, in a database of the
-// throwaway cluster. Built through Scheduler::Book it would take the better part of an hour
-// at the durable rate, so the appointments are written with one COPY (as the rows Book
-// writes: sql::ToRow); the tenant's occupancy trigger writes their occupancy rows, as it does
-// for any writer.
+// The same tenant in a PostgreSQL database of the throwaway cluster. Built through
+// Scheduler::Book it would take the better part of an hour at the durable rate, so the
+// appointments are written with one COPY of the rows Book writes (sql::ToRow); the tenant's
+// occupancy trigger writes their occupancy rows, as it does for any writer.
 struct BigPgTenant {
   PgDatabase db;
-  Ids ids;
-  std::size_t appointments = 0;
-  double build_seconds = 0;
-  LocalDate day{};
+  BigTenantPlan plan;
   explicit BigPgTenant(const std::string& admin) : db(admin) {
     const auto t0 = std::chrono::steady_clock::now();
-    {
-      Tenancy t(db.conninfo, smooth::StorageOptions{}, kOpenResources);
-      ids = t.ids;
-    }
-    appointments = OpenTenantSize();
-    const std::vector<Instant> all = HalfHourStarts((appointments / kOpenResources + 1) * 4 / 3 + 16);
-    std::vector<Instant> starts;
-    for (std::size_t k = 0; k < all.size(); ++k)
-      if (k % 4 != 3) starts.push_back(all[k]);
+    plan.ids = Tenancy(db.conninfo, smooth::StorageOptions{}, kOpenResources).ids;
 
     PgConn c(db.conninfo);
     c.Exec("BEGIN");
@@ -449,23 +418,23 @@ struct BigPgTenant {
     const long long base = std::stoll(PQgetvalue(r, 0, 0));
     PQclear(r);
     c.Exec("SELECT setval('public.object_ids', " +
-           std::to_string(base + 64 * static_cast<long long>(appointments / 64 + 2)) + ")");
+           std::to_string(base + 64 * static_cast<long long>(plan.appointments / 64 + 2)) + ")");
     r = PQexec(c.conn, ("COPY tenant_bench.appointments (" +
                         std::string(smooth::internal::sql::AppointmentRow::kColumns) + ") FROM STDIN")
                            .c_str());
     if (PQresultStatus(r) != PGRES_COPY_IN) Die(std::string("COPY: ") + PQerrorMessage(c.conn));
     PQclear(r);
     std::string buffer;
-    for (std::size_t i = 0; i < appointments; ++i) {
+    for (std::size_t i = 0; i < plan.appointments; ++i) {
       smooth::Appointment a;
       a.id = smooth::AppointmentId(base + static_cast<long long>(i));
-      a.service = ids.service;
-      a.resources = {ids.resources[i % kOpenResources]};
-      a.customer = ids.customer;
-      a.start = starts[i / kOpenResources];
+      a.service = plan.ids.service;
+      a.resources = {plan.Resource(i)};
+      a.customer = plan.ids.customer;
+      a.start = plan.Start(i);
       a.end = a.start + kLength;
       a.status = smooth::AppointmentStatus::kConfirmed;
-      a.created_by = ids.owner;
+      a.created_by = plan.ids.owner;
       a.created_at = a.updated_at = Now();
       a.version = 1;
       a.change_seq = 1;
@@ -477,7 +446,7 @@ struct BigPgTenant {
         AppendCopyField(buffer, column);
       });
       buffer += '\n';
-      if (buffer.size() > (1 << 20) || i + 1 == appointments) {
+      if (buffer.size() > (1 << 20) || i + 1 == plan.appointments) {
         if (PQputCopyData(c.conn, buffer.data(), static_cast<int>(buffer.size())) != 1)
           Die(std::string("COPY: ") + PQerrorMessage(c.conn));
         buffer.clear();
@@ -492,10 +461,9 @@ struct BigPgTenant {
     c.Exec("COMMIT");
     c.Exec("VACUUM ANALYZE tenant_bench.appointments");
     c.Exec("VACUUM ANALYZE tenant_bench.appointment_occupancy");
-    build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    day = WeekdayDate(static_cast<std::int64_t>(appointments / kOpenResources / 12 / 2));
+    plan.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "storage_bench: built the %zu-appointment PostgreSQL tenant in %.1f s\n",
-                 appointments, build_seconds);
+                 plan.appointments, plan.build_seconds);
   }
 
   // A field of COPY's text format.
@@ -515,8 +483,33 @@ struct BigPgTenant {
   }
 };
 
-// New OpenStorage on PostgreSQL + Platform + Scheduler + the first Availability call, which
-// loads the tenant's state over the wire; the server has the tables in its cache.
+// New OpenStorage on `url` + Platform + Scheduler + the first Availability call, which loads
+// the tenant's state.
+void RunOpen(benchmark::State& state, const std::string& url, const BigTenantPlan& plan) {
+  std::size_t slots = 0;
+  for (auto _ : state) {
+    Tenancy t(url, smooth::StorageOptions{}, 0, &plan.ids);
+    auto answer = Must(t.scheduler->Availability(t.owner, plan.ids.tenant,
+                                                 {.service = plan.ids.service, .from = plan.day,
+                                                  .to = plan.day, .time_zone = kZone,
+                                                  .resources = {}}),
+                       "Availability");
+    slots = answer.size();
+    benchmark::DoNotOptimize(answer.data());
+  }
+  state.counters["appointments"] = static_cast<double>(plan.appointments);
+  state.counters["slots"] = static_cast<double>(slots);
+  state.counters["build_seconds"] = plan.build_seconds;
+}
+
+// SQLite (synchronous=FULL): the files are in the OS page cache (the setup just wrote them).
+void BM_OpenTenant_1M(benchmark::State& state) {
+  static BigTenant b;
+  RunOpen(state, b.url, b.plan);
+}
+BENCHMARK(BM_OpenTenant_1M)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// PostgreSQL: the state is read over the wire; the server has the tables in its cache.
 void BM_OpenTenant_1M_Postgres(benchmark::State& state) {
   const auto admin = AdminConninfo();
   if (!admin) {
@@ -524,20 +517,7 @@ void BM_OpenTenant_1M_Postgres(benchmark::State& state) {
     return;
   }
   static BigPgTenant b(*admin);
-  std::size_t slots = 0;
-  for (auto _ : state) {
-    Tenancy t(b.db.conninfo, smooth::StorageOptions{}, 0, &b.ids);
-    auto answer = Must(t.scheduler->Availability(t.owner, b.ids.tenant,
-                                                 {.service = b.ids.service, .from = b.day,
-                                                  .to = b.day, .time_zone = kZone,
-                                                  .resources = {}}),
-                       "Availability");
-    slots = answer.size();
-    benchmark::DoNotOptimize(answer.data());
-  }
-  state.counters["appointments"] = static_cast<double>(b.appointments);
-  state.counters["slots"] = static_cast<double>(slots);
-  state.counters["build_seconds"] = b.build_seconds;
+  RunOpen(state, b.db.conninfo, b.plan);
 }
 BENCHMARK(BM_OpenTenant_1M_Postgres)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
