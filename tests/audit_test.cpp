@@ -172,6 +172,24 @@ TEST_CASE("a field cannot repeat timestamp, action or another field") {
   CHECK(o.at("action").as_string() == "X");
 }
 
+// Any field may hold text from outside: an email or IP address given at login, a reason.
+TEST_CASE("bytes that are not UTF-8 never make a line unreadable as JSON") {
+  const std::string line =
+      Record("LOGIN_FAILED\xff", {{"ip_address", std::string("203.0.113.9\xff")},
+                                   {"email", std::string("a\xc3(@x.test")},
+                                   {"k\xc0y", std::string("ok \xe2\x82\xac")}})
+          .ToJsonLine();
+  boost::system::error_code ec;
+  const json::value parsed = json::parse(line, ec);
+  REQUIRE_MESSAGE(!ec, line);
+  const json::object& o = parsed.as_object();
+  // Each bad byte is replaced by U+FFFD; valid text, the euro sign included, is kept.
+  CHECK(o.at("action").as_string() == "LOGIN_FAILED\xef\xbf\xbd");
+  CHECK(o.at("ip_address").as_string() == "203.0.113.9\xef\xbf\xbd");
+  CHECK(o.at("email").as_string() == "a\xef\xbf\xbd(@x.test");
+  CHECK(o.at("k\xef\xbf\xbdy").as_string() == "ok \xe2\x82\xac");
+}
+
 TEST_CASE("the memory sink keeps lines in order and can be cleared") {
   smooth::MemoryAuditSink sink;
   REQUIRE(sink.Append(Record("FIRST")).ok());

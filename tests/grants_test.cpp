@@ -93,6 +93,25 @@ TEST_CASE("bulk revoke skips grants the actor may not revoke") {
   CHECK(Must(w.platform->ListGrants(gowner, {.only_active = true})).size() == 1);
 }
 
+// A Principal held across its user's deactivation stops working everywhere, the grantor's
+// right to revoke its own grants included.
+TEST_CASE("a deactivated grantor's held Principal revokes nothing") {
+  World w;
+  Principal owner = w.As("TENANT_OWNER");
+  const User& staff = w.users.at("TENANT_STAFF");
+  Grant g1 = Must(w.platform->CreateGrant(owner, staff.id, Action::kCustomerManage, "cover"));
+  Grant g2 = Must(w.platform->CreateGrant(owner, staff.id, Action::kServiceManage, "cover"));
+  Must(w.platform->DeactivateUser(w.root_p, owner.user.id));
+  CHECK_FALSE(w.platform->Authorize(owner, Action::kTenantRead, kAcme(w)));
+  auto one = w.platform->RevokeGrant(owner, g1.id, "by a deactivated user");
+  REQUIRE_FALSE(one);
+  CHECK(one.error().code() == StatusCode::kPermissionDenied);
+  CHECK(one.error().message() == "the acting user is inactive");
+  CHECK(Must(w.platform->RevokeGrants(owner, {g2.id}, "by a deactivated user")) == 0);
+  // Both grants still act.
+  CHECK(Must(w.platform->ListGrants(w.root_p, {.only_active = true})).size() == 2);
+}
+
 TEST_CASE("grant creation rules: reason, duration, rank, the grantor's own scope, no self-grants") {
   World w;
   Principal owner = w.As("TENANT_OWNER");

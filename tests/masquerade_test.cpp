@@ -11,7 +11,8 @@ using smooth::testing::World;
 namespace {
 
 // The masquerade table of the issue, written out: may `hijacker` act as `target`, given
-// whether the target is in the same tenant and whether it is a demo account?
+// whether the target is in the same tenant and whether it is a demo account (a temporary
+// user, which only a demo tenant can have)?
 bool TableAllows(Role hijacker, Role target, bool same_tenant, bool temporary) {
   if (target == Role::kSuperuser && hijacker != Role::kSuperuser) return false;
   switch (hijacker) {
@@ -30,17 +31,22 @@ bool TableAllows(Role hijacker, Role target, bool same_tenant, bool temporary) {
 TEST_CASE("the full role x role masquerade matrix, same and other tenant, demo or not") {
   World w;
   int cases = 0;
+  // Where a tenant target lives: acme (the tenant users' own), globex, or the demo tenant,
+  // as an ordinary user or as a temporary one.
+  enum class Place { kAcme, kGlobex, kDemo, kDemoTemporary };
   for (Role hr : kAllRoles) {
     for (Role tr : kAllRoles) {
-      for (bool other_tenant : {false, true}) {
-        for (bool temporary : {false, true}) {
-          // Platform targets have no tenant, so "other tenant" only varies tenant targets.
-          if (IsPlatformRole(tr) && other_tenant) continue;
-          // SUPERUSERs come only from CreateSuperuser and are never demo accounts.
-          if (tr == Role::kSuperuser && temporary) continue;
+      for (Place place : {Place::kAcme, Place::kGlobex, Place::kDemo, Place::kDemoTemporary}) {
+        {
+          // Platform targets have no tenant and are never temporary: one case each.
+          if (IsPlatformRole(tr) && place != Place::kAcme) continue;
+          const bool temporary = place == Place::kDemoTemporary;
           const User& hijacker = w.users.at(std::string(RoleName(hr)));
           std::optional<TenantId> tenant;
-          if (!IsPlatformRole(tr)) tenant = other_tenant ? w.globex.id : w.acme.id;
+          if (!IsPlatformRole(tr))
+            tenant = place == Place::kAcme ? w.acme.id : place == Place::kGlobex ? w.globex.id
+                                                                                 : w.demo.id;
+          const bool other_tenant = tenant != w.acme.id;
           std::string email = fmt::format("t{}@x.test", ++cases);
           User target = tr == Role::kSuperuser
                             ? Must(w.platform->CreateSuperuser(email, "Root", World::kPassword))
@@ -68,8 +74,86 @@ TEST_CASE("the full role x role masquerade matrix, same and other tenant, demo o
       }
     }
   }
-  // Per hijacker: 3 platform targets x 2 + SUPERUSER x 1 + 4 tenant targets x 2 x 2.
-  CHECK(cases == 8 * (3 * 2 + 1 + 4 * 2 * 2));
+  // Per hijacker: 3 platform targets + SUPERUSER + 4 tenant targets x 4 places.
+  CHECK(cases == 8 * (3 + 1 + 4 * 4));
+}
+
+// PLATFORM_SALES may act as demo accounts only: a temporary user outside a demo tenant
+// would be a way into a real tenant (or onto the platform), so none can be made.
+TEST_CASE("temporary users exist only in demo tenants, so sales reach nothing else") {
+  World w;
+  for (auto [role, tenant] : {std::pair{Role::kTenantOwner, std::optional(w.acme.id)},
+                              std::pair{Role::kCustomer, std::optional(w.globex.id)},
+                              std::pair{Role::kPlatformSupport, std::optional<TenantId>()}}) {
+    CAPTURE(RoleName(role));
+    for (const Principal& by : {w.root_p, w.As("PLATFORM_SALES")}) {
+      auto u = w.platform->CreateUser(by, {.email = "sneaky@x.test", .display_name = "S",
+                                           .role = role, .tenant = tenant,
+                                           .password = World::kPassword, .is_temporary = true});
+      REQUIRE_FALSE(u);
+      CHECK(u.error().code() == StatusCode::kInvalidArgument);
+      CHECK(u.error().message() == "is_temporary: only users of a demo tenant can be temporary");
+    }
+  }
+  // In the demo tenant, sales create one and act as it there, and only there.
+  Principal sales = w.As("PLATFORM_SALES");
+  User demo_owner = Must(w.platform->CreateUser(
+      sales, {.email = "owner@demo.test", .display_name = "Demo owner",
+              .role = Role::kTenantOwner, .tenant = w.demo.id, .password = World::kPassword,
+              .is_temporary = true}));
+  Session s = w.LoginAs(w.users.at("PLATFORM_SALES"));
+  Principal as_owner =
+      Must(w.platform->Authenticate(Must(w.platform->StartMasquerade(s.id, demo_owner.id, "::1")).id));
+  CHECK(w.platform->Authorize(as_owner, Action::kCustomerRead, {w.demo.id, {}, false, {}}));
+  CHECK_FALSE(w.platform->Authorize(as_owner, Action::kCustomerRead, {w.acme.id, {}, false, {}}));
+}
+
+TEST_CASE("logging out of a masquerade session ends it and writes HIJACK_END") {
+  World w;
+  Session s = w.LoginAs(w.users.at("TENANT_OWNER"));
+  Session m = Must(w.platform->StartMasquerade(s.id, w.users.at("TENANT_STAFF").id, "192.0.2.10"));
+  w.masquerade->Clear();
+  Must(w.platform->Logout(m.id));
+  CHECK(w.platform->Authenticate(m.id).error().code() == StatusCode::kUnauthenticated);
+  // The original session lives on.
+  CHECK(Must(w.platform->Authenticate(s.id)).user.role == Role::kTenantOwner);
+  auto lines = w.masquerade->Lines();
+  REQUIRE(lines.size() == 1);
+  auto end = testing::ParseLine(lines[0]);
+  CHECK(end.at("action").as_string() == "HIJACK_END");
+  CHECK(end.at("hijacker_email").as_string() == "tenant_owner@acme.test");
+  CHECK(end.at("hijacked_email").as_string() == "tenant_staff@acme.test");
+  CHECK(end.at("session_key").as_string() == m.session_key);
+  CHECK(end.at("reason").as_string() == "logged out");
+  // Logging out of the original then ends nothing more.
+  Must(w.platform->Logout(s.id));
+  CHECK(w.masquerade->Lines().size() == 1);
+}
+
+// Rights are judged on the original user on every call, not only when the masquerade starts.
+TEST_CASE("a masquerade stops working once the table would no longer start it") {
+  World w;
+  const User& owner = w.users.at("TENANT_OWNER");
+  const User& staff = w.users.at("TENANT_STAFF");
+  Session s = w.LoginAs(owner);
+  Session m = Must(w.platform->StartMasquerade(s.id, staff.id, "::1"));
+  Principal held = Must(w.platform->Authenticate(m.id));
+  // The owner becomes a manager, who may masquerade as no one.
+  Must(w.platform->ChangeRole(w.root_p, owner.id, Role::kTenantManager));
+  CHECK_FALSE(w.platform->StartMasquerade(s.id, staff.id, "::1"));
+  auto again = w.platform->Authenticate(m.id);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code() == StatusCode::kUnauthenticated);
+  CHECK(again.error().message() ==
+        "the masquerade is no longer allowed: TENANT_MANAGER may not masquerade as TENANT_STAFF");
+  CHECK_FALSE(w.platform->Authorize(held, Action::kAppointmentReadOwn, {w.acme.id, {}, false, {}}));
+  // Given back the role, the same session works again: nothing else had ended it.
+  Must(w.platform->ChangeRole(w.root_p, owner.id, Role::kTenantOwner));
+  CHECK(w.platform->Authenticate(m.id));
+
+  // The target promoted out of the table's reach ends it the same way.
+  Must(w.platform->ChangeRole(w.root_p, staff.id, Role::kTenantManager));
+  CHECK(w.platform->Authenticate(m.id).error().code() == StatusCode::kUnauthenticated);
 }
 
 TEST_CASE("no one masquerades as themselves, not even a SUPERUSER") {

@@ -245,6 +245,55 @@ TEST_CASE("users: another tenant's user is not found, not forbidden") {
         StatusCode::kPermissionDenied);
 }
 
+// PLATFORM_SALES' demo_only scope: temporary users and everything in demo tenants.
+TEST_CASE("users: sales reach every user of a demo tenant, and no other") {
+  World w;
+  Principal sales = w.As("PLATFORM_SALES");
+  User demo_customer = w.NewUser(Role::kCustomer, w.demo.id, "cust@demo.test");  // not temporary
+  CHECK(w.platform->GetUser(sales, demo_customer.id));
+  CHECK(w.platform->CreateUser(sales, {.email = "new@demo.test", .display_name = "N",
+                                       .role = Role::kCustomer, .tenant = w.demo.id,
+                                       .password = World::kPassword}));
+  CHECK(w.platform->DeactivateUser(sales, demo_customer.id));
+  CHECK(w.platform->GetUser(sales, w.users.at("CUSTOMER").id).error().code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.platform->CreateUser(sales, {.email = "new@acme.test", .display_name = "N",
+                                       .role = Role::kCustomer, .tenant = w.acme.id,
+                                       .password = World::kPassword})
+            .error().code() == StatusCode::kPermissionDenied);
+}
+
+// Text from outside that is not UTF-8 is refused where it is input, and where it is only
+// recorded (an IP address at login) it cannot make an audit line unreadable.
+TEST_CASE("bytes that are not UTF-8: refused as input, harmless in the audit trail") {
+  World w;
+  const User& owner = w.users.at("TENANT_OWNER");
+  w.security->Clear();
+  CHECK_FALSE(w.platform->Login(w.HostOf(owner), owner.email, "wrong password!", "203.0.113.9\xff"));
+  CheckInvalid(w.platform->CreateGrant(w.As("TENANT_OWNER"), w.users.at("TENANT_STAFF").id,
+                                       Action::kCustomerManage, "cover \xc3("),
+               "reason");
+  CheckInvalid(w.platform->CreateGrant(w.As("TENANT_OWNER"), w.users.at("TENANT_STAFF").id,
+                                       Action::kServiceManage, "x" + std::string(100000, '\x80')),
+               "reason");
+  CheckInvalid(w.platform->CreateTenant(w.root_p, {.slug = "bytes", .name = "Caf\xe9"}), "name");
+  const auto lines = w.security->Lines();
+  REQUIRE(lines.size() == 1);  // LOGIN_FAILED; the refusals changed nothing and logged nothing
+  auto failed = testing::ParseLine(lines[0]);
+  CHECK(failed.at("action").as_string() == "LOGIN_FAILED");
+  CHECK(failed.at("ip_address").as_string() == "203.0.113.9\xef\xbf\xbd");
+}
+
+// "tenant_" + slug names the PostgreSQL schema: the longest slug the platform accepts works
+// on every backend.
+TEST_CASE("tenants: the longest slug accepted works on every backend") {
+  World w;
+  const std::string slug = "a" + std::string(55, 'b');
+  Tenant t = Must(w.platform->CreateTenant(w.root_p, {.slug = slug, .name = "Long"}));
+  CHECK(t.slug == slug);
+  CheckInvalid(w.platform->CreateTenant(w.root_p, {.slug = slug + "c", .name = "Longer"}), "slug");
+}
+
 TEST_CASE("login: per host, one generic message, throttled per account, audited") {
   World w;
   const User& owner = w.users.at("TENANT_OWNER");

@@ -128,9 +128,10 @@ TEST_CASE("a slug must start with a lowercase letter") {
   CHECK(ValidateSlug("Acme").message() == "slug: must start with a lowercase letter");
 }
 
-TEST_CASE("a slug is at most 63 characters") {
-  CHECK(ValidateSlug(Repeat('a', 63)).ok());
-  CheckRefused(ValidateSlug(Repeat('a', 64)), "slug");
+// "tenant_" + slug names the tenant's PostgreSQL schema, which has 63 bytes at most.
+TEST_CASE("a slug is at most 56 characters") {
+  CHECK(ValidateSlug(Repeat('a', 56)).ok());
+  CheckRefused(ValidateSlug(Repeat('a', 57)), "slug");
 }
 
 TEST_CASE("reserved words are not slugs") {
@@ -242,4 +243,18 @@ TEST_CASE("text length is counted in code points") {
   CHECK(ValidateText("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "name", 3).ok());
   CheckRefused(ValidateText("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "name", 2), "name");
   CHECK(ValidateText("\xf0\x9f\x8f\x8b", "name", 1).ok());
+}
+
+TEST_CASE("text must be valid UTF-8, and every byte of it counts") {
+  // A stray byte, a cut sequence, an overlong '/', a surrogate, a code point above U+10FFFF.
+  for (std::string_view bad : {"cover \xff", "cover \xc3(", "\xc0\xaf", "\xed\xa0\x80",
+                               "\xf4\x90\x80\x80", "Z\xc3"}) {
+    CAPTURE(bad);
+    const smooth::Status s = ValidateText(bad, "reason", 500);
+    CheckRefused(s, "reason");
+    CHECK(s.message() == "reason: must be valid UTF-8");
+  }
+  // Continuation bytes on their own are not free characters: 100,000 of them are refused.
+  CheckRefused(ValidateText("x" + Repeat('\x80', 100000), "reason", 500), "reason");
+  CHECK(ValidateText("\xe2\x82\xac 5", "reason", 3).ok());  // the euro sign: 3 bytes, 1 point
 }

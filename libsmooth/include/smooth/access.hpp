@@ -161,7 +161,7 @@ struct Target {
   /// The user who owns the object, for own_data rules (a customer's appointment, a
   /// staff member's schedule).
   std::optional<UserId> owner;
-  /// Demo data: a temporary user, or anything inside a demo tenant.
+  /// Demo data: anything inside a demo tenant (the only place temporary users exist).
   bool is_temporary = false;
   /// For user.create / user.update / user.deactivate: the role the target user has or
   /// will have. Actors may only manage strictly lower roles.

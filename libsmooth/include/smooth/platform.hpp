@@ -72,6 +72,7 @@ struct UserSpec {
   Role role = Role::kCustomer;
   std::optional<TenantId> tenant;
   std::string password;  // 8..1024 bytes
+  /// A demo account, which PLATFORM_SALES may masquerade as: only in a demo tenant.
   bool is_temporary = false;
 };
 
@@ -117,7 +118,8 @@ class Platform {
   /// original ended, its user was deactivated, or the tenant suspended.
   Result<Principal> Authenticate(SessionId session);
 
-  /// Ends a session and every masquerade started from it.
+  /// Ends a session and every masquerade started from it; for a masquerade session, ends
+  /// the masquerade (HIJACK_END) and leaves the original session alive.
   Status Logout(SessionId session);
 
   // --- Authorization --------------------------------------------------------------------
@@ -182,7 +184,9 @@ class Platform {
   // --- Masquerading ---------------------------------------------------------------------
 
   /// Starts acting as `target` from `original`. Returns the new session. Refusals are
-  /// permission_denied (or unauthenticated for a dead session) and audited HIJACK_DENIED.
+  /// permission_denied (unauthenticated for a dead session; not_found for an unknown
+  /// target or another tenant's) and audited HIJACK_DENIED. The session works only while
+  /// the masquerade table would still allow it (re-checked on every call).
   Result<Session> StartMasquerade(SessionId original, UserId target,
                                   std::string_view ip_address);
   /// Ends a masquerade session and returns the original session.

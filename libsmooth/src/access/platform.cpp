@@ -55,8 +55,10 @@ Status ValidateRoleTenant(Role role, const std::optional<TenantId>& tenant) {
   return {};
 }
 
-Target TargetForUser(const User& u, std::optional<Role> role = std::nullopt) {
-  return Target{.tenant = u.tenant, .owner = u.id, .is_temporary = u.is_temporary, .role = role};
+// A user as the object of an action. Demo data (Scope::kDemoOnly) is what lives in a demo
+// tenant: temporary users exist only there, and a tenant's demo flag never changes.
+Target TargetForUser(const User& u, bool in_demo_tenant, std::optional<Role> role = std::nullopt) {
+  return Target{.tenant = u.tenant, .owner = u.id, .is_temporary = in_demo_tenant, .role = role};
 }
 
 Target TargetForTenant(const Tenant& t) {
@@ -177,6 +179,13 @@ struct Platform::Impl {
       auto t = txn.GetTenant(*user->tenant);
       if (!t) return Unauthenticated("the user's tenant no longer exists");
       a.tenant = *t;
+    }
+    // A masquerade lasts only while the table and its rules would still start it: a
+    // demoted original, or a target promoted, deactivated or suspended, ends its use.
+    if (a.original) {
+      if (auto refusal = internal::MasqueradeRefusal(*a.original, a.user,
+                                                     a.tenant ? &*a.tenant : nullptr))
+        return Unauthenticated(fmt::format("the masquerade is no longer allowed: {}", *refusal));
     }
     return a;
   }
@@ -299,10 +308,10 @@ struct Platform::Impl {
     auto fresh = Refresh(actor);
     if (!fresh) return fresh.error();
     auto u = VisibleUser(*fresh, id);
-    if (!u) return u;
-    Decision d = DecideAudited(*fresh, Action::kUserRead, TargetForUser(*u), held);
+    if (!u) return u.error();
+    Decision d = DecideAudited(*fresh, Action::kUserRead, u->Target(), held);
     if (!d.allowed) return PermissionDenied(d.reason);
-    return u;
+    return u->user;
   }
 
   // Refresh + DecideAudited as a Status, for operations.
@@ -343,18 +352,41 @@ struct Platform::Impl {
     return true;
   }
 
-  // Ends `session` and, for an original session, its live masquerades.
-  Status EndSession(SharedTransaction& txn, Session s, std::string_view why) {
+  // A masquerade that ended, for masquerade.log once its transaction has committed.
+  struct HijackEnd {
+    std::string hijacker, hijacked, ip_address, session_key;
+    std::optional<std::string> tenant, reason;
+  };
+  void LogHijackEnds(const std::vector<HijackEnd>& ended) const {
+    for (const HijackEnd& e : ended)
+      MasqueradeLog("HIJACK_END", e.hijacker, e.hijacked, e.ip_address, e.session_key, e.tenant,
+                    e.reason);
+  }
+
+  // Ends masquerade session `m`, started by user `hijacker`; its line goes to `ended`.
+  Status EndMasquerade(SharedTransaction& txn, Session m, UserId hijacker,
+                       std::optional<std::string> why, std::vector<HijackEnd>& ended) {
+    m.ended_at = Now();
+    SMOOTH_RETURN_IF_ERROR(txn.UpdateSession(m));
+    auto by = txn.GetUser(hijacker);
+    auto as = txn.GetUser(m.user);
+    ended.push_back(HijackEnd{by ? by->email : "", as ? as->email : "", m.ip_address,
+                              m.session_key, TenantSlug(txn, m.tenant), std::move(why)});
+    return {};
+  }
+
+  // Ends session `s`: an original session with its live masquerades, a masquerade session
+  // as StopMasquerade would. Their masquerade.log lines go to `ended`.
+  Status EndSession(SharedTransaction& txn, Session s, std::vector<HijackEnd>& ended) {
+    if (s.original) {
+      auto original = txn.GetSession(*s.original);
+      if (!original) return Internal("masquerade without its original session");
+      return EndMasquerade(txn, s, original->user, "logged out", ended);
+    }
     auto masquerades = txn.ListLiveMasquerades(s.id);
     if (!masquerades) return masquerades.error();
-    for (Session m : *masquerades) {
-      m.ended_at = Now();
-      SMOOTH_RETURN_IF_ERROR(txn.UpdateSession(m));
-      auto hijacker = txn.GetUser(s.user);
-      auto hijacked = txn.GetUser(m.user);
-      MasqueradeLog("HIJACK_END", hijacker ? hijacker->email : "", hijacked ? hijacked->email : "",
-                    m.ip_address, m.session_key, TenantSlug(txn, m.tenant), std::string(why));
-    }
+    for (const Session& m : *masquerades)
+      SMOOTH_RETURN_IF_ERROR(EndMasquerade(txn, m, s.user, "original session ended", ended));
     s.ended_at = Now();
     return txn.UpdateSession(s);
   }
@@ -374,31 +406,58 @@ struct Platform::Impl {
     return g;
   }
 
-  // May `actor` revoke `g`? The grantor always may; others need grant.revoke over the
-  // grantee and must outrank it. Opens its own read transaction: call it outside any.
+  // May `actor` revoke `g`? An actor who may act at all (active, tenant not suspended):
+  // the grantor always may; others need grant.revoke over the grantee and must outrank it.
+  // Opens its own read transaction: call it outside any.
   bool MayRevoke(const FreshActor& actor, const Grant& g) {
+    if (internal::ActorRefusal(actor.facts())) return false;
     if (g.grantor == actor.user.id) return true;
-    std::optional<User> grantee;
+    std::optional<StoredUser> grantee;
     {
       auto txn = Read();
       if (!txn) return false;
-      auto u = (*txn)->GetUser(g.grantee);
+      auto u = LoadUser(**txn, g.grantee);
       if (!u) return false;
-      grantee = *u;
+      grantee = std::move(*u);
     }
-    if (RoleRank(actor.user.role) <= RoleRank(grantee->role)) return false;
-    return Decide(actor, Action::kGrantRevoke, TargetForUser(*grantee)).allowed;
+    if (RoleRank(actor.user.role) <= RoleRank(grantee->user.role)) return false;
+    return Decide(actor, Action::kGrantRevoke, grantee->Target()).allowed;
+  }
+
+  // A user with what its tenant makes of it as an object of actions.
+  struct StoredUser {
+    User user;
+    bool in_demo_tenant = false;
+    smooth::Target Target(std::optional<Role> role = std::nullopt) const {
+      return TargetForUser(user, in_demo_tenant, role);
+    }
+  };
+  static Result<StoredUser> LoadUser(SharedTransaction& txn, UserId id) {
+    auto u = txn.GetUser(id);
+    if (!u) return u.error();
+    const bool demo = IsDemoTenant(txn, u->tenant);
+    return StoredUser{std::move(*u), demo};
+  }
+  static bool IsDemoTenant(SharedTransaction& txn, std::optional<TenantId> id) {
+    if (!id) return false;
+    auto t = txn.GetTenant(*id);
+    return t && t->is_demo;
+  }
+  // A grant as the object of grant.read and grant.revoke: its grantee, in its tenant.
+  static smooth::Target GrantTarget(SharedTransaction& txn, const Grant& g) {
+    return smooth::Target{.tenant = g.tenant, .owner = g.grantee,
+                          .is_temporary = IsDemoTenant(txn, g.tenant), .role = {}};
   }
 
   // A user the actor may know of: not_found for missing users and for another tenant's.
-  Result<User> VisibleUser(const FreshActor& actor, UserId id) {
-    Result<User> u = NotFound("");
+  Result<StoredUser> VisibleUser(const FreshActor& actor, UserId id) {
+    Result<StoredUser> u = NotFound("");
     {
       auto txn = Read();
       if (!txn) return txn.error();
-      u = (*txn)->GetUser(id);
+      u = LoadUser(**txn, id);
     }
-    if (!u || Hidden(actor, u->tenant)) return NotFound(fmt::format("user {} not found", id));
+    if (!u || Hidden(actor, u->user.tenant)) return NotFound(fmt::format("user {} not found", id));
     return u;
   }
 
@@ -624,8 +683,10 @@ Status Platform::Logout(SessionId session) {
   auto s = (*txn)->GetSession(session);
   if (!s) return NotFound(fmt::format("session {} not found", session));
   if (s->IsEnded()) return {};
-  SMOOTH_RETURN_IF_ERROR(impl_->EndSession(**txn, *s, "original session ended"));
+  std::vector<Impl::HijackEnd> ended;
+  SMOOTH_RETURN_IF_ERROR(impl_->EndSession(**txn, *s, ended));
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->LogHijackEnds(ended);
   impl_->Security("LOGOUT", {{"session_key", s->session_key}});
   return {};
 }
@@ -852,14 +913,19 @@ Result<User> Platform::CreateUser(const Principal& actor, const UserSpec& spec) 
   if (!fresh) return fresh.error();
   if (spec.tenant && Impl::Hidden(*fresh, spec.tenant))
     return NotFound(fmt::format("tenant {} not found", *spec.tenant));
-  bool demo = spec.is_temporary;
+  bool in_demo_tenant = false;
   if (spec.tenant) {
     auto txn = impl_->Read();
     if (!txn) return txn.error();
     auto t = (*txn)->GetTenant(*spec.tenant);
     if (!t) return NotFound(fmt::format("tenant: {} not found", *spec.tenant));
+    in_demo_tenant = t->is_demo;
   }
-  Target target{.tenant = spec.tenant, .owner = std::nullopt, .is_temporary = demo,
+  // A temporary user is a demo account: PLATFORM_SALES may masquerade as it, so it must
+  // never be a way into a real tenant or onto the platform.
+  if (spec.is_temporary && !in_demo_tenant)
+    return InvalidArgument("is_temporary: only users of a demo tenant can be temporary");
+  Target target{.tenant = spec.tenant, .owner = std::nullopt, .is_temporary = in_demo_tenant,
                 .role = spec.role};
   Decision d = impl_->DecideAudited(*fresh, Action::kUserCreate, target);
   if (!d.allowed) return PermissionDenied(d.reason);
@@ -894,14 +960,14 @@ Result<User> Platform::ChangeRole(const Principal& actor, UserId id, Role new_ro
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
   auto u = impl_->VisibleUser(*fresh, id);
-  if (!u) return u;
-  SMOOTH_RETURN_IF_ERROR(ValidateRoleTenant(new_role, u->tenant));
+  if (!u) return u.error();
+  SMOOTH_RETURN_IF_ERROR(ValidateRoleTenant(new_role, u->user.tenant));
   // Both the current and the new role must be below the actor's.
-  for (Role r : {u->role, new_role}) {
-    Decision d = impl_->DecideAudited(*fresh, Action::kUserUpdate, TargetForUser(*u, r));
+  for (Role r : {u->user.role, new_role}) {
+    Decision d = impl_->DecideAudited(*fresh, Action::kUserUpdate, u->Target(r));
     if (!d.allowed) return PermissionDenied(d.reason);
   }
-  Role old_role = u->role;
+  Role old_role = u->user.role;
   auto updated = impl_->UpdateUserRow(id, [&](User& row) { row.role = new_role; });
   if (!updated) return updated;
   impl_->Security("ROLE_CHANGED", {{"user_email", updated->email},
@@ -915,8 +981,9 @@ Result<User> Platform::DeactivateUser(const Principal& actor, UserId id) {
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
   auto u = impl_->VisibleUser(*fresh, id);
-  if (!u) return u;
-  Decision d = impl_->DecideAudited(*fresh, Action::kUserDeactivate, TargetForUser(*u, u->role));
+  if (!u) return u.error();
+  Decision d =
+      impl_->DecideAudited(*fresh, Action::kUserDeactivate, u->Target(u->user.role));
   if (!d.allowed) return PermissionDenied(d.reason);
   auto updated = impl_->UpdateUserRow(id, [](User& row) { row.is_active = false; });
   if (!updated) return updated;
@@ -957,9 +1024,8 @@ Result<Session> Platform::StartMasquerade(SessionId original, UserId target,
   if (who->original) {
     refusal = "already masquerading: a masquerade cannot start another (maximum depth 1)";
   } else {
-    refusal = internal::MasqueradeRefusal(
-        hijacker, *target_user,
-        target_tenant ? std::optional(target_tenant->status) : std::nullopt);
+    refusal = internal::MasqueradeRefusal(hijacker, *target_user,
+                                          target_tenant ? &*target_tenant : nullptr);
   }
   if (refusal) {
     denied(hijacker.email, target_user->email, slug, *refusal);
@@ -985,15 +1051,10 @@ Result<Session> Platform::StopMasquerade(SessionId masquerade) {
   if (m->IsEnded()) return FailedPrecondition("session: the masquerade has already ended");
   auto original = (*txn)->GetSession(*m->original);
   if (!original) return Internal("masquerade without its original session");
-  m->ended_at = Now();
-  SMOOTH_RETURN_IF_ERROR((*txn)->UpdateSession(*m));
-  auto hijacker = (*txn)->GetUser(original->user);
-  auto hijacked = (*txn)->GetUser(m->user);
-  auto slug = impl_->TenantSlug(**txn, m->tenant);
+  std::vector<Impl::HijackEnd> ended;
+  SMOOTH_RETURN_IF_ERROR(impl_->EndMasquerade(**txn, *m, original->user, std::nullopt, ended));
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
-  impl_->MasqueradeLog("HIJACK_END", hijacker ? hijacker->email : "",
-                       hijacked ? hijacked->email : "", m->ip_address, m->session_key, slug,
-                       std::nullopt);
+  impl_->LogHijackEnds(ended);
   if (original->IsEnded()) return Unauthenticated("the original session has ended");
   return original;
 }
@@ -1008,16 +1069,11 @@ Result<Grant> Platform::CreateGrant(const Principal& grantor, UserId grantee, Ac
                                        impl_->opt.max_grant_duration.count()));
   auto fresh = impl_->Refresh(grantor);
   if (!fresh) return fresh.error();
-  Result<User> target = NotFound("");
-  {
-    auto txn = impl_->Read();
-    if (!txn) return txn.error();
-    target = (*txn)->GetUser(grantee);
-  }
-  if (!target || Impl::Hidden(*fresh, target->tenant))
-    return NotFound(fmt::format("grantee: user {} not found", grantee));
+  auto stored = impl_->VisibleUser(*fresh, grantee);
+  if (!stored) return NotFound(fmt::format("grantee: user {} not found", grantee));
+  const User* target = &stored->user;
   if (target->id == fresh->user.id) return PermissionDenied("grantee: cannot grant to yourself");
-  Target over_grantee = TargetForUser(*target);
+  Target over_grantee = stored->Target();
   Decision d = impl_->DecideAudited(*fresh, Action::kGrantCreate, over_grantee);
   if (!d.allowed) return PermissionDenied(d.reason);
   if (RoleRank(fresh->user.role) <= RoleRank(target->role))
@@ -1027,7 +1083,7 @@ Result<Grant> Platform::CreateGrant(const Principal& grantor, UserId grantee, Ac
   // over the grantee's scope. The grant carries the narrower of the two scopes.
   Scope held = MatrixScope(fresh->user.role, action);
   Target scope_probe{.tenant = target->tenant, .owner = std::nullopt,
-                     .is_temporary = target->is_temporary, .role = std::nullopt};
+                     .is_temporary = stored->in_demo_tenant, .role = std::nullopt};
   if (!internal::ScopeCovers(held, fresh->user, scope_probe) || held == Scope::kOwnData)
     return PermissionDenied(fmt::format("{} cannot grant {} it does not hold over the grantee",
                                         RoleName(fresh->user.role), ActionName(action)));
@@ -1059,16 +1115,16 @@ Result<Grant> Platform::RevokeGrant(const Principal& actor, GrantId id, std::str
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
   Result<Grant> g = NotFound("");
+  Target over_grantee;
   {
     auto txn = impl_->Read();
     if (!txn) return txn.error();
     g = (*txn)->GetGrant(id);
+    if (g) over_grantee = Impl::GrantTarget(**txn, *g);
   }
   if (!g || Impl::Hidden(*fresh, g->tenant)) return NotFound(fmt::format("grant {} not found", id));
   if (!impl_->MayRevoke(*fresh, *g)) {
-    Decision d = impl_->DecideAudited(*fresh, Action::kGrantRevoke,
-                                      Target{.tenant = g->tenant, .owner = g->grantee,
-                                             .is_temporary = false, .role = {}});
+    Decision d = impl_->DecideAudited(*fresh, Action::kGrantRevoke, over_grantee);
     return PermissionDenied(d.allowed ? "must outrank the grantee or be the grantor" : d.reason);
   }
   auto txn = impl_->Write();
@@ -1114,16 +1170,18 @@ Result<std::vector<Grant>> Platform::ListGrants(const Principal& actor, const Gr
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
   Result<std::vector<Grant>> all = NotFound("");
+  std::vector<Target> targets;
   {
     auto txn = impl_->Read();
     if (!txn) return txn.error();
     all = (*txn)->ListGrants(filter, Now());
+    if (!all) return all;
+    for (const Grant& g : *all) targets.push_back(Impl::GrantTarget(**txn, g));
   }
-  if (!all) return all;
   std::vector<Grant> visible;
-  for (const Grant& g : *all) {
-    Target t{.tenant = g.tenant, .owner = g.grantee, .is_temporary = false, .role = {}};
-    if (impl_->Decide(*fresh, Action::kGrantRead, t).allowed) visible.push_back(g);
+  for (std::size_t i = 0; i < all->size(); ++i) {
+    if (impl_->Decide(*fresh, Action::kGrantRead, targets[i]).allowed)
+      visible.push_back((*all)[i]);
   }
   return visible;
 }

@@ -23,12 +23,17 @@ bool ScopeCovers(Scope scope, const User& actor, const Target& target) {
   return false;
 }
 
+std::optional<std::string> ActorRefusal(const ActorFacts& actor) {
+  if (!actor.user.is_active) return "the acting user is inactive";
+  if (actor.tenant_status == TenantStatus::kSuspended)
+    return "the acting user's tenant is suspended";
+  return std::nullopt;
+}
+
 Decision Evaluate(const ActorFacts& actor, Action action, const Target& target,
                   std::span<const Grant> active_grants) {
   const User& user = actor.user;
-  if (!user.is_active) return {false, "the acting user is inactive", {}};
-  if (actor.tenant_status == TenantStatus::kSuspended)
-    return {false, "the acting user's tenant is suspended", {}};
+  if (auto refusal = ActorRefusal(actor)) return {false, std::move(*refusal), {}};
   if (user.tenant && target.tenant != user.tenant)
     return {false, target.tenant ? "the target belongs to another tenant"
                                  : "tenant users cannot act on the platform", {}};
@@ -56,7 +61,7 @@ Decision Evaluate(const ActorFacts& actor, Action action, const Target& target,
 }
 
 std::optional<std::string> MasqueradeRefusal(const User& hijacker, const User& target,
-                                             std::optional<TenantStatus> target_tenant_status) {
+                                             const Tenant* target_tenant) {
   if (hijacker.id == target.id) return "cannot masquerade as yourself";
   if (target.role == Role::kSuperuser && hijacker.role != Role::kSuperuser)
     return "only a SUPERUSER may masquerade as a SUPERUSER";
@@ -70,7 +75,8 @@ std::optional<std::string> MasqueradeRefusal(const User& hijacker, const User& t
       allowed = !IsPlatformRole(target.role);
       break;
     case Role::kPlatformSales:
-      allowed = target.is_temporary;
+      // Demo accounts: temporary users of a demo tenant (both, should either be changed).
+      allowed = target.is_temporary && target_tenant != nullptr && target_tenant->is_demo;
       break;
     case Role::kTenantOwner:
       allowed = target.role == Role::kTenantStaff && target.tenant == hijacker.tenant;
@@ -85,7 +91,8 @@ std::optional<std::string> MasqueradeRefusal(const User& hijacker, const User& t
                        : hijacker.role == Role::kTenantOwner  ? " (staff of the same tenant only)"
                                                               : "");
   if (!target.is_active) return "the target user is inactive";
-  if (target_tenant_status == TenantStatus::kSuspended) return "the target's tenant is suspended";
+  if (target_tenant != nullptr && target_tenant->status == TenantStatus::kSuspended)
+    return "the target's tenant is suspended";
   return std::nullopt;
 }
 

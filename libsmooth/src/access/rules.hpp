@@ -21,6 +21,9 @@ struct ActorFacts {
 /// tenant or the platform, whatever the scope.
 bool ScopeCovers(Scope scope, const User& actor, const Target& target);
 
+/// Why `actor` may not act at all (inactive, or its tenant suspended), or nullopt.
+std::optional<std::string> ActorRefusal(const ActorFacts& actor);
+
 /// The full decision: actor state, matrix, rank rule, then active grants (in order).
 /// `active_grants` are the actor's grants for `action` that are active now.
 Decision Evaluate(const ActorFacts& actor, Action action, const Target& target,
@@ -28,9 +31,10 @@ Decision Evaluate(const ActorFacts& actor, Action action, const Target& target,
 
 /// Why `hijacker` may not masquerade as `target`, or nullopt when it may. Applies the
 /// masquerade table and the rules (not yourself, SUPERUSER only by SUPERUSER, target
-/// active, target's tenant not suspended). Depth is the caller's to check.
+/// active, target's tenant not suspended). `target_tenant`: the target's tenant as stored
+/// now (nullptr for a platform user). Depth is the caller's to check.
 std::optional<std::string> MasqueradeRefusal(const User& hijacker, const User& target,
-                                             std::optional<TenantStatus> target_tenant_status);
+                                             const Tenant* target_tenant);
 
 /// True for user.create, user.update and user.deactivate: actions limited to users of a
 /// strictly lower role.

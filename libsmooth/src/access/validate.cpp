@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8.hpp"
+
 namespace smooth::internal {
 namespace {
 
@@ -18,7 +20,8 @@ constexpr std::size_t kMaxEmailLength = 254;      // RFC 5321 path limit minus t
 constexpr std::size_t kMaxEmailLocalLength = 64;  // RFC 5321 section 4.5.3.1.1
 constexpr std::size_t kMaxDomainLength = 253;     // 255 octets on the wire, in text form
 constexpr std::size_t kMaxLabelLength = 63;
-constexpr std::size_t kMaxSlugLength = 63;  // PostgreSQL's identifier limit (NAMEDATALEN-1)
+// "tenant_" and the slug name a PostgreSQL schema: 63 bytes at most (NAMEDATALEN-1).
+constexpr std::size_t kMaxSlugLength = 56;
 constexpr std::size_t kMinPasswordBytes = 8;
 // An upper bound keeps hashing cost bounded for hostile input; the bound is checked,
 // never applied by truncation, so two long passwords never collide.
@@ -198,12 +201,9 @@ Status ValidatePassword(std::string_view password, std::string_view field) {
 
 Status ValidateText(std::string_view text, std::string_view field, std::size_t max_chars) {
   if (TrimAscii(text).empty()) return Invalid(field, "must not be empty");
-  // A code point starts at every byte that is not a continuation byte (10xxxxxx).
-  const auto code_points =
-      static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-      }));
-  if (code_points > max_chars) {
+  const std::optional<std::size_t> code_points = Utf8Length(text);
+  if (!code_points) return Invalid(field, "must be valid UTF-8");
+  if (*code_points > max_chars) {
     return Invalid(field, fmt::format("must be at most {} characters", max_chars));
   }
   return Status::Ok();

@@ -28,7 +28,7 @@ Result<std::string> NormalizeDomainName(std::string_view name, std::string_view 
 /// 8..1024 bytes. Never truncated, never trimmed.
 Status ValidatePassword(std::string_view password, std::string_view field = "password");
 
-/// Non-empty after trimming and at most `max_chars` UTF-8 code points.
+/// Valid UTF-8, non-empty after trimming, and at most `max_chars` code points.
 Status ValidateText(std::string_view text, std::string_view field, std::size_t max_chars);
 
 }  // namespace smooth::internal

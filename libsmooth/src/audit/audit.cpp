@@ -18,6 +18,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "core/utf8.hpp"
+
 namespace smooth {
 namespace {
 
@@ -63,7 +65,9 @@ boost::json::value ToJson(const AuditValue& value) {
         if constexpr (std::is_same_v<T, std::nullptr_t>) {
           return nullptr;
         } else if constexpr (std::is_same_v<T, std::string>) {
-          return boost::json::string(v);
+          // Boost.JSON copies bytes as they are: text from outside (an email, an IP
+          // address, a reason) that is not UTF-8 would make the line unreadable as JSON.
+          return boost::json::string(internal::ToValidUtf8(v));
         } else {
           return v;  // bool or std::int64_t
         }
@@ -80,10 +84,10 @@ std::string AuditRecord::ToJsonLine() const {
   boost::json::object object;
   object.reserve(2 + fields.size());
   object.emplace("timestamp", FormatRfc3339(timestamp));
-  object.emplace("action", action);
+  object.emplace("action", internal::ToValidUtf8(action));
   // emplace keeps the first value for a repeated key, so a field can never replace
   // "timestamp" or "action"; the sinks refuse such records outright.
-  for (const auto& [key, value] : fields) object.emplace(key, ToJson(value));
+  for (const auto& [key, value] : fields) object.emplace(internal::ToValidUtf8(key), ToJson(value));
   // Boost.JSON escapes quotes, backslashes and every control character, so the result
   // never contains a raw newline and user data cannot end the line or forge a field.
   return boost::json::serialize(object);

@@ -1,0 +1,18 @@
+// UTF-8 as RFC 3629 defines it: no overlong forms, no surrogates, nothing above U+10FFFF.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace smooth::internal {
+
+/// The number of code points in `text`, or nullopt when it is not valid UTF-8.
+std::optional<std::size_t> Utf8Length(std::string_view text);
+
+/// `text` with each byte that does not begin a valid sequence replaced by U+FFFD; valid
+/// text comes back unchanged.
+std::string ToValidUtf8(std::string_view text);
+
+}  // namespace smooth::internal
