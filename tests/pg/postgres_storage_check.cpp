@@ -619,6 +619,28 @@ TEST_CASE("a connection lost under a commit fails unavailable, and the next writ
   CHECK(Must(QueryPooledConnectionForTesting(*storage, "SELECT pg_backend_pid()")) != pid);
 }
 
+TEST_CASE("SharedEpoch on a connection the server ended never hands that connection out again") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);  // the default pool of 4
+  Must(storage->SharedEpoch());
+  const std::string pid =
+      Must(QueryPooledConnectionForTesting(*storage, "SELECT pg_backend_pid()"));
+  // An administrator (or a server restart) ends the pooled connection.
+  CHECK(Rows(db, fmt::format("SELECT pg_terminate_backend({}, 5000)", pid))[0] == "t");
+  auto first = storage->SharedEpoch();  // may fail: the connection went away under it
+  if (!first)
+    CHECK_MESSAGE(first.error().code() == StatusCode::kUnavailable, first.error().ToString());
+  // The dead connection must have been closed, not put back: the next read gets a new one.
+  for (int i = 0; i < 3; ++i) {
+    auto again = storage->SharedEpoch();
+    MESSAGE("call " << i + 2 << ": "
+                    << (again.ok() ? std::string("ok") : again.error().ToString()));
+  }
+  auto second = storage->SharedEpoch();
+  INFO((second.ok() ? std::string() : second.error().ToString()));
+  CHECK(second.ok());
+}
+
 TEST_CASE("slugs that differ only by case cannot both exist") {
   std::string db = NewPgDatabase();
   auto storage = Open(db);

@@ -110,10 +110,11 @@ Result<std::int64_t> ReadSharedEpoch(SessionPool& pool, const SqlDialect& dialec
     if (!value) return Internal("shared database: shared_epoch is empty");
     return *value;
   } catch (const soci::soci_error& e) {
-    if (dialect.Classify(e) == SqlErrorKind::kBusy)
-      return Unavailable("shared database is busy; try again");
-    (*lease)->MarkBroken();
-    return Internal(fmt::format("shared database: {}", e.get_error_message()));
+    // Busy leaves the connection as it was; after anything else, a connection the server
+    // ended above all, its state is unknown: closed, never handed out again.
+    SqlErrorKind kind = dialect.Classify(e);
+    if (kind != SqlErrorKind::kBusy || dialect.ConnectionLost(e)) (*lease)->MarkBroken();
+    return StatusOfSqlError(kind, "shared database", ServerMessage(e), e.get_error_message());
   }
 }
 
@@ -229,7 +230,8 @@ Status StatusOfSqlError(SqlErrorKind kind, std::string_view database,
   return Internal(fmt::format("{}: {}", database, full_message));
 }
 
-Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique_message) const {
+Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique_message) {
+  if (p_.dialect->ConnectionLost(e)) p_.lease->MarkBroken();  // never handed out again
   return StatusOfSqlError(p_.dialect->Classify(e), p_.database, ServerMessage(e),
                           e.get_error_message(), unique_message);
 }

@@ -177,7 +177,8 @@ class TxnCore {
   // Undoes the guarded statement that failed with `failure`; returns `failure`, which
   // becomes the transaction's if the undo fails too.
   Status UndoToSavepoint(Status failure) noexcept;
-  Status FromSociError(const soci::soci_error& e, std::string_view unique_message) const;
+  // The Status of `e`; a connection the server ended is marked to be closed, not pooled.
+  Status FromSociError(const soci::soci_error& e, std::string_view unique_message);
   Status FromException(const std::exception& e) const;
 
   TxnParts p_;
