@@ -641,6 +641,32 @@ TEST_CASE("SharedEpoch on a connection the server ended never hands that connect
   CHECK(second.ok());
 }
 
+TEST_CASE("a write whose id reservation failed is spoilt: its commit never reports success") {
+  std::string db = NewPgDatabase();
+  auto first = Open(db);
+  Tenant acme = NewTenant(*first, "acme");
+  Resource chair = NewResource(*first, acme, "Chair");  // first takes the block 1..64
+  // Another process, with no block of ids yet; the sequence cannot give it one.
+  auto other = Open(db);
+  Exec(db, "ALTER SEQUENCE public.object_ids MAXVALUE 2");
+  auto txn = Must(other->BeginTenant(acme, TxnMode::kWrite));
+  Must(txn->BumpChangeSeq());
+  Resource renamed = chair;
+  renamed.name = "Renamed";
+  Must(txn->UpdateResource(renamed));
+  Resource extra = chair;
+  extra.name = "Extra";
+  auto inserted = txn->InsertResource(extra);
+  REQUIRE_FALSE(inserted.ok());  // nextval failed inside the transaction, which is now aborted
+  Status committed = txn->Commit();
+  txn.reset();
+  std::vector<std::string> names = ResourceNames(*first, acme, TxnMode::kRead);
+  INFO("commit: " << committed.ToString() << "; stored: " << names.front());
+  // Either the commit fails, or what it acknowledged is stored: never OK with nothing saved.
+  CHECK((!committed.ok() || names == std::vector<std::string>{"Renamed"}));
+  CHECK_FALSE(committed.ok());
+}
+
 TEST_CASE("slugs that differ only by case cannot both exist") {
   std::string db = NewPgDatabase();
   auto storage = Open(db);

@@ -167,6 +167,12 @@ Status TxnCore::Send(bool commit) {
   return sent;
 }
 
+Result<std::int64_t> TxnCore::ReserveId(ObjectIdSource& ids) {
+  auto id = ids.Next(conn());
+  if (!id) return StatementFailed(id.error());
+  return id;
+}
+
 Status TxnCore::StatementFailed(Status failure) {
   if (p_.dialect->StatementErrorAbortsTransaction()) failed_ = failure;
   return failure;
@@ -581,7 +587,7 @@ struct RowOf<Hold> {
 template <typename Entity>
 Result<Entity> SqlTenantTransaction::Insert(Entity e) {
   using Row = typename RowOf<Entity>::type;
-  auto id = ids_->Next(core_.conn());
+  auto id = core_.ReserveId(*ids_);
   if (!id) return id.error();
   e.id = decltype(e.id)(*id);
   return core_.Run([&]() -> Result<Entity> {
@@ -682,7 +688,7 @@ Result<Appointment> SqlTenantTransaction::InsertAppointment(Appointment a) {
     if (!used) return used.error();
     if (*used) return AlreadyExists(std::string(kTaken));
   }
-  auto id = ids_->Next(core_.conn());
+  auto id = core_.ReserveId(*ids_);
   if (!id) return id.error();
   a.id = AppointmentId(*id);
   // Kept back and sent with the next statement (FlushAppointments). No savepoint: the key
@@ -743,7 +749,7 @@ Result<std::vector<Appointment>> SqlTenantTransaction::ListAppointmentsChangedSi
 }
 Result<SeriesId> SqlTenantTransaction::NewSeriesId() {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
-  auto id = ids_->Next(core_.conn());
+  auto id = core_.ReserveId(*ids_);
   if (!id) return id.error();
   return SeriesId(*id);
 }
