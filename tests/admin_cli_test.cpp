@@ -342,6 +342,42 @@ TEST_CASE("smooth-admin on PostgreSQL: migrates idempotently, checks, and names 
                 r.output);
 }
 
+TEST_CASE("smooth-admin create-superuser is idempotent for an email written with capitals") {
+  fs::path dir = fs::path(NewTempDir()) / "data";
+  Admin admin{.url = "sqlite:" + dir.string()};
+  CommandResult r = admin({"create-superuser", "--email", "Root@Example.com", "--name", "Root"},
+                          "correct horse battery\n");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  // The same command again: the superuser exists (stored as root@example.com), nothing to do.
+  r = admin({"create-superuser", "--email", "Root@Example.com", "--name", "Root"},
+            "correct horse battery\n");
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_MESSAGE(Contains(r.output, "already exists"), r.output);
+  // And --as finds it written the way it was given.
+  r = admin({"create-tenant", "--slug", "acme", "--name", "Acme", "--as", "Root@Example.com"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+}
+
+TEST_CASE("smooth-admin refuses an email that is not one, and a memory: storage, with status 1") {
+  Admin admin{.url = "sqlite:" + NewTempDir()};
+  CommandResult r = admin({"create-superuser", "--email", "root.example.com"}, "correct horse\n");
+  CHECK_MESSAGE(r.exit_code == 1, r.output);
+  CHECK_MESSAGE(Contains(r.output, "--email"), r.output);
+  r = admin({"create-tenant", "--slug", "acme", "--name", "Acme", "--as", "root"});
+  CHECK_MESSAGE(r.exit_code == 1, r.output);
+  CHECK_MESSAGE(Contains(r.output, "--as"), r.output);
+  // memory: would keep nothing past the command, whatever the command.
+  Admin memory{.url = "memory:"};
+  const std::vector<std::vector<std::string>> commands = {
+      {"migrate"}, {"check"}, {"create-tenant", "--slug", "a", "--name", "A"}};
+  for (const std::vector<std::string>& command : commands) {
+    r = memory(command);
+    CHECK_MESSAGE(r.exit_code == 1, r.output);
+    CHECK_MESSAGE(Contains(r.output, "memory:"), r.output);
+  }
+  CHECK_FALSE(Contains(RunCommand({AdminBinary(), "--help"}).output, "memory:"));
+}
+
 TEST_CASE("smooth-admin refuses bad usage with exit status 2") {
   Admin admin{.url = "sqlite:" + NewTempDir()};
   CHECK(admin({"frobnicate"}).exit_code == 2);

@@ -1,7 +1,8 @@
 # Packaging tests, modelled on fmt's test/find-package-test and test/add-subdirectory-test:
-# libsmooth must work for a consumer both installed (find_package) and vendored
-# (add_subdirectory). Each builds a separate project from scratch in its own directory under
-# the build tree, with the generator and compiler of this build; label "packaging".
+# libsmooth must work for a consumer installed (find_package), from its build tree, and
+# vendored (add_subdirectory). Each builds a separate project from scratch in its own
+# directory under the build tree, with the generator and compiler of this build; label
+# "packaging".
 set(smooth_consumer_test ${CMAKE_CURRENT_SOURCE_DIR}/packaging/consumer_test.cmake)
 set(smooth_consumer_args
   -DGENERATOR=${CMAKE_GENERATOR}
@@ -25,6 +26,18 @@ if(SMOOTH_INSTALL)
       -P ${smooth_consumer_test})
   set_tests_properties(packaging_find_package PROPERTIES TIMEOUT 900 LABELS packaging)
 endif()
+
+# Builds and runs examples/access_demo against this build tree (smooth_DIR pointing at it),
+# which must hold the config and every find module it uses, as the install tree does.
+add_test(NAME packaging_build_tree
+  COMMAND ${CMAKE_COMMAND}
+    -DSOURCE_DIR=${PROJECT_SOURCE_DIR}/examples/access_demo
+    -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/packaging-build_tree
+    -DSMOOTH_DIR=${PROJECT_BINARY_DIR}
+    -DEXECUTABLE=access_demo
+    ${smooth_consumer_args}
+    -P ${smooth_consumer_test})
+set_tests_properties(packaging_build_tree PROPERTIES TIMEOUT 900 LABELS packaging)
 
 # Builds libsmooth inside a consumer with add_subdirectory (so it recompiles it), then runs
 # the consumer.

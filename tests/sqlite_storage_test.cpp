@@ -160,6 +160,18 @@ TEST_CASE("bad options and unknown urls are refused; postgresql urls go to its b
   CHECK(OpenStorage("sqlite://" + dir).ok());
 }
 
+TEST_CASE("a storage string that is not recognised never has its password echoed") {
+  // A conninfo with a leading blank (libpq reads it fine), or whose first key is another
+  // libpq parameter: whatever becomes of it, the password must not appear in the error.
+  for (const char* url : {" password=hunter2secret host=/nonexistent-smooth dbname=smooth",
+                          "Password=hunter2secret", "tty=x password=hunter2secret"}) {
+    auto opened = OpenStorage(url);
+    REQUIRE_FALSE(opened.ok());
+    INFO(opened.error().ToString());
+    CHECK(opened.error().message().find("hunter") == std::string::npos);
+  }
+}
+
 TEST_CASE("migrations are recorded in every database, applied once, and never go backwards") {
   std::string dir = NewTempDir();
   auto storage = OpenAt(dir);

@@ -12,6 +12,7 @@
 #   INSTALL_FROM  optional: a libsmooth build tree to `cmake --install` into WORK_DIR/prefix
 #                 first; the consumer then finds it through CMAKE_PREFIX_PATH
 #   INSTALL_CONFIG  the configuration of INSTALL_FROM to install (default: CONFIG)
+#   SMOOTH_DIR    optional: a libsmooth build tree the consumer finds through smooth_DIR
 #   CONFIGURE_ARGS  extra ;-separated configure arguments (optional)
 #   EXECUTABLE    name of the consumer's program to run
 #   RUN_ARGS      ;-separated arguments for a second run of it (optional)
@@ -46,6 +47,9 @@ if(DEFINED INSTALL_FROM)
   run_step(install "${CMAKE_COMMAND}" --install "${INSTALL_FROM}" --config "${INSTALL_CONFIG}"
            --prefix "${prefix}")
   list(APPEND configure_args "-DCMAKE_PREFIX_PATH=${prefix}")
+endif()
+if(DEFINED SMOOTH_DIR)
+  list(APPEND configure_args "-Dsmooth_DIR=${SMOOTH_DIR}")
 endif()
 if(CXX_COMPILER)
   list(APPEND configure_args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")

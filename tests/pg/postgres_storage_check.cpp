@@ -619,6 +619,54 @@ TEST_CASE("a connection lost under a commit fails unavailable, and the next writ
   CHECK(Must(QueryPooledConnectionForTesting(*storage, "SELECT pg_backend_pid()")) != pid);
 }
 
+TEST_CASE("SharedEpoch on a connection the server ended never hands that connection out again") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);  // the default pool of 4
+  Must(storage->SharedEpoch());
+  const std::string pid =
+      Must(QueryPooledConnectionForTesting(*storage, "SELECT pg_backend_pid()"));
+  // An administrator (or a server restart) ends the pooled connection.
+  CHECK(Rows(db, fmt::format("SELECT pg_terminate_backend({}, 5000)", pid))[0] == "t");
+  auto first = storage->SharedEpoch();  // may fail: the connection went away under it
+  if (!first)
+    CHECK_MESSAGE(first.error().code() == StatusCode::kUnavailable, first.error().ToString());
+  // The dead connection must have been closed, not put back: the next read gets a new one.
+  for (int i = 0; i < 3; ++i) {
+    auto again = storage->SharedEpoch();
+    MESSAGE("call " << i + 2 << ": "
+                    << (again.ok() ? std::string("ok") : again.error().ToString()));
+  }
+  auto second = storage->SharedEpoch();
+  INFO((second.ok() ? std::string() : second.error().ToString()));
+  CHECK(second.ok());
+}
+
+TEST_CASE("a write whose id reservation failed is spoilt: its commit never reports success") {
+  std::string db = NewPgDatabase();
+  auto first = Open(db);
+  Tenant acme = NewTenant(*first, "acme");
+  Resource chair = NewResource(*first, acme, "Chair");  // first takes the block 1..64
+  // Another process, with no block of ids yet; the sequence cannot give it one.
+  auto other = Open(db);
+  Exec(db, "ALTER SEQUENCE public.object_ids MAXVALUE 2");
+  auto txn = Must(other->BeginTenant(acme, TxnMode::kWrite));
+  Must(txn->BumpChangeSeq());
+  Resource renamed = chair;
+  renamed.name = "Renamed";
+  Must(txn->UpdateResource(renamed));
+  Resource extra = chair;
+  extra.name = "Extra";
+  auto inserted = txn->InsertResource(extra);
+  REQUIRE_FALSE(inserted.ok());  // nextval failed inside the transaction, which is now aborted
+  Status committed = txn->Commit();
+  txn.reset();
+  std::vector<std::string> names = ResourceNames(*first, acme, TxnMode::kRead);
+  INFO("commit: " << committed.ToString() << "; stored: " << names.front());
+  // Either the commit fails, or what it acknowledged is stored: never OK with nothing saved.
+  CHECK((!committed.ok() || names == std::vector<std::string>{"Renamed"}));
+  CHECK_FALSE(committed.ok());
+}
+
 TEST_CASE("slugs that differ only by case cannot both exist") {
   std::string db = NewPgDatabase();
   auto storage = Open(db);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "access/validate.hpp"
 #include "smooth/audit.hpp"
 #include "smooth/platform.hpp"
 #include "smooth/storage.hpp"
@@ -43,7 +45,8 @@ Commands:
                           anything is wrong
 
 Options:
-  --storage URL           memory:, sqlite:<dir> (default sqlite:./data), postgresql://...
+  --storage URL           sqlite:<dir> (default sqlite:./data), postgresql://... or a
+                          libpq conninfo ('host=/run/postgresql dbname=smooth')
   --security-log FILE     append the security audit records (tenant and user creation)
                           to FILE (JSON lines, mode 0600)
 
@@ -135,7 +138,9 @@ int Migrate(const std::string& url, const Args& args) {
 
 int CreateSuperuser(const std::string& url, const std::string& security_log, const Args& args) {
   if (!args.values.contains("--email")) return Usage("create-superuser: --email is required");
-  std::string email = args.values.at("--email");
+  // Looked up as Platform stores it: trimmed and in lower case.
+  auto email = smooth::internal::NormalizeEmail(args.values.at("--email"), "--email");
+  if (!email) return Fail(email.error());
   std::string name = args.values.contains("--name") ? args.values.at("--name") : "Superuser";
   std::string password;
   if (args.values.contains("--password-file")) {
@@ -151,7 +156,7 @@ int CreateSuperuser(const std::string& url, const std::string& security_log, con
   {
     auto txn = s->storage->BeginShared(smooth::TxnMode::kRead);
     if (!txn) return Fail(txn.error());
-    auto existing = (*txn)->FindUserByEmail(std::nullopt, email);
+    auto existing = (*txn)->FindUserByEmail(std::nullopt, *email);
     if (existing) {
       if (existing->role != smooth::Role::kSuperuser)
         return Fail(smooth::AlreadyExists("user " + existing->email +
@@ -162,7 +167,7 @@ int CreateSuperuser(const std::string& url, const std::string& security_log, con
     }
     if (existing.error().code() != smooth::StatusCode::kNotFound) return Fail(existing.error());
   }
-  auto user = s->platform->CreateSuperuser(email, name, password);
+  auto user = s->platform->CreateSuperuser(*email, name, password);
   if (!user) return Fail(user.error());
   std::cout << "created superuser " << user->email << " (id " << user->id.value() << ")\n";
   return 0;
@@ -173,7 +178,9 @@ smooth::Result<smooth::User> Actor(smooth::Storage& storage, const Args& args) {
   auto txn = storage.BeginShared(smooth::TxnMode::kRead);
   if (!txn) return txn.error();
   if (args.values.contains("--as")) {
-    auto user = (*txn)->FindUserByEmail(std::nullopt, args.values.at("--as"));
+    auto email = smooth::internal::NormalizeEmail(args.values.at("--as"), "--as");
+    if (!email) return email.error();
+    auto user = (*txn)->FindUserByEmail(std::nullopt, *email);
     if (!user) return user;
     if (user->role != smooth::Role::kSuperuser || !user->is_active)
       return smooth::PermissionDenied(user->email + " is not an active superuser");
@@ -264,21 +271,29 @@ int main(int argc, char** argv) {
   const std::string command = args[i];
   Args opts;
   std::optional<std::string> problem;
+  std::function<int()> run;
   if (command == "migrate") {
     problem = ParseOptions(args, i + 1, {"--tenant"}, {"--shared"}, opts);
-    if (!problem) return Migrate(url, opts);
+    run = [&] { return Migrate(url, opts); };
   } else if (command == "create-tenant") {
     problem = ParseOptions(args, i + 1, {"--slug", "--name", "--time-zone", "--tier", "--as"},
                            {"--demo"}, opts);
-    if (!problem) return CreateTenant(url, security_log, opts);
+    run = [&] { return CreateTenant(url, security_log, opts); };
   } else if (command == "create-superuser") {
     problem = ParseOptions(args, i + 1, {"--email", "--name", "--password-file"}, {}, opts);
-    if (!problem) return CreateSuperuser(url, security_log, opts);
+    run = [&] { return CreateSuperuser(url, security_log, opts); };
   } else if (command == "check") {
     problem = ParseOptions(args, i + 1, {}, {}, opts);
-    if (!problem) return Check(url);
+    run = [&] { return Check(url); };
   } else {
     return Usage("unknown command '" + command + "'");
   }
-  return Usage(command + ": " + *problem);
+  if (problem) return Usage(command + ": " + *problem);
+  // A memory: storage ends with this process: nothing to migrate or check, and what
+  // create-* made would be gone when the command reports it done.
+  if (url == "memory:")
+    return Fail(smooth::InvalidArgument(
+        "--storage memory: keeps nothing beyond this process; use sqlite:<dir> or "
+        "postgresql://..."));
+  return run();
 }

@@ -1,4 +1,5 @@
 // OpenStorage: the storage backend chosen by URL.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,22 @@ bool IsPostgresUrl(std::string_view url) {
   return false;
 }
 
+// The scheme of `url` when it starts like a URL, "scheme:" with a scheme name as RFC 3986
+// spells one (a letter, then letters, digits, '+', '-' or '.'), at most 32 characters.
+// Anything else (a conninfo with a key libsmooth does not look for, say) has no scheme
+// that can be named without echoing what may be a password.
+std::optional<std::string_view> Scheme(std::string_view url) {
+  std::size_t colon = url.find(':');
+  if (colon == 0 || colon > 32 || colon == std::string_view::npos) return std::nullopt;
+  std::string_view scheme = url.substr(0, colon);
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!letter(scheme.front())) return std::nullopt;
+  for (char c : scheme)
+    if (!letter(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.')
+      return std::nullopt;
+  return scheme;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Storage>> OpenStorage(std::string_view url, const StorageOptions& options) {
@@ -34,11 +51,12 @@ Result<std::unique_ptr<Storage>> OpenStorage(std::string_view url, const Storage
     return internal::sqlite::OpenSqliteStorage(dir, options);
   }
   if (IsPostgresUrl(url)) return internal::postgres::OpenPostgresStorage(url, options);
-  // Name only the scheme: the rest of a URL may hold a password.
-  std::string_view scheme = url.substr(0, std::min(url.find(':'), std::size_t{20}));
-  return InvalidArgument(fmt::format(
-      "storage url: unknown scheme '{}' (expected memory:, sqlite:<dir> or postgresql://...)",
-      scheme));
+  // Name only a real scheme: the rest of the input may hold a password.
+  constexpr std::string_view kExpected = "expected memory:, sqlite:<dir> or postgresql://...";
+  if (auto scheme = Scheme(url))
+    return InvalidArgument(
+        fmt::format("storage url: unknown scheme '{}' ({})", *scheme, kExpected));
+  return InvalidArgument(fmt::format("storage url: not a recognised storage URL ({})", kExpected));
 }
 
 }  // namespace smooth

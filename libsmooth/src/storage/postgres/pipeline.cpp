@@ -194,14 +194,17 @@ bool TrimServerStatements(sql::Connection& c, PGconn* pg) {
 
 }  // namespace
 
+bool ConnectionLostSqlstate(std::string_view state) {
+  return state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03";
+}
+
 sql::SqlErrorKind ClassifySqlstate(std::string_view state) {
   if (state == "23505") return sql::SqlErrorKind::kUniqueViolation;
   if (state == "23P01") return sql::SqlErrorKind::kConflict;
   if (state == kStaleWriteSqlstate) return sql::SqlErrorKind::kAborted;
   // Serialization failure, deadlock, lock_timeout; a lost connection or a server shutting
-  // down: all worth retrying.
-  if (state == "40001" || state == "40P01" || state == "55P03" || state.starts_with("08") ||
-      state == "57P01" || state == "57P02" || state == "57P03")
+  // down (on a new connection): all worth retrying.
+  if (state == "40001" || state == "40P01" || state == "55P03" || ConnectionLostSqlstate(state))
     return sql::SqlErrorKind::kBusy;
   return sql::SqlErrorKind::kOther;
 }
@@ -265,6 +268,7 @@ Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::App
   std::string server = primary != nullptr ? primary : "";
   std::string full = PQresultErrorMessage(error);
   PQclear(error);
+  if (ConnectionLostSqlstate(sqlstate)) c.MarkBroken();  // the server ended it: never reused
   // invalid_schema_name, undefined_function, undefined_table: not this tenant's schema.
   if (sqlstate == "3F000" || sqlstate == "42883" || sqlstate == "42P01") return missing_();
   return sql::StatusOfSqlError(ClassifySqlstate(sqlstate), database_, server, full);

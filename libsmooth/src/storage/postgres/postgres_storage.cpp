@@ -69,6 +69,11 @@ class PostgresDialect final : public sql::SqlDialect {
     return ClassifySqlstate(pe->sqlstate());
   }
 
+  bool ConnectionLost(const soci::soci_error& e) const override {
+    const auto* pe = dynamic_cast<const soci::postgresql_soci_error*>(&e);
+    return pe != nullptr && ConnectionLostSqlstate(pe->sqlstate());
+  }
+
   bool StatementErrorAbortsTransaction() const override { return true; }
 };
 
@@ -97,6 +102,8 @@ class SequenceIdSource final : public sql::ObjectIdSource {
         next_ = start;
         limit_ = start + kBlock;
       } catch (const soci::soci_error& e) {
+        // Before a deferred begin no ROLLBACK follows to find the connection dead.
+        if (PostgresDialect::Instance().ConnectionLost(e)) txn.MarkBroken();
         return FromSoci(e, "reserving ids");
       }
     }
@@ -283,6 +290,7 @@ class PostgresStorage final : public Storage {
       (*lease)->session() << query, soci::into(value, ind);
       return ind == soci::i_ok ? value : std::string("NULL");
     } catch (const soci::soci_error& e) {
+      if (PostgresDialect::Instance().ConnectionLost(e)) (*lease)->MarkBroken();
       return FromSoci(e, "query");
     }
   }

@@ -35,6 +35,11 @@ class SqlDialect {
   /// Classifies an error thrown by SOCI for this database.
   virtual SqlErrorKind Classify(const soci::soci_error& error) const = 0;
 
+  /// Whether `error` says the connection itself is gone (the server ended it or went away):
+  /// such a connection must be closed, never pooled again. Its Classify is kBusy, as a
+  /// fresh connection may succeed. SQLite has no server to lose.
+  virtual bool ConnectionLost(const soci::soci_error& /*error*/) const { return false; }
+
   /// Whether a failed statement spoils the rest of its transaction. SQLite undoes only the
   /// failed statement; PostgreSQL aborts the whole transaction, so a write that may be
   /// rejected (a duplicate) runs inside a SAVEPOINT there, and the transaction stays usable.

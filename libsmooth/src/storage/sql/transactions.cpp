@@ -110,10 +110,11 @@ Result<std::int64_t> ReadSharedEpoch(SessionPool& pool, const SqlDialect& dialec
     if (!value) return Internal("shared database: shared_epoch is empty");
     return *value;
   } catch (const soci::soci_error& e) {
-    if (dialect.Classify(e) == SqlErrorKind::kBusy)
-      return Unavailable("shared database is busy; try again");
-    (*lease)->MarkBroken();
-    return Internal(fmt::format("shared database: {}", e.get_error_message()));
+    // Busy leaves the connection as it was; after anything else, a connection the server
+    // ended above all, its state is unknown: closed, never handed out again.
+    SqlErrorKind kind = dialect.Classify(e);
+    if (kind != SqlErrorKind::kBusy || dialect.ConnectionLost(e)) (*lease)->MarkBroken();
+    return StatusOfSqlError(kind, "shared database", ServerMessage(e), e.get_error_message());
   }
 }
 
@@ -164,6 +165,12 @@ Status TxnCore::Send(bool commit) {
   Status sent = p_.sender->Send(conn(), begin, rows, commit);
   if (!sent.ok()) failed_ = sent;
   return sent;
+}
+
+Result<std::int64_t> TxnCore::ReserveId(ObjectIdSource& ids) {
+  auto id = ids.Next(conn());
+  if (!id) return StatementFailed(id.error());
+  return id;
 }
 
 Status TxnCore::StatementFailed(Status failure) {
@@ -229,7 +236,8 @@ Status StatusOfSqlError(SqlErrorKind kind, std::string_view database,
   return Internal(fmt::format("{}: {}", database, full_message));
 }
 
-Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique_message) const {
+Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique_message) {
+  if (p_.dialect->ConnectionLost(e)) p_.lease->MarkBroken();  // never handed out again
   return StatusOfSqlError(p_.dialect->Classify(e), p_.database, ServerMessage(e),
                           e.get_error_message(), unique_message);
 }
@@ -579,7 +587,7 @@ struct RowOf<Hold> {
 template <typename Entity>
 Result<Entity> SqlTenantTransaction::Insert(Entity e) {
   using Row = typename RowOf<Entity>::type;
-  auto id = ids_->Next(core_.conn());
+  auto id = core_.ReserveId(*ids_);
   if (!id) return id.error();
   e.id = decltype(e.id)(*id);
   return core_.Run([&]() -> Result<Entity> {
@@ -680,7 +688,7 @@ Result<Appointment> SqlTenantTransaction::InsertAppointment(Appointment a) {
     if (!used) return used.error();
     if (*used) return AlreadyExists(std::string(kTaken));
   }
-  auto id = ids_->Next(core_.conn());
+  auto id = core_.ReserveId(*ids_);
   if (!id) return id.error();
   a.id = AppointmentId(*id);
   // Kept back and sent with the next statement (FlushAppointments). No savepoint: the key
@@ -741,7 +749,7 @@ Result<std::vector<Appointment>> SqlTenantTransaction::ListAppointmentsChangedSi
 }
 Result<SeriesId> SqlTenantTransaction::NewSeriesId() {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
-  auto id = ids_->Next(core_.conn());
+  auto id = core_.ReserveId(*ids_);
   if (!id) return id.error();
   return SeriesId(*id);
 }

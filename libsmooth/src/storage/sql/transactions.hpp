@@ -111,6 +111,12 @@ class TxnCore {
   }
   const std::string& database() const { return p_.database; }
 
+  /// The next id from `ids`, which may take it on this transaction's connection
+  /// (PostgreSQL's nextval). Nothing kept back is sent first, so a deferred begin stays
+  /// deferred. A failure is the transaction's where a failed statement aborts it: PostgreSQL
+  /// would answer the COMMIT with a ROLLBACK, and Commit must not report success.
+  Result<std::int64_t> ReserveId(ObjectIdSource& ids);
+
   /// Runs `f`, turning exceptions into a Status: busy -> unavailable, a UNIQUE violation
   /// -> already_exists with `unique_message`, anything else -> internal. Where a failed
   /// statement aborts the transaction (PostgreSQL), its failure is the transaction's: every
@@ -177,7 +183,8 @@ class TxnCore {
   // Undoes the guarded statement that failed with `failure`; returns `failure`, which
   // becomes the transaction's if the undo fails too.
   Status UndoToSavepoint(Status failure) noexcept;
-  Status FromSociError(const soci::soci_error& e, std::string_view unique_message) const;
+  // The Status of `e`; a connection the server ended is marked to be closed, not pooled.
+  Status FromSociError(const soci::soci_error& e, std::string_view unique_message);
   Status FromException(const std::exception& e) const;
 
   TxnParts p_;
