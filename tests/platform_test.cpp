@@ -336,6 +336,88 @@ TEST_CASE("login: per host, one generic message, throttled per account, audited"
 
 // The failures are kept in storage: a second Platform on it stands for another process, and
 // an attacker spreading attempts across processes gets no more of them.
+// SECURITY.md 5 and 7: a session's token is its only secret: 256 random bits, stored only
+// as a hash, bound to its user and tenant (its hosts), dead the moment the session ends.
+TEST_CASE("sessions: the bearer token, stored as a hash, works only on its own hosts") {
+  World w;
+  const User& owner = w.users.at("TENANT_OWNER");
+  Session s = w.LoginAs(owner);
+  CHECK(s.token.size() == 43);
+  CHECK(s.token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+        std::string::npos);
+  CHECK(s.token_hash.size() == 64);
+  CHECK(s.token_hash.find(s.token) == std::string::npos);
+  Session again = w.LoginAs(owner);
+  CHECK(again.token != s.token);
+  CHECK(again.token_hash != s.token_hash);
+  {
+    // Storage has the hash and never the token.
+    auto txn = Must(w.storage->BeginShared(TxnMode::kRead));
+    Session stored = Must(txn->GetSession(s.id));
+    CHECK(stored.token.empty());
+    CHECK(stored.token_hash == s.token_hash);
+    CHECK(Must(txn->FindSessionByTokenHash(s.token_hash)).id == s.id);
+    CHECK(txn->FindSessionByTokenHash("").error().code() == StatusCode::kNotFound);
+  }
+
+  Principal p = Must(w.platform->Authenticate(s.token, w.HostOf(owner)));
+  CHECK(p.user.id == owner.id);
+  REQUIRE(p.session);
+  CHECK(p.session->id == s.id);
+  auto refused = [&](const Result<Principal>& r, std::string_view message) {
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code() == StatusCode::kUnauthenticated);
+    CHECK(r.error().message() == message);
+  };
+  // Another tenant's host, and the platform's, refuse it.
+  refused(w.platform->Authenticate(s.token, HostMatch{false, w.globex}),
+          "the token belongs to another host");
+  refused(w.platform->Authenticate(s.token, HostMatch{true, std::nullopt}),
+          "the token belongs to another host");
+  // A token changed in one character, cut short, or empty leads nowhere, with one message.
+  std::string changed = s.token;
+  changed[10] = changed[10] == 'A' ? 'B' : 'A';
+  refused(w.platform->Authenticate(changed, w.HostOf(owner)), "invalid token");
+  refused(w.platform->Authenticate(s.token.substr(0, 42), w.HostOf(owner)), "invalid token");
+  refused(w.platform->Authenticate("", w.HostOf(owner)), "invalid token");
+  // Revoked at once: by logout, and by the user's deactivation.
+  Must(w.platform->Logout(s.id));
+  refused(w.platform->Authenticate(s.token, w.HostOf(owner)), "the session has ended");
+  CHECK(w.platform->Authenticate(again.token, w.HostOf(owner)));
+  Must(w.platform->DeactivateUser(w.root_p, owner.id));
+  CHECK(w.platform->Authenticate(again.token, w.HostOf(owner)).error().code() ==
+        StatusCode::kUnauthenticated);
+
+  // A platform user's token works on the platform host only.
+  const User& support = w.users.at("PLATFORM_SUPPORT");
+  Session ps = w.LoginAs(support);
+  CHECK(Must(w.platform->Authenticate(ps.token, HostMatch{true, std::nullopt})).user.id == support.id);
+  refused(w.platform->Authenticate(ps.token, w.HostOf(w.users.at("CUSTOMER"))),
+          "the token belongs to another host");
+  // A masquerade session has its own token, on its target's tenant's hosts.
+  const User& customer = w.users.at("CUSTOMER");
+  Session m = Must(w.platform->StartMasquerade(ps.id, customer.id, "::1"));
+  CHECK(m.token.size() == 43);
+  Principal as_customer = Must(w.platform->Authenticate(m.token, w.HostOf(customer)));
+  CHECK(as_customer.user.id == customer.id);
+  REQUIRE(as_customer.original);
+  CHECK(as_customer.original->id == support.id);
+  refused(w.platform->Authenticate(m.token, HostMatch{true, std::nullopt}),
+          "the token belongs to another host");
+  Must(w.platform->StopMasquerade(m.id));
+  refused(w.platform->Authenticate(m.token, w.HostOf(customer)), "the session has ended");
+
+  // No token, and no hash of one, reaches an audit line.
+  for (const auto& log : {w.security, w.masquerade}) {
+    for (const std::string& line : log->Lines()) {
+      for (const Session& each : {s, again, ps, m}) {
+        CHECK(line.find(each.token) == std::string::npos);
+        CHECK(line.find(each.token_hash) == std::string::npos);
+      }
+    }
+  }
+}
+
 TEST_CASE("login: failed attempts count across every Platform on the storage, and expire") {
   World w;
   auto other = w.OpenPlatform();

@@ -180,7 +180,8 @@ TEST_CASE("migrations are recorded in every database, applied once, and never go
   auto shared = Column(dir + "/shared.db", versions);
   auto tenant = Column(dir + "/tenant_acme.db", versions);
   CHECK(shared == std::vector<std::string>{"1:create_shared_tables", "2:index_shared_lookups",
-                                          "3:shared_epoch", "4:login_failures"});
+                                          "3:shared_epoch", "4:login_failures",
+                                          "5:session_tokens"});
   CHECK(tenant ==
         std::vector<std::string>{"1:create_tenant_tables", "2:index_appointments_and_holds"});
   auto stamps = Column(dir + "/shared.db", "SELECT applied_at FROM schema_migrations");

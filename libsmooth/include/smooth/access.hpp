@@ -223,6 +223,13 @@ struct Session {
   SessionId id;
   /// A random identifier for logs and correlation; not a secret.
   std::string session_key;
+  /// The bearer secret that Platform::Authenticate(token, host) takes: 256 random bits,
+  /// base64url (43 characters). Set only in the Session that Platform::Login or
+  /// StartMasquerade returns, to be handed to the client once; never stored or logged.
+  std::string token;
+  /// SHA-256 of the token, lower-case hex: what storage keeps and finds the session by.
+  /// Empty for a session made before tokens existed.
+  std::string token_hash;
   UserId user;  // who this session acts as
   std::optional<TenantId> tenant;
   std::optional<SessionId> original;  // set for masquerade sessions

@@ -114,8 +114,17 @@ class Platform {
   Result<Session> Login(const HostMatch& where, std::string_view email,
                         std::string_view password, std::string_view ip_address);
 
+  /// The principal behind the live session whose token (Session::token) this is, used on
+  /// `where`: the hosts of the session's tenant, or the platform host for a platform
+  /// user's session (a masquerade session is in its target's tenant). unauthenticated for
+  /// an unknown token, another host, or as Authenticate(SessionId). This is the call for a
+  /// server: the token is the only secret a client holds.
+  Result<Principal> Authenticate(std::string_view token, const HostMatch& where);
+
   /// The principal behind a live session; unauthenticated when the session ended, its
-  /// original ended, its user was deactivated, or the tenant suspended.
+  /// original ended, its user was deactivated, or the tenant suspended. Session ids are
+  /// not secret (they count up): this is for callers that keep the id on their own side,
+  /// never for an id that a client sent.
   Result<Principal> Authenticate(SessionId session);
 
   /// Ends a session and every masquerade started from it; for a masquerade session, ends

@@ -28,7 +28,7 @@ enum class TxnMode { kRead, kWrite };
 ///   - tenant slug, case-insensitively;
 ///   - domain name;
 ///   - user email within a tenant, and among platform users (tenant == nullopt);
-///   - session_key.
+///   - session_key, and a session's token_hash when it has one.
 /// Get*/Find* return not_found when nothing matches.
 class SharedTransaction {
  public:
@@ -60,6 +60,8 @@ class SharedTransaction {
   virtual Result<Session> InsertSession(Session session) = 0;
   virtual Status UpdateSession(const Session& session) = 0;
   virtual Result<Session> GetSession(SessionId id) = 0;
+  /// The session whose Session::token_hash is `token_hash` (never an empty one).
+  virtual Result<Session> FindSessionByTokenHash(std::string_view token_hash) = 0;
   /// Live (not ended) masquerade sessions started from `original`.
   virtual Result<std::vector<Session>> ListLiveMasquerades(SessionId original) = 0;
 

@@ -45,6 +45,29 @@ std::string RandomKey() {
   return hex;
 }
 
+// A session's bearer token: 256 random bits in base64url without padding.
+constexpr std::size_t kTokenBytes = 32;
+constexpr auto kTokenVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+constexpr std::size_t kTokenLength = sodium_base64_ENCODED_LEN(kTokenBytes, kTokenVariant) - 1;
+
+std::string NewToken() {
+  unsigned char bytes[kTokenBytes];
+  randombytes_buf(bytes, sizeof bytes);
+  char text[kTokenLength + 1];
+  sodium_bin2base64(text, sizeof text, bytes, sizeof bytes, kTokenVariant);
+  return text;
+}
+
+// What storage keeps of a token. A token has 256 random bits, so a plain SHA-256 is enough:
+// there is nothing to guess, and a leaked table gives no usable token.
+std::string TokenHash(std::string_view token) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(token.data()), token.size());
+  char hex[sizeof digest * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return hex;
+}
+
 Status ValidateRoleTenant(Role role, const std::optional<TenantId>& tenant) {
   if (!IsPlatformRole(role) && !tenant)
     return InvalidArgument(
@@ -352,6 +375,37 @@ struct Platform::Impl {
     return true;
   }
 
+  // Stores a new session with a fresh bearer token; the Session returned carries the token,
+  // which storage never sees (only its hash).
+  static Result<Session> InsertSession(SharedTransaction& txn, Session s) {
+    std::string token = NewToken();
+    s.token_hash = TokenHash(token);
+    auto created = txn.InsertSession(std::move(s));
+    if (created) created->token = std::move(token);
+    return created;
+  }
+
+  // The principal behind stored session `s`, read in `txn`.
+  Result<Principal> Authenticate(SharedTransaction& txn, const Session& s) {
+    Principal p;
+    p.session = s;
+    p.user.id = s.user;
+    if (s.original) {
+      auto o = txn.GetSession(*s.original);
+      if (!o) return Unauthenticated("the original session has ended");
+      p.original = User{};
+      p.original->id = o->user;
+    }
+    auto actor = Refresh(txn, p);
+    if (!actor) return actor.error();
+    if (!actor->user.is_active) return Unauthenticated("the user is inactive");
+    if (actor->tenant && actor->tenant->status == TenantStatus::kSuspended)
+      return Unauthenticated("the user's tenant is suspended");
+    p.user = actor->user;
+    p.original = actor->original;
+    return p;
+  }
+
   // A masquerade that ended, for masquerade.log once its transaction has committed.
   struct HijackEnd {
     std::string hijacker, hijacked, ip_address, session_key;
@@ -643,7 +697,7 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
   auto txn = impl_->Write();
   if (!txn) return txn.error();
   SMOOTH_RETURN_IF_ERROR((*txn)->ClearLoginFailures(key));
-  auto created = (*txn)->InsertSession(s);
+  auto created = impl_->InsertSession(**txn, std::move(s));
   if (!created) return created;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
   impl_->Security("LOGIN_SUCCESS", {{"email", user->email},
@@ -658,23 +712,24 @@ Result<Principal> Platform::Authenticate(SessionId session) {
   if (!txn) return txn.error();
   auto s = (*txn)->GetSession(session);
   if (!s) return Unauthenticated("unknown session");
-  Principal p;
-  p.session = *s;
-  p.user.id = s->user;
-  if (s->original) {
-    auto o = (*txn)->GetSession(*s->original);
-    if (!o) return Unauthenticated("the original session has ended");
-    p.original = User{};
-    p.original->id = o->user;
-  }
-  auto actor = impl_->Refresh(**txn, p);
-  if (!actor) return actor.error();
-  if (!actor->user.is_active) return Unauthenticated("the user is inactive");
-  if (actor->tenant && actor->tenant->status == TenantStatus::kSuspended)
-    return Unauthenticated("the user's tenant is suspended");
-  p.user = actor->user;
-  p.original = actor->original;
-  return p;
+  return impl_->Authenticate(**txn, *s);
+}
+
+Result<Principal> Platform::Authenticate(std::string_view token, const HostMatch& where) {
+  // One answer for every token that leads nowhere, so none can be told from another.
+  const Status unknown = Unauthenticated("invalid token");
+  if (token.size() != kTokenLength) return unknown;
+  auto txn = impl_->Read();
+  if (!txn) return txn.error();
+  auto s = (*txn)->FindSessionByTokenHash(TokenHash(token));
+  if (!s) return s.error().code() == StatusCode::kNotFound ? unknown : s.error();
+  // A token works only on the hosts of the tenant its session is in: a tenant's hosts for
+  // a tenant session, the platform host for a platform user's.
+  const bool same_host = s->tenant ? !where.is_platform && where.tenant &&
+                                         where.tenant->id == *s->tenant
+                                   : where.is_platform;
+  if (!same_host) return Unauthenticated("the token belongs to another host");
+  return impl_->Authenticate(**txn, *s);
 }
 
 Status Platform::Logout(SessionId session) {
@@ -1034,7 +1089,7 @@ Result<Session> Platform::StartMasquerade(SessionId original, UserId target,
   Session s{.id = {}, .session_key = RandomKey(), .user = target_user->id,
             .tenant = target_user->tenant, .original = original,
             .ip_address = std::string(ip_address), .created_at = Now(), .ended_at = {}};
-  auto created = (*txn)->InsertSession(s);
+  auto created = impl_->InsertSession(**txn, std::move(s));
   if (!created) return created;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
   impl_->MasqueradeLog("HIJACK_START", hijacker.email, target_user->email, ip_address,

@@ -99,6 +99,7 @@ struct SharedData {
   std::map<GrantId, Grant> grants;
   std::map<SessionId, Session> sessions;
   std::map<std::string, SessionId> session_by_key;
+  std::map<std::string, SessionId> session_by_token_hash;
   // Failed logins (the login throttle's), by account and by time.
   std::multiset<std::pair<std::string, Instant>> failures_by_account;
   std::multiset<std::pair<Instant, std::string>> failures_by_time;
@@ -262,20 +263,32 @@ class MemorySharedTransaction final : public SharedTransaction {
     SMOOTH_RETURN_IF_ERROR(Writable());
     if (data_.session_by_key.count(s.session_key))
       return AlreadyExists("session_key: already in use");
+    if (!s.token_hash.empty() && data_.session_by_token_hash.count(s.token_hash))
+      return AlreadyExists("token_hash: already in use");
+    s.token.clear();  // the secret is never kept
     s.id = SessionId(NextId());
     undo_.Put(data_.sessions, s.id, s);
     undo_.Put(data_.session_by_key, s.session_key, s.id);
+    if (!s.token_hash.empty()) undo_.Put(data_.session_by_token_hash, s.token_hash, s.id);
     return s;
   }
   Status UpdateSession(const Session& s) override {
     SMOOTH_RETURN_IF_ERROR(Writable());
     if (!data_.sessions.count(s.id)) return NotFound(fmt::format("session {} not found", s.id));
-    undo_.Put(data_.sessions, s.id, s);
+    Session stored = s;
+    stored.token.clear();
+    undo_.Put(data_.sessions, s.id, stored);
     epoch_changed_ = true;
     return {};
   }
   Result<Session> GetSession(SessionId id) override {
     return GetRow(data_.sessions, id, "session");
+  }
+  Result<Session> FindSessionByTokenHash(std::string_view token_hash) override {
+    auto it = data_.session_by_token_hash.find(std::string(token_hash));
+    if (token_hash.empty() || it == data_.session_by_token_hash.end())
+      return NotFound("session not found");
+    return data_.sessions.at(it->second);
   }
   Result<std::vector<Session>> ListLiveMasquerades(SessionId original) override {
     std::vector<Session> out;

@@ -149,6 +149,14 @@ std::span<const sql::Migration> SharedMigrations() {
            "CREATE INDEX login_failures_by_account ON login_failures (account, at)",
            "CREATE INDEX login_failures_by_time ON login_failures (at)",
        }},
+      {6,
+       "session_tokens",
+       {
+           // The SHA-256 of each session's bearer token (the token itself is never stored).
+           // Sessions from before have none and can be reached by id only.
+           "ALTER TABLE sessions ADD COLUMN token_hash TEXT",
+           "CREATE UNIQUE INDEX sessions_by_token_hash ON sessions (token_hash)",
+       }},
   };
   return kMigrations;
 }

@@ -347,6 +347,7 @@ SessionRow ToRow(const Session& s) {
   r.ip_address = s.ip_address;
   r.created_at = Micros(s.created_at);
   r.ended_at = NullableInstant(s.ended_at);
+  r.token_hash = NullableText(s.token_hash.empty() ? std::nullopt : std::optional(s.token_hash));
   r.id = s.id.value();
   return r;
 }
@@ -360,6 +361,7 @@ Result<Session> FromRow(const SessionRow& r) {
   s.ip_address = r.ip_address;
   s.created_at = ToInstant(r.created_at);
   s.ended_at = OptionalInstant(r.ended_at);
+  s.token_hash = OptionalText(r.token_hash).value_or("");
   return s;
 }
 

@@ -124,13 +124,14 @@ struct GrantRow {
 struct SessionRow {
   static constexpr std::string_view kTable = "sessions";
   static constexpr std::string_view kColumns =
-      "session_key, user_id, tenant, original, ip_address, created_at, ended_at, id";
+      "session_key, user_id, tenant, original, ip_address, created_at, ended_at, token_hash, id";
   std::string session_key;
   long long user_id = 0;
   Nullable<long long> tenant, original;
   std::string ip_address;
   long long created_at = 0;
   Nullable<long long> ended_at;
+  Nullable<std::string> token_hash;
   long long id = 0;
   template <typename F>
   void Columns(F f) {
@@ -141,6 +142,7 @@ struct SessionRow {
     f(ip_address);
     f(created_at);
     f(ended_at);
+    f(token_hash);
     f(id);
   }
 };

@@ -489,6 +489,7 @@ Result<Session> SqlSharedTransaction::InsertSession(Session s) {
         if (Scalar<long long>(core_.conn(), "SELECT id FROM sessions WHERE session_key = :k",
                               Params<std::string>{{s.session_key}}))
           return AlreadyExists(taken);
+        s.token.clear();  // the secret is never kept
         s.id = SessionId(NextId());
         SessionRow row = ToRow(s);
         Exec(core_.conn(), InsertSql<SessionRow>(), row);
@@ -514,6 +515,15 @@ Result<Session> SqlSharedTransaction::GetSession(SessionId id) {
   return core_.Run([&] {
     return SelectOne<SessionRow>(core_.conn(), ByIdSql<SessionRow>(), IdParam(id.value()),
                                  fmt::format("session {} not found", id));
+  });
+}
+
+Result<Session> SqlSharedTransaction::FindSessionByTokenHash(std::string_view token_hash) {
+  static const std::string sql = SelectSql<SessionRow>("WHERE token_hash = :h");
+  if (token_hash.empty()) return NotFound("session not found");
+  return core_.Run([&] {
+    return SelectOne<SessionRow>(core_.conn(), sql, Params<std::string>{{std::string(token_hash)}},
+                                 "session not found");
   });
 }
 

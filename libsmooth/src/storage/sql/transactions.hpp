@@ -227,6 +227,7 @@ class SqlSharedTransaction final : public SharedTransaction {
   Result<Session> InsertSession(Session session) override;
   Status UpdateSession(const Session& session) override;
   Result<Session> GetSession(SessionId id) override;
+  Result<Session> FindSessionByTokenHash(std::string_view token_hash) override;
   Result<std::vector<Session>> ListLiveMasquerades(SessionId original) override;
   Result<int> CountLoginFailures(std::string_view account, Instant since) override;
   Status RecordLoginFailure(std::string_view account, Instant at, Instant forget_before) override;
