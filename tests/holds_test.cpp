@@ -124,6 +124,15 @@ struct Shop {
   }
 };
 
+// How many lines of security.log record `action`.
+int CountAudit(Shop& shop, std::string_view action) {
+  int n = 0;
+  for (const std::string& line : shop.w.security->Lines()) {
+    if (smooth::testing::ParseLine(line).at("action").as_string() == action) ++n;
+  }
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("a hold blocks a capacity-1 slot for others until it expires") {
@@ -358,4 +367,53 @@ TEST_CASE("a hold must respect working hours like a booking") {
   CHECK(CodeOf(shop.HoldFor(shop.ann, At("2026-03-03T16:45:00Z"))) == "failed_precondition");
   CHECK(CodeOf(shop.HoldFor(shop.ann, At("2026-03-02T08:00:00Z"))) == "failed_precondition");
   CHECK(shop.events.empty());
+}
+
+TEST_CASE("a hold placed outside hours and confirmed is flagged, and audited once") {
+  Shop shop;
+  shop.w.security->Clear();
+  const Instant evening = At("2026-03-03T20:00:00Z");  // the chair closes at 17:00
+  Hold h = Must(shop.scheduler->PlaceHold(
+      shop.manager, shop.tenant,
+      {.service = shop.cut.id, .customer = shop.ann.id, .start = evening, .outside_hours = true}));
+  CHECK(h.outside_hours);
+  // The hold is no booking yet: nothing is audited until it becomes one.
+  CHECK(CountAudit(shop, "BOOKED_OUTSIDE_HOURS") == 0);
+  Appointment a = Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, h.id));
+  CHECK(a.start == evening);
+  CHECK(a.outside_hours);
+  CHECK(CountAudit(shop, "BOOKED_OUTSIDE_HOURS") == 1);
+  // Stored so: another scheduler on the same storage reads it back the same way.
+  auto fresh = Must(Scheduler::Open(*shop.w.platform));
+  CHECK(Must(fresh->GetAppointment(shop.manager, shop.tenant, a.id)).outside_hours);
+}
+
+TEST_CASE("a hold's outside_hours flag survives storage until it is confirmed") {
+  Shop shop;
+  const Instant evening = At("2026-03-03T20:00:00Z");
+  Hold h = Must(shop.scheduler->PlaceHold(
+      shop.manager, shop.tenant,
+      {.service = shop.cut.id, .customer = shop.ann.id, .start = evening, .outside_hours = true}));
+  // Confirmed by another scheduler, which knows the hold only from storage.
+  auto fresh = Must(Scheduler::Open(*shop.w.platform));
+  Appointment a = Must(fresh->ConfirmHold(shop.manager, shop.tenant, h.id));
+  CHECK(a.outside_hours);
+}
+
+TEST_CASE("ConfirmHold validates the idempotency key like Book does, and changes nothing") {
+  Shop shop;
+  CHECK(CodeOf(shop.scheduler->Book(shop.manager, shop.tenant,
+                                    {.service = shop.cut.id,
+                                     .customer = shop.ann.id,
+                                     .start = kTen,
+                                     .idempotency_key = std::string(300, 'k')})) ==
+        "invalid_argument");
+  Hold h = Must(shop.HoldFor(shop.ann, kTen));
+  auto a = shop.scheduler->ConfirmHold(shop.manager, shop.tenant, h.id, std::string(300, 'k'));
+  CHECK(CodeOf(a) == "invalid_argument");
+  CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, h.id, std::string())) ==
+        "invalid_argument");
+  // The hold is still live, and confirms with a good key.
+  CHECK(shop.AppointmentsOnTuesday().empty());
+  Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, h.id, std::string(200, 'k')));
 }

@@ -13,12 +13,14 @@
 
 using namespace smooth;
 using namespace std::chrono_literals;
+using smooth::testing::AlwaysOpen;
 using smooth::testing::At;
 using smooth::testing::CodeOf;
 using smooth::testing::Describe;
 using smooth::testing::EveryDay;
 using smooth::testing::Hours;
 using smooth::testing::MessageOf;
+using smooth::testing::Mon;
 using smooth::testing::Must;
 using smooth::testing::OneOf;
 using smooth::testing::ScheduleWorld;
@@ -395,6 +397,38 @@ TEST_CASE("series: a repeated local time on the fall-back day means its first oc
         Strings{"2026-10-25T05:30:00Z", "2026-11-01T05:30:00Z", "2026-11-08T06:30:00Z"});
 }
 
+TEST_CASE("series: started in the repeated hour of a fall-back day, it keeps its wall clock") {
+  ScheduleWorld w;
+  Resource ann =
+      w.AddResource({.name = "Ann", .time_zone = "America/New_York", .hours = AlwaysOpen()});
+  Service cut = w.AddService({.name = "Cut", .requirements = {OneOf({ann.id})}});
+  Customer pat = w.AddCustomer("Pat");
+  // 2026-11-01 01:30 EST (the second 01:30 of the day) = 06:30Z.
+  const Instant first = At("2026-11-01T06:30:00Z");
+  SeriesBooking s = Must(
+      w.scheduler->BookSeries(w.owner, w.acme.id,
+                              {.first = {.service = cut.id, .customer = pat.id, .start = first},
+                               .rrule = "FREQ=DAILY;COUNT=2"}));
+  REQUIRE(s.appointments.size() == 2);
+  CHECK(Show(s.appointments[0].start) == "2026-11-01T06:30:00Z");
+  // The next day 01:30 EST is 06:30Z.
+  CHECK(Show(s.appointments[1].start) == "2026-11-02T06:30:00Z");
+}
+
+TEST_CASE("series: seconds of the first start carry over to every occurrence") {
+  Zoned w("America/New_York", AlwaysOpen());
+  Service cut = w.ServiceOf(30min);
+  SeriesRequest req{.first = {.service = cut.id,
+                              .customer = w.pat.id,
+                              .start = At("2026-10-31T05:30:15.5Z")},  // 01:30:15.5 EDT
+                    .rrule = "FREQ=DAILY;COUNT=3"};
+  SeriesBooking b = Must(w.scheduler->BookSeries(w.owner, w.acme.id, req));
+  // On the fall-back day 01:30 means its first occurrence (EDT), then EST.
+  CHECK(StartsOf(b.appointments) == Strings{"2026-10-31T05:30:15.500000Z",
+                                            "2026-11-01T05:30:15.500000Z",
+                                            "2026-11-02T06:30:15.500000Z"});
+}
+
 TEST_CASE("series: London weekly at 10:00 moves from 10:00Z to 09:00Z at the March change") {
   Zoned w("Europe/London", Weekdays({Hours(9, 17)}));
   Service cut = w.ServiceOf(30min);
@@ -452,4 +486,40 @@ TEST_CASE("series: CancelSeriesFrom cancels that occurrence and the later ones o
   CHECK(w.Book(w.owner, {.service = w.cut.id, .customer = w.pat.id, .start = appts[2].start}));
   CHECK_CODE(w.Book(w.owner, {.service = w.cut.id, .customer = w.pat.id, .start = appts[0].start}),
              StatusCode::kConflict);
+}
+
+TEST_CASE("series: staff linked to one resource cannot cancel occurrences on another's") {
+  ScheduleWorld w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  Resource a =
+      w.AddResource({.name = "A", .time_zone = "UTC", .user = staff.id, .hours = AlwaysOpen()});
+  Resource b = w.AddResource({.name = "B", .time_zone = "UTC", .hours = AlwaysOpen()});
+  Service cut = w.AddService({.name = "Cut", .requirements = {OneOf({a.id, b.id})}});
+  Customer pat = w.AddCustomer("Pat");
+  Customer quinn = w.AddCustomer("Quinn");
+  // A is busy on the second day, so the series' second occurrence goes to B.
+  Must(w.Book(
+      w.owner,
+      {.service = cut.id, .customer = quinn.id, .start = Mon(10) + 24h, .resources = {a.id}}));
+  SeriesBooking s = Must(
+      w.scheduler->BookSeries(w.owner, w.acme.id,
+                              {.first = {.service = cut.id, .customer = pat.id, .start = Mon(10)},
+                               .rrule = "FREQ=DAILY;COUNT=2"}));
+  REQUIRE(s.appointments.size() == 2);
+  REQUIRE(s.appointments[0].resources == std::vector<ResourceId>{a.id});
+  REQUIRE(s.appointments[1].resources == std::vector<ResourceId>{b.id});
+  Principal p = w.As("TENANT_STAFF");
+  // The staff member may not cancel the occurrence on B on its own...
+  CHECK_CODE(w.scheduler->Cancel(p, w.acme.id, s.appointments[1].id),
+             StatusCode::kPermissionDenied);
+  // ...nor through CancelSeriesFrom on their own occurrence: refused whole, nothing written.
+  auto n = w.scheduler->CancelSeriesFrom(p, w.acme.id, s.appointments[0].id);
+  CHECK_CODE(n, StatusCode::kPermissionDenied);
+  Appointment second = Must(w.scheduler->GetAppointment(w.root_p, w.acme.id, s.appointments[1].id));
+  CHECK_MESSAGE(second.status != AppointmentStatus::kCancelled,
+                "CancelSeriesFrom answered " << CodeOf(n) << " " << MessageOf(n));
+  Appointment own = Must(w.scheduler->GetAppointment(w.root_p, w.acme.id, s.appointments[0].id));
+  CHECK(own.status == AppointmentStatus::kConfirmed);
+  // The owner may cancel both.
+  CHECK(Must(w.scheduler->CancelSeriesFrom(w.owner, w.acme.id, s.appointments[0].id)) == 2);
 }

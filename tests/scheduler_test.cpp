@@ -15,13 +15,14 @@
 
 using namespace smooth;
 using namespace std::chrono_literals;
+using smooth::testing::AlwaysOpen;
 using smooth::testing::At;
-using smooth::testing::Mon;
 using smooth::testing::CodeOf;
 using smooth::testing::Describe;
 using smooth::testing::EveryDay;
 using smooth::testing::Hours;
 using smooth::testing::MessageOf;
+using smooth::testing::Mon;
 using smooth::testing::Must;
 using smooth::testing::OneOf;
 using smooth::testing::ScheduleWorld;
@@ -195,6 +196,71 @@ TEST_CASE("resources and services are managed by owners and managers only") {
   CHECK(Must(w.scheduler->ListServices(w.root_p, w.acme.id)).size() == 4);
   // Sales may work on demo tenants.
   CHECK(w.scheduler->CreateResource(w.As("PLATFORM_SALES"), w.demo.id, {.name = "Demo chair"}));
+}
+
+TEST_CASE("UpdateResource checks the linked user like CreateResource does") {
+  ScheduleWorld w;
+  Resource r = w.AddResource({.name = "R", .time_zone = "UTC", .hours = AlwaysOpen()});
+  // CreateResource refuses a user of another tenant.
+  CHECK_CODE(w.scheduler->CreateResource(
+                 w.owner, w.acme.id,
+                 {.name = "X", .time_zone = "UTC", .user = w.users.at("globex:TENANT_STAFF").id}),
+             StatusCode::kNotFound);
+  Resource changed = r;
+  changed.user = w.users.at("globex:TENANT_STAFF").id;
+  auto u = w.scheduler->UpdateResource(w.owner, w.acme.id, changed);
+  CHECK_CODE(u, StatusCode::kNotFound);
+  CHECK(!Must(w.scheduler->GetResource(w.root_p, w.acme.id, r.id)).user.has_value());
+  // A user of the tenant may be linked.
+  changed.user = w.users.at("TENANT_STAFF").id;
+  CHECK(Must(w.scheduler->UpdateResource(w.owner, w.acme.id, changed)).user == changed.user);
+}
+
+TEST_CASE("an override date that is not a real date is refused, and never breaks the tenant") {
+  ScheduleWorld w;
+  // Month 257 is not a month (date::month keeps an unsigned char: it wraps to January).
+  WorkingHours bad = AlwaysOpen();
+  bad.overrides.push_back({.date = {2026, 257, 1}, .hours = {}});
+  auto r = w.scheduler->CreateResource(w.owner, w.acme.id,
+                                       {.name = "Bad month", .time_zone = "UTC", .hours = bad});
+  CHECK_CODE(r, StatusCode::kInvalidArgument);
+  // Year 10000 cannot be stored as YYYY-MM-DD and read back.
+  WorkingHours far = AlwaysOpen();
+  far.overrides.push_back({.date = {10000, 1, 1}, .hours = {}});
+  auto f = w.scheduler->CreateResource(w.owner, w.acme.id,
+                                       {.name = "Far", .time_zone = "UTC", .hours = far});
+  CHECK_INVALID(f, "overrides");
+  // Whatever was accepted must be readable by a fresh scheduler (another process).
+  auto fresh = Must(Scheduler::Open(*w.platform));
+  auto listed = fresh->ListResources(w.owner, w.acme.id);
+  CHECK_MESSAGE(listed.ok(), "CreateResource answered "
+                                 << CodeOf(f) << "; a fresh scheduler: " << MessageOf(listed));
+  // UpdateResource refuses it too, and changes nothing.
+  Resource ok = w.AddResource({.name = "Ok", .time_zone = "UTC", .hours = AlwaysOpen()});
+  Resource changed = ok;
+  changed.hours = far;
+  CHECK_INVALID(w.scheduler->UpdateResource(w.owner, w.acme.id, changed), "overrides");
+  CHECK(Must(w.scheduler->GetResource(w.root_p, w.acme.id, ok.id)).hours.overrides.empty());
+  // An availability question with such a date is refused too.
+  Service cut = w.AddService({.name = "Cut", .requirements = {OneOf({ok.id})}});
+  auto slots = w.scheduler->Availability(
+      w.owner, w.acme.id,
+      {.service = cut.id, .from = {2026, 259, 1}, .to = {2026, 259, 1}, .time_zone = "UTC"});
+  CHECK_CODE(slots, StatusCode::kInvalidArgument);
+  CHECK_INVALID(
+      w.scheduler->Availability(
+          w.owner, w.acme.id,
+          {.service = cut.id, .from = {2026, 3, 2}, .to = {10000, 1, 1}, .time_zone = "UTC"}),
+      "to");
+  CHECK_INVALID(
+      w.scheduler->Availability(
+          w.owner, w.acme.id,
+          {.service = cut.id, .from = {0, 12, 31}, .to = {2026, 3, 2}, .time_zone = "UTC"}),
+      "from");
+  // The last date there is may still be asked about.
+  CHECK(w.scheduler->Availability(
+      w.owner, w.acme.id,
+      {.service = cut.id, .from = {9999, 12, 31}, .to = {9999, 12, 31}, .time_zone = "UTC"}));
 }
 
 TEST_CASE("services: created with their fields") {
@@ -811,6 +877,43 @@ TEST_CASE("reschedule: a taken, closed, past or stale move is refused and change
   CHECK(Must(w.scheduler->GetAppointment(w.owner, w.acme.id, a.id)).start == Mon(14));
 }
 
+TEST_CASE("reschedule: keeps the appointment's resources after the service changed") {
+  ScheduleWorld w;
+  Resource ann = w.AddResource({.name = "Ann", .time_zone = "UTC", .hours = AlwaysOpen()});
+  Resource room = w.AddResource({.name = "Room", .time_zone = "UTC", .hours = AlwaysOpen()});
+  Service cut = w.AddService({.name = "Cut", .requirements = {OneOf({ann.id})}});
+  Customer pat = w.AddCustomer("Pat");
+  Appointment a = Must(w.Book(w.owner, {.service = cut.id, .customer = pat.id, .start = Mon(10)}));
+  REQUIRE(a.resources == std::vector<ResourceId>{ann.id});
+  // The service now also needs a room.
+  Service s = cut;
+  s.requirements.push_back(OneOf({room.id}));
+  Must(w.scheduler->UpdateService(w.owner, w.acme.id, s));
+  Appointment moved = Must(w.scheduler->Reschedule(w.owner, w.acme.id, a.id, Mon(11)));
+  CHECK(moved.resources.size() == 1);
+  CHECK(moved.resources == std::vector<ResourceId>{ann.id});
+}
+
+TEST_CASE("reschedule: the kept resources' capacity and hours decide, not the service's new ones") {
+  Salon w;
+  Resource bob =
+      w.AddResource({.name = "Bob", .time_zone = "UTC", .hours = Weekdays({Hours(9, 12)})});
+  Appointment a = Must(w.Book(w.owner, w.Cut(Mon(10))));
+  Must(w.Book(w.owner, w.Cut(Mon(11))));  // Ann is busy at 11:00
+  // The service now uses Bob only, who is free all morning and closes at 12:00.
+  Service s = w.cut;
+  s.requirements = {OneOf({bob.id})};
+  Must(w.scheduler->UpdateService(w.owner, w.acme.id, s));
+  // Ann is busy at 11:00: a conflict, though Bob is free.
+  CHECK_CODE(w.scheduler->Reschedule(w.owner, w.acme.id, a.id, Mon(11)), StatusCode::kConflict);
+  // Ann closes at 17:00: outside her working hours.
+  CHECK_CODE(w.scheduler->Reschedule(w.owner, w.acme.id, a.id, Mon(17)),
+             StatusCode::kFailedPrecondition);
+  // Ann works at 14:00, Bob does not: the move is allowed and stays on Ann.
+  CHECK(Must(w.scheduler->Reschedule(w.owner, w.acme.id, a.id, Mon(14))).resources ==
+        Ids{w.ann.id});
+}
+
 TEST_CASE("cancel frees capacity at once: the same slot is bookable immediately") {
   Salon w;
   Appointment a = Must(w.Book(w.owner, w.Cut(Mon(10))));
@@ -1135,6 +1238,56 @@ TEST_CASE("outside_hours: staff and customers asking for it are denied") {
       StatusCode::kPermissionDenied);
   CHECK(CountAudit(w, "BOOKED_OUTSIDE_HOURS") == 0);
   CHECK(w.Snapshot().empty());
+}
+
+TEST_CASE(
+    "outside_hours: a customer cannot reschedule a manager's outside-hours booking to any time") {
+  Salon w;
+  Customer me = w.AddCustomer("Me", w.users.at("CUSTOMER").id);
+  Principal customer = w.As("CUSTOMER");
+  // The customer may not book outside hours itself.
+  CHECK_CODE(w.Book(customer, {.service = w.cut.id, .customer = me.id, .start = Mon(22)}),
+             StatusCode::kFailedPrecondition);
+  // The owner books one for them at 20:00, outside hours (audited).
+  Appointment a = Must(w.Book(
+      w.owner, {.service = w.cut.id, .customer = me.id, .start = Mon(20), .outside_hours = true}));
+  REQUIRE(a.outside_hours);
+  // The customer moves it to 03:00 on Wednesday: outside working hours, and nobody with
+  // the right to book outside hours asked for it.
+  w.security->Clear();
+  auto moved = w.scheduler->Reschedule(customer, w.acme.id, a.id, Mon(3) + 48h);
+  CHECK_CODE(moved, StatusCode::kFailedPrecondition);
+  CHECK(CountAudit(w, "BOOKED_OUTSIDE_HOURS") == 0);
+  // Into working hours, the customer may move it; it then no longer needs the flag.
+  Appointment inside = Must(w.scheduler->Reschedule(customer, w.acme.id, a.id, Wed(10)));
+  CHECK_FALSE(inside.outside_hours);
+  CHECK(CountAudit(w, "BOOKED_OUTSIDE_HOURS") == 0);
+}
+
+TEST_CASE(
+    "outside_hours: an owner moving such a booking keeps it flagged and audited while it needs "
+    "it") {
+  Salon w;
+  Appointment a = Must(
+      w.Book(w.owner,
+             {.service = w.cut.id, .customer = w.pat.id, .start = Mon(20), .outside_hours = true}));
+  w.security->Clear();
+  // To another time outside hours: allowed for the owner, flagged, audited like a booking.
+  Appointment later = Must(w.scheduler->Reschedule(w.owner, w.acme.id, a.id, Mon(21)));
+  CHECK(later.outside_hours);
+  CHECK(CountAudit(w, "BOOKED_OUTSIDE_HOURS") == 1);
+  // Back inside hours: the flag goes (it says whether the time needed it), nothing audited.
+  Appointment inside = Must(w.scheduler->Reschedule(w.owner, w.acme.id, a.id, Tue(10)));
+  CHECK_FALSE(inside.outside_hours);
+  CHECK(CountAudit(w, "BOOKED_OUTSIDE_HOURS") == 1);
+  // From there it is an ordinary booking: outside hours again needs a new booking.
+  CHECK_CODE(w.scheduler->Reschedule(w.owner, w.acme.id, a.id, Tue(20)),
+             StatusCode::kFailedPrecondition);
+  // An ordinary booking is never moved outside hours, whoever moves it.
+  Appointment b = Must(w.Book(w.owner, w.Cut(Mon(10))));
+  CHECK_CODE(w.scheduler->Reschedule(w.owner, w.acme.id, b.id, Mon(20)),
+             StatusCode::kFailedPrecondition);
+  CHECK(CountAudit(w, "BOOKED_OUTSIDE_HOURS") == 1);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -162,6 +162,12 @@ TEST_CASE("dates that do not exist or are not YYYY-MM-DD are refused by field") 
   CHECK(smooth::ParseLocalDate("2026-02-29").error().message() == "date: 2026-02-29 is not a date");
 }
 
+TEST_CASE("dates run from year 1 to 9999, the years YYYY-MM-DD can hold") {
+  CHECK(smooth::ParseLocalDate("0001-01-01").ok());
+  CHECK(smooth::ParseLocalDate("9999-12-31").ok());
+  CHECK(smooth::ParseLocalDate("0000-12-31").error().code() == StatusCode::kInvalidArgument);
+}
+
 // --- Wall-clock readings in a time zone (smooth/civil.hpp) --------------------------------
 
 namespace {
@@ -207,6 +213,12 @@ TEST_CASE("ToInstant and ToLocal name the field that is wrong") {
              "time_zone");
   CheckNames(smooth::ToLocal("", At("2026-03-17T09:00:00Z")).error(), "time_zone");
   CheckNames(smooth::ToInstant("UTC", Reading(2026, 2, 30, 10, 0)).error(), "date");
+  // Month 257 would wrap to January in date::month's unsigned char; years stop at 9999.
+  CheckNames(smooth::ToInstant("UTC", Reading(2026, 257, 1, 10, 0)).error(), "date");
+  CheckNames(smooth::ToInstant("UTC", Reading(2026, 1, 257, 10, 0)).error(), "date");
+  CheckNames(smooth::ToInstant("UTC", Reading(10000, 1, 1, 10, 0)).error(), "date");
+  CheckNames(smooth::ToInstant("UTC", Reading(0, 1, 1, 10, 0)).error(), "date");
+  CHECK(smooth::ToInstant("UTC", Reading(9999, 12, 31, 24, 0)).ok());
   CheckNames(smooth::ToInstant("UTC", Reading(2026, 2, 3, 24, 1)).error(), "since_midnight");
   CheckNames(smooth::ToInstant("UTC", {{2026, 2, 3}, std::chrono::minutes(-1)}).error(),
              "since_midnight");

@@ -187,7 +187,7 @@ TEST_CASE("migrations are recorded per schema, applied once, and never go backwa
   std::string db = NewPgDatabase();
   Tenant acme = MadeElsewhere(db, "acme", "Chair 1");
   std::vector<std::string> shared = {"1", "2", "3", "4", "5", "6"};
-  std::vector<std::string> tenant = {"1", "2", "3", "4", "5", "6", "7"};
+  std::vector<std::string> tenant = {"1", "2", "3", "4", "5", "6", "7", "8"};
   const std::string shared_sql = "SELECT version FROM public.schema_migrations ORDER BY version";
   const std::string tenant_sql =
       "SELECT version FROM tenant_acme.schema_migrations ORDER BY version";
@@ -198,6 +198,10 @@ TEST_CASE("migrations are recorded per schema, applied once, and never go backwa
                  "WHERE n.nspname = 'tenant_acme' AND p.proname = 'advance_change_seq'")[0] == "0");
   CHECK(Rows(db, "SELECT COUNT(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
                  "WHERE n.nspname = 'tenant_acme' AND p.proname = 'stale_write'")[0] == "1");
+  // Migration 8 gave holds their outside_hours flag, false for the holds already there.
+  CHECK(Rows(db, "SELECT column_default FROM information_schema.columns WHERE table_schema = "
+                 "'tenant_acme' AND table_name = 'holds' AND column_name = 'outside_hours'") ==
+        std::vector<std::string>{"0"});
 
   // Reopening (another process starting) applies nothing again and keeps the data.
   for (int i = 0; i < 2; ++i) {

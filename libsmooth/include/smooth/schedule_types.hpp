@@ -147,6 +147,9 @@ struct Hold {
   Instant created_at{};
   Instant expires_at{};
   bool released = false;  // released or confirmed
+  /// Placed outside working hours by a manager (BookingRequest::outside_hours); the
+  /// appointment it is confirmed into keeps the flag, and that booking is audited.
+  bool outside_hours = false;
   std::int64_t change_seq = 0;
 
   bool Occupies(Instant now) const { return !released && now < expires_at; }

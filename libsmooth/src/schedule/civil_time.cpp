@@ -49,7 +49,7 @@ Result<const date::time_zone*> FindZone(std::string_view name, std::string_view 
 
 Instant LocalToInstant(const date::time_zone* zone, LocalDate date,
                        std::chrono::minutes since_midnight) {
-  assert(IsValidDate(date));
+  assert(IsCalendarDate(date));
   const date::local_seconds local = date::local_seconds(ToLocalDays(date)) + since_midnight;
   // For a unique time `first` is its period. For a gap, `first` is the period before the
   // gap (the RFC 5545 rule); for an overlap, `first` is the earlier period, which gives
@@ -81,9 +81,17 @@ LocalDate AddDays(LocalDate date, int days) {
   return FromLocalDays(ToLocalDays(date) + date::days(days));
 }
 
-bool IsValidDate(LocalDate date) {
+bool IsCalendarDate(LocalDate date) {
+  // Range first: date::month and date::day keep an unsigned char, so 257 would wrap to 1.
+  if (date.month < 1 || date.month > 12 || date.day < 1 || date.day > 31) return false;
   return date::year_month_day(date::year(date.year), date::month(date.month), date::day(date.day))
       .ok();
+}
+
+bool IsValidDate(LocalDate date) {
+  // Years 1 to 9999: the dates YYYY-MM-DD can write and read back (FormatLocalDate,
+  // ParseLocalDate), which is how working-hours overrides are stored.
+  return date.year >= 1 && date.year <= 9999 && IsCalendarDate(date);
 }
 
 date::local_days ToLocalDays(LocalDate date) {

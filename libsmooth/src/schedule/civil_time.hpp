@@ -51,8 +51,14 @@ Weekday WeekdayOf(LocalDate date);
 /// `date` moved by `days` (may be negative): AddDays({2026, 2, 28}, 1) == {2026, 3, 1}.
 LocalDate AddDays(LocalDate date, int days);
 
-/// True when `date` names a day that exists (2026-02-29 does not).
+/// True when `date` names a day that exists (2026-02-29 does not) in years 1 to 9999, the
+/// dates that callers may give and that storage writes as YYYY-MM-DD. The check for every
+/// LocalDate that comes from outside.
 bool IsValidDate(LocalDate date);
+
+/// True when `date` names a day that exists, in any year date/tz handles: for dates
+/// computed inside the engine (the day after 9999-12-31, say), never for input.
+bool IsCalendarDate(LocalDate date);
 
 /// Conversions between LocalDate and date's serial day count.
 date::local_days ToLocalDays(LocalDate date);

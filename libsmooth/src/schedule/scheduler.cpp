@@ -186,6 +186,16 @@ Status ValidateDuration(Duration d, std::string_view field, bool allow_zero) {
   return {};
 }
 
+// Book and ConfirmHold take the same keys.
+Status ValidateIdempotencyKey(const std::optional<std::string>& key) {
+  if (key && (key->empty() || key->size() > 200))
+    return InvalidArgument("idempotency_key: must be 1 to 200 bytes");
+  return {};
+}
+
+// Whether `role` may place a booking outside working hours: asked for with
+// BookingRequest::outside_hours when booking or holding, and kept by Reschedule only for
+// such a role.
 bool MayBookOutsideHours(Role role) {
   return role == Role::kTenantOwner || role == Role::kTenantManager ||
          role == Role::kSuperuser || role == Role::kPlatformManager;
@@ -1131,8 +1141,7 @@ struct Scheduler::Impl {
           return InvalidArgument(fmt::format("resources: resource {} requested twice", id));
     }
     if (r.notes.size() > 10000) return InvalidArgument("notes: longer than 10000 bytes");
-    if (r.idempotency_key && (r.idempotency_key->empty() || r.idempotency_key->size() > 200))
-      return InvalidArgument("idempotency_key: must be 1 to 200 bytes");
+    SMOOTH_RETURN_IF_ERROR(ValidateIdempotencyKey(r.idempotency_key));
     return &service;
   }
 
@@ -1184,6 +1193,29 @@ struct Scheduler::Impl {
     a.change_seq = seq;
     return a;
   }
+
+  // Whether [start, start + duration) is outside the working hours of any of `resources`:
+  // whether a booking there needs outside_hours.
+  static bool NeedsOutsideHours(const TenantState& st, const std::vector<ResourceId>& resources,
+                                Instant start, Duration duration) {
+    for (ResourceId r : resources) {
+      auto it = st.resources.find(r);
+      if (it != st.resources.end() && !it->second.calendar.Contains({start, start + duration}))
+        return true;
+    }
+    return false;
+  }
+
+  // The user a resource or customer is linked to: one of the tenant's, else not_found.
+  Result<User> LinkedUser(const Principal& actor, TenantId tenant, UserId id) {
+    auto u = GetUser(actor, id);
+    if (!u || u->tenant != tenant) return NotFound(fmt::format("user: {} not found", id));
+    return u;
+  }
+
+  // What CreateResource and UpdateResource check before writing (defined with them).
+  Status CheckResource(const Principal& actor, const Tenant& t, const Resource& r,
+                       std::optional<internal::Calendar>& cal);
 
   void AuditOutsideHours(const Principal& actor, const Tenant& t, const Appointment& a) {
     if (!a.outside_hours) return;
@@ -1253,6 +1285,27 @@ Status ValidateResource(const Resource& r) {
   return {};
 }
 
+}  // namespace
+
+// The resource `r` as CreateResource and UpdateResource would write it: its fields and
+// calendar (made into `cal`), the actor's right to manage resources, and a linked user
+// that is one of the tenant's.
+Status Scheduler::Impl::CheckResource(const Principal& actor, const Tenant& t, const Resource& r,
+                                      std::optional<internal::Calendar>& cal) {
+  SMOOTH_RETURN_IF_ERROR(ValidateResource(r));
+  auto made = MakeCalendar(r.time_zone, r.hours);
+  if (!made) return made.error();
+  cal.emplace(std::move(*made));
+  SMOOTH_RETURN_IF_ERROR(Require(actor, Action::kResourceManage, t));
+  if (r.user) {
+    auto u = LinkedUser(actor, t.id, *r.user);
+    if (!u) return u.error();
+  }
+  return {};
+}
+
+namespace {
+
 Status ValidateService(const Service& s) {
   SMOOTH_RETURN_IF_ERROR(internal::ValidateText(s.name, "name", 200));
   SMOOTH_RETURN_IF_ERROR(ValidateDuration(s.duration, "duration", false));
@@ -1290,17 +1343,7 @@ Result<Resource> Scheduler::CreateResource(const Principal& actor, TenantId tena
       actor, tenant,
       [&](const Tenant& t) -> Status {
         r.time_zone = spec.time_zone.empty() ? t.time_zone : spec.time_zone;
-        SMOOTH_RETURN_IF_ERROR(ValidateResource(r));
-        auto made = MakeCalendar(r.time_zone, r.hours);
-        if (!made) return made.error();
-        cal.emplace(std::move(*made));
-        SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kResourceManage, t));
-        if (r.user) {
-          auto u = impl_->GetUser(actor, *r.user);
-          if (!u || u->tenant != tenant)
-            return NotFound(fmt::format("user: {} not found", *r.user));
-        }
-        return {};
+        return impl_->CheckResource(actor, t, r, cal);
       },
       [&](Impl::WriteOp& op) -> Result<Resource> {
         r.created_at = r.updated_at = impl_->Now();
@@ -1320,13 +1363,7 @@ Result<Resource> Scheduler::UpdateResource(const Principal& actor, TenantId tena
   std::optional<internal::Calendar> cal;  // made from `resource` by the check
   return impl_->WriteSetup(
       actor, tenant,
-      [&](const Tenant& t) -> Status {
-        SMOOTH_RETURN_IF_ERROR(ValidateResource(resource));
-        auto made = MakeCalendar(resource.time_zone, resource.hours);
-        if (!made) return made.error();
-        cal.emplace(std::move(*made));
-        return impl_->Require(actor, Action::kResourceManage, t);
-      },
+      [&](const Tenant& t) -> Status { return impl_->CheckResource(actor, t, resource, cal); },
       [&](Impl::WriteOp& op) -> Result<Resource> {
         auto it = op.st->resources.find(resource.id);
         if (it == op.st->resources.end())
@@ -1462,9 +1499,8 @@ Result<Customer> Scheduler::CreateCustomer(const Principal& actor, TenantId tena
         if (spec.phone.size() > 40) return InvalidArgument("phone: longer than 40 characters");
         SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerManage, t, spec.user));
         if (c.user) {
-          auto u = impl_->GetUser(actor, *c.user);
-          if (!u || u->tenant != tenant)
-            return NotFound(fmt::format("user: {} not found", *c.user));
+          auto u = impl_->LinkedUser(actor, tenant, *c.user);
+          if (!u) return u.error();
           if (u->role != Role::kCustomer) return InvalidArgument("user: must have role CUSTOMER");
         }
         return {};
@@ -1538,7 +1574,8 @@ Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenan
                                           AppointmentId id, Instant new_start,
                                           std::optional<std::int64_t> expected_version) {
   return impl_->WriteBooking(
-      actor, tenant, [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
+      actor, tenant,
+      [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
         TenantState& st = *op.st;
         auto a = op.txn->GetAppointment(id);
         if (!a) return a;
@@ -1558,13 +1595,22 @@ Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenan
         Impl::PlacementGuard guard{*impl_, st, {}, {}, false};
         guard.Remove(a->id);
         Timing timing = TimingOf(*a);
-        std::vector<std::optional<ResourceId>> keep(a->resources.begin(), a->resources.end());
-        auto picks = impl_->Pick(st, service->second, keep, timing, new_start, a->outside_hours);
+        // The appointment keeps its own resources, whatever the service requires now: each
+        // is checked at the new time as a requirement of its own, by Pick's rules (capacity
+        // is a conflict, working hours a failed precondition).
+        Service own;
+        for (ResourceId r : a->resources) own.requirements.push_back({.resources = {r}});
+        const ServiceState kept = MakeServiceState(st, std::move(own));
+        // Outside working hours only for an appointment booked so, moved by someone who may
+        // book so (as Book decides); it stays flagged, and audited, while it needs to be.
+        const bool ignore_hours = a->outside_hours && MayBookOutsideHours(actor.user.role);
+        auto picks = impl_->Pick(st, kept, {}, timing, new_start, ignore_hours);
         if (!picks) return picks.error();
         Appointment moved = *a;
         moved.start = new_start;
         moved.end = new_start + timing.duration;
-        moved.resources = *picks;
+        moved.outside_hours =
+            ignore_hours && Impl::NeedsOutsideHours(st, a->resources, new_start, timing.duration);
         moved.version += 1;
         moved.updated_at = impl_->Now();
         moved.change_seq = op.seq;
@@ -1574,6 +1620,9 @@ Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenan
         SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
         guard.committed = true;
         return moved;
+      },
+      [&](const Tenant& t, const Result<Appointment>& moved) {
+        impl_->AuditOutsideHours(actor, t, *moved);
       });
 }
 
@@ -1704,6 +1753,7 @@ Result<Hold> Scheduler::PlaceHold(const Principal& actor, TenantId tenant,
         h.owner = actor.RealUser().id;
         h.created_at = impl_->Now();
         h.expires_at = h.created_at + life;
+        h.outside_hours = request.outside_hours;
         h.change_seq = op.seq;
         auto created = op.txn->InsertHold(h);
         if (!created) return created;
@@ -1732,8 +1782,10 @@ Status Scheduler::ReleaseHold(const Principal& actor, TenantId tenant, HoldId id
 
 Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tenant, HoldId id,
                                            std::optional<std::string> idempotency_key) {
+  SMOOTH_RETURN_IF_ERROR(ValidateIdempotencyKey(idempotency_key));
   return impl_->WriteBooking(
-      actor, tenant, [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
+      actor, tenant,
+      [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
         TenantState& st = *op.st;
         auto h = impl_->LiveHold(op, actor, t, id, Action::kAppointmentUpdate);
         if (!h) return h.error();
@@ -1758,6 +1810,7 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
         a.created_by = actor.RealUser().id;
         a.created_at = a.updated_at = now;
         a.idempotency_key = idempotency_key;  // copied: an attempt may run again
+        a.outside_hours = h->outside_hours;
         a.change_seq = op.seq;
         auto created = op.txn->InsertAppointment(a);
         if (!created)
@@ -1772,6 +1825,10 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
         op.events.push_back({tenant, 0, EventType::kCreated, row, std::nullopt});
         SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
         return row;
+      },
+      // Audited as the booking it now is, like Book (the hold itself made no booking).
+      [&](const Tenant& t, const Result<Appointment>& booked) {
+        impl_->AuditOutsideHours(actor, t, *booked);
       });
 }
 
@@ -1796,7 +1853,12 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
         const date::time_zone* zone = st.resources.at(anchor).calendar.zone();
         LocalDate first_date = internal::LocalDateOf(zone, request.first.start);
         std::chrono::minutes minutes = internal::LocalMinutesOf(zone, request.first.start);
-        Duration extra = request.first.start - internal::LocalToInstant(zone, first_date, minutes);
+        // Occurrences are whole local minutes; the start's seconds and below carry over to
+        // each. Only those: in a fall-back overlap the wall clock maps to its first
+        // occurrence, which for a start in the repeated hour is an hour earlier than the
+        // start, and that hour must not move the rest of the series.
+        const auto local_start = zone->to_local(request.first.start);
+        const Duration extra = local_start - date::floor<std::chrono::minutes>(local_start);
         auto occurrences = internal::ExpandRecurrence(request.rrule, zone, first_date, minutes,
                                                       impl_->opt.max_series_occurrences);
         if (!occurrences) return occurrences.error();
@@ -1814,7 +1876,9 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
         std::vector<Appointment> planned;
         for (const internal::Occurrence& occ : *occurrences) {
           BookingRequest r = request.first;
-          r.start = occ.instant + extra;
+          // The first local start, when it is an occurrence, is the start asked for exactly.
+          r.start = occ.date == first_date && occ.start == minutes ? request.first.start
+                                                                   : occ.instant + extra;
           auto plan = impl_->PlanBooking(actor, t, st, r);
           if (!plan) {
             if (plan.error().code() == StatusCode::kConflict ||
@@ -1874,9 +1938,18 @@ Result<int> Scheduler::CancelSeriesFrom(const Principal& actor, TenantId tenant,
                              Impl::OwnersOf(*op.st, first->customer, first->resources)));
     auto all = op.txn->ListSeries(*first->series);
     if (!all) return all.error();
+    std::erase_if(
+        *all, [&](const Appointment& a) { return a.start < first->start || IsFinal(a.status); });
+    // Occurrences may be on other resources, with other owners: the actor must be allowed
+    // to cancel every one, or nothing is cancelled.
+    for (const Appointment& a : *all) {
+      if (a.id == first->id) continue;
+      SMOOTH_RETURN_IF_ERROR(impl_->RequireOnItem(actor, t, Action::kAppointmentCancel,
+                                                  Action::kAppointmentCancel,
+                                                  Impl::OwnersOf(*op.st, a.customer, a.resources)));
+    }
     std::vector<AppointmentId> cancelled;
     for (Appointment a : *all) {
-      if (a.start < first->start || IsFinal(a.status)) continue;
       a.status = AppointmentStatus::kCancelled;
       a.version += 1;
       a.updated_at = impl_->Now();

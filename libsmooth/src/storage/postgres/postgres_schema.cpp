@@ -428,6 +428,13 @@ std::span<const sql::Migration> TenantMigrations() {
            // Migration 4's guard, replaced by migration 6's statements: nothing calls it.
            "DROP FUNCTION advance_change_seq(BIGINT, BIGINT)",
        }},
+      {8,
+       "hold_outside_hours",
+       {
+           // Whether a hold was placed outside working hours, for the appointment it is
+           // confirmed into. Holds written before this were all placed inside hours.
+           "ALTER TABLE holds ADD COLUMN outside_hours INTEGER NOT NULL DEFAULT 0",
+       }},
   };
   return kMigrations;
 }

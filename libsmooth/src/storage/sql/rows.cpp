@@ -531,6 +531,7 @@ HoldRow ToRow(const Hold& h) {
   r.created_at = Micros(h.created_at);
   r.expires_at = Micros(h.expires_at);
   r.released = h.released;
+  r.outside_hours = h.outside_hours;
   r.change_seq = h.change_seq;
   r.id = h.id.value();
   return r;
@@ -554,6 +555,7 @@ Result<Hold> FromRow(const HoldRow& r) {
   h.created_at = ToInstant(r.created_at);
   h.expires_at = ToInstant(r.expires_at);
   h.released = r.released != 0;
+  h.outside_hours = r.outside_hours != 0;
   h.change_seq = r.change_seq;
   return h;
 }

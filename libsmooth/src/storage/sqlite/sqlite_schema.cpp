@@ -194,6 +194,13 @@ std::span<const sql::Migration> TenantMigrations() {
            "CREATE INDEX appointments_by_series ON appointments (series)",
            "CREATE INDEX holds_by_expiry ON holds (expires_at)",
        }},
+      {3,
+       "hold_outside_hours",
+       {
+           // Whether a hold was placed outside working hours, for the appointment it is
+           // confirmed into. Holds written before this were all placed inside hours.
+           "ALTER TABLE holds ADD COLUMN outside_hours INTEGER NOT NULL DEFAULT 0",
+       }},
   };
   return kMigrations;
 }
