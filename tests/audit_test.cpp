@@ -315,3 +315,20 @@ TEST_CASE("opening an unwritable path is an error that names the path") {
   REQUIRE_FALSE(directory);
   CHECK_FALSE(directory.error().ok());
 }
+
+TEST_CASE("the file sink refuses a symbolic link where the log should be") {
+  TempDir dir;
+  const fs::path target = dir.path / "elsewhere.txt";
+  { std::ofstream(target) << "not a log\n"; }
+  fs::permissions(target, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                              fs::perms::others_read);
+  const fs::path link = dir.path / "security.log";
+  fs::create_symlink(target, link);
+  auto sink = smooth::FileAuditSink::Open(link.string());
+  REQUIRE_FALSE(sink);
+  CHECK(sink.error().code() == StatusCode::kUnavailable);
+  CHECK(sink.error().message().find(link.string()) != std::string::npos);
+  // The file it pointed at is untouched: same text, same mode.
+  CHECK(ReadAll(target) == "not a log\n");
+  CHECK((fs::status(target).permissions() & fs::perms::others_read) == fs::perms::others_read);
+}

@@ -106,7 +106,23 @@ TEST_CASE("custom domains resolve only once verified") {
   CHECK(d.name == "book.acme-corp.com");
   CHECK(d.verification == DomainVerification::kPending);
   CHECK(w.platform->ResolveHost("book.acme-corp.com").error().code() == StatusCode::kNotFound);
-  d = Must(w.platform->SetDomainVerification(owner, d.id, DomainVerification::kVerified));
+  // The tenant cannot vouch for its own custom domain (else it could take any name), nor can
+  // sales on a demo tenant: only the platform records a successful check.
+  w.security->Clear();
+  auto self = w.platform->SetDomainVerification(owner, d.id, DomainVerification::kVerified);
+  REQUIRE_FALSE(self);
+  CHECK(self.error().code() == StatusCode::kPermissionDenied);
+  CHECK(self.error().message().rfind("verification: only the platform may verify a custom domain", 0) == 0);
+  REQUIRE(w.security->Lines().size() == 1);
+  CHECK(testing::ParseLine(w.security->Lines()[0]).at("action").as_string() == "PERMISSION_DENIED");
+  Domain demo_domain = Must(w.platform->AddDomain(
+      w.As("PLATFORM_SALES"), {.name = "demo.example", .tenant = w.demo.id, .is_custom_domain = true}));
+  CHECK(w.platform->SetDomainVerification(w.As("PLATFORM_SALES"), demo_domain.id,
+                                          DomainVerification::kVerified)
+            .error().code() == StatusCode::kPermissionDenied);
+  CHECK(w.platform->ResolveHost("book.acme-corp.com").error().code() == StatusCode::kNotFound);
+  d = Must(w.platform->SetDomainVerification(w.As("PLATFORM_MANAGER"), d.id,
+                                             DomainVerification::kVerified));
   REQUIRE(d.verified_at);
   CHECK(*d.verified_at == w.clock.Now());
   CHECK(Must(w.platform->ResolveHost("book.acme-corp.com:443")).tenant->id == w.acme.id);
@@ -314,8 +330,15 @@ TEST_CASE("login: per host, one generic message, throttled per account, audited"
   // Root logs in on the platform host.
   CHECK(w.platform->Login({true, std::nullopt}, "ROOT@platform.test", World::kPassword, "::1"));
 
-  // Four more failures make five: the right password is refused until the window passes.
-  for (int i = 0; i < 4; ++i)
+  // A password no account can have (over 1,024 bytes) is one more failure, never hashed
+  // whole. Three more make five: the right password is refused until the window passes.
+  w.security->Clear();
+  auto huge = w.platform->Login(w.HostOf(owner), owner.email, std::string(1 << 20, 'p'), "::1");
+  CHECK(huge.error().message() == "invalid email or password");
+  REQUIRE(w.security->Lines().size() == 1);
+  CHECK(testing::ParseLine(w.security->Lines()[0]).at("reason").as_string() ==
+        "password length out of bounds");
+  for (int i = 0; i < 3; ++i)
     CHECK_FALSE(w.platform->Login(w.HostOf(owner), owner.email, "wrong password", "::1"));
   CHECK_FALSE(w.platform->Login(w.HostOf(owner), owner.email, World::kPassword, "::1"));
   w.clock.Advance(15min + 1s);

@@ -115,6 +115,28 @@ TEST_CASE("a sqlite: storage keeps shared.db and one tenant_<slug>.db in a 0700 
   CHECK_FALSE(fs::exists(dir + "/tenant_acme.db.tmp"));
 }
 
+// The files hold password hashes and bookings: owner only, even in a directory that others
+// may read and under a permissive umask.
+TEST_CASE("a sqlite: storage's files are 0600 whatever the umask and the directory") {
+  std::string dir = NewTempDir() + "/open";
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  const mode_t old_mask = ::umask(0);
+  auto storage = OpenAt(dir);
+  NewTenant(*storage, "acme");
+  ::umask(old_mask);
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    ++files;
+    struct stat st {};
+    REQUIRE(::stat(entry.path().c_str(), &st) == 0);
+    CHECK_MESSAGE((st.st_mode & 0777) == 0600, entry.path().filename().string());
+  }
+  CHECK(files >= 4);  // shared.db, tenant_acme.db and their -wal (and -shm) files
+}
+
 TEST_CASE("every connection runs in WAL mode with synchronous=FULL unless configured") {
   std::string dir = NewTempDir();
   auto storage = OpenAt(dir);

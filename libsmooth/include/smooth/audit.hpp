@@ -59,8 +59,9 @@ struct FileAuditSinkOptions {
   bool fsync_each_line = false;
 };
 
-/// Appends JSON lines to a file opened O_APPEND, created with mode 0600. Each line is
-/// written with a single write(2) call. Thread-safe.
+/// Appends JSON lines to a file opened O_APPEND, created with mode 0600 (an existing one
+/// is tightened to 0600). A symbolic link at `path` is refused. Each line is written with
+/// a single write(2) call. Thread-safe.
 class FileAuditSink final : public AuditSink {
  public:
   static Result<std::unique_ptr<FileAuditSink>> Open(const std::string& path,

@@ -171,6 +171,8 @@ class Platform {
 
   Result<Domain> AddDomain(const Principal& actor, const DomainSpec& spec);
   /// Records the outcome of a DNS verification check; sets verified_at when verified.
+  /// Marking a custom domain verified needs domain.manage on the platform itself
+  /// (SUPERUSER, PLATFORM_MANAGER): a tenant cannot vouch for a name it asked for.
   Result<Domain> SetDomainVerification(const Principal& actor, DomainId id,
                                        DomainVerification verification);
 

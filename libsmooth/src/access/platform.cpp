@@ -665,6 +665,12 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
   auto reserved = impl_->ReserveAttempt(key);
   if (!reserved) return reserved.error();
   if (!*reserved) return fail(*normalized, "too many failed attempts");
+  // No stored password is outside 8..1024 bytes; a longer one would only cost hashing time.
+  if (!internal::ValidatePassword(password).ok()) {
+    (void)internal::VerifyPassword(internal::DummyHash(impl_->opt.password_cost),
+                                   password.substr(0, internal::kMaxPasswordBytes));
+    return fail(*normalized, "password length out of bounds");
+  }
 
   std::optional<User> user;
   std::optional<Tenant> user_tenant;
@@ -903,6 +909,17 @@ Result<Domain> Platform::SetDomainVerification(const Principal& actor, DomainId 
   if (Impl::Hidden(*fresh, dom->tenant)) return NotFound(fmt::format("domain {} not found", id));
   Decision d = impl_->DecideAudited(*fresh, Action::kDomainManage, TargetForTenant(*tenant));
   if (!d.allowed) return PermissionDenied(d.reason);
+  // A verified custom domain sends its visitors, and their logins, to the tenant: a
+  // tenant that could verify its own would take any name it liked. Only the platform
+  // (domain.manage on the platform itself) records a successful check.
+  if (dom->is_custom_domain && verification == DomainVerification::kVerified) {
+    Decision platform = impl_->DecideAudited(
+        *fresh, Action::kDomainManage,
+        Target{.tenant = std::nullopt, .owner = std::nullopt, .is_temporary = false, .role = {}});
+    if (!platform.allowed)
+      return PermissionDenied(fmt::format(
+          "verification: only the platform may verify a custom domain ({})", platform.reason));
+  }
   auto txn = impl_->Write();
   if (!txn) return txn.error();
   auto current = (*txn)->GetDomain(id);

@@ -22,10 +22,6 @@ constexpr std::size_t kMaxDomainLength = 253;     // 255 octets on the wire, in 
 constexpr std::size_t kMaxLabelLength = 63;
 // "tenant_" and the slug name a PostgreSQL schema: 63 bytes at most (NAMEDATALEN-1).
 constexpr std::size_t kMaxSlugLength = 56;
-constexpr std::size_t kMinPasswordBytes = 8;
-// An upper bound keeps hashing cost bounded for hostile input; the bound is checked,
-// never applied by truncation, so two long passwords never collide.
-constexpr std::size_t kMaxPasswordBytes = 1024;
 
 // Slugs become PostgreSQL schema names and subdomains of the base domain, so names that
 // already mean something to either are refused.

@@ -2,6 +2,7 @@
 // domain names, passwords. Every error is invalid_argument and names the field.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,11 @@ Status ValidateSlug(std::string_view slug, std::string_view field = "slug");
 /// 1..63 LDH characters ([a-z0-9-]) that neither start nor end with '-', at least one label.
 /// Returns the normalized name.
 Result<std::string> NormalizeDomainName(std::string_view name, std::string_view field = "domain");
+
+/// A password's bounds, in bytes. The upper one keeps hashing cost bounded for hostile
+/// input; it is checked, never applied by truncation, so two long passwords never collide.
+inline constexpr std::size_t kMinPasswordBytes = 8;
+inline constexpr std::size_t kMaxPasswordBytes = 1024;
 
 /// 8..1024 bytes. Never truncated, never trimmed.
 Status ValidatePassword(std::string_view password, std::string_view field = "password");

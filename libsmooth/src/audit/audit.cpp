@@ -120,7 +120,9 @@ Result<std::unique_ptr<FileAuditSink>> FileAuditSink::Open(const std::string& pa
                                                            FileAuditSinkOptions options) {
   int fd;
   do {
-    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    // O_NOFOLLOW: a symbolic link put where the log should be would have the records
+    // appended to (and its target made 0600) whatever file it names.
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     return Unavailable(fmt::format("audit log {}: open: {}", path, ErrnoText(errno)));

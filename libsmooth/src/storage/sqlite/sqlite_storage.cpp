@@ -142,6 +142,21 @@ Result<std::unique_ptr<Connection>> ConnectFile(const fs::path& path, std::strin
                                                 bool scratch) {
   auto connect = ConnectString(path, create);
   if (!connect) return connect.error();
+  if (create) {
+    // The files hold password hashes and every booking: readable by the owner only,
+    // whatever the umask or the directory's mode. SQLite gives the -wal and -shm files the
+    // database file's mode.
+    int fd;
+    do {
+      fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    } while (fd < 0 && errno == EINTR);
+    if (fd >= 0) {
+      ::close(fd);
+    } else if (errno != EEXIST) {
+      return Unavailable(fmt::format("{}: cannot create {}: {}", label, path.filename().string(),
+                                     std::strerror(errno)));
+    }
+  }
   try {
     auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(), *connect);
     soci::session& s = *session;
