@@ -74,8 +74,8 @@ struct BookingRequest {
   /// A retried request with the same key returns the original appointment; the same key
   /// with different content is a conflict.
   std::optional<std::string> idempotency_key;
-  /// Book outside working hours (TENANT_OWNER, TENANT_MANAGER and platform managers only;
-  /// audited). Capacity still holds.
+  /// Book outside working hours (TENANT_OWNER, TENANT_MANAGER, SUPERUSER and
+  /// PLATFORM_MANAGER only; audited). Capacity still holds.
   bool outside_hours = false;
 };
 
@@ -182,9 +182,12 @@ class Scheduler {
   /// is exceeded, failed_precondition when outside working hours or notice rules.
   Result<Appointment> Book(const Principal& actor, TenantId tenant, const BookingRequest& request);
 
-  /// Moves an appointment to a new start, keeping its resources (or re-picking those given
-  /// as nullopt in `resources`). Its old interval never conflicts with its new one.
-  /// `expected_version`, when given, must match (optimistic concurrency) or conflict.
+  /// Moves a pending or confirmed appointment to a new start (failed_precondition for any
+  /// other status). It keeps its resources, duration and buffers: each of its own resources
+  /// is checked at the new time (capacity: conflict; working hours, the past, a customer's
+  /// notice rules: failed_precondition), whatever the service requires now. Its old
+  /// interval never conflicts with its new one. `expected_version`, when given, must match
+  /// (optimistic concurrency) or conflict.
   Result<Appointment> Reschedule(const Principal& actor, TenantId tenant, AppointmentId id,
                                  Instant new_start,
                                  std::optional<std::int64_t> expected_version = std::nullopt);
@@ -207,8 +210,13 @@ class Scheduler {
   /// A tentative booking that occupies capacity for `ttl` (default_hold_ttl).
   Result<Hold> PlaceHold(const Principal& actor, TenantId tenant, const BookingRequest& request,
                          std::optional<Duration> ttl = std::nullopt);
+  /// Frees a live hold at once. The user who placed it may; anyone else needs
+  /// appointment.cancel over the whole tenant. failed_precondition once released,
+  /// confirmed or expired.
   Status ReleaseHold(const Principal& actor, TenantId tenant, HoldId id);
   /// Turns a live hold into an appointment atomically; failed_precondition once expired.
+  /// Needs appointment.create for the hold's customer, and, from anyone but the user who
+  /// placed the hold, appointment.update over the whole tenant.
   Result<Appointment> ConfirmHold(const Principal& actor, TenantId tenant, HoldId id,
                                   std::optional<std::string> idempotency_key = std::nullopt);
 

@@ -37,7 +37,7 @@ std::string_view StatusCodeName(StatusCode code);
 
 /// The outcome of an operation that returns no value. Cheap to copy when ok.
 ///
-///     smooth::Status s = platform.RevokeGrant(session, id, "done");
+///     smooth::Status s = platform.Logout(session_id);
 ///     if (!s.ok()) fmt::print("{}\n", s.ToString());
 class [[nodiscard]] Status {
  public:
@@ -78,7 +78,7 @@ inline Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m
 /// A value or the Status explaining why there is none; shaped like C++23 std::expected
 /// (has_value, value, error, operator*, operator->) so it can become one later.
 ///
-///     smooth::Result<smooth::Tenant> t = platform.CreateTenant(session, spec);
+///     smooth::Result<smooth::Tenant> t = platform.CreateTenant(actor, spec);
 ///     if (!t) return t.error();
 ///     use(t->slug);
 template <typename T>
