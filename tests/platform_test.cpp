@@ -2,6 +2,7 @@
 // input for every validated field.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -74,10 +75,38 @@ TEST_CASE("suspension is audited and cuts sessions; reactivation restores them")
   CHECK(w.platform->Authenticate(s.id).error().code() == StatusCode::kUnauthenticated);
   CHECK(w.platform->Login(w.HostOf(w.users.at("TENANT_MANAGER")), "tenant_manager@acme.test",
                           World::kPassword, "::1").error().code() == StatusCode::kUnauthenticated);
+  // Twice is refused, and writes nothing more.
+  CHECK(w.platform->SuspendTenant(w.root_p, w.acme.id, "again").error().code() ==
+        StatusCode::kFailedPrecondition);
   Must(w.platform->ReactivateTenant(w.root_p, w.acme.id));
   CHECK(w.platform->Authenticate(s.id));
   CHECK(w.platform->SuspendTenant(w.As("TENANT_OWNER"), w.acme.id, "self")
             .error().code() == StatusCode::kPermissionDenied);
+  // Only a suspended tenant is reactivated: a trial tenant stays in trial.
+  Tenant trial = Must(w.platform->CreateTenant(
+      w.root_p, {.slug = "trial", .name = "Trial", .status = TenantStatus::kTrial}));
+  auto reactivated = w.platform->ReactivateTenant(w.root_p, trial.id);
+  REQUIRE_FALSE(reactivated);
+  CHECK(reactivated.error().code() == StatusCode::kFailedPrecondition);
+  CHECK(reactivated.error().message() == "tenant 'trial' is not suspended");
+  CHECK(Must(w.platform->GetTenant(w.root_p, trial.id)).status == TenantStatus::kTrial);
+  const auto lines = w.security->Lines();
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
+          return testing::ParseLine(line).at("action").as_string() == "TENANT_SUSPENDED";
+        }) == 1);
+}
+
+TEST_CASE("platform options: the login throttle's bounds are checked at open") {
+  World w;
+  PlatformOptions o;
+  o.storage = w.storage;
+  o.login_max_failures = 0;
+  auto zero = Platform::Open(o);
+  CheckInvalid(zero.has_value() ? Status() : zero.error(), "login_max_failures");
+  o.login_max_failures = 5;
+  o.login_throttle_window = std::chrono::minutes(0);
+  auto none = Platform::Open(o);
+  CheckInvalid(none.has_value() ? Status() : none.error(), "login_throttle_window");
 }
 
 TEST_CASE("resolve_host: platform, tenant subdomains, ports, case; never a default") {
@@ -140,6 +169,14 @@ TEST_CASE("domains: validation, uniqueness, permissions, one primary") {
   CheckInvalid(w.platform->AddDomain(owner, {.name = std::string(64, 'a') + ".com", .tenant = w.acme.id, .is_custom_domain = true}), "domain");
   CheckInvalid(w.platform->AddDomain(owner, {.name = "evil.lvh.me", .tenant = w.acme.id, .is_custom_domain = true}), "domain");
   CheckInvalid(w.platform->AddDomain(owner, {.name = "platform.lvh.me", .tenant = w.acme.id}), "domain");
+  // Under the base domain a tenant has its own subdomain only: others would route nowhere.
+  auto other_sub = w.platform->AddDomain(owner, {.name = "book.lvh.me", .tenant = w.acme.id});
+  CheckInvalid(other_sub, "domain");
+  CHECK(other_sub.error().message() ==
+        "domain: the tenant's subdomain of lvh.me is acme.lvh.me; others need a custom domain");
+  Tenant gym = Must(w.platform->CreateTenant(w.root_p, {.slug = "acme_gym", .name = "Gym"}));
+  CHECK(Must(w.platform->AddDomain(w.root_p, {.name = "acme-gym.lvh.me", .tenant = gym.id})).name ==
+        "acme-gym.lvh.me");
   Domain first = Must(w.platform->AddDomain(owner, {.name = "acme.lvh.me", .tenant = w.acme.id, .is_primary = true}));
   CHECK(first.verification == DomainVerification::kVerified);
   Must(w.platform->AddDomain(owner, {.name = "acme.com", .tenant = w.acme.id, .is_primary = true, .is_custom_domain = true}));

@@ -546,6 +546,12 @@ struct Platform::Impl {
     if (!txn) return txn.error();
     auto current = (*txn)->GetTenant(id);
     if (!current) return current;
+    // Only a suspended tenant is reactivated: anything else would turn a trial into an
+    // active tenant, and write an audit line for a change that did not happen.
+    if (status == TenantStatus::kSuspended && current->status == TenantStatus::kSuspended)
+      return FailedPrecondition(fmt::format("tenant '{}' is already suspended", current->slug));
+    if (status != TenantStatus::kSuspended && current->status != TenantStatus::kSuspended)
+      return FailedPrecondition(fmt::format("tenant '{}' is not suspended", current->slug));
     current->status = status;
     SMOOTH_RETURN_IF_ERROR((*txn)->UpdateTenant(*current));
     SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
@@ -593,6 +599,10 @@ Result<std::unique_ptr<Platform>> Platform::Open(PlatformOptions options) {
   options.base_domain = *base;
   if (options.max_grant_duration < std::chrono::minutes(1))
     return InvalidArgument("max_grant_duration: must be at least 1 minute");
+  if (options.login_max_failures < 1)
+    return InvalidArgument("login_max_failures: must be at least 1");
+  if (options.login_throttle_window < std::chrono::minutes(1))
+    return InvalidArgument("login_throttle_window: must be at least 1 minute");
   if (sodium_init() < 0) return Internal("libsodium failed to initialize");
   auto impl = std::make_unique<Impl>();
   impl->opt = std::move(options);
@@ -865,6 +875,18 @@ Result<Domain> Platform::AddDomain(const Principal& actor, const DomainSpec& spe
   if (!tenant) return tenant.error();
   Decision d = impl_->DecideAudited(*fresh, Action::kDomainManage, TargetForTenant(*tenant));
   if (!d.allowed) return PermissionDenied(d.reason);
+  // ResolveHost reaches a tenant under the base domain by its slug alone, so the only
+  // subdomain a tenant can have is its own: any other would be a row that routes nowhere,
+  // or a name kept from the tenant whose slug it is.
+  if (!spec.is_custom_domain) {
+    std::string own = tenant->slug;
+    std::replace(own.begin(), own.end(), '_', '-');
+    own += "." + base;
+    if (*name != own)
+      return InvalidArgument(
+          fmt::format("domain: the tenant's subdomain of {} is {}; others need a custom domain",
+                      base, own));
+  }
 
   Domain dom{.id = {}, .name = *name, .tenant = spec.tenant, .is_primary = spec.is_primary,
              .is_custom_domain = spec.is_custom_domain, .route53_zone_id = spec.route53_zone_id,
