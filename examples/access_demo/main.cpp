@@ -202,11 +202,23 @@ int main(int argc, char** argv) {
   smooth::Session manager_s = login(acme_host, manager);
   smooth::Session support_s = login(platform_host, support);
   smooth::Session sales_s = login(platform_host, sales);
-  fmt::print("          owner session key {}\n", owner_s.session_key);
+  fmt::print("          owner session key {} (for logs; the token is the secret)\n",
+             owner_s.session_key);
   ExpectRefused(platform->Login(acme_host, owner.email, "not the password", kClientIp),
                 StatusCode::kUnauthenticated, "Login owner with a wrong password");
   ExpectRefused(platform->Login(platform_host, owner.email, kPassword, kClientIp),
                 StatusCode::kUnauthenticated, "Login owner on the platform host");
+
+  Step("Authenticate a request by its bearer token, on the host it came to");
+  // A client holds only the token; storage keeps its hash. It works on its tenant's hosts.
+  smooth::Principal by_token =
+      Require(platform->Authenticate(owner_s.token, acme_host), "Authenticate owner's token on acme");
+  if (by_token.user.id != owner.id) {
+    fmt::print("  FAILED  expected the owner\n");
+    ++failures;
+  }
+  ExpectRefused(platform->Authenticate(owner_s.token, platform_host),
+                StatusCode::kUnauthenticated, "the owner's token on the platform host");
 
   Step("Masquerade (\"log in as\")");
   smooth::Session as_staff = Require(platform->StartMasquerade(owner_s.id, staff.id, kClientIp),
@@ -260,6 +272,8 @@ int main(int argc, char** argv) {
   Require(platform->Logout(owner_s.id), "Logout owner");
   ExpectRefused(platform->Authenticate(owner_s.id), StatusCode::kUnauthenticated,
                 "Authenticate the ended session");
+  ExpectRefused(platform->Authenticate(owner_s.token, acme_host), StatusCode::kUnauthenticated,
+                "Authenticate the ended session's token");
 
   for (const std::string name : {"security", "masquerade"}) {
     std::vector<std::string> lines = logs.lines(name);
