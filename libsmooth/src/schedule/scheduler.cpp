@@ -178,11 +178,19 @@ Result<internal::Calendar> MakeCalendar(const std::string& zone, const WorkingHo
   return internal::Calendar::Make(std::move(spec));
 }
 
+// The longest duration any setting may have (a service's duration, buffers, notice and
+// advance; the hold time to live). With it, nothing computed from an accepted start can
+// overflow Instant: the start is within years 1 to 9999 (ValidateInstant), and the most added
+// to it, or taken from it, is a few of these.
+constexpr Duration kMaxDuration = std::chrono::hours(24 * 366 * 10);
+static_assert(internal::kEndInstant + 4 * kMaxDuration < Instant::max() &&
+                  internal::kFirstInstant - 4 * kMaxDuration > Instant::min(),
+              "start + buffer_before + duration + buffer_after must fit in an Instant");
+
 Status ValidateDuration(Duration d, std::string_view field, bool allow_zero) {
   if (d < Duration(0) || (!allow_zero && d == Duration(0)))
     return InvalidArgument(fmt::format("{}: must be {}", field, allow_zero ? "zero or more" : "positive"));
-  if (d > std::chrono::hours(24 * 366 * 10))
-    return InvalidArgument(fmt::format("{}: too long", field));
+  if (d > kMaxDuration) return InvalidArgument(fmt::format("{}: too long", field));
   return {};
 }
 
@@ -1266,6 +1274,7 @@ Scheduler::Scheduler(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Scheduler::~Scheduler() = default;
 
 Result<std::unique_ptr<Scheduler>> Scheduler::Open(Platform& platform, SchedulerOptions options) {
+  SMOOTH_RETURN_IF_ERROR(ValidateDuration(options.max_hold_ttl, "max_hold_ttl", false));
   if (options.default_hold_ttl <= Duration(0) || options.default_hold_ttl > options.max_hold_ttl)
     return InvalidArgument("default_hold_ttl: must be positive and at most max_hold_ttl");
   if (options.max_series_occurrences == 0)
@@ -1533,6 +1542,7 @@ Result<Customer> Scheduler::GetCustomer(const Principal& actor, TenantId tenant,
 
 Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
                                     const BookingRequest& request) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(request.start, "start"));
   return impl_->WriteBooking(
       actor, tenant,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
@@ -1573,6 +1583,7 @@ Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
 Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenant,
                                           AppointmentId id, Instant new_start,
                                           std::optional<std::int64_t> expected_version) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(new_start, "start"));
   return impl_->WriteBooking(
       actor, tenant,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
@@ -1737,6 +1748,7 @@ Result<Hold> Scheduler::PlaceHold(const Principal& actor, TenantId tenant,
         "ttl: must be positive and at most {} minutes",
         std::chrono::duration_cast<std::chrono::minutes>(impl_->opt.max_hold_ttl).count()));
   if (request.idempotency_key) return InvalidArgument("idempotency_key: give it to ConfirmHold");
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(request.start, "start"));
   return impl_->WriteBooking(
       actor, tenant, [&](Impl::WriteOp& op, const Tenant& t) -> Result<Hold> {
         TenantState& st = *op.st;
@@ -1839,6 +1851,7 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
                                             std::vector<OccurrenceConflict>* conflicts) {
   if (request.first.idempotency_key)
     return InvalidArgument("idempotency_key: not supported for series");
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(request.first.start, "start"));
   return impl_->WriteBooking(
       actor, tenant,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<SeriesBooking> {
@@ -1879,6 +1892,9 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
           // The first local start, when it is an occurrence, is the start asked for exactly.
           r.start = occ.date == first_date && occ.start == minutes ? request.first.start
                                                                    : occ.instant + extra;
+          // A rule could run past the last accepted instant. (libical refuses to expand a
+          // rule whose 100-year horizon passes year 9999 today; this does not rely on it.)
+          SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(r.start, "rrule: an occurrence's start"));
           auto plan = impl_->PlanBooking(actor, t, st, r);
           if (!plan) {
             if (plan.error().code() == StatusCode::kConflict ||
