@@ -417,3 +417,120 @@ TEST_CASE("ConfirmHold validates the idempotency key like Book does, and changes
   CHECK(shop.AppointmentsOnTuesday().empty());
   Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, h.id, std::string(200, 'k')));
 }
+
+namespace {
+
+// Every appointment of the shop's tenant, and whether hold `id` is still live (releasing it
+// says so, and frees it): what a refused ConfirmHold must leave as it was.
+std::vector<AppointmentId> AllAppointments(Shop& shop) {
+  std::vector<AppointmentId> ids;
+  for (const Appointment& a : Must(shop.scheduler->ListAppointments(
+           shop.manager, shop.tenant, At("2026-01-01T00:00:00Z"), At("2027-01-01T00:00:00Z"))))
+    ids.push_back(a.id);
+  return ids;
+}
+
+// Sets the customer's status in storage, as an administrator would: the scheduler has no
+// call for it, and must find the change there.
+void SetCustomerStatus(Shop& shop, Customer c, CustomerStatus status) {
+  auto write = Must(shop.w.storage->BeginTenantWrite(shop.w.globex));
+  c.status = status;
+  REQUIRE(write.txn->UpdateCustomer(c).ok());
+  REQUIRE(write.txn->Commit().ok());
+}
+
+}  // namespace
+
+TEST_CASE("ConfirmHold refuses what Book would refuse now, with Book's answer, and changes nothing") {
+  Shop shop;
+  const Instant soon = shop.Now() + 30min;  // Monday 09:30, inside the chair's hours
+  Hold hold = Must(shop.HoldFor(shop.ann, soon, 1h));
+  std::string code;
+  std::string message;
+  SUBCASE("the start has passed while the hold lives") {
+    shop.w.clock.Advance(45min);
+    REQUIRE(shop.Now() < hold.expires_at);
+    code = "failed_precondition";
+    message = "start: is in the past";
+  }
+  SUBCASE("the customer was blocked") {
+    SetCustomerStatus(shop, shop.ann, CustomerStatus::kBlocked);
+    code = "failed_precondition";
+    message = "customer: is blocked";
+  }
+  SUBCASE("the service was deactivated") {
+    Service off = shop.cut;
+    off.is_active = false;
+    Must(shop.scheduler->UpdateService(shop.manager, shop.tenant, off));
+    code = "failed_precondition";
+    message = "service: is not active";
+  }
+  SUBCASE("the held resource was deactivated") {
+    Resource off = shop.chairs[0];
+    off.is_active = false;
+    Must(shop.scheduler->UpdateResource(shop.manager, shop.tenant, off));
+    code = "failed_precondition";
+    message = "resources: resource " + std::to_string(off.id.value()) + " is not active";
+  }
+  const std::size_t events = shop.events.size();
+  auto confirmed = shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id, "confirm-1");
+  CHECK(CodeOf(confirmed) == code);
+  CHECK((confirmed ? std::string() : confirmed.error().message()) == message);
+  // Book asked the same now gets the same answer.
+  auto booked = shop.scheduler->Book(
+      shop.manager, shop.tenant,
+      {.service = shop.cut.id, .customer = shop.ann.id, .start = soon,
+       .resources = {hold.resources[0]}});
+  CHECK(CodeOf(booked) == code);
+  CHECK((booked ? std::string() : booked.error().message()) == message);
+  // Nothing was written: no appointment, no event, and the hold is still live.
+  CHECK(AllAppointments(shop).empty());
+  CHECK(shop.events.size() == events);
+  Must(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, hold.id));
+}
+
+TEST_CASE("a retried ConfirmHold with the same key returns the appointment it made") {
+  Shop shop;
+  Hold hold = Must(shop.HoldFor(shop.ann, kTen));
+  Appointment a = Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id, "confirm-1"));
+  const std::size_t events = shop.events.size();
+  Appointment again =
+      Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id, "confirm-1"));
+  CHECK(again.id == a.id);
+  CHECK(again.version == a.version);
+  // Even once the hold would have expired: the retry is answered from what was written.
+  shop.w.clock.Set(hold.expires_at + 1h);
+  CHECK(Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id, "confirm-1")).id ==
+        a.id);
+  CHECK(AllAppointments(shop) == std::vector<AppointmentId>{a.id});
+  CHECK(shop.events.size() == events);  // nothing more was booked or announced
+  // Without the key, or with another, the hold is simply no longer live.
+  CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id)) ==
+        "failed_precondition");
+  CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id, "confirm-2")) ==
+        "failed_precondition");
+}
+
+TEST_CASE("ConfirmHold with a key already used for something else is a conflict") {
+  Shop shop(/*capacity=*/2);
+  Appointment other = Must(shop.scheduler->Book(
+      shop.manager, shop.tenant,
+      {.service = shop.cut.id, .customer = shop.bob.id, .start = kTen + 1h,
+       .idempotency_key = "order-1"}));
+  Hold first = Must(shop.HoldFor(shop.ann, kTen));
+  CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, first.id, "order-1")) ==
+        "conflict");
+  // A booking of the very same content is still not this live hold's confirmation.
+  Must(shop.scheduler->Book(shop.manager, shop.tenant,
+                            {.service = shop.cut.id, .customer = shop.ann.id, .start = kTen,
+                             .idempotency_key = "order-2"}));
+  CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, first.id, "order-2")) ==
+        "conflict");
+  CHECK(AllAppointments(shop).size() == 2);
+  // The hold is untouched, and confirms with a key of its own; that key is then its.
+  Appointment a = Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, first.id, "hold-1"));
+  Hold second = Must(shop.HoldFor(shop.bob, kTen + 2h));
+  CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, second.id, "hold-1")) ==
+        "conflict");
+  CHECK(a.id != other.id);
+}

@@ -94,6 +94,14 @@ bool IsValidDate(LocalDate date) {
   return date.year >= 1 && date.year <= 9999 && IsCalendarDate(date);
 }
 
+Status ValidateInstant(Instant t, std::string_view field) {
+  if (t < kFirstInstant || t >= kEndInstant)
+    return InvalidArgument(fmt::format(
+        "{}: must be in years 1 to 9999 UTC (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z)",
+        field));
+  return {};
+}
+
 date::local_days ToLocalDays(LocalDate date) {
   return date::local_days(
       date::year_month_day(date::year(date.year), date::month(date.month), date::day(date.day)));

@@ -56,6 +56,19 @@ LocalDate AddDays(LocalDate date, int days);
 /// LocalDate that comes from outside.
 bool IsValidDate(LocalDate date);
 
+/// The instants callers may give the scheduler (a booking's start, say): from
+/// 0001-01-01T00:00:00Z up to, not including, 10000-01-01T00:00:00Z — years 1 to 9999 UTC,
+/// the years of IsValidDate and the ones RFC 3339 text (FormatRfc3339) can write. Far from
+/// the ends of Instant, so an accepted start plus or minus any accepted duration or buffer
+/// (at most ten years each) cannot overflow.
+inline constexpr Instant kFirstInstant{date::sys_days(date::year(1) / 1 / 1)};
+inline constexpr Instant kEndInstant{date::sys_days(date::year(10000) / 1 / 1)};
+
+/// Ok when `t` is in [kFirstInstant, kEndInstant), otherwise invalid_argument naming
+/// `field`. The check for every instant that comes from outside and that the scheduler
+/// computes with.
+Status ValidateInstant(Instant t, std::string_view field);
+
 /// True when `date` names a day that exists, in any year date/tz handles: for dates
 /// computed inside the engine (the day after 9999-12-31, say), never for input.
 bool IsCalendarDate(LocalDate date);

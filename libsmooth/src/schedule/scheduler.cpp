@@ -178,11 +178,19 @@ Result<internal::Calendar> MakeCalendar(const std::string& zone, const WorkingHo
   return internal::Calendar::Make(std::move(spec));
 }
 
+// The longest duration any setting may have (a service's duration, buffers, notice and
+// advance; the hold time to live). With it, nothing computed from an accepted start can
+// overflow Instant: the start is within years 1 to 9999 (ValidateInstant), and the most added
+// to it, or taken from it, is a few of these.
+constexpr Duration kMaxDuration = std::chrono::hours(24 * 366 * 10);
+static_assert(internal::kEndInstant + 4 * kMaxDuration < Instant::max() &&
+                  internal::kFirstInstant - 4 * kMaxDuration > Instant::min(),
+              "start + buffer_before + duration + buffer_after must fit in an Instant");
+
 Status ValidateDuration(Duration d, std::string_view field, bool allow_zero) {
   if (d < Duration(0) || (!allow_zero && d == Duration(0)))
     return InvalidArgument(fmt::format("{}: must be {}", field, allow_zero ? "zero or more" : "positive"));
-  if (d > std::chrono::hours(24 * 366 * 10))
-    return InvalidArgument(fmt::format("{}: too long", field));
+  if (d > kMaxDuration) return InvalidArgument(fmt::format("{}: too long", field));
   return {};
 }
 
@@ -529,15 +537,25 @@ struct Scheduler::Impl {
     }
   };
 
-  // Hold `id`, neither released nor expired, for an actor who placed it or has `others`
-  // in the tenant (ReleaseHold, ConfirmHold).
-  Result<Hold> LiveHold(WriteOp& op, const Principal& actor, const Tenant& t, HoldId id,
-                        Action others) {
+  // Hold `id`, live or not, for an actor who placed it or has `others` in the tenant.
+  Result<Hold> HoldFor(WriteOp& op, const Principal& actor, const Tenant& t, HoldId id,
+                       Action others) {
     auto h = op.txn->GetHold(id);
     if (!h) return h.error();
     if (h->owner != actor.RealUser().id) SMOOTH_RETURN_IF_ERROR(Require(actor, others, t));
-    if (h->released) return FailedPrecondition("hold: already released or confirmed");
-    if (!h->Occupies(Now())) return FailedPrecondition("hold: has expired");
+    return h;
+  }
+  // failed_precondition unless `h` is neither released nor expired.
+  Status CheckLive(const Hold& h) {
+    if (h.released) return FailedPrecondition("hold: already released or confirmed");
+    if (!h.Occupies(Now())) return FailedPrecondition("hold: has expired");
+    return {};
+  }
+  // HoldFor, when the hold is live (ReleaseHold).
+  Result<Hold> LiveHold(WriteOp& op, const Principal& actor, const Tenant& t, HoldId id,
+                        Action others) {
+    auto h = HoldFor(op, actor, t, id, others);
+    if (h) SMOOTH_RETURN_IF_ERROR(CheckLive(*h));
     return h;
   }
 
@@ -1038,10 +1056,16 @@ struct Scheduler::Impl {
                                   local.ToInstant(d + date::days(1), std::chrono::minutes(0))});
   }
 
+  // No one books in the past: Book, and ConfirmHold again when the hold becomes a booking.
+  Status CheckNotPast(Instant start, Instant now) {
+    if (start < now) return FailedPrecondition("start: is in the past");
+    return {};
+  }
+
   // Validates the time rules that do not depend on resources.
   Status CheckTimePolicy(const Principal& actor, const Service& s, Instant start) {
     Instant now = Now();
-    if (start < now) return FailedPrecondition("start: is in the past");
+    SMOOTH_RETURN_IF_ERROR(CheckNotPast(start, now));
     if (actor.user.role == Role::kCustomer) {
       if (start < now + s.min_notice)
         return FailedPrecondition(fmt::format("start: needs at least {} minutes' notice",
@@ -1105,8 +1129,11 @@ struct Scheduler::Impl {
         fmt::format("start: {} is outside working hours", FormatRfc3339(start)));
   }
 
-  // Checks a request's shape and references; returns the service.
-  Result<const ServiceState*> CheckRequest(const TenantState& st, const BookingRequest& r) {
+  // What must still stand about a booking's references when it is made, however long ago it
+  // was asked for (Book decides at once, ConfirmHold when the hold becomes a booking): the
+  // service exists and is active, the customer exists and is not blocked, and each resource
+  // named is active. Returns the service.
+  static Result<const ServiceState*> CheckBookable(const TenantState& st, const BookingRequest& r) {
     auto s = st.services.find(r.service);
     if (s == st.services.end()) return NotFound(fmt::format("service {} not found", r.service));
     const ServiceState& service = s->second;
@@ -1115,6 +1142,20 @@ struct Scheduler::Impl {
     if (c == st.customers.end()) return NotFound(fmt::format("customer {} not found", r.customer));
     if (c->second.status == CustomerStatus::kBlocked)
       return FailedPrecondition("customer: is blocked");
+    for (const std::optional<ResourceId>& id : r.resources) {
+      // An unknown resource is for CheckRequest to name.
+      auto it = id ? st.resources.find(*id) : st.resources.end();
+      if (it != st.resources.end() && !it->second.resource.is_active)
+        return FailedPrecondition(fmt::format("resources: resource {} is not active", *id));
+    }
+    return &service;
+  }
+
+  // Checks a request's shape and references; returns the service.
+  Result<const ServiceState*> CheckRequest(const TenantState& st, const BookingRequest& r) {
+    auto bookable = CheckBookable(st, r);
+    if (!bookable) return bookable.error();
+    const ServiceState& service = **bookable;
     if (r.status != AppointmentStatus::kConfirmed && r.status != AppointmentStatus::kPending)
       return InvalidArgument("status: a booking starts pending or confirmed");
     const auto& reqs = service.service.requirements;
@@ -1234,6 +1275,24 @@ struct Scheduler::Impl {
     return true;
   }
 
+  // A retry of a booking made before (Book, ConfirmHold): the appointment that already has
+  // `r`'s idempotency key, when it was made by the same request and `may_be_retry` (a hold
+  // still live cannot have been confirmed yet); conflict when the key was used for
+  // something else; nullopt when the key is new or none was given. The actor must be
+  // allowed to book for the appointment's customer, as for a new booking.
+  Result<std::optional<Appointment>> Retried(WriteOp& op, const Principal& actor, const Tenant& t,
+                                             const BookingRequest& r, bool may_be_retry = true) {
+    if (!r.idempotency_key) return std::optional<Appointment>();
+    auto existing = op.txn->FindAppointmentByIdempotencyKey(*r.idempotency_key);
+    if (!existing) return std::optional<Appointment>();
+    if (!may_be_retry || !SameRequest(*existing, r))
+      return Conflict("idempotency_key: already used for a different booking");
+    auto c = op.st->customers.find(existing->customer);
+    SMOOTH_RETURN_IF_ERROR(Require(actor, Action::kAppointmentCreate, t,
+                                   c != op.st->customers.end() ? c->second.user : std::nullopt));
+    return std::optional<Appointment>(std::move(*existing));
+  }
+
   // Index changes made while planning inside a WriteOp must be rolled back if the op
   // fails before committing; this guard does that.
   struct PlacementGuard {
@@ -1266,6 +1325,7 @@ Scheduler::Scheduler(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Scheduler::~Scheduler() = default;
 
 Result<std::unique_ptr<Scheduler>> Scheduler::Open(Platform& platform, SchedulerOptions options) {
+  SMOOTH_RETURN_IF_ERROR(ValidateDuration(options.max_hold_ttl, "max_hold_ttl", false));
   if (options.default_hold_ttl <= Duration(0) || options.default_hold_ttl > options.max_hold_ttl)
     return InvalidArgument("default_hold_ttl: must be positive and at most max_hold_ttl");
   if (options.max_series_occurrences == 0)
@@ -1533,22 +1593,14 @@ Result<Customer> Scheduler::GetCustomer(const Principal& actor, TenantId tenant,
 
 Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
                                     const BookingRequest& request) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(request.start, "start"));
   return impl_->WriteBooking(
       actor, tenant,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
         TenantState& st = *op.st;
-        if (request.idempotency_key) {
-          auto existing = op.txn->FindAppointmentByIdempotencyKey(*request.idempotency_key);
-          if (existing) {
-            if (!Impl::SameRequest(*existing, request))
-              return Conflict("idempotency_key: already used for a different booking");
-            SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kAppointmentCreate, t,
-                                                  st.customers.count(existing->customer)
-                                                      ? st.customers.at(existing->customer).user
-                                                      : std::nullopt));
-            return existing;  // written before: nothing to commit
-          }
-        }
+        auto retried = impl_->Retried(op, actor, t, request);
+        if (!retried) return retried.error();
+        if (*retried) return std::move(**retried);  // written before: nothing to commit
         auto plan = impl_->PlanBooking(actor, t, st, request);
         if (!plan) return plan.error();
         auto created =
@@ -1573,6 +1625,7 @@ Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
 Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenant,
                                           AppointmentId id, Instant new_start,
                                           std::optional<std::int64_t> expected_version) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(new_start, "start"));
   return impl_->WriteBooking(
       actor, tenant,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
@@ -1737,6 +1790,7 @@ Result<Hold> Scheduler::PlaceHold(const Principal& actor, TenantId tenant,
         "ttl: must be positive and at most {} minutes",
         std::chrono::duration_cast<std::chrono::minutes>(impl_->opt.max_hold_ttl).count()));
   if (request.idempotency_key) return InvalidArgument("idempotency_key: give it to ConfirmHold");
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(request.start, "start"));
   return impl_->WriteBooking(
       actor, tenant, [&](Impl::WriteOp& op, const Tenant& t) -> Result<Hold> {
         TenantState& st = *op.st;
@@ -1787,31 +1841,36 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
       actor, tenant,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
         TenantState& st = *op.st;
-        auto h = impl_->LiveHold(op, actor, t, id, Action::kAppointmentUpdate);
+        auto h = impl_->HoldFor(op, actor, t, id, Action::kAppointmentUpdate);
         if (!h) return h.error();
+        // The booking the hold stands for, checked again as Book would check it now.
+        BookingRequest request;
+        request.service = h->service;
+        request.customer = h->customer;
+        request.start = h->start;
+        request.resources.assign(h->resources.begin(), h->resources.end());
+        request.idempotency_key = idempotency_key;
+        request.outside_hours = h->outside_hours;
+        // A retry of a confirm that succeeded finds its appointment, as Book's retry does.
+        auto retried = impl_->Retried(op, actor, t, request, /*may_be_retry=*/h->released);
+        if (!retried) return retried.error();
+        if (*retried) return std::move(**retried);  // written before: nothing to commit
+        SMOOTH_RETURN_IF_ERROR(impl_->CheckLive(*h));
         const Customer* c =
             st.customers.count(h->customer) ? &st.customers.at(h->customer) : nullptr;
         SMOOTH_RETURN_IF_ERROR(
             impl_->Require(actor, Action::kAppointmentCreate, t, c ? c->user : std::nullopt));
+        // What may have changed since the hold was placed. Capacity and working hours were
+        // decided then, and the hold has kept the capacity since.
+        auto service = Impl::CheckBookable(st, request);
+        if (!service) return service.error();
+        SMOOTH_RETURN_IF_ERROR(impl_->CheckNotPast(request.start, impl_->Now()));
         h->released = true;
         h->change_seq = op.seq;
         SMOOTH_RETURN_IF_ERROR(op.txn->UpdateHold(*h));
         // The hold's capacity passes to the appointment: same start, resources and buffers.
-        Instant now = impl_->Now();
-        Appointment a;
-        a.service = h->service;
-        a.resources = h->resources;
-        a.customer = h->customer;
-        a.start = h->start;
-        a.end = h->end;
-        a.buffer_before = h->buffer_before;
-        a.buffer_after = h->buffer_after;
-        a.status = AppointmentStatus::kConfirmed;
-        a.created_by = actor.RealUser().id;
-        a.created_at = a.updated_at = now;
-        a.idempotency_key = idempotency_key;  // copied: an attempt may run again
-        a.outside_hours = h->outside_hours;
-        a.change_seq = op.seq;
+        const Impl::Plan plan{&(*service)->service, TimingOf(*h), h->resources, h->start};
+        Appointment a = impl_->NewAppointment(actor, plan, request, op.seq);
         auto created = op.txn->InsertAppointment(a);
         if (!created)
           return created.error().code() == StatusCode::kAlreadyExists
@@ -1839,6 +1898,7 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
                                             std::vector<OccurrenceConflict>* conflicts) {
   if (request.first.idempotency_key)
     return InvalidArgument("idempotency_key: not supported for series");
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(request.first.start, "start"));
   return impl_->WriteBooking(
       actor, tenant,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<SeriesBooking> {
@@ -1879,6 +1939,9 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
           // The first local start, when it is an occurrence, is the start asked for exactly.
           r.start = occ.date == first_date && occ.start == minutes ? request.first.start
                                                                    : occ.instant + extra;
+          // A rule could run past the last accepted instant. (libical refuses to expand a
+          // rule whose 100-year horizon passes year 9999 today; this does not rely on it.)
+          SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(r.start, "rrule: an occurrence's start"));
           auto plan = impl_->PlanBooking(actor, t, st, r);
           if (!plan) {
             if (plan.error().code() == StatusCode::kConflict ||
