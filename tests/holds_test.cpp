@@ -534,3 +534,36 @@ TEST_CASE("ConfirmHold with a key already used for something else is a conflict"
         "conflict");
   CHECK(a.id != other.id);
 }
+
+// The user who placed a hold may release or confirm it without appointment.cancel, but only
+// while it could still place it: deactivated, or in a suspended tenant, it can do neither.
+TEST_CASE("a hold's own placer loses it with the right to place it") {
+  Shop shop;
+  Principal staff = shop.w.As("globex:TENANT_STAFF");
+  Hold mine = Must(shop.scheduler->PlaceHold(staff, shop.tenant, shop.Request(shop.ann, kTen)));
+  Hold kept = Must(shop.scheduler->PlaceHold(staff, shop.tenant,
+                                             shop.Request(shop.bob, kTen + 1h)));
+  // Staff may not release another's hold (appointment.cancel over the tenant)...
+  Hold managers = Must(shop.HoldFor(shop.ann, kTen + 2h));
+  CHECK(CodeOf(shop.scheduler->ReleaseHold(staff, shop.tenant, managers.id)) ==
+        "permission_denied");
+  // ...but may release its own.
+  Must(shop.scheduler->ReleaseHold(staff, shop.tenant, mine.id));
+
+  bool suspended = false;
+  SUBCASE("deactivated") {
+    Must(shop.w.platform->DeactivateUser(shop.w.root_p, staff.user.id));
+  }
+  SUBCASE("its tenant suspended") {
+    Must(shop.w.platform->SuspendTenant(shop.w.root_p, shop.tenant, "unpaid"));
+    suspended = true;
+  }
+  auto released = shop.scheduler->ReleaseHold(staff, shop.tenant, kept.id);
+  CHECK(CodeOf(released) == "permission_denied");
+  CHECK(CodeOf(shop.scheduler->ConfirmHold(staff, shop.tenant, kept.id)) == "permission_denied");
+  if (suspended) Must(shop.w.platform->ReactivateTenant(shop.w.root_p, shop.tenant));
+  // The hold is still there: it keeps its slot until it expires or the manager acts.
+  CHECK_FALSE(shop.IsOffered(kTen + 1h));
+  Must(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, kept.id));
+  CHECK(shop.IsOffered(kTen + 1h));
+}

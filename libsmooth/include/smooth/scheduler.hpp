@@ -210,13 +210,17 @@ class Scheduler {
   /// A tentative booking that occupies capacity for `ttl` (default_hold_ttl).
   Result<Hold> PlaceHold(const Principal& actor, TenantId tenant, const BookingRequest& request,
                          std::optional<Duration> ttl = std::nullopt);
-  /// Frees a live hold at once. The user who placed it may; anyone else needs
-  /// appointment.cancel over the whole tenant. failed_precondition once released,
-  /// confirmed or expired.
+  /// Frees a live hold at once. The user who placed it may, while it may still place it
+  /// (appointment.create for the hold's customer); anyone else needs appointment.cancel
+  /// over the whole tenant. failed_precondition once released, confirmed or expired.
   Status ReleaseHold(const Principal& actor, TenantId tenant, HoldId id);
-  /// Turns a live hold into an appointment atomically; failed_precondition once expired.
-  /// Needs appointment.create for the hold's customer, and, from anyone but the user who
-  /// placed the hold, appointment.update over the whole tenant.
+  /// Turns a live hold into an appointment atomically; failed_precondition once expired
+  /// or released. Needs appointment.create for the hold's customer, and, from anyone but
+  /// the user who placed the hold, appointment.update over the whole tenant. What Book
+  /// checks that can change while a hold waits is checked again (the start not past, the
+  /// service active, the customer not blocked, the resources active), with Book's answers.
+  /// A retry with the same idempotency key returns the appointment the first call made;
+  /// a key used for anything else is conflict.
   Result<Appointment> ConfirmHold(const Principal& actor, TenantId tenant, HoldId id,
                                   std::optional<std::string> idempotency_key = std::nullopt);
 

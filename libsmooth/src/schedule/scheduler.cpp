@@ -537,12 +537,21 @@ struct Scheduler::Impl {
     }
   };
 
-  // Hold `id`, live or not, for an actor who placed it or has `others` in the tenant.
+  // Hold `id`, live or not, for the actor who placed it, while it may still place it
+  // (appointment.create over the hold's customer: an inactive actor, an ended session or a
+  // suspended tenant is refused), or for one with `others` in the tenant.
   Result<Hold> HoldFor(WriteOp& op, const Principal& actor, const Tenant& t, HoldId id,
                        Action others) {
     auto h = op.txn->GetHold(id);
     if (!h) return h.error();
-    if (h->owner != actor.RealUser().id) SMOOTH_RETURN_IF_ERROR(Require(actor, others, t));
+    if (h->owner == actor.RealUser().id) {
+      auto c = op.st->customers.find(h->customer);
+      SMOOTH_RETURN_IF_ERROR(
+          Require(actor, Action::kAppointmentCreate, t,
+                  c != op.st->customers.end() ? c->second.user : std::nullopt));
+    } else {
+      SMOOTH_RETURN_IF_ERROR(Require(actor, others, t));
+    }
     return h;
   }
   // failed_precondition unless `h` is neither released nor expired.
