@@ -400,6 +400,46 @@ TEST_CASE("a transaction destroyed without Commit leaves nothing behind") {
   CHECK(txn->Commit() == FailedPrecondition("transaction already finished"));
 }
 
+// SQLite may end a transaction itself after an error (SQLITE_FULL, an I/O error, NOMEM, a
+// trigger's RAISE(ROLLBACK)); the statements after it would then each commit alone. The
+// transaction must count as spoilt instead, so that nothing of it is ever committed.
+TEST_CASE("a statement error that makes SQLite roll back the transaction spoils it") {
+  std::string dir = NewTempDir();
+  auto storage = OpenAt(dir);
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair;
+  {
+    auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
+    Must(txn->BumpChangeSeq());
+    chair = Must(txn->InsertResource(SampleResource()));
+    Must(txn->Commit());
+  }
+  Exec(dir + "/tenant_acme.db",
+       "CREATE TRIGGER boom BEFORE INSERT ON customers WHEN NEW.name = 'boom' "
+       "BEGIN SELECT RAISE(ROLLBACK, 'boom'); END");
+  auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
+  Must(txn->BumpChangeSeq());
+  Resource renamed = chair;
+  renamed.name = "Renamed";
+  Must(txn->UpdateResource(renamed));
+  CHECK_FALSE(txn->InsertCustomer({.name = "boom", .created_at = T0()}).ok());
+  // Gone with the rollback: what follows may not commit on its own, nor may Commit pass.
+  auto after = txn->InsertCustomer({.name = "after", .created_at = T0()});
+  CHECK_FALSE(after.ok());
+  CHECK_FALSE(txn->Commit().ok());
+  txn.reset();
+  CHECK(Column(dir + "/tenant_acme.db", "SELECT name FROM customers").empty());
+  CHECK(Column(dir + "/tenant_acme.db", "SELECT name FROM resources") ==
+        std::vector<std::string>{"Chair 1"});
+  // The connection goes on serving well-formed transactions.
+  auto next = Must(storage->BeginTenant(acme, TxnMode::kWrite));
+  Must(next->BumpChangeSeq());
+  Must(next->InsertCustomer({.name = "later", .created_at = T0()}));
+  Must(next->Commit());
+  CHECK(Column(dir + "/tenant_acme.db", "SELECT name FROM customers") ==
+        std::vector<std::string>{"later"});
+}
+
 TEST_CASE("uniqueness is the database's: slugs case-insensitively, emails per tenant, keys") {
   auto storage = OpenAt(NewTempDir());
   Tenant acme = NewTenant(*storage, "acme");

@@ -44,6 +44,12 @@ class SqlDialect {
   /// failed statement; PostgreSQL aborts the whole transaction, so a write that may be
   /// rejected (a duplicate) runs inside a SAVEPOINT there, and the transaction stays usable.
   virtual bool StatementErrorAbortsTransaction() const { return false; }
+
+  /// Whether the transaction open on `session` has ended on its own after a failed
+  /// statement. SQLite may roll the whole transaction back after some errors (SQLITE_FULL,
+  /// IOERR, NOMEM, BUSY, INTERRUPT, a trigger's RAISE(ROLLBACK)); what followed would then
+  /// run in autocommit, each statement committed alone.
+  virtual bool TransactionEnded(soci::session& /*session*/) const { return false; }
 };
 
 }  // namespace smooth::internal::sql

@@ -174,7 +174,9 @@ Result<std::int64_t> TxnCore::ReserveId(ObjectIdSource& ids) {
 }
 
 Status TxnCore::StatementFailed(Status failure) {
-  if (p_.dialect->StatementErrorAbortsTransaction()) failed_ = failure;
+  if (p_.dialect->StatementErrorAbortsTransaction() ||
+      (begun_ && p_.dialect->TransactionEnded(conn().session())))
+    failed_ = failure;
   return failure;
 }
 

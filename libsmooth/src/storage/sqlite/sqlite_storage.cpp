@@ -65,6 +65,14 @@ class SqliteDialect final : public sql::SqlDialect {
       return sql::SqlErrorKind::kUniqueViolation;
     return sql::SqlErrorKind::kOther;
   }
+
+  // sqlite3_get_autocommit is, by SQLite's documentation, the only way to learn that an
+  // error rolled the transaction back.
+  bool TransactionEnded(soci::session& session) const override {
+    auto* backend = static_cast<soci::sqlite3_session_backend*>(session.get_backend());
+    return backend == nullptr || backend->conn_ == nullptr ||
+           sqlite_api::sqlite3_get_autocommit(backend->conn_) != 0;
+  }
 };
 
 // A slug that may become part of a file name: [a-z][a-z0-9_]{0,62}. Checked again here,
