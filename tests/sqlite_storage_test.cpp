@@ -521,6 +521,36 @@ TEST_CASE("a tenant whose file is missing fails closed, and the file is not recr
             .error() == NotFound("tenant 'globex' has no data space"));
 }
 
+// A file in a tenant's place that is not that tenant's (made by hand, or another tenant's
+// copied over it) is not_found, and is read only: no migration is written into it, neither
+// when the tenant is used nor when the storage opens.
+TEST_CASE("a file that is not the tenant's fails closed without being written to") {
+  std::string dir = NewTempDir();
+  Tenant acme;
+  {
+    auto storage = OpenAt(dir);
+    acme = NewTenant(*storage, "acme");
+  }
+  const fs::path file = dir + "/tenant_acme.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
+  {
+    sqlite3* conn = nullptr;
+    REQUIRE(sqlite3_open_v2(file.c_str(), &conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                            nullptr) == SQLITE_OK);
+    sqlite3_close(conn);
+  }
+  Exec(file, "CREATE TABLE notes (text TEXT)");
+  const std::string tables = "SELECT name FROM sqlite_master ORDER BY name";
+  const std::vector<std::string> before = Column(file, tables);
+  REQUIRE(before == std::vector<std::string>{"notes"});
+
+  auto storage = OpenAt(dir);  // Init migrates the tenants' files: not this one
+  CHECK(Column(file, tables) == before);
+  CHECK(storage->BeginTenant(acme, TxnMode::kWrite).error() ==
+        NotFound("tenant 'acme' has no data space"));
+  CHECK(Column(file, tables) == before);
+}
+
 TEST_CASE("a failed tenant creation leaves no file and no row") {
   std::string dir = NewTempDir();
   auto storage = OpenAt(dir);

@@ -307,6 +307,9 @@ class SqliteStorage final : public Storage {
       if (!SafeSlug(key) || !fs::exists(path, ec)) continue;  // fails closed when used
       auto tenant_conn = Connect(path, TenantLabel(t.slug), false);
       if (!tenant_conn) return tenant_conn.error();
+      auto owned = OwnedBy(**tenant_conn, t.id, TenantLabel(t.slug));
+      if (!owned) return owned.error();
+      if (!*owned) continue;  // not this tenant's: fails closed when used, and is not touched
       SMOOTH_RETURN_IF_ERROR(sql::Migrate(**tenant_conn, SqliteDialect::Instance(),
                                           TenantLabel(t.slug), TenantMigrations()));
     }
@@ -511,6 +514,22 @@ class SqliteStorage final : public Storage {
 
   // The tenant's database, opened (and migrated) on first use. not_found — never a new
   // file — when the tenant's file is missing or belongs to another tenant id.
+  // Whether the file open on `conn` is `tenant`'s, by its tenant_meta; read before anything
+  // is written to it, so a file that is another tenant's, or none, is never migrated.
+  static Result<bool> OwnedBy(Connection& conn, TenantId tenant, const std::string& label) {
+    long long owner = 0;
+    try {
+      soci::indicator ind = soci::i_null;
+      conn.session() << "SELECT tenant_id FROM tenant_meta", soci::into(owner, ind);
+      if (ind != soci::i_ok) owner = 0;
+    } catch (const soci::soci_error& e) {
+      // A file without the table was not made by CreateTenant.
+      if (std::string_view(e.what()).find("no such table") != std::string_view::npos) return false;
+      return Internal(fmt::format("{}: cannot read tenant_meta: {}", label, e.get_error_message()));
+    }
+    return owner == tenant.value();
+  }
+
   Result<std::shared_ptr<Database>> TenantDb(const Tenant& tenant) {
     std::string key = sql::SlugKey(tenant.slug);
     Status no_space = NotFound(fmt::format("tenant '{}' has no data space", tenant.slug));
@@ -535,17 +554,11 @@ class SqliteStorage final : public Storage {
     std::string label = TenantLabel(tenant.slug);
     auto conn = Connect(path, label, false);
     if (!conn) return conn.error().code() == StatusCode::kNotFound ? no_space : conn.error();
+    auto owned = OwnedBy(**conn, tenant.id, label);
+    if (!owned) return owned.error();
+    if (!*owned) return no_space;
     SMOOTH_RETURN_IF_ERROR(
         sql::Migrate(**conn, SqliteDialect::Instance(), label, TenantMigrations()));
-    long long owner = 0;
-    try {
-      soci::indicator ind = soci::i_null;
-      (*conn)->session() << "SELECT tenant_id FROM tenant_meta", soci::into(owner, ind);
-      if (ind != soci::i_ok) owner = 0;
-    } catch (const soci::soci_error& e) {
-      return Internal(fmt::format("{}: cannot read tenant_meta: {}", label, e.get_error_message()));
-    }
-    if (owner != tenant.id.value()) return no_space;
 
     auto db =
         std::make_shared<Database>(label, path, options_.pool_size, options_.pool_wait,
