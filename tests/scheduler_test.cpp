@@ -1717,3 +1717,77 @@ TEST_CASE("availability offers exactly the starts that Book accepts, and booking
     if (r) Must(w.scheduler->Cancel(w.owner, w.acme.id, r->id));
   }
 }
+
+// --- hold_expired is announced whoever notices the expiry -----------------------------------
+
+namespace {
+std::string EventTypes(const ScheduleWorld& w) {
+  std::string out;
+  for (const ScheduleEvent& e : w.events) out += std::string(EventTypeName(e.type)) + " ";
+  return out;
+}
+}  // namespace
+
+// The state catches up from another writer before it looks at its holds: the catch-up drops
+// every hold it knew of, and an expired one must still be announced first.
+TEST_CASE("hold_expired is announced even when the state catches up from another writer") {
+  ScheduleWorld w;
+  std::unique_ptr<Scheduler> there = Must(Scheduler::Open(*w.platform));
+  Resource chair = w.AddResource(
+      {.name = "Chair", .capacity = 2, .time_zone = "UTC", .hours = AlwaysOpen()});
+  Service cut = w.AddService({.name = "Cut", .requirements = {OneOf({chair.id})}});
+  Customer pat = w.AddCustomer("Pat");
+  Hold h = Must(w.scheduler->PlaceHold(
+      w.owner, w.acme.id, {.service = cut.id, .customer = pat.id, .start = At("2026-03-09T10:00:00Z")},
+      5min));
+  // A second hold, released by the other writer before it would have expired: not announced.
+  Hold released = Must(w.scheduler->PlaceHold(
+      w.owner, w.acme.id, {.service = cut.id, .customer = pat.id, .start = At("2026-03-09T12:00:00Z")},
+      5min));
+  Must(there->ReleaseHold(w.owner, w.acme.id, released.id));
+  w.clock.Advance(10min);  // the first has expired
+  Must(there->Book(w.owner, w.acme.id,
+                   {.service = cut.id, .customer = pat.id, .start = At("2026-03-10T10:00:00Z")}));
+  SUBCASE("noticed by a read") {
+    Must(w.scheduler->Availability(
+        w.owner, w.acme.id,
+        {.service = cut.id, .from = {2026, 3, 9}, .to = {2026, 3, 9}, .time_zone = "UTC"}));
+  }
+  SUBCASE("noticed by a write") {
+    Must(w.scheduler->Book(w.owner, w.acme.id,
+                           {.service = cut.id, .customer = pat.id, .start = At("2026-03-11T10:00:00Z")}));
+  }
+  // The other scheduler's release and booking are its own listeners' news, not this one's.
+  CHECK(EventTypes(w).rfind("hold_created hold_created hold_expired", 0) == 0);
+  int expired = 0;
+  for (const ScheduleEvent& e : w.events) {
+    if (e.type != EventType::kHoldExpired) continue;
+    ++expired;
+    REQUIRE(e.hold);
+    CHECK(e.hold->id == h.id);
+    CHECK(e.tenant == w.acme.id);
+  }
+  CHECK(expired == 1);
+}
+
+// Joining a batch expires holds and queues their events; a write that is then refused, or
+// one that changes the setup, must still deliver them.
+TEST_CASE("hold_expired noticed by a refused write or a setup write is delivered at once") {
+  ScheduleWorld w;
+  Resource chair = w.AddResource(
+      {.name = "Chair", .capacity = 1, .time_zone = "UTC", .hours = EveryDay({Hours(9, 17)})});
+  Service cut = w.AddService({.name = "Cut", .requirements = {OneOf({chair.id})}});
+  Customer pat = w.AddCustomer("Pat");
+  Must(w.scheduler->PlaceHold(
+      w.owner, w.acme.id, {.service = cut.id, .customer = pat.id, .start = At("2026-03-09T10:00:00Z")},
+      5min));
+  w.clock.Advance(10min);
+  SUBCASE("a refused booking") {
+    auto refused = w.scheduler->Book(
+        w.owner, w.acme.id,
+        {.service = cut.id, .customer = pat.id, .start = At("2026-03-09T20:00:00Z")});
+    CHECK(CodeOf(refused) == "failed_precondition");
+  }
+  SUBCASE("a new customer") { w.AddCustomer("Quinn"); }
+  CHECK(EventTypes(w) == "hold_created hold_expired ");
+}

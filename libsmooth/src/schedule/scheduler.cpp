@@ -670,8 +670,10 @@ struct Scheduler::Impl {
     // the tenant on since this state was built, or a batch failed: catch up before
     // deciding anything. Until a batch finds nobody else wrote, batches begin this way.
     st.contended = st.loaded && st.seq != b->seq - 1;
-    if (!st.loaded || st.dirty || st.resync || st.seq != b->seq - 1)
+    if (!st.loaded || st.dirty || st.resync || st.seq != b->seq - 1) {
+      ExpireHolds(st, t.id, &b->txn);  // before the catch-up forgets them
       SMOOTH_RETURN_IF_ERROR(Refresh(b->txn, st, b->seq - 1));
+    }
     st.batch = std::move(b);
     return {};
   }
@@ -847,7 +849,8 @@ struct Scheduler::Impl {
 
   // Changes to the tenant's setup (resources, services, customers). `check(t)` validates
   // and authorizes what needs no state, before the operation joins a batch and locks the
-  // state; then `body(op)` writes. They announce no events, so deliver none.
+  // state; then `body(op)` writes. They announce no events of their own; what joining the
+  // batch noticed (holds that expired) is delivered once the state is unlocked.
   template <typename Check, typename Body>
   auto WriteSetup(const Principal& actor, TenantId tenant, Check&& check, Body&& body) {
     using R = decltype(body(std::declval<WriteOp&>()));
@@ -855,17 +858,24 @@ struct Scheduler::Impl {
       auto t = TenantFor(actor, tenant);
       if (!t) return t.error();
       SMOOTH_RETURN_IF_ERROR(check(*t));
-      auto op = BeginWrite(*t, attempt);
-      if (!op) return op.error();
-      return body(*op);
+      std::shared_ptr<TenantState> st;
+      std::optional<R> answer;
+      {
+        auto op = BeginWrite(*t, attempt);
+        if (!op) return op.error();
+        st = op->st;
+        answer.emplace(body(*op));
+      }  // `op` is done with: the state is unlocked
+      Deliver(*st);
+      return std::move(*answer);
     });
   }
 
   // Bookings and holds: `body(op, t)` decides everything against the state, in the batch.
   // Once it has committed and left the batch, with the state unlocked, `then(t, answer)`
-  // runs (Book and BookSeries audit bookings outside working hours there) and the tenant's
-  // queued events, the operation's among them, are delivered. An operation that did not
-  // commit does neither.
+  // runs (Book and BookSeries audit bookings outside working hours there). Then, committed
+  // or not, the tenant's queued events are delivered: the operation's own (only a commit
+  // queues them) and whatever joining the batch noticed (holds that expired).
   template <typename Body, typename Then>
   auto WriteBooking(const Principal& actor, TenantId tenant, Body&& body, Then&& then) {
     using R = decltype(body(std::declval<WriteOp&>(), std::declval<const Tenant&>()));
@@ -874,14 +884,16 @@ struct Scheduler::Impl {
       if (!t) return t.error();
       std::shared_ptr<TenantState> st;
       std::optional<R> answer;
+      bool committed = false;
       {
         auto op = BeginWrite(*t, attempt);
         if (!op) return op.error();
         st = op->st;
         answer.emplace(body(*op, *t));
-        if (!op->committed) return std::move(*answer);
+        committed = op->committed;
       }  // `op` is done with: the state is unlocked
-      if (answer->ok()) then(*t, *answer);  // committed bodies answer ok; `then` relies on it
+      // Committed bodies answer ok; `then` relies on it.
+      if (committed && answer->ok()) then(*t, *answer);
       Deliver(*st);
       return std::move(*answer);
     });
@@ -938,7 +950,10 @@ struct Scheduler::Impl {
       if (!rebuild && !expired && !trim) return op;
       op.lock.unlock();
       std::unique_lock exclusive(op.st->mu);
-      if (stale(*op.st)) SMOOTH_RETURN_IF_ERROR(Refresh(*op.txn, *op.st, *seq));
+      if (stale(*op.st)) {
+        ExpireHolds(*op.st, t.id, op.txn.get());  // before the catch-up forgets them
+        SMOOTH_RETURN_IF_ERROR(Refresh(*op.txn, *op.st, *seq));
+      }
       ExpireHolds(*op.st, t.id);
       TrimStartsCaches(*op.st);
       trimmed = true;
@@ -988,8 +1003,10 @@ struct Scheduler::Impl {
   }
 
   // Takes holds whose time is up out of the indexes and announces them. Storage needs no
-  // write: a hold past expires_at no longer counts as live there either.
-  void ExpireHolds(TenantState& st, TenantId tenant) {
+  // write: a hold past expires_at no longer counts as live there either. With `stored`,
+  // the state may be behind storage (it is about to catch up, which drops every hold it
+  // knew of): a hold that another writer released or confirmed first is not announced.
+  void ExpireHolds(TenantState& st, TenantId tenant, TenantTransaction* stored = nullptr) {
     Instant now = Now();
     std::vector<ScheduleEvent> events;
     for (auto it = st.holds.begin(); it != st.holds.end();) {
@@ -997,6 +1014,10 @@ struct Scheduler::Impl {
         Hold h = it->second;
         ++it;
         UnplaceHold(st, h.id);
+        if (stored != nullptr) {
+          auto row = stored->GetHold(h.id);
+          if (!row || row->released) continue;
+        }
         events.push_back({tenant, 0, EventType::kHoldExpired, std::nullopt, h});
       } else {
         ++it;
