@@ -377,5 +377,45 @@ TEST_CASE("what a commit carries arrives exactly, whatever the text") {
   }
 }
 
+
+// An idempotent retry that finds the row an earlier member of its own batch wrote answers
+// with that row only once the batch has committed: had it answered at once, a failed commit
+// would leave the client holding an acknowledged booking that storage does not have.
+TEST_CASE("a retry by idempotency key inside the batch waits for the booking to commit") {
+  FaultyWorld f;
+  f.faults.fail_commit = true;  // the batch carrying the first request will not commit
+  std::latch a_inserting(1);
+  std::atomic<bool> b_started{false};
+  std::atomic<bool> counted{false};
+  f.faults.on_slow = [&] {
+    if (!counted.exchange(true)) a_inserting.count_down();
+    while (!b_started.load()) std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(300ms);  // the retry joins this batch meanwhile
+  };
+  auto request = [&](std::string notes) {
+    return BookingRequest{.service = f.cut.id, .customer = f.pat.id, .start = Mon(10),
+                          .notes = std::move(notes), .idempotency_key = "pay-42"};
+  };
+  Result<Appointment> a = Internal("not run"), b = Internal("not run");
+  std::thread ta([&] { a = f.scheduler->Book(f.w.owner, f.w.acme.id, request("slow")); });
+  std::thread tb([&] {
+    a_inserting.wait();
+    b_started = true;
+    b = f.scheduler->Book(f.w.owner, f.w.acme.id, request("retry"));  // the client's retry
+  });
+  ta.join();
+  tb.join();
+  f.faults.on_slow = nullptr;
+  f.faults.fail_commit = false;
+  CHECK_CODE(a, StatusCode::kUnavailable);  // the commit failed: the first is told
+  CHECK(f.Stored().empty());                // nothing was saved
+  CHECK_MESSAGE(!b.ok(), "retry acknowledged appointment " << (b ? b->id.value() : 0)
+                                                            << " that storage does not have");
+  // Asked again once storage works, the booking is made, once.
+  Appointment again = Must(f.scheduler->Book(f.w.owner, f.w.acme.id, request("again")));
+  CHECK(f.Stored() == std::vector<std::string>{Show(Mon(10))});
+  CHECK(Must(f.scheduler->Book(f.w.owner, f.w.acme.id, request("again"))).id == again.id);
+}
+
 }  // namespace
 }  // namespace smooth::testing

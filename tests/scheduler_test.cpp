@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1790,4 +1792,42 @@ TEST_CASE("hold_expired noticed by a refused write or a setup write is delivered
   }
   SUBCASE("a new customer") { w.AddCustomer("Quinn"); }
   CHECK(EventTypes(w) == "hold_created hold_expired ");
+}
+
+// docs/scheduling.md: a listener may call back into the scheduler, writes to the same
+// tenant included, and every listener still sees the events in order.
+TEST_CASE("a listener that writes back into the same tenant neither deadlocks nor reorders") {
+  ScheduleWorld w;
+  Resource chair = w.AddResource(
+      {.name = "Chair", .capacity = 1, .time_zone = "UTC", .hours = EveryDay({Hours(9, 17)})});
+  Service cut = w.AddService({.name = "Cut", .requirements = {OneOf({chair.id})}});
+  Customer pat = w.AddCustomer("Pat");
+  std::vector<std::int64_t> seen_by_second;
+  w.scheduler->Subscribe([&](const ScheduleEvent& e) {
+    if (e.type == EventType::kCreated && e.appointment &&
+        e.appointment->status == AppointmentStatus::kPending)
+      (void)w.scheduler->SetStatus(w.owner, e.tenant, e.appointment->id,
+                                   AppointmentStatus::kConfirmed);
+  });
+  w.scheduler->Subscribe([&](const ScheduleEvent& e) { seen_by_second.push_back(e.seq); });
+  std::atomic<bool> done{false};
+  std::thread booker([&] {
+    (void)w.scheduler->Book(w.owner, w.acme.id,
+                            {.service = cut.id, .customer = pat.id, .start = At("2026-03-09T10:00:00Z"),
+                             .status = AppointmentStatus::kPending});
+    done = true;
+  });
+  for (int i = 0; i < 100 && !done.load(); ++i) std::this_thread::sleep_for(100ms);
+  if (!done.load()) {
+    FAIL_CHECK("Book did not return within 10 s: the listener's write deadlocked");
+    std::fflush(nullptr);
+    std::_Exit(1);  // the thread cannot be joined
+  }
+  booker.join();
+  CHECK(EventTypes(w) == "created updated ");
+  CHECK(seen_by_second == std::vector<std::int64_t>{1, 2});
+  auto listed = Must(w.scheduler->ListAppointments(w.owner, w.acme.id, At("2026-03-09T00:00:00Z"),
+                                                   At("2026-03-10T00:00:00Z")));
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].status == AppointmentStatus::kConfirmed);
 }

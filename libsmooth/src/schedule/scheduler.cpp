@@ -1045,12 +1045,21 @@ struct Scheduler::Impl {
   }
 
   // Delivers queued events in order, outside the state lock, so listeners may call back.
+  // A listener that writes to the same tenant calls this again on its own thread while the
+  // loop below is under way: that call returns at once, and the loop delivers what the
+  // listener's write queued, after the event in hand has reached every listener.
   void Deliver(TenantState& st) {
+    static thread_local std::vector<const TenantState*> delivering;
+    if (std::find(delivering.begin(), delivering.end(), &st) != delivering.end()) return;
     {
       std::lock_guard lock(st.outbox_mu);
       if (st.outbox.empty()) return;
     }
     std::lock_guard dispatch(st.dispatch_mu);
+    delivering.push_back(&st);
+    struct Done {
+      ~Done() { delivering.pop_back(); }
+    } done;
     for (;;) {
       ScheduleEvent e;
       {
@@ -1320,7 +1329,19 @@ struct Scheduler::Impl {
     auto c = op.st->customers.find(existing->customer);
     SMOOTH_RETURN_IF_ERROR(Require(actor, Action::kAppointmentCreate, t,
                                    c != op.st->customers.end() ? c->second.user : std::nullopt));
+    if (existing->change_seq == op.seq) SMOOTH_RETURN_IF_ERROR(AwaitBatch(op));
     return std::optional<Appointment>(std::move(*existing));
+  }
+
+  // For an answer read from a row that an earlier member of `op`'s own batch wrote (an
+  // idempotent retry, a status already set): it stands only if that batch commits. The
+  // operation finishes as a member that wrote nothing and waits for the batch's outcome;
+  // aborted, it runs again (Retrying). It queued nothing and wrote nothing, so it stays
+  // uncommitted for WriteBooking: nothing of its own is announced or audited.
+  Status AwaitBatch(WriteOp& op) {
+    Status outcome = Commit(op);
+    op.committed = false;
+    return outcome;
   }
 
   // Index changes made while planning inside a WriteOp must be rolled back if the op
@@ -1734,7 +1755,10 @@ Result<Appointment> Scheduler::Impl::ChangeStatus(const Principal& actor, Tenant
           fmt::format("status: the appointment is already {}", AppointmentStatusName(a->status)));
     if (status == AppointmentStatus::kPending && a->status == AppointmentStatus::kConfirmed)
       return FailedPrecondition("status: a confirmed appointment cannot go back to pending");
-    if (status == a->status) return a;  // nothing to write
+    if (status == a->status) {  // nothing to write, once the write that set it stands
+      if (a->change_seq == op.seq) SMOOTH_RETURN_IF_ERROR(AwaitBatch(op));
+      return a;
+    }
     Appointment u = *a;
     u.status = status;
     u.version += 1;
