@@ -4,6 +4,7 @@
 // the in-memory state is rebuilt so that nothing lost is still offered as taken.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <latch>
@@ -29,6 +30,7 @@ struct Faults {
   std::atomic<bool> fail_commit{false};
   std::atomic<int> abort_commits{0};  // so many commits report aborted (a stale batch)
   std::function<void()> on_abort;     // runs in a commit before it reports aborted
+  std::function<void()> before_commit;  // runs in every commit before it reaches storage
   std::atomic<int> commits{0};
   std::atomic<int> deferred{0};  // write transactions begun with BeginTenantWriteAt
 };
@@ -44,6 +46,7 @@ class FaultyTransaction final : public internal::ForwardingTenantTransaction {
     return ForwardingTenantTransaction::InsertAppointment(std::move(a));
   }
   Status Commit() override {
+    if (faults_.before_commit) faults_.before_commit();
     if (faults_.fail_commit) return Unavailable("injected: commit failed");
     if (faults_.abort_commits.load() > 0) {
       --faults_.abort_commits;
@@ -377,6 +380,41 @@ TEST_CASE("what a commit carries arrives exactly, whatever the text") {
   }
 }
 
+
+// A reader whose snapshot holds another process's commit answers from a state that has it,
+// even while this process's own batch is on its way to storage. On PostgreSQL that batch
+// was begun with BeginTenantWriteAt, which locks nothing until it commits, so the other
+// process commits in between; the other backends lock as the batch begins.
+TEST_CASE("a read catches up with another process's commit while this one's batch commits") {
+  FaultyWorld f;
+  Must(f.Book(Mon(9), "first"));
+  Must(f.Book(Mon(12), "second"));  // from here f's batches assume their state is current
+  // Another process (w.scheduler, on the same storage) books 15:00.
+  Must(f.w.scheduler->Book(f.w.owner, f.w.acme.id,
+                           {.service = f.cut.id, .customer = f.pat.id, .start = Mon(15)}));
+  // While f's batch is about to reach storage, a reader of f's starts; the commit is held
+  // back a moment so that the read runs while the batch is in flight.
+  std::vector<std::string> offered_meanwhile;
+  std::atomic<bool> fired{false};
+  std::thread reader;
+  f.faults.before_commit = [&] {
+    if (fired.exchange(true)) return;
+    reader = std::thread([&] { offered_meanwhile = f.Offered(); });
+    std::this_thread::sleep_for(200ms);
+  };
+  Appointment a = Must(f.Book(Mon(10), "a"));
+  REQUIRE(fired.load());
+  reader.join();
+  f.faults.before_commit = nullptr;
+  CHECK(a.start == Mon(10));
+  REQUIRE_FALSE(offered_meanwhile.empty());
+  CHECK_MESSAGE(std::find(offered_meanwhile.begin(), offered_meanwhile.end(), Show(Mon(15))) ==
+                    offered_meanwhile.end(),
+                "15:00, booked and committed by another process, was offered as free");
+  auto offered = f.Offered();
+  CHECK(std::find(offered.begin(), offered.end(), Show(Mon(15))) == offered.end());
+  CHECK(std::find(offered.begin(), offered.end(), Show(Mon(10))) == offered.end());
+}
 
 // An idempotent retry that finds the row an earlier member of its own batch wrote answers
 // with that row only once the batch has committed: had it answered at once, a failed commit

@@ -91,6 +91,9 @@ struct TenantState {
   std::shared_mutex mu;  // guards everything below but the outbox
   bool loaded = false;
   std::int64_t seq = 0;  // the storage change sequence this state reflects
+  // The highest sequence known to be in storage (built from it, or a batch's commit
+  // confirmed): `seq` runs ahead of it while a batch is being committed.
+  std::int64_t committed_seq = 0;
   std::unordered_map<ResourceId, ResourceState> resources;
   std::unordered_map<ServiceId, ServiceState> services;
   // Set by a reader whose insert into a resource's StartsCache was refused for lack of
@@ -373,6 +376,7 @@ struct Scheduler::Impl {
     if (done.ok()) {
       st.resync = false;
       st.touched.clear();
+      st.committed_seq = st.seq;
     }
     return done;
   }
@@ -602,7 +606,9 @@ struct Scheduler::Impl {
     op.seq = b->seq;
     op.writes_at_join = b->txn.writes();
     if (b->deferred && !op.epoch_hint) op.epoch_hint = std::make_unique<internal::EpochHint>(b->epoch);
-    ExpireHolds(st, t.id);
+    // A batch begun with BeginTenantWriteAt assumed the state current without looking:
+    // another process may have released or confirmed a hold it holds as expired.
+    ExpireHolds(st, t.id, b->deferred ? &b->txn : nullptr);
     TrimStartsCaches(st);
     return op;
   }
@@ -828,10 +834,11 @@ struct Scheduler::Impl {
       if (outcome.ok()) {
         touched.clear();
         st.touched_spare = std::move(touched);
+        st.committed_seq = std::max(st.committed_seq, b->seq);
       }
       --st.committing;
-      st.batch_cv.notify_all();
     }
+    st.batch_cv.notify_all();  // readers wait for writes in flight to land (BeginRead)
     {
       std::lock_guard done(b->mu);
       b->done = true;
@@ -918,6 +925,10 @@ struct Scheduler::Impl {
     }
   };
 
+  // How long a read waits for this process's writes in flight to land when its snapshot is
+  // ahead of them (BeginRead); past it, the read answers from the state as it is.
+  static constexpr std::chrono::seconds kInFlightReadWait{2};
+
   struct ReadOp {
     DeliverOnExit deliver;
     std::unique_ptr<TenantTransaction> txn;
@@ -944,6 +955,15 @@ struct Scheduler::Impl {
     };
     for (;;) {
       op.lock = std::shared_lock(op.st->mu);
+      // The snapshot may hold a commit the state cannot take in while this process has
+      // writes in flight: its own, just landed, or another process's, made while a batch
+      // begun with BeginTenantWriteAt was on its way (that batch then fails at storage,
+      // which re-reads). Wait, within a bound, for the writes to land, then catch up below.
+      TenantState& s = *op.st;
+      if (s.loaded && *seq > s.committed_seq && s.WritesInFlight())
+        s.batch_cv.wait_for(op.lock, kInFlightReadWait, [&] {
+          return !s.WritesInFlight() || s.committed_seq >= *seq;
+        });
       bool rebuild = stale(*op.st);
       bool expired = HasExpiredHold(*op.st);
       bool trim = !trimmed && op.st->trim_starts.load(std::memory_order_relaxed);
@@ -1005,23 +1025,27 @@ struct Scheduler::Impl {
   // Takes holds whose time is up out of the indexes and announces them. Storage needs no
   // write: a hold past expires_at no longer counts as live there either. With `stored`,
   // the state may be behind storage (it is about to catch up, which drops every hold it
-  // knew of): a hold that another writer released or confirmed first is not announced.
+  // knew of, or its batch assumed it current without looking): storage is asked, and a
+  // hold that another writer released or confirmed first goes without an announcement; one
+  // storage cannot tell about stays, for the catch-up that follows.
   void ExpireHolds(TenantState& st, TenantId tenant, TenantTransaction* stored = nullptr) {
     Instant now = Now();
     std::vector<ScheduleEvent> events;
     for (auto it = st.holds.begin(); it != st.holds.end();) {
-      if (it->second.expires_at <= now) {
-        Hold h = it->second;
+      if (it->second.expires_at > now) {
         ++it;
-        UnplaceHold(st, h.id);
-        if (stored != nullptr) {
-          auto row = stored->GetHold(h.id);
-          if (!row || row->released) continue;
-        }
-        events.push_back({tenant, 0, EventType::kHoldExpired, std::nullopt, h});
-      } else {
-        ++it;
+        continue;
       }
+      Hold h = it->second;
+      ++it;
+      bool announce = true;
+      if (stored != nullptr) {
+        auto row = stored->GetHold(h.id);
+        if (!row && row.error().code() != StatusCode::kNotFound) continue;
+        announce = row && !row->released;
+      }
+      UnplaceHold(st, h.id);
+      if (announce) events.push_back({tenant, 0, EventType::kHoldExpired, std::nullopt, h});
     }
     Queue(st, tenant, std::move(events));
   }
