@@ -1831,3 +1831,69 @@ TEST_CASE("a listener that writes back into the same tenant neither deadlocks no
   REQUIRE(listed.size() == 1);
   CHECK(listed[0].status == AppointmentStatus::kConfirmed);
 }
+
+// --- Customers ------------------------------------------------------------------------------
+
+TEST_CASE("UpdateCustomer: fields, blocking, who may change what, and bad input changes nothing") {
+  ScheduleWorld w;
+  Resource chair = w.AddResource(
+      {.name = "Chair", .capacity = 1, .time_zone = "UTC", .hours = AlwaysOpen()});
+  Service cut = w.AddService({.name = "Cut", .requirements = {OneOf({chair.id})}});
+  Customer me = w.AddCustomer("Me", w.users.at("CUSTOMER").id);
+  Customer other = w.AddCustomer("Other");
+  Principal customer = w.As("CUSTOMER");
+
+  // The owner edits and blocks; the email is normalized as at creation.
+  Customer changed = me;
+  changed.name = "Me Again";
+  changed.email = " Me@Example.COM ";
+  changed.phone = "+1 555 0100";
+  changed.status = CustomerStatus::kBlocked;
+  Customer stored = Must(w.scheduler->UpdateCustomer(w.owner, w.acme.id, changed));
+  CHECK(stored.email == "me@example.com");
+  CHECK(stored.created_at == me.created_at);
+  CHECK(CodeOf(w.Book(w.owner, {.service = cut.id, .customer = me.id, .start = Mon(10)})) ==
+        "failed_precondition");
+
+  // The customer edits its own phone, but cannot unblock itself, nor touch another's record.
+  Customer mine = stored;
+  mine.phone = "+1 555 0199";
+  CHECK(Must(w.scheduler->UpdateCustomer(customer, w.acme.id, mine)).phone == "+1 555 0199");
+  mine.status = CustomerStatus::kActive;
+  CHECK(CodeOf(w.scheduler->UpdateCustomer(customer, w.acme.id, mine)) == "permission_denied");
+  Customer theirs = other;
+  theirs.name = "Renamed by someone else";
+  CHECK(CodeOf(w.scheduler->UpdateCustomer(customer, w.acme.id, theirs)) == "permission_denied");
+
+  // Bad input names the field and changes nothing.
+  Customer bad = stored;
+  bad.name = " ";
+  CHECK(MessageOf(w.scheduler->UpdateCustomer(w.owner, w.acme.id, bad)).rfind("name: ", 0) == 0);
+  bad = stored;
+  bad.email = "not an email";
+  CHECK(MessageOf(w.scheduler->UpdateCustomer(w.owner, w.acme.id, bad)).rfind("email: ", 0) == 0);
+  bad = stored;
+  bad.user = w.users.at("TENANT_STAFF").id;
+  CHECK(MessageOf(w.scheduler->UpdateCustomer(w.owner, w.acme.id, bad)) ==
+        "user: must have role CUSTOMER");
+  bad = stored;
+  bad.id = CustomerId(999999);
+  CHECK(CodeOf(w.scheduler->UpdateCustomer(w.owner, w.acme.id, bad)) == "not_found");
+  // Another tenant's owner does not even find it.
+  CHECK(CodeOf(w.scheduler->UpdateCustomer(w.As("globex:TENANT_OWNER"), w.acme.id, stored)) !=
+        "ok");
+
+  // Unblocked by the owner, the customer books again; a fresh scheduler reads it all back.
+  Customer unblocked = Must(w.scheduler->GetCustomer(w.owner, w.acme.id, me.id));
+  CHECK(unblocked.name == "Me Again");
+  CHECK(unblocked.phone == "+1 555 0199");
+  CHECK(unblocked.status == CustomerStatus::kBlocked);
+  unblocked.status = CustomerStatus::kActive;
+  Must(w.scheduler->UpdateCustomer(w.owner, w.acme.id, unblocked));
+  Must(w.Book(customer, {.service = cut.id, .customer = me.id, .start = Mon(10)}));
+  auto fresh = Must(Scheduler::Open(*w.platform));
+  Customer reread = Must(fresh->GetCustomer(w.owner, w.acme.id, me.id));
+  CHECK(reread.status == CustomerStatus::kActive);
+  CHECK(reread.email == "me@example.com");
+  CHECK(reread.phone == "+1 555 0199");
+}

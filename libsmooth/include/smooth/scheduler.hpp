@@ -174,6 +174,11 @@ class Scheduler {
   Result<std::vector<Service>> ListServices(const Principal& actor, TenantId tenant);
 
   Result<Customer> CreateCustomer(const Principal& actor, TenantId tenant, const CustomerSpec& spec);
+  /// Replaces a customer's name, email, phone, login and status (`kBlocked` refuses new
+  /// bookings and holds; existing appointments stay). Needs customer.manage over the
+  /// customer, so a CUSTOMER may edit its own record; changing the status needs it over the
+  /// whole tenant (owner, manager), so a customer never unblocks itself.
+  Result<Customer> UpdateCustomer(const Principal& actor, TenantId tenant, const Customer& customer);
   Result<Customer> GetCustomer(const Principal& actor, TenantId tenant, CustomerId id);
 
   // --- Appointments --------------------------------------------------------------------

@@ -1311,6 +1311,10 @@ struct Scheduler::Impl {
   }
 
   // The user a resource or customer is linked to: one of the tenant's, else not_found.
+  // A customer's login, when it has one: of this tenant, visible to the actor, a CUSTOMER.
+  Status CheckCustomerLogin(const Principal& actor, TenantId tenant,
+                            const std::optional<UserId>& user);
+
   Result<User> LinkedUser(const Principal& actor, TenantId tenant, UserId id) {
     auto u = GetUser(actor, id);
     if (!u || u->tenant != tenant) return NotFound(fmt::format("user: {} not found", id));
@@ -1616,29 +1620,41 @@ Result<std::vector<Service>> Scheduler::ListServices(const Principal& actor, Ten
 
 // --- Customers ---------------------------------------------------------------------------
 
+// A customer's fields as CreateCustomer and UpdateCustomer take them: the name, the email
+// (normalized in place), the phone.
+static Status CheckCustomerFields(Customer& c) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateText(c.name, "name", 200));
+  if (!c.email.empty()) {
+    auto email = internal::NormalizeEmail(c.email);
+    if (!email) return email.error();
+    c.email = *email;
+  }
+  if (c.phone.size() > 40) return InvalidArgument("phone: longer than 40 characters");
+  return {};
+}
+
+Status Scheduler::Impl::CheckCustomerLogin(const Principal& actor, TenantId tenant,
+                                           const std::optional<UserId>& user) {
+  if (!user) return {};
+  auto u = LinkedUser(actor, tenant, *user);
+  if (!u) return u.error();
+  if (u->role != Role::kCustomer) return InvalidArgument("user: must have role CUSTOMER");
+  return {};
+}
+
 Result<Customer> Scheduler::CreateCustomer(const Principal& actor, TenantId tenant,
                                            const CustomerSpec& spec) {
   Customer c;
   c.name = spec.name;
+  c.email = spec.email;
   c.phone = spec.phone;
   c.user = spec.user;
   return impl_->WriteSetup(
       actor, tenant,
       [&](const Tenant& t) -> Status {
-        SMOOTH_RETURN_IF_ERROR(internal::ValidateText(spec.name, "name", 200));
-        if (!spec.email.empty()) {
-          auto email = internal::NormalizeEmail(spec.email);
-          if (!email) return email.error();
-          c.email = *email;
-        }
-        if (spec.phone.size() > 40) return InvalidArgument("phone: longer than 40 characters");
+        SMOOTH_RETURN_IF_ERROR(CheckCustomerFields(c));
         SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerManage, t, spec.user));
-        if (c.user) {
-          auto u = impl_->LinkedUser(actor, tenant, *c.user);
-          if (!u) return u.error();
-          if (u->role != Role::kCustomer) return InvalidArgument("user: must have role CUSTOMER");
-        }
-        return {};
+        return impl_->CheckCustomerLogin(actor, tenant, c.user);
       },
       [&](Impl::WriteOp& op) -> Result<Customer> {
         c.created_at = impl_->Now();
@@ -1648,6 +1664,38 @@ Result<Customer> Scheduler::CreateCustomer(const Principal& actor, TenantId tena
         op.on_commit.push_back([st = op.st.get(), row] { st->customers[row.id] = row; });
         SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
         return row;
+      });
+}
+
+Result<Customer> Scheduler::UpdateCustomer(const Principal& actor, TenantId tenant,
+                                           const Customer& customer) {
+  Customer c = customer;
+  std::optional<Tenant> in;
+  return impl_->WriteSetup(
+      actor, tenant,
+      [&](const Tenant& t) -> Status {
+        in = t;
+        c = customer;
+        SMOOTH_RETURN_IF_ERROR(CheckCustomerFields(c));
+        return impl_->CheckCustomerLogin(actor, tenant, c.user);
+      },
+      [&](Impl::WriteOp& op) -> Result<Customer> {
+        auto it = op.st->customers.find(c.id);
+        if (it == op.st->customers.end())
+          return NotFound(fmt::format("customer {} not found", c.id));
+        const Customer old = it->second;
+        // Over the record as it is and as it would be: a customer keeps to its own record.
+        SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerManage, *in, old.user));
+        if (c.user != old.user)
+          SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerManage, *in, c.user));
+        // Blocking and unblocking are the business's to decide, never the customer's own.
+        if (c.status != old.status)
+          SMOOTH_RETURN_IF_ERROR(impl_->Require(actor, Action::kCustomerManage, *in));
+        c.created_at = old.created_at;
+        SMOOTH_RETURN_IF_ERROR(op.txn->UpdateCustomer(c));
+        op.on_commit.push_back([st = op.st.get(), row = c] { st->customers[row.id] = row; });
+        SMOOTH_RETURN_IF_ERROR(impl_->Commit(op));
+        return c;
       });
 }
 
