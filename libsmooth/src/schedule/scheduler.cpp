@@ -1311,15 +1311,15 @@ struct Scheduler::Impl {
   }
 
   // The user a resource or customer is linked to: one of the tenant's, else not_found.
-  // A customer's login, when it has one: of this tenant, visible to the actor, a CUSTOMER.
-  Status CheckCustomerLogin(const Principal& actor, TenantId tenant,
-                            const std::optional<UserId>& user);
-
   Result<User> LinkedUser(const Principal& actor, TenantId tenant, UserId id) {
     auto u = GetUser(actor, id);
     if (!u || u->tenant != tenant) return NotFound(fmt::format("user: {} not found", id));
     return u;
   }
+  // A customer's login, when it has one: of this tenant, visible to the actor, a CUSTOMER
+  // (defined with CreateCustomer).
+  Status CheckCustomerLogin(const Principal& actor, TenantId tenant,
+                            const std::optional<UserId>& user);
 
   // What CreateResource and UpdateResource check before writing (defined with them).
   Status CheckResource(const Principal& actor, const Tenant& t, const Resource& r,
