@@ -430,15 +430,6 @@ std::vector<AppointmentId> AllAppointments(Shop& shop) {
   return ids;
 }
 
-// Sets the customer's status in storage, as an administrator would: the scheduler has no
-// call for it, and must find the change there.
-void SetCustomerStatus(Shop& shop, Customer c, CustomerStatus status) {
-  auto write = Must(shop.w.storage->BeginTenantWrite(shop.w.globex));
-  c.status = status;
-  REQUIRE(write.txn->UpdateCustomer(c).ok());
-  REQUIRE(write.txn->Commit().ok());
-}
-
 }  // namespace
 
 TEST_CASE("ConfirmHold refuses what Book would refuse now, with Book's answer, and changes nothing") {
@@ -454,7 +445,9 @@ TEST_CASE("ConfirmHold refuses what Book would refuse now, with Book's answer, a
     message = "start: is in the past";
   }
   SUBCASE("the customer was blocked") {
-    SetCustomerStatus(shop, shop.ann, CustomerStatus::kBlocked);
+    Customer blocked = shop.ann;
+    blocked.status = CustomerStatus::kBlocked;
+    Must(shop.scheduler->UpdateCustomer(shop.manager, shop.tenant, blocked));
     code = "failed_precondition";
     message = "customer: is blocked";
   }
