@@ -96,6 +96,83 @@ TEST_CASE("suspension is audited and cuts sessions; reactivation restores them")
         }) == 1);
 }
 
+TEST_CASE("tenants: renamed by their owner, re-tiered only by the platform, audited") {
+  World w;
+  w.security->Clear();
+  Tenant renamed = Must(w.platform->UpdateTenant(w.As("TENANT_OWNER"), w.acme.id,
+                                                  {.name = "Acme Dental"}));
+  CHECK(renamed.name == "Acme Dental");
+  CHECK(renamed.tier == w.acme.tier);
+  CHECK(renamed.slug == "acme");
+  CHECK(Must(w.platform->GetTenant(w.root_p, w.acme.id)).name == "Acme Dental");
+  REQUIRE(w.security->Lines().size() == 1);
+  auto line = testing::ParseLine(w.security->Lines().at(0));
+  CHECK(line.at("action").as_string() == "TENANT_UPDATED");
+  CHECK(line.at("tenant").as_string() == "acme");
+  CHECK(line.at("by").as_string() == "tenant_owner@acme.test");
+  CHECK(line.at("name").as_string() == "Acme Dental");
+  CHECK_FALSE(line.contains("tier"));
+
+  // The tier is what the tenant pays for: its owner cannot change it, even with a rename.
+  w.security->Clear();
+  auto upgrade = w.platform->UpdateTenant(w.As("TENANT_OWNER"), w.acme.id,
+                                          {.name = "Acme Gold", .tier = SubscriptionTier::kEnterprise});
+  REQUIRE_FALSE(upgrade);
+  CHECK(upgrade.error().code() == StatusCode::kPermissionDenied);
+  CHECK(upgrade.error().message().rfind("tier:", 0) == 0);
+  Tenant now = Must(w.platform->GetTenant(w.root_p, w.acme.id));
+  CHECK(now.name == "Acme Dental");
+  CHECK(now.tier == SubscriptionTier::kFree);
+  // Sales may rename a demo tenant, but not re-tier it, and touch no real tenant.
+  CHECK(Must(w.platform->UpdateTenant(w.As("PLATFORM_SALES"), w.demo.id, {.name = "Demo 2"})).name ==
+        "Demo 2");
+  CHECK(w.platform->UpdateTenant(w.As("PLATFORM_SALES"), w.demo.id,
+                                 {.tier = SubscriptionTier::kBusiness})
+            .error().code() == StatusCode::kPermissionDenied);
+  CHECK(w.platform->UpdateTenant(w.As("PLATFORM_SALES"), w.acme.id, {.name = "Sold"})
+            .error().code() == StatusCode::kPermissionDenied);
+  for (const char* role : {"TENANT_MANAGER", "TENANT_STAFF", "CUSTOMER", "PLATFORM_SUPPORT"})
+    CHECK_MESSAGE(w.platform->UpdateTenant(w.As(role), w.acme.id, {.name = "Mine"})
+                          .error().code() == StatusCode::kPermissionDenied,
+                  role);
+  // Another tenant's owner does not learn that the tenant exists.
+  CHECK(w.platform->UpdateTenant(w.As("globex:TENANT_OWNER"), w.acme.id, {.name = "Taken"})
+            .error().code() == StatusCode::kNotFound);
+  CHECK(Must(w.platform->GetTenant(w.root_p, w.acme.id)).name == "Acme Dental");
+
+  Tenant gold = Must(w.platform->UpdateTenant(w.As("PLATFORM_MANAGER"), w.acme.id,
+                                               {.tier = SubscriptionTier::kEnterprise}));
+  CHECK(gold.tier == SubscriptionTier::kEnterprise);
+  CHECK(gold.name == "Acme Dental");
+  CHECK(Must(w.platform->GetTenant(w.root_p, w.acme.id)).tier == SubscriptionTier::kEnterprise);
+  auto tier_line = testing::ParseLine(w.security->Lines().back());
+  CHECK(tier_line.at("action").as_string() == "TENANT_UPDATED");
+  CHECK(tier_line.at("tier").as_string() == "enterprise");
+  CHECK_FALSE(tier_line.contains("name"));
+  // Setting what is already there writes nothing and audits nothing.
+  std::size_t before = w.security->Lines().size();
+  Must(w.platform->UpdateTenant(w.root_p, w.acme.id,
+                                {.name = "Acme Dental", .tier = SubscriptionTier::kEnterprise}));
+  CHECK(w.security->Lines().size() == before);
+}
+
+TEST_CASE("tenants: a bad update names the field and changes nothing") {
+  World w;
+  CheckInvalid(w.platform->UpdateTenant(w.root_p, w.acme.id, {}), "update");
+  CheckInvalid(w.platform->UpdateTenant(w.root_p, w.acme.id, {.name = ""}), "name");
+  CheckInvalid(w.platform->UpdateTenant(w.root_p, w.acme.id, {.name = std::string(201, 'x')}),
+               "name");
+  CheckInvalid(w.platform->UpdateTenant(w.root_p, w.acme.id,
+                                        {.name = std::string("\xff\xfe"),
+                                         .tier = SubscriptionTier::kBusiness}),
+               "name");
+  CHECK(w.platform->UpdateTenant(w.root_p, TenantId(999999), {.name = "Nobody"})
+            .error().code() == StatusCode::kNotFound);
+  Tenant now = Must(w.platform->GetTenant(w.root_p, w.acme.id));
+  CHECK(now.name == "Acme");
+  CHECK(now.tier == w.acme.tier);
+}
+
 TEST_CASE("platform options: the login throttle's bounds are checked at open") {
   World w;
   PlatformOptions o;

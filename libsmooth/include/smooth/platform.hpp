@@ -58,6 +58,14 @@ struct TenantSpec {
   bool is_demo = false;
 };
 
+/// What to change in Platform::UpdateTenant: each field given is set, the others are kept.
+/// The slug, time zone and demo flag are fixed at creation; status has its own calls
+/// (SuspendTenant, ReactivateTenant).
+struct TenantUpdate {
+  std::optional<std::string> name;
+  std::optional<SubscriptionTier> tier;
+};
+
 struct DomainSpec {
   std::string name;
   TenantId tenant;
@@ -166,6 +174,11 @@ class Platform {
 
   Result<Tenant> CreateTenant(const Principal& actor, const TenantSpec& spec);
   Result<Tenant> GetTenant(const Principal& actor, TenantId id);
+  /// Renames a tenant or changes its tier; needs tenant.update over it. The tier is what
+  /// the tenant pays for, so changing it needs tenant.update on the platform itself
+  /// (SUPERUSER, PLATFORM_MANAGER): an owner cannot upgrade its own tenant. Audited as
+  /// TENANT_UPDATED with the fields that changed.
+  Result<Tenant> UpdateTenant(const Principal& actor, TenantId id, const TenantUpdate& update);
   Result<Tenant> SuspendTenant(const Principal& actor, TenantId id, std::string_view reason);
   Result<Tenant> ReactivateTenant(const Principal& actor, TenantId id);
 

@@ -84,6 +84,10 @@ Target TargetForUser(const User& u, bool in_demo_tenant, std::optional<Role> rol
   return Target{.tenant = u.tenant, .owner = u.id, .is_temporary = in_demo_tenant, .role = role};
 }
 
+// The platform itself, as a target: what only platform roles hold an action over.
+const Target kPlatformItself{.tenant = std::nullopt, .owner = std::nullopt, .is_temporary = false,
+                             .role = {}};
+
 Target TargetForTenant(const Tenant& t) {
   return Target{.tenant = t.id, .owner = std::nullopt, .is_temporary = t.is_demo, .role = {}};
 }
@@ -528,11 +532,10 @@ struct Platform::Impl {
     return current;
   }
 
-  Result<Tenant> SetTenantStatus(const Principal& actor, TenantId id, TenantStatus status,
-                                 std::string_view reason) {
-    auto fresh = Refresh(actor);
-    if (!fresh) return fresh.error();
-    if (Hidden(*fresh, id)) return NotFound(fmt::format("tenant {} not found", id));
+  // Tenant `id` when `actor` may do `action` over it (the decision audited); not_found when
+  // it does not exist or belongs to another tenant than the actor's.
+  Result<Tenant> TenantAllowing(const FreshActor& actor, TenantId id, Action action) {
+    if (Hidden(actor, id)) return NotFound(fmt::format("tenant {} not found", id));
     Result<Tenant> t = NotFound("");
     {
       auto txn = Read();
@@ -540,8 +543,17 @@ struct Platform::Impl {
       t = (*txn)->GetTenant(id);
     }
     if (!t) return t;
-    Decision d = DecideAudited(*fresh, Action::kTenantSuspend, TargetForTenant(*t));
+    Decision d = DecideAudited(actor, action, TargetForTenant(*t));
     if (!d.allowed) return PermissionDenied(d.reason);
+    return t;
+  }
+
+  Result<Tenant> SetTenantStatus(const Principal& actor, TenantId id, TenantStatus status,
+                                 std::string_view reason) {
+    auto fresh = Refresh(actor);
+    if (!fresh) return fresh.error();
+    auto t = TenantAllowing(*fresh, id, Action::kTenantSuspend);
+    if (!t) return t;
     auto txn = Write();
     if (!txn) return txn.error();
     auto current = (*txn)->GetTenant(id);
@@ -824,19 +836,44 @@ Result<Tenant> Platform::CreateTenant(const Principal& actor, const TenantSpec& 
 Result<Tenant> Platform::GetTenant(const Principal& actor, TenantId id) {
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
-  if (Impl::Hidden(*fresh, id)) return NotFound(fmt::format("tenant {} not found", id));
-  Result<Tenant> t = NotFound("");
-  {
-    auto txn = impl_->Read();
-    if (!txn) return txn.error();
-    t = (*txn)->GetTenant(id);
-  }
-  if (!t) return t;
-  Decision d = impl_->DecideAudited(*fresh, Action::kTenantRead, TargetForTenant(*t));
-  if (!d.allowed) return PermissionDenied(d.reason);
-  return t;
+  return impl_->TenantAllowing(*fresh, id, Action::kTenantRead);
 }
 
+
+Result<Tenant> Platform::UpdateTenant(const Principal& actor, TenantId id,
+                                      const TenantUpdate& update) {
+  if (!update.name && !update.tier) return InvalidArgument("update: nothing to change");
+  if (update.name) SMOOTH_RETURN_IF_ERROR(internal::ValidateText(*update.name, "name", 200));
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  auto t = impl_->TenantAllowing(*fresh, id, Action::kTenantUpdate);
+  if (!t) return t;
+  if (update.tier) {
+    Decision platform = impl_->DecideAudited(*fresh, Action::kTenantUpdate, kPlatformItself);
+    if (!platform.allowed)
+      return PermissionDenied(
+          fmt::format("tier: only the platform may change a tenant's tier ({})", platform.reason));
+  }
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto current = (*txn)->GetTenant(id);
+  if (!current) return current;
+  std::vector<std::pair<std::string, AuditValue>> changed;
+  if (update.name && *update.name != current->name) {
+    current->name = *update.name;
+    changed.emplace_back("name", current->name);
+  }
+  if (update.tier && *update.tier != current->tier) {
+    current->tier = *update.tier;
+    changed.emplace_back("tier", std::string(TierName(current->tier)));
+  }
+  if (changed.empty()) return current;  // already so: nothing written, nothing audited
+  SMOOTH_RETURN_IF_ERROR((*txn)->UpdateTenant(*current));
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  changed.insert(changed.begin(), {{"tenant", current->slug}, {"by", fresh->user.email}});
+  impl_->Security("TENANT_UPDATED", std::move(changed));
+  return current;
+}
 
 Result<Tenant> Platform::SuspendTenant(const Principal& actor, TenantId id,
                                        std::string_view reason) {
@@ -935,9 +972,7 @@ Result<Domain> Platform::SetDomainVerification(const Principal& actor, DomainId 
   // tenant that could verify its own would take any name it liked. Only the platform
   // (domain.manage on the platform itself) records a successful check.
   if (dom->is_custom_domain && verification == DomainVerification::kVerified) {
-    Decision platform = impl_->DecideAudited(
-        *fresh, Action::kDomainManage,
-        Target{.tenant = std::nullopt, .owner = std::nullopt, .is_temporary = false, .role = {}});
+    Decision platform = impl_->DecideAudited(*fresh, Action::kDomainManage, kPlatformItself);
     if (!platform.allowed)
       return PermissionDenied(fmt::format(
           "verification: only the platform may verify a custom domain ({})", platform.reason));
