@@ -58,7 +58,7 @@ Result<TenantStatus> ParseTenantStatus(std::string_view name);
 /// A business hosted on the platform. `slug` doubles as its schema / file name.
 struct Tenant {
   TenantId id;
-  std::string slug;  // [a-z][a-z0-9_]{0,62}, unique case-insensitively
+  std::string slug;  // [a-z][a-z0-9_]{0,55}, unique case-insensitively
   std::string name;
   SubscriptionTier tier = SubscriptionTier::kFree;
   TenantStatus status = TenantStatus::kActive;

@@ -38,7 +38,9 @@ class AuditSink {
   virtual Status Append(const AuditRecord& record) = 0;
 };
 
-/// Keeps records in memory; for tests. Thread-safe.
+/// Keeps records in memory; for tests. Thread-safe. Like FileAuditSink, its Append refuses
+/// (invalid_argument, writing nothing) a record with a key containing "password", "token",
+/// "secret" or "hash" in any case, a key "timestamp" or "action", or a key given twice.
 class MemoryAuditSink final : public AuditSink {
  public:
   Status Append(const AuditRecord& record) override;
@@ -61,7 +63,8 @@ struct FileAuditSinkOptions {
 
 /// Appends JSON lines to a file opened O_APPEND, created with mode 0600 (an existing one
 /// is tightened to 0600). A symbolic link at `path` is refused. Each line is written with
-/// a single write(2) call. Thread-safe.
+/// a single write(2) call. Thread-safe. Append refuses the records MemoryAuditSink refuses.
+/// A failed open(2), write(2) or fsync(2) is unavailable.
 class FileAuditSink final : public AuditSink {
  public:
   static Result<std::unique_ptr<FileAuditSink>> Open(const std::string& path,

@@ -19,6 +19,7 @@ class StrongId {
   constexpr explicit StrongId(std::int64_t value) : value_(value) {}
 
   constexpr std::int64_t value() const { return value_; }
+  /// True for an id storage could have assigned (> 0); a default-constructed id is not.
   constexpr bool valid() const { return value_ > 0; }
 
   friend constexpr auto operator<=>(StrongId, StrongId) = default;

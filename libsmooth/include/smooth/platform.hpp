@@ -40,6 +40,7 @@ struct PlatformOptions {
   /// `<slug>.<base_domain>` reaches a tenant, `platform.<base_domain>` the platform.
   std::string base_domain = "lvh.me";
   PasswordCost password_cost = PasswordCost::Default();
+  /// The longest duration CreateGrant accepts; at least 1 minute.
   std::chrono::minutes max_grant_duration{8 * 60};
   /// Failed logins allowed per account within `login_throttle_window` before further
   /// attempts are refused (with the same generic message) until the window passes. The
@@ -98,12 +99,17 @@ struct HostMatch {
 ///     auto acme = (*platform)->CreateTenant(*me, {.slug = "acme", .name = "Acme"});
 class Platform {
  public:
+  /// Checks the options (invalid_argument naming the field: a missing storage or clock, a
+  /// bad base_domain, max_grant_duration or login_throttle_window under 1 minute,
+  /// login_max_failures under 1) and keeps them; everything else is in storage.
   static Result<std::unique_ptr<Platform>> Open(PlatformOptions options);
   ~Platform();
   Platform(const Platform&) = delete;
   Platform& operator=(const Platform&) = delete;
 
+  /// The options as Open kept them (base_domain normalized).
   const PlatformOptions& options() const;
+  /// Now by the platform's clock: what grant expiry and throttling are judged against.
   Instant Now() const;
 
   // --- Bootstrap and identity -----------------------------------------------------------
@@ -136,7 +142,8 @@ class Platform {
   Result<Principal> Authenticate(SessionId session);
 
   /// Ends a session and every masquerade started from it; for a masquerade session, ends
-  /// the masquerade (HIJACK_END) and leaves the original session alive.
+  /// the masquerade (HIJACK_END) and leaves the original session alive. not_found for an
+  /// unknown session; ok, doing nothing, for one already ended.
   Status Logout(SessionId session);
 
   // --- Authorization --------------------------------------------------------------------
@@ -213,7 +220,9 @@ class Platform {
   /// the masquerade table would still allow it (re-checked on every call).
   Result<Session> StartMasquerade(SessionId original, UserId target,
                                   std::string_view ip_address);
-  /// Ends a masquerade session and returns the original session.
+  /// Ends a masquerade session and returns the original session. not_found for an unknown
+  /// session, failed_precondition for one that is not a masquerade or has already ended;
+  /// unauthenticated (the masquerade still ended) when the original session has ended.
   Result<Session> StopMasquerade(SessionId masquerade);
 
   // --- Permission grants ----------------------------------------------------------------
@@ -224,6 +233,9 @@ class Platform {
   Result<Grant> CreateGrant(const Principal& grantor, UserId grantee, Action action,
                             std::string_view reason,
                             std::chrono::minutes duration = std::chrono::minutes(30));
+  /// Revokes one grant: the grantor may, or anyone who outranks the grantee and holds
+  /// grant.revoke over it. The reason is required (<= 500 characters); failed_precondition
+  /// when the grant is already revoked.
   Result<Grant> RevokeGrant(const Principal& actor, GrantId id, std::string_view reason);
   /// Revokes each listed grant that is active and the actor may revoke; returns the count.
   Result<int> RevokeGrants(const Principal& actor, const std::vector<GrantId>& ids,
@@ -231,6 +243,8 @@ class Platform {
   /// Revokes every active grant matching `filter` that the actor may revoke.
   Result<int> RevokeGrants(const Principal& actor, const GrantFilter& filter,
                            std::string_view reason);
+  /// The grants matching `filter` that the actor may read (grant.read over the grantee);
+  /// the others are left out, without an audit record.
   Result<std::vector<Grant>> ListGrants(const Principal& actor, const GrantFilter& filter);
 
  private:

@@ -50,7 +50,7 @@ struct Resource {
   ResourceId id;
   std::string name;
   ResourceKind kind = ResourceKind::kStaff;
-  int capacity = 1;       // maximum concurrent appointments, >= 1
+  int capacity = 1;       // maximum concurrent appointments, 1..10000
   std::string time_zone;  // IANA; defaults to the tenant's
   std::optional<UserId> user;  // a staff member's login
   bool is_active = true;

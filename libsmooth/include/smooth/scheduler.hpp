@@ -31,18 +31,20 @@ struct SchedulerOptions {
   int max_range_days = 62;
 };
 
-/// What to create with Scheduler::CreateResource.
+/// What to create with Scheduler::CreateResource. Defaults and limits of every spec:
+/// docs/scheduling.md, "Defaults and limits".
 struct ResourceSpec {
-  std::string name;
+  std::string name;  // 1..200 characters
   ResourceKind kind = ResourceKind::kStaff;
-  int capacity = 1;
+  int capacity = 1;  // 1..10000
   std::string time_zone;  // empty = the tenant's zone
   std::optional<UserId> user;
   WorkingHours hours;
 };
 
+/// What to create with Scheduler::CreateService.
 struct ServiceSpec {
-  std::string name;
+  std::string name;  // 1..200 characters
   Duration duration{std::chrono::minutes(30)};
   Duration buffer_before{0};
   Duration buffer_after{0};
@@ -50,15 +52,16 @@ struct ServiceSpec {
   Duration min_notice{0};
   Duration max_advance{std::chrono::hours(24 * 365)};
   std::int64_t price_minor = 0;
-  std::string currency = "USD";
-  std::vector<ResourceRequirement> requirements;
+  std::string currency = "USD";  // ISO 4217: three upper-case letters
+  std::vector<ResourceRequirement> requirements;  // at least one
 };
 
+/// What to create with Scheduler::CreateCustomer. Every customer starts kActive.
 struct CustomerSpec {
-  std::string name;
-  std::string email;
-  std::string phone;
-  std::optional<UserId> user;
+  std::string name;   // 1..200 characters
+  std::string email;  // optional; stored trimmed and in lower case
+  std::string phone;  // optional; at most 40 bytes
+  std::optional<UserId> user;  // a CUSTOMER user of the tenant
 };
 
 /// A booking (or hold) request.
@@ -70,9 +73,10 @@ struct BookingRequest {
   /// pick (see docs/scheduling.md for the policy). Empty = let the engine pick them all.
   std::vector<std::optional<ResourceId>> resources;
   AppointmentStatus status = AppointmentStatus::kConfirmed;  // pending or confirmed
-  std::string notes;
+  std::string notes;  // at most 10000 bytes
   /// A retried request with the same key returns the original appointment; the same key
-  /// with different content is a conflict.
+  /// with different content is a conflict. 1..200 bytes, unique per tenant. Book only:
+  /// PlaceHold and BookSeries refuse a key (a hold takes it at ConfirmHold).
   std::optional<std::string> idempotency_key;
   /// Book outside working hours (TENANT_OWNER, TENANT_MANAGER, SUPERUSER and
   /// PLATFORM_MANAGER only; audited). Capacity still holds.
@@ -103,7 +107,7 @@ struct AvailabilityQuery {
   ServiceId service;
   LocalDate from;  // first local date, in `time_zone`
   LocalDate to;    // last local date, inclusive; at most max_range_days days in all
-  std::string time_zone;
+  std::string time_zone;  // required: the IANA zone of the dates and of the slot grid
   /// Only consider these resources; empty = all of the service's.
   std::vector<ResourceId> resources;
 };
@@ -197,22 +201,28 @@ class Scheduler {
                                  Instant new_start,
                                  std::optional<std::int64_t> expected_version = std::nullopt);
 
-  /// Cancels; frees capacity at once.
+  /// Cancels; frees capacity at once. failed_precondition when already cancelled,
+  /// completed or no_show.
   Result<Appointment> Cancel(const Principal& actor, TenantId tenant, AppointmentId id);
 
-  /// Sets pending → confirmed, or marks completed / no_show. Cancelling goes through Cancel.
+  /// Sets pending → confirmed, or marks completed / no_show. Cancelling goes through Cancel
+  /// (kCancelled here is invalid_argument). failed_precondition for confirmed → pending and
+  /// for an appointment already cancelled, completed or no_show; the status it already has
+  /// returns it unchanged.
   Result<Appointment> SetStatus(const Principal& actor, TenantId tenant, AppointmentId id,
                                 AppointmentStatus status);
 
   Result<Appointment> GetAppointment(const Principal& actor, TenantId tenant, AppointmentId id);
-  /// The appointments overlapping [from, to) that the actor may see: all of them for
-  /// owners and managers, a staff member's own resources, a customer's own bookings.
+  /// The appointments of any status overlapping [from, to) (from < to), by start, that the
+  /// actor may see: all of them for owners and managers, a staff member's own resources, a
+  /// customer's own bookings.
   Result<std::vector<Appointment>> ListAppointments(const Principal& actor, TenantId tenant,
                                                     Instant from, Instant to);
 
   // --- Holds ---------------------------------------------------------------------------
 
-  /// A tentative booking that occupies capacity for `ttl` (default_hold_ttl).
+  /// A tentative booking that occupies capacity for `ttl` (default_hold_ttl; at most
+  /// max_hold_ttl), checked as Book checks. The request must carry no idempotency_key.
   Result<Hold> PlaceHold(const Principal& actor, TenantId tenant, const BookingRequest& request,
                          std::optional<Duration> ttl = std::nullopt);
   /// Frees a live hold at once. The user who placed it may, while it may still place it
@@ -254,6 +264,7 @@ class Scheduler {
   /// Calls `listener` for every committed change, in seq order per tenant, on the thread
   /// that made the change, after its locks are released. Returns a handle for Unsubscribe.
   std::uint64_t Subscribe(Listener listener);
+  /// Stops calling the listener that Subscribe returned `handle` for.
   void Unsubscribe(std::uint64_t handle);
 
  private:
