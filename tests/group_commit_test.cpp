@@ -455,5 +455,28 @@ TEST_CASE("a retry by idempotency key inside the batch waits for the booking to 
   CHECK(Must(f.scheduler->Book(f.w.owner, f.w.acme.id, request("again"))).id == again.id);
 }
 
+TEST_CASE("a listener that subscribes while a booking commits is told of it") {
+  FaultyWorld f;
+  std::vector<ScheduleEvent> seen;
+  std::atomic<bool> subscribed{false};
+  // The booking is planned with nobody listening; the listener arrives before it commits.
+  f.faults.before_commit = [&] {
+    if (!subscribed.exchange(true))
+      f.scheduler->Subscribe([&](const ScheduleEvent& e) { seen.push_back(e); });
+  };
+  Appointment booked = Must(f.Book(Mon(10), "first"));
+  f.faults.before_commit = nullptr;
+  REQUIRE(subscribed.load());
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].type == EventType::kCreated);
+  REQUIRE(seen[0].appointment.has_value());
+  CHECK(seen[0].appointment->id == booked.id);
+  // The numbering goes on from there, one per event.
+  Appointment next = Must(f.Book(Mon(11), "second"));
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1].appointment->id == next.id);
+  CHECK(seen[1].seq == seen[0].seq + 1);
+}
+
 }  // namespace
 }  // namespace smooth::testing

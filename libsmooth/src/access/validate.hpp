@@ -16,7 +16,7 @@ namespace smooth::internal {
 /// <= 254 chars. Returns the normalized email.
 Result<std::string> NormalizeEmail(std::string_view email, std::string_view field = "email");
 
-/// `[a-z][a-z0-9_]{0,62}`, not starting with `pg_`, not a reserved word (public,
+/// `[a-z][a-z0-9_]{0,55}` (`tenant_` and the slug fit PostgreSQL's 63-byte names), not starting with `pg_`, not a reserved word (public,
 /// platform, www, api, admin, and the other names in the .cpp). Upper case is an error,
 /// not silently lowered: the slug becomes a schema name.
 Status ValidateSlug(std::string_view slug, std::string_view field = "slug");

@@ -1629,7 +1629,7 @@ static Status CheckCustomerFields(Customer& c) {
     if (!email) return email.error();
     c.email = *email;
   }
-  if (c.phone.size() > 40) return InvalidArgument("phone: longer than 40 characters");
+  if (c.phone.size() > 40) return InvalidArgument("phone: longer than 40 bytes");
   return {};
 }
 
@@ -1730,8 +1730,9 @@ Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
             op.txn->InsertAppointment(impl_->NewAppointment(actor, *plan, request, op.seq));
         if (!created) return created;
         const Appointment& a = *created;
-        if (impl_->listener_count.load(std::memory_order_acquire) > 0)
-          op.events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
+        // Queued whether or not anyone listens now: Queue decides once the batch has
+        // committed, so a listener that subscribes meanwhile is told.
+        op.events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
         op.on_commit.push_back(
             [impl = impl_.get(), s = &st, id = a.id,
              p = Placement{plan->timing.Occupied(a.start), std::move(plan->resources)}]() mutable {

@@ -75,10 +75,11 @@ class SqliteDialect final : public sql::SqlDialect {
   }
 };
 
-// A slug that may become part of a file name: [a-z][a-z0-9_]{0,62}. Checked again here,
-// whatever the caller validated, because it is about to name a path.
+// A slug that may become part of a file name: [a-z][a-z0-9_]{0,55}, the limit every backend
+// keeps (PostgreSQL's schema names set it). Checked again here, whatever the caller
+// validated, because it is about to name a path.
 bool SafeSlug(std::string_view key) {
-  if (key.empty() || key.size() > 63 || key[0] < 'a' || key[0] > 'z') return false;
+  if (key.empty() || key.size() > 56 || key[0] < 'a' || key[0] > 'z') return false;
   for (char c : key)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
   return true;
@@ -330,7 +331,7 @@ class SqliteStorage final : public Storage {
   Result<Tenant> CreateTenant(Tenant tenant) override {
     std::string key = sql::SlugKey(tenant.slug);
     if (!SafeSlug(key))
-      return InvalidArgument("slug: must match [a-z][a-z0-9_]{0,62} to name a data file");
+      return InvalidArgument("slug: must match [a-z][a-z0-9_]{0,55} to name a data file");
     // The shared write transaction is held throughout: it serializes tenant creation
     // across threads and processes, and its rollback undoes the row on any failure.
     auto txn = BeginSharedImpl(TxnMode::kWrite);
