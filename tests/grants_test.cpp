@@ -112,6 +112,36 @@ TEST_CASE("a deactivated grantor's held Principal revokes nothing") {
   CHECK(Must(w.platform->ListGrants(w.root_p, {.only_active = true})).size() == 2);
 }
 
+// A listing of grants in several tenants shows each reader the grants it may read: all of
+// them to the platform's readers, its own tenant's to an owner, none to sales.
+TEST_CASE("a listing of grants across tenants shows each reader its own") {
+  World w;
+  User demo_owner = w.NewUser(Role::kTenantOwner, w.demo.id, "owner@demo1.test");
+  User demo_staff = w.NewUser(Role::kTenantStaff, w.demo.id, "staff@demo1.test");
+  Principal acme_owner = w.As("TENANT_OWNER");
+  Principal demo_p = Must(w.platform->ActAs(demo_owner.id));
+  // Interleaved, so that the listing alternates between the two tenants.
+  Grant a1 = Must(w.platform->CreateGrant(acme_owner, w.users.at("TENANT_STAFF").id,
+                                          Action::kCustomerManage, "cover"));
+  Grant d1 = Must(w.platform->CreateGrant(demo_p, demo_staff.id, Action::kCustomerManage, "demo"));
+  Grant a2 = Must(w.platform->CreateGrant(acme_owner, w.users.at("TENANT_STAFF").id,
+                                          Action::kServiceManage, "cover"));
+  Grant d2 = Must(w.platform->CreateGrant(demo_p, demo_staff.id, Action::kServiceManage, "demo"));
+  auto ids = [](const std::vector<Grant>& grants) {
+    std::vector<GrantId> out;
+    for (const Grant& g : grants) out.push_back(g.id);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const std::vector<GrantId> all{a1.id, d1.id, a2.id, d2.id};
+  CHECK(ids(Must(w.platform->ListGrants(w.root_p, {}))) == all);
+  CHECK(ids(Must(w.platform->ListGrants(w.As("PLATFORM_SUPPORT"), {}))) == all);
+  CHECK(ids(Must(w.platform->ListGrants(acme_owner, {}))) == std::vector<GrantId>{a1.id, a2.id});
+  CHECK(ids(Must(w.platform->ListGrants(demo_p, {}))) == std::vector<GrantId>{d1.id, d2.id});
+  // grant.read is not among sales' rights, demo tenant or not.
+  CHECK(Must(w.platform->ListGrants(w.As("PLATFORM_SALES"), {})).empty());
+}
+
 TEST_CASE("grant creation rules: reason, duration, rank, the grantor's own scope, no self-grants") {
   World w;
   Principal owner = w.As("TENANT_OWNER");

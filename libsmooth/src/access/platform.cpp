@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <tuple>
@@ -502,9 +503,19 @@ struct Platform::Impl {
     return t && t->is_demo;
   }
   // A grant as the object of grant.read and grant.revoke: its grantee, in its tenant.
-  static smooth::Target GrantTarget(SharedTransaction& txn, const Grant& g) {
-    return smooth::Target{.tenant = g.tenant, .owner = g.grantee,
-                          .is_temporary = IsDemoTenant(txn, g.tenant), .role = {}};
+  // `demo`, when given, keeps the tenants' demo flags read so far.
+  static smooth::Target GrantTarget(SharedTransaction& txn, const Grant& g,
+                                    std::map<TenantId, bool>* demo = nullptr) {
+    bool in_demo = false;
+    if (g.tenant && demo != nullptr) {
+      auto [it, unread] = demo->try_emplace(*g.tenant, false);
+      if (unread) it->second = IsDemoTenant(txn, g.tenant);
+      in_demo = it->second;
+    } else {
+      in_demo = IsDemoTenant(txn, g.tenant);
+    }
+    return smooth::Target{.tenant = g.tenant, .owner = g.grantee, .is_temporary = in_demo,
+                          .role = {}};
   }
 
   // A user the actor may know of: not_found for missing users and for another tenant's.
@@ -1305,7 +1316,8 @@ Result<std::vector<Grant>> Platform::ListGrants(const Principal& actor, const Gr
     if (!txn) return txn.error();
     all = (*txn)->ListGrants(filter, Now());
     if (!all) return all;
-    for (const Grant& g : *all) targets.push_back(Impl::GrantTarget(**txn, g));
+    std::map<TenantId, bool> demo;  // a listing's grants are of few tenants
+    for (const Grant& g : *all) targets.push_back(Impl::GrantTarget(**txn, g, &demo));
   }
   std::vector<Grant> visible;
   for (std::size_t i = 0; i < all->size(); ++i) {
