@@ -475,6 +475,150 @@ TEST_CASE("login: per host, one generic message, throttled per account, audited"
 // an attacker spreading attempts across processes gets no more of them.
 // SECURITY.md 5 and 7: a session's token is its only secret: 256 random bits, stored only
 // as a hash, bound to its user and tenant (its hosts), dead the moment the session ends.
+TEST_CASE("passwords: a user changes its own with the current one, and every session ends") {
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  const HostMatch host = w.HostOf(staff);
+  Session first = w.LoginAs(staff);
+  Session second = w.LoginAs(staff);
+  Principal me = Must(w.platform->Authenticate(first.id));
+  const std::string fresh_password = "a brand new passphrase";
+  w.clock.Advance(1s);
+  w.security->Clear();
+
+  // A wrong current password, or a bad new one, changes nothing.
+  auto wrong = w.platform->ChangePassword(me, "not the password", fresh_password);
+  CHECK(wrong.code() == StatusCode::kPermissionDenied);
+  CHECK(wrong.message() == "current_password: does not match");
+  CheckInvalid(w.platform->ChangePassword(me, World::kPassword, "short"), "new_password");
+  CheckInvalid(w.platform->ChangePassword(me, World::kPassword, std::string(1025, 'x')),
+               "new_password");
+  CHECK(w.platform->Authenticate(second.token, host));
+  REQUIRE(w.security->Lines().size() == 1);
+  auto failed = testing::ParseLine(w.security->Lines().at(0));
+  CHECK(failed.at("action").as_string() == "PASSWORD_CHANGE_FAILED");
+  CHECK(failed.at("user_email").as_string() == staff.email);
+
+  Must(w.platform->ChangePassword(me, World::kPassword, fresh_password));
+  auto changed = testing::ParseLine(w.security->Lines().back());
+  CHECK(changed.at("action").as_string() == "PASSWORD_CHANGED");
+  CHECK(changed.at("user_email").as_string() == staff.email);
+  // Every session made with the old password has ended: this one, the other, by id and by
+  // token, and the Principal held from it.
+  for (const Session& s : {first, second}) {
+    auto by_id = w.platform->Authenticate(s.id);
+    REQUIRE_FALSE(by_id);
+    CHECK(by_id.error().code() == StatusCode::kUnauthenticated);
+    CHECK(by_id.error().message() == "the session ended when the password changed");
+    CHECK(w.platform->Authenticate(s.token, host).error().code() == StatusCode::kUnauthenticated);
+  }
+  CHECK(w.platform->GetUser(me, staff.id).error().code() == StatusCode::kUnauthenticated);
+  // The old password no longer logs in; the new one does, even in the same microsecond.
+  CHECK(w.platform->Login(host, staff.email, World::kPassword, "::1").error().code() ==
+        StatusCode::kUnauthenticated);
+  Session again = Must(w.platform->Login(host, staff.email, fresh_password, "::1"));
+  Principal back = Must(w.platform->Authenticate(again.token, host));
+  CHECK(back.user.id == staff.id);
+  // Neither password nor hash reaches the log.
+  const std::string stored = Must(Must(w.storage->BeginShared(TxnMode::kRead))->GetUser(staff.id))
+                                 .password_hash;
+  for (const std::string& line : w.security->Lines()) {
+    CHECK(line.find(fresh_password) == std::string::npos);
+    CHECK(line.find(World::kPassword) == std::string::npos);
+    CHECK(line.find(stored) == std::string::npos);
+  }
+}
+
+TEST_CASE("passwords: guessing the current one is throttled with the account's logins") {
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  Principal me = Must(w.platform->Authenticate(w.LoginAs(staff).id));
+  for (int i = 0; i < 5; ++i)
+    CHECK(w.platform->ChangePassword(me, "guess number " + std::to_string(i), "new passphrase 1")
+              .code() == StatusCode::kPermissionDenied);
+  // The right one is now refused too, and so is a login with it: one count for the account.
+  CHECK(w.platform->ChangePassword(me, World::kPassword, "new passphrase 1").code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.platform->Login(w.HostOf(staff), staff.email, World::kPassword, "::1")
+            .error().code() == StatusCode::kUnauthenticated);
+  // Once the window has passed, the password was never changed: the old one works.
+  w.clock.Advance(16min);
+  CHECK(w.platform->Login(w.HostOf(staff), staff.email, World::kPassword, "::1"));
+}
+
+TEST_CASE("passwords: a masquerade changes and sets none") {
+  World w;
+  Session owner = w.LoginAs(w.users.at("TENANT_OWNER"));
+  const User& staff = w.users.at("TENANT_STAFF");
+  Session m = Must(w.platform->StartMasquerade(owner.id, staff.id, "::1"));
+  Principal as_staff = Must(w.platform->Authenticate(m.id));
+  CHECK(w.platform->ChangePassword(as_staff, World::kPassword, "taken over 123").code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.platform->SetPassword(as_staff, w.users.at("CUSTOMER").id, "taken over 123").code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.platform->Login(w.HostOf(staff), staff.email, World::kPassword, "::1"));
+}
+
+TEST_CASE("passwords: set by an administrator above the user; the user's sessions end") {
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  Session before = w.LoginAs(staff);
+  w.clock.Advance(1s);
+  w.security->Clear();
+  Principal owner = w.As("TENANT_OWNER");
+  Must(w.platform->SetPassword(owner, staff.id, "reset by the owner"));
+  auto line = testing::ParseLine(w.security->Lines().back());
+  CHECK(line.at("action").as_string() == "PASSWORD_SET");
+  CHECK(line.at("user_email").as_string() == staff.email);
+  CHECK(line.at("by").as_string() == "tenant_owner@acme.test");
+  CHECK(w.platform->Authenticate(before.id).error().code() == StatusCode::kUnauthenticated);
+  CHECK(w.platform->Login(w.HostOf(staff), staff.email, "reset by the owner", "::1"));
+
+  // Only over users ranked below, in the actor's reach; never one's own this way.
+  const UserId owner_id = w.users.at("TENANT_OWNER").id;
+  CHECK(w.platform->SetPassword(w.As("TENANT_MANAGER"), owner_id, "a takeover 123").code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.platform->SetPassword(w.As("TENANT_STAFF"), w.users.at("CUSTOMER").id,
+                                "a takeover 123").code() == StatusCode::kPermissionDenied);
+  CHECK(w.platform->SetPassword(w.As("globex:TENANT_OWNER"), staff.id, "a takeover 123").code() ==
+        StatusCode::kNotFound);
+  CHECK(w.platform->SetPassword(owner, owner_id, "a takeover 123").code() ==
+        StatusCode::kPermissionDenied);
+  CheckInvalid(w.platform->SetPassword(owner, staff.id, "short"), "new_password");
+  CHECK(w.platform->Login(w.HostOf(w.users.at("TENANT_OWNER")), "tenant_owner@acme.test",
+                          World::kPassword, "::1"));
+  CHECK(w.platform->Login(w.HostOf(staff), staff.email, "reset by the owner", "::1"));
+  Must(w.platform->SetPassword(w.root_p, owner_id, "reset by the root"));
+  CHECK(w.platform->Login(w.HostOf(w.users.at("TENANT_OWNER")), "tenant_owner@acme.test",
+                          "reset by the root", "::1"));
+}
+
+TEST_CASE("login stores a new hash when the platform's password cost has changed") {
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  auto stored = [&] {
+    return Must(Must(w.storage->BeginShared(TxnMode::kRead))->GetUser(staff.id)).password_hash;
+  };
+  const std::string old_hash = stored();
+  CHECK(old_hash.find("$m=8,t=1,") != std::string::npos);
+  PlatformOptions o = w.platform->options();
+  o.password_cost = PasswordCost{.ops_limit = 2, .mem_limit_bytes = 16 * 1024};
+  auto costlier = Must(Platform::Open(o));
+  // A failed login changes nothing.
+  CHECK_FALSE(costlier->Login(w.HostOf(staff), staff.email, "not the password", "::1"));
+  CHECK(stored() == old_hash);
+  Must(costlier->Login(w.HostOf(staff), staff.email, World::kPassword, "::1"));
+  const std::string new_hash = stored();
+  CHECK(new_hash != old_hash);
+  CHECK(new_hash.find("$m=16,t=2,") != std::string::npos);
+  // Same password, same sessions: the old platform still logs the user in, and an earlier
+  // session is not ended by a new hash.
+  Session s = Must(w.platform->Login(w.HostOf(staff), staff.email, World::kPassword, "::1"));
+  CHECK(w.platform->Authenticate(s.id));
+  CHECK(Must(costlier->Login(w.HostOf(staff), staff.email, World::kPassword, "::1")).id.valid());
+  CHECK(w.platform->Authenticate(s.id));
+}
+
 TEST_CASE("sessions: the bearer token, stored as a hash, works only on its own hosts") {
   World w;
   const User& owner = w.users.at("TENANT_OWNER");

@@ -95,6 +95,9 @@ struct User {
   bool is_temporary = false;  // demo accounts
   std::string password_hash;  // argon2id encoded string; never logged
   Instant created_at{};
+  // When the password was last changed (ChangePassword, SetPassword): the user's sessions
+  // made before then no longer work. Unset for a password never changed.
+  std::optional<Instant> password_changed_at;
 };
 
 // ---------------------------------------------------------------------------------------

@@ -211,6 +211,19 @@ class Platform {
   Result<User> GetUser(const Principal& actor, UserId id, std::vector<AuditRecord>& held);
   Result<User> ChangeRole(const Principal& actor, UserId id, Role new_role);
   Result<User> DeactivateUser(const Principal& actor, UserId id);
+  /// The actor changes its own password, giving the current one. Every session of the
+  /// user ends, this one included: log in again with the new password. A wrong current
+  /// password is permission_denied ("current_password: does not match") and counts as a
+  /// failed login of the account (so guessing is throttled as login is); a masquerade may
+  /// not. `new_password`: 8 to 1024 bytes. Audited PASSWORD_CHANGED, or
+  /// PASSWORD_CHANGE_FAILED.
+  Status ChangePassword(const Principal& actor, std::string_view current_password,
+                        std::string_view new_password);
+  /// Sets another user's password (an administrator's reset): needs user.update over the
+  /// user, who must rank below the actor, as for ChangeRole. The user's sessions end. Not
+  /// for one's own password (ChangePassword), nor during a masquerade. Audited
+  /// PASSWORD_SET.
+  Status SetPassword(const Principal& actor, UserId id, std::string_view new_password);
 
   // --- Masquerading ---------------------------------------------------------------------
 

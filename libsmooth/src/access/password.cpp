@@ -65,6 +65,14 @@ bool VerifyPassword(std::string_view encoded_hash, std::string_view password) {
   return crypto_pwhash_str_verify(terminated.c_str(), password.data(), password.size()) == 0;
 }
 
+bool NeedsRehash(std::string_view encoded_hash, const PasswordCost& cost) {
+  if (encoded_hash.empty() || encoded_hash.size() >= crypto_pwhash_STRBYTES) return true;
+  const std::string terminated(encoded_hash);
+  // 1 for other parameters, -1 for a string that is not an argon2id hash.
+  return crypto_pwhash_str_needs_rehash(terminated.c_str(), cost.ops_limit,
+                                        cost.mem_limit_bytes) != 0;
+}
+
 const std::string& DummyHash(const PasswordCost& cost) {
   static std::mutex mu;
   // Guarded by mu. std::map, because references to its values must stay valid as it grows.

@@ -17,6 +17,10 @@ Result<std::string> HashPassword(std::string_view password, const PasswordCost& 
 /// Constant-time verification (crypto_pwhash_str_verify). False for a malformed hash.
 bool VerifyPassword(std::string_view encoded_hash, std::string_view password);
 
+/// Whether `encoded_hash` was made with other parameters than `cost` (or is not an argon2id
+/// hash at all): login then stores a new hash of the password it has just verified.
+bool NeedsRehash(std::string_view encoded_hash, const PasswordCost& cost);
+
 /// A hash of a random password at `cost`, computed once per cost: login verifies
 /// against it for unknown users so their timing matches known ones.
 const std::string& DummyHash(const PasswordCost& cost);

@@ -187,12 +187,16 @@ struct Platform::Impl {
   };
 
   Result<FreshActor> Refresh(SharedTransaction& txn, const Principal& p) {
+    // The session the person behind the actor logged in with: the original of a masquerade.
+    std::optional<Session> login;
     if (p.session) {
       auto s = txn.GetSession(p.session->id);
       if (!s || s->IsEnded()) return Unauthenticated("the session has ended");
+      login = *s;
       if (s->original) {
         auto o = txn.GetSession(*s->original);
         if (!o || o->IsEnded()) return Unauthenticated("the original session has ended");
+        login = *o;
       }
     }
     auto user = txn.GetUser(p.user.id);
@@ -203,6 +207,12 @@ struct Platform::Impl {
       if (!o || !o->is_active) return Unauthenticated("the original user is inactive");
       a.original = *o;
     }
+    // Changing a password ends the sessions logged in with the old one (at the same
+    // microsecond too: a login that instant is refused rather than an old session kept).
+    const User& person = a.original ? *a.original : a.user;
+    if (login && login->user == person.id && person.password_changed_at &&
+        login->created_at <= *person.password_changed_at)
+      return Unauthenticated("the session ended when the password changed");
     if (user->tenant) {
       auto t = txn.GetTenant(*user->tenant);
       if (!t) return Unauthenticated("the user's tenant no longer exists");
@@ -368,6 +378,11 @@ struct Platform::Impl {
   // Counts an attempt on `key` as a failure until it succeeds (a success clears the
   // account's failures). False, recording nothing, when the account has had its allowed
   // failures within the window.
+  // The account a login attempt is counted against: a user is known by tenant and email.
+  static std::string LoginKey(std::optional<TenantId> tenant, std::string_view email) {
+    return fmt::format("{}/{}", tenant ? tenant->value() : 0, email);
+  }
+
   Result<bool> ReserveAttempt(const std::string& key) {
     auto txn = Write();
     if (!txn) return txn.error();
@@ -692,7 +707,7 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
     (void)internal::VerifyPassword(internal::DummyHash(impl_->opt.password_cost), password);
     return fail("", "malformed email");
   }
-  const std::string key = fmt::format("{}/{}", tenant ? tenant->value() : 0, *normalized);
+  const std::string key = Impl::LoginKey(tenant, *normalized);
 
   // From here on the attempt counts as a failure, unless it logs in.
   auto reserved = impl_->ReserveAttempt(key);
@@ -730,12 +745,33 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
   if (user_tenant && user_tenant->status == TenantStatus::kSuspended)
     return fail(*normalized, "tenant suspended");
 
+  // A hash made at another cost than the platform's now is replaced while the password is
+  // at hand (hashed before the write transaction: argon2id takes a while).
+  std::optional<std::string> rehashed;
+  if (internal::NeedsRehash(user->password_hash, impl_->opt.password_cost)) {
+    auto hash = internal::HashPassword(password, impl_->opt.password_cost);
+    if (hash) rehashed = std::move(*hash);  // else keep the old one: the login stands
+  }
+
   Session s{.id = {}, .session_key = RandomKey(), .user = user->id, .tenant = user->tenant,
             .original = std::nullopt, .ip_address = std::string(ip_address),
             .created_at = Now(), .ended_at = std::nullopt};
+  // A session works only if made after the last password change (Refresh): one made in the
+  // very microsecond of the change is dated just after it.
+  if (user->password_changed_at && s.created_at <= *user->password_changed_at)
+    s.created_at = *user->password_changed_at + std::chrono::microseconds(1);
   auto txn = impl_->Write();
   if (!txn) return txn.error();
   SMOOTH_RETURN_IF_ERROR((*txn)->ClearLoginFailures(key));
+  if (rehashed) {
+    auto current = (*txn)->GetUser(user->id);
+    if (!current) return current.error();
+    // Only the hash this login verified is replaced, not one changed meanwhile.
+    if (current->password_hash == user->password_hash) {
+      current->password_hash = std::move(*rehashed);
+      SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
+    }
+  }
   auto created = impl_->InsertSession(**txn, std::move(s));
   if (!created) return created;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
@@ -1129,6 +1165,67 @@ Result<User> Platform::DeactivateUser(const Principal& actor, UserId id) {
   if (!updated) return updated;
   impl_->Security("USER_DEACTIVATED", {{"user_email", updated->email}, {"by", fresh->user.email}});
   return updated;
+}
+
+Status Platform::ChangePassword(const Principal& actor, std::string_view current_password,
+                                std::string_view new_password) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  if (fresh->original)
+    return PermissionDenied("a masquerade may not change the password of the user it acts as");
+  const User& me = fresh->user;
+  if (!me.is_active) return Unauthenticated("the user is inactive");
+  SMOOTH_RETURN_IF_ERROR(internal::ValidatePassword(new_password, "new_password"));
+  // Guessing the current password here counts against the account, as a login does.
+  const std::string key = Impl::LoginKey(me.tenant, me.email);
+  auto reserved = impl_->ReserveAttempt(key);
+  if (!reserved) return reserved.error();
+  auto wrong = [&](std::string reason) {
+    impl_->Security("PASSWORD_CHANGE_FAILED", {{"user_email", me.email}, {"reason", reason}});
+    return PermissionDenied("current_password: does not match");
+  };
+  if (!*reserved) return wrong("too many failed attempts");
+  if (!internal::ValidatePassword(current_password).ok() ||
+      !internal::VerifyPassword(me.password_hash, current_password))
+    return wrong("wrong password");
+  auto hash = internal::HashPassword(new_password, impl_->opt.password_cost);
+  if (!hash) return hash.error();
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  SMOOTH_RETURN_IF_ERROR((*txn)->ClearLoginFailures(key));
+  auto current = (*txn)->GetUser(me.id);
+  if (!current) return current.error();
+  if (current->password_hash != me.password_hash)
+    return Aborted("the password changed meanwhile; try again");
+  current->password_hash = std::move(*hash);
+  current->password_changed_at = Now();
+  SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->Security("PASSWORD_CHANGED", {{"user_email", me.email}});
+  return {};
+}
+
+Status Platform::SetPassword(const Principal& actor, UserId id, std::string_view new_password) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidatePassword(new_password, "new_password"));
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  if (fresh->original)
+    return PermissionDenied("a masquerade may not set passwords");
+  auto u = impl_->VisibleUser(*fresh, id);
+  if (!u) return u.error();
+  if (u->user.id == fresh->user.id)
+    return PermissionDenied("use ChangePassword for your own password");
+  Decision d = impl_->DecideAudited(*fresh, Action::kUserUpdate, u->Target(u->user.role));
+  if (!d.allowed) return PermissionDenied(d.reason);
+  auto hash = internal::HashPassword(new_password, impl_->opt.password_cost);
+  if (!hash) return hash.error();
+  auto updated = impl_->UpdateUserRow(id, [&](User& row) {
+    row.password_hash = std::move(*hash);
+    row.password_changed_at = Now();
+  });
+  if (!updated) return updated.error();
+  impl_->Security("PASSWORD_SET", {{"user_email", updated->email}, {"by", fresh->user.email}});
+  return {};
 }
 
 // --- Masquerading ------------------------------------------------------------------------

@@ -157,6 +157,12 @@ std::span<const sql::Migration> SharedMigrations() {
            "ALTER TABLE sessions ADD COLUMN token_hash TEXT",
            "CREATE UNIQUE INDEX sessions_by_token_hash ON sessions (token_hash)",
        }},
+      {7,
+       "password_changed_at",
+       {
+           // When a user's password last changed: its sessions from before stop working.
+           "ALTER TABLE users ADD COLUMN password_changed_at BIGINT",
+       }},
   };
   return kMigrations;
 }

@@ -68,14 +68,16 @@ struct UserRow {
   static constexpr std::string_view kTable = "users";
   static constexpr std::string_view kColumns =
       "email, tenant_key, tenant, display_name, role, is_active, is_temporary, "
-      "password_hash, created_at, id";
+      "password_hash, created_at, password_changed_at, id";
   std::string email;
   long long tenant_key = 0;  // the tenant id, or 0 for platform users: UNIQUE(tenant_key, email)
   Nullable<long long> tenant;
   std::string display_name, role;
   long long is_active = 0, is_temporary = 0;
   std::string password_hash;
-  long long created_at = 0, id = 0;
+  long long created_at = 0;
+  Nullable<long long> password_changed_at;
+  long long id = 0;
   template <typename F>
   void Columns(F f) {
     f(email);
@@ -87,6 +89,7 @@ struct UserRow {
     f(is_temporary);
     f(password_hash);
     f(created_at);
+    f(password_changed_at);
     f(id);
   }
 };
