@@ -1368,6 +1368,31 @@ TEST_CASE("list appointments: those overlapping the half-open window [from, to)"
   CHECK(list(Mon(0), Tue(0)) == w.AllIds());
 }
 
+TEST_CASE("customers: listed by id, all to the tenant's staff, its own to a customer") {
+  Shop w;
+  Customer third = w.AddCustomer("Third");
+  auto ids = [](const std::vector<Customer>& list) {
+    std::vector<CustomerId> out;
+    for (const Customer& c : list) out.push_back(c.id);
+    return out;
+  };
+  std::vector<CustomerId> all{w.pat.id, w.me.id, third.id};
+  std::sort(all.begin(), all.end());
+  for (const char* role : {"TENANT_OWNER", "TENANT_MANAGER", "TENANT_STAFF", "PLATFORM_SUPPORT"})
+    CHECK_MESSAGE(ids(Must(w.scheduler->ListCustomers(w.As(role), w.acme.id))) == all, role);
+  auto mine = Must(w.scheduler->ListCustomers(w.As("CUSTOMER"), w.acme.id));
+  REQUIRE(mine.size() == 1);
+  CHECK(mine[0].id == w.me.id);
+  CHECK(mine[0].name == w.me.name);
+  // A customer with no record of its own sees none; another tenant's users see no tenant.
+  User stranger = w.NewUser(Role::kCustomer, w.acme.id, "stranger@acme.test");
+  CHECK(Must(w.scheduler->ListCustomers(Must(w.platform->ActAs(stranger.id)), w.acme.id)).empty());
+  CHECK_CODE(w.scheduler->ListCustomers(w.As("globex:TENANT_OWNER"), w.acme.id),
+             StatusCode::kNotFound);
+  CHECK_CODE(w.scheduler->ListCustomers(w.As("PLATFORM_SALES"), w.acme.id),
+             StatusCode::kPermissionDenied);
+}
+
 TEST_CASE("customers book only for themselves and see only their own appointments") {
   Shop w;
   Principal customer = w.As("CUSTOMER");

@@ -184,6 +184,10 @@ class Scheduler {
   /// whole tenant (owner, manager), so a customer never unblocks itself.
   Result<Customer> UpdateCustomer(const Principal& actor, TenantId tenant, const Customer& customer);
   Result<Customer> GetCustomer(const Principal& actor, TenantId tenant, CustomerId id);
+  /// The tenant's customers the actor may read, by id: all of them with customer.read over
+  /// the tenant (staff, managers, owners, platform readers), a CUSTOMER's own record only;
+  /// permission_denied for an actor who may read none.
+  Result<std::vector<Customer>> ListCustomers(const Principal& actor, TenantId tenant);
 
   // --- Appointments --------------------------------------------------------------------
 

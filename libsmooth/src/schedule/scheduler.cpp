@@ -1712,6 +1712,29 @@ Result<Customer> Scheduler::GetCustomer(const Principal& actor, TenantId tenant,
   return c;
 }
 
+Result<std::vector<Customer>> Scheduler::ListCustomers(const Principal& actor, TenantId tenant) {
+  auto t = impl_->TenantFor(actor, tenant);
+  if (!t) return t.error();
+  std::vector<Customer> all;
+  {
+    auto op = impl_->BeginRead(*t);
+    if (!op) return op.error();
+    for (const auto& [id, c] : op->st->customers) all.push_back(c);
+  }
+  std::sort(all.begin(), all.end(), [](const Customer& a, const Customer& b) { return a.id < b.id; });
+  if (impl_->platform.Evaluate(actor, Action::kCustomerRead, Impl::TargetIn(*t)).allowed)
+    return all;
+  std::vector<Customer> visible;
+  for (Customer& c : all)
+    if (c.user && impl_->platform.Evaluate(actor, Action::kCustomerRead, Impl::TargetIn(*t, c.user))
+                      .allowed)
+      visible.push_back(std::move(c));
+  if (visible.empty() && !impl_->platform.Evaluate(actor, Action::kCustomerRead,
+                                                   Impl::TargetIn(*t, actor.user.id)).allowed)
+    return PermissionDenied(fmt::format("{} may not read customers", RoleName(actor.user.role)));
+  return visible;
+}
+
 // --- Appointments ------------------------------------------------------------------------
 
 Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
