@@ -173,6 +173,62 @@ TEST_CASE("tenants: a bad update names the field and changes nothing") {
   CHECK(now.tier == w.acme.tier);
 }
 
+TEST_CASE("listings: tenants, domains and users, each reader seeing what it may read") {
+  World w;
+  auto tenant_ids = [](const std::vector<Tenant>& list) {
+    std::vector<TenantId> out;
+    for (const Tenant& t : list) out.push_back(t.id);
+    return out;
+  };
+  const std::vector<TenantId> every{w.acme.id, w.globex.id, w.demo.id};
+  CHECK(tenant_ids(Must(w.platform->ListTenants(w.root_p))) == every);
+  CHECK(tenant_ids(Must(w.platform->ListTenants(w.As("PLATFORM_SUPPORT")))) == every);
+  CHECK(tenant_ids(Must(w.platform->ListTenants(w.As("PLATFORM_SALES")))) ==
+        std::vector<TenantId>{w.demo.id});
+  for (const char* role : {"TENANT_OWNER", "CUSTOMER"})
+    CHECK_MESSAGE(tenant_ids(Must(w.platform->ListTenants(w.As(role)))) ==
+                      std::vector<TenantId>{w.acme.id},
+                  role);
+
+  Domain custom = Must(w.platform->AddDomain(
+      w.root_p, {.name = "book.acme-dental.example", .tenant = w.acme.id, .is_custom_domain = true}));
+  auto domains = Must(w.platform->ListDomains(w.As("TENANT_OWNER"), w.acme.id));
+  CHECK(std::any_of(domains.begin(), domains.end(),
+                    [&](const Domain& d) { return d.id == custom.id && d.tenant == w.acme.id; }));
+  CHECK(std::all_of(domains.begin(), domains.end(),
+                    [&](const Domain& d) { return d.tenant == w.acme.id; }));
+  CHECK(w.platform->ListDomains(w.As("globex:TENANT_OWNER"), w.acme.id).error().code() ==
+        StatusCode::kNotFound);
+  CHECK(Must(w.platform->ListDomains(w.As("globex:TENANT_OWNER"), w.globex.id)).empty());
+
+  auto user_ids = [](const std::vector<User>& list) {
+    std::vector<UserId> out;
+    for (const User& u : list) out.push_back(u.id);
+    return out;
+  };
+  std::vector<UserId> acme_users;
+  for (const char* role : {"TENANT_OWNER", "TENANT_MANAGER", "TENANT_STAFF", "CUSTOMER"})
+    acme_users.push_back(w.users.at(role).id);
+  std::sort(acme_users.begin(), acme_users.end());
+  CHECK(user_ids(Must(w.platform->ListUsers(w.root_p, w.acme.id))) == acme_users);
+  CHECK(user_ids(Must(w.platform->ListUsers(w.As("TENANT_STAFF"), w.acme.id))) == acme_users);
+  CHECK(user_ids(Must(w.platform->ListUsers(w.As("CUSTOMER"), w.acme.id))) ==
+        std::vector<UserId>{w.users.at("CUSTOMER").id});
+  CHECK(w.platform->ListUsers(w.As("globex:TENANT_OWNER"), w.acme.id).error().code() ==
+        StatusCode::kNotFound);
+  std::vector<UserId> platform_users;
+  for (const char* role : {"SUPERUSER", "PLATFORM_MANAGER", "PLATFORM_SALES", "PLATFORM_SUPPORT"})
+    platform_users.push_back(w.users.at(role).id);
+  std::sort(platform_users.begin(), platform_users.end());
+  CHECK(user_ids(Must(w.platform->ListUsers(w.root_p, std::nullopt))) == platform_users);
+  CHECK(Must(w.platform->ListUsers(w.As("TENANT_OWNER"), std::nullopt)).empty());
+  // Sales read the users of demo tenants only.
+  CHECK(Must(w.platform->ListUsers(w.As("PLATFORM_SALES"), w.acme.id)).empty());
+  User demo_user = w.NewUser(Role::kTenantStaff, w.demo.id, "staff@demo1.test");
+  CHECK(user_ids(Must(w.platform->ListUsers(w.As("PLATFORM_SALES"), w.demo.id))) ==
+        std::vector<UserId>{demo_user.id});
+}
+
 TEST_CASE("platform options: the login throttle's bounds are checked at open") {
   World w;
   PlatformOptions o;

@@ -181,6 +181,12 @@ class Platform {
 
   Result<Tenant> CreateTenant(const Principal& actor, const TenantSpec& spec);
   Result<Tenant> GetTenant(const Principal& actor, TenantId id);
+  /// The tenants the actor may read (tenant.read), by id: every tenant for SUPERUSER,
+  /// PLATFORM_MANAGER and PLATFORM_SUPPORT, demo tenants for PLATFORM_SALES, its own for
+  /// a tenant user.
+  Result<std::vector<Tenant>> ListTenants(const Principal& actor);
+  /// A tenant's domains, by id; needs tenant.read over it (not_found for another tenant's).
+  Result<std::vector<Domain>> ListDomains(const Principal& actor, TenantId tenant);
   /// Renames a tenant or changes its tier; needs tenant.update over it. The tier is what
   /// the tenant pays for, so changing it needs tenant.update on the platform itself
   /// (SUPERUSER, PLATFORM_MANAGER): an owner cannot upgrade its own tenant. Audited as
@@ -209,6 +215,9 @@ class Platform {
   /// GetUser with its audit record (a denial, a grant use) held back, as Check's `held`
   /// overload does.
   Result<User> GetUser(const Principal& actor, UserId id, std::vector<AuditRecord>& held);
+  /// The users of `tenant` (platform users for nullopt) that the actor may read
+  /// (user.read), by id: a CUSTOMER sees only itself; another tenant's users are not_found.
+  Result<std::vector<User>> ListUsers(const Principal& actor, std::optional<TenantId> tenant);
   Result<User> ChangeRole(const Principal& actor, UserId id, Role new_role);
   Result<User> DeactivateUser(const Principal& actor, UserId id);
   /// The actor changes its own password, giving the current one. Every session of the

@@ -887,6 +887,40 @@ Result<Tenant> Platform::GetTenant(const Principal& actor, TenantId id) {
 }
 
 
+Result<std::vector<Tenant>> Platform::ListTenants(const Principal& actor) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  Result<std::vector<Tenant>> all = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    all = (*txn)->ListTenants();
+  }
+  if (!all) return all;
+  std::vector<Tenant> visible;
+  for (Tenant& t : *all)
+    if (!Impl::Hidden(*fresh, t.id) &&
+        impl_->Decide(*fresh, Action::kTenantRead, TargetForTenant(t)).allowed)
+      visible.push_back(std::move(t));
+  std::sort(visible.begin(), visible.end(),
+            [](const Tenant& a, const Tenant& b) { return a.id < b.id; });
+  return visible;
+}
+
+Result<std::vector<Domain>> Platform::ListDomains(const Principal& actor, TenantId tenant) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  auto t = impl_->TenantAllowing(*fresh, tenant, Action::kTenantRead);
+  if (!t) return t.error();
+  auto txn = impl_->Read();
+  if (!txn) return txn.error();
+  auto domains = (*txn)->ListDomains(tenant);
+  if (!domains) return domains;
+  std::sort(domains->begin(), domains->end(),
+            [](const Domain& a, const Domain& b) { return a.id < b.id; });
+  return domains;
+}
+
 Result<Tenant> Platform::UpdateTenant(const Principal& actor, TenantId id,
                                       const TenantUpdate& update) {
   if (!update.name && !update.tier) return InvalidArgument("update: nothing to change");
@@ -1130,6 +1164,33 @@ Result<User> Platform::GetUser(const Principal& actor, UserId id) {
 
 Result<User> Platform::GetUser(const Principal& actor, UserId id, std::vector<AuditRecord>& held) {
   return impl_->GetUser(actor, id, &held);
+}
+
+Result<std::vector<User>> Platform::ListUsers(const Principal& actor,
+                                              std::optional<TenantId> tenant) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  if (tenant && Impl::Hidden(*fresh, *tenant))
+    return NotFound(fmt::format("tenant {} not found", *tenant));
+  Result<std::vector<User>> all = NotFound("");
+  bool demo = false;
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    if (tenant) {
+      auto t = (*txn)->GetTenant(*tenant);
+      if (!t) return t.error();
+      demo = t->is_demo;
+    }
+    all = (*txn)->ListUsers(tenant);
+  }
+  if (!all) return all;
+  std::vector<User> visible;
+  for (User& u : *all)
+    if (impl_->Decide(*fresh, Action::kUserRead, TargetForUser(u, demo)).allowed)
+      visible.push_back(std::move(u));
+  std::sort(visible.begin(), visible.end(), [](const User& a, const User& b) { return a.id < b.id; });
+  return visible;
 }
 
 Result<User> Platform::ChangeRole(const Principal& actor, UserId id, Role new_role) {
