@@ -97,6 +97,7 @@ TEST_CASE("string literals and integers pick the right field type") {
   AuditRecord r = Record("X", {{"s", "text"}, {"n", std::int64_t{-7}}, {"b", false}});
   json::object o = json::parse(r.ToJsonLine()).as_object();
   CHECK(o.at("s").is_string());
+  CHECK(o.at("s").as_string() == "text");
   CHECK(o.at("n").as_int64() == -7);
   CHECK(o.at("b").as_bool() == false);
 }
@@ -148,6 +149,8 @@ TEST_CASE("keys that suggest a credential are refused by every sink") {
     CAPTURE(key);
     smooth::Status s = sink.Append(Record("X", {{key, "x"}}));
     CHECK(s.code() == StatusCode::kInvalidArgument);
+    CHECK_MESSAGE(s.message().find(key) != std::string::npos,
+                  "message '" << s.message() << "' should name the key");
   }
   CHECK(sink.size() == 0);
 
@@ -218,9 +221,17 @@ TEST_CASE("the memory sink is safe to share between threads") {
   }
   for (auto& th : threads) th.join();
   CHECK(sink.size() == kThreads * kPerThread);
+  // Every record is there exactly once, and each thread's in the order it appended them.
+  std::vector<std::int64_t> next(kThreads, 0);
   for (const std::string& line : sink.Lines()) {
-    CHECK(json::parse(line).as_object().size() == 4);
+    json::object o = json::parse(line).as_object();
+    CHECK(o.size() == 4);
+    const std::int64_t t = o.at("thread").as_int64();
+    REQUIRE(t >= 0);
+    REQUIRE(t < kThreads);
+    CHECK(o.at("i").as_int64() == next[static_cast<std::size_t>(t)]++);
   }
+  for (std::int64_t n : next) CHECK(n == kPerThread);
 }
 
 TEST_CASE("the file sink creates the log with mode 0600 and writes one line per record") {
@@ -299,7 +310,17 @@ TEST_CASE("the file sink is safe to share between threads") {
   for (auto& th : threads) th.join();
   const std::vector<std::string> lines = ReadLines(log);
   CHECK(lines.size() == kThreads * kPerThread);
-  for (const std::string& line : lines) CHECK(json::parse(line).as_object().size() == 4);
+  std::vector<int> per_thread(kThreads, 0);
+  for (const std::string& line : lines) {
+    json::object o = json::parse(line).as_object();
+    CHECK(o.size() == 4);
+    CHECK(o.at("pad").as_string() == std::string(300, 'p'));
+    const std::int64_t t = o.at("thread").as_int64();
+    REQUIRE(t >= 0);
+    REQUIRE(t < kThreads);
+    ++per_thread[static_cast<std::size_t>(t)];
+  }
+  for (int n : per_thread) CHECK(n == kPerThread);
 }
 
 TEST_CASE("opening an unwritable path is an error that names the path") {
@@ -314,6 +335,8 @@ TEST_CASE("opening an unwritable path is an error that names the path") {
   auto directory = smooth::FileAuditSink::Open(dir.path.string());
   REQUIRE_FALSE(directory);
   CHECK_FALSE(directory.error().ok());
+  CHECK(directory.error().code() == StatusCode::kUnavailable);
+  CHECK(directory.error().message().find(dir.path.string()) != std::string::npos);
 }
 
 TEST_CASE("the file sink refuses a symbolic link where the log should be") {

@@ -1042,6 +1042,8 @@ TEST_CASE("a start is offered exactly when booking it would succeed, and free li
   CHECK_MESSAGE(tally.failures == 0, tally.failures << " property violations (the first "
                                                     << kMaxReportedFailures << " are above)");
   if (only_seed || only_case) return;
+  // Every case ran to its end (a case that stopped early would have checked less).
+  CHECK(tally.cases == seeds * cases);
   if (full) {
     // The property must have been exercised on both sides, often.
     CHECK(tally.booked_offered > 1000);
@@ -1055,8 +1057,12 @@ TEST_CASE("a start is offered exactly when booking it would succeed, and free li
     CHECK(tally.outside_hours_appointments > 1000);
     CHECK(tally.live_holds > 500);
     CHECK(tally.expired_holds > 500);
+    CHECK(tally.resource_checks > 1000);
   } else {
     CHECK(tally.booked_offered > 0);
     CHECK(tally.booked_not_offered > 0);
+    CHECK(tally.model_offered > 0);
+    CHECK(tally.model_not_offered > 0);
+    CHECK(tally.resource_checks > 0);
   }
 }

@@ -220,8 +220,12 @@ TEST_CASE("the fast converter agrees with LocalToInstant and LocalDateOf everywh
 TEST_CASE("FindZone refuses unknown and empty names by field") {
   const auto unknown = smooth::internal::FindZone("Nowhere/Special", "zone");
   REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code() == smooth::StatusCode::kInvalidArgument);
   CHECK(unknown.error().message() == "zone: unknown time zone 'Nowhere/Special'");
-  CHECK(StartsWith(smooth::internal::FindZone("").error().message(), "time_zone: "));
+  const auto empty = smooth::internal::FindZone("");
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().code() == smooth::StatusCode::kInvalidArgument);
+  CHECK(StartsWith(empty.error().message(), "time_zone: "));
   CHECK(smooth::internal::FindZone("Europe/London").value()->name() == "Europe/London");
 }
 
@@ -281,6 +285,20 @@ TEST_CASE("Europe/London working hours across both 2026 changes") {
   const Calendar night = Make(EveryDay("Europe/London", {Hours(0, 24)}));
   CHECK(Open(night, "2026-03-28T12:00:00Z", "2026-03-30T12:00:00Z") ==
         Strings{"2026-03-28T12:00:00Z/2026-03-30T12:00:00Z"});
+  CHECK(Open(night, "2026-10-24T12:00:00Z", "2026-10-26T12:00:00Z") ==
+        Strings{"2026-10-24T12:00:00Z/2026-10-26T12:00:00Z"});
+  // The change days alone, open 00:00-24:00 local: midnight GMT/BST to midnight.
+  CalendarSpec change_days;
+  change_days.time_zone = "Europe/London";
+  change_days.overrides.push_back({{2026, 3, 29}, {Hours(0, 24)}});
+  change_days.overrides.push_back({{2026, 10, 25}, {Hours(0, 24)}});
+  const Calendar days = Make(change_days);
+  CHECK(Open(days, "2026-03-28T00:00:00Z", "2026-03-31T00:00:00Z") ==
+        Strings{"2026-03-29T00:00:00Z/2026-03-29T23:00:00Z"});
+  CHECK(OpenMinutes(days, "2026-03-28T00:00:00Z", "2026-03-31T00:00:00Z") == 23h);
+  CHECK(Open(days, "2026-10-24T00:00:00Z", "2026-10-27T00:00:00Z") ==
+        Strings{"2026-10-24T23:00:00Z/2026-10-26T00:00:00Z"});
+  CHECK(OpenMinutes(days, "2026-10-24T00:00:00Z", "2026-10-27T00:00:00Z") == 25h);
 }
 
 TEST_CASE("Australia/Lord_Howe working hours across its half-hour changes") {
@@ -373,6 +391,8 @@ TEST_CASE("OpenSpans appends and leaves earlier elements alone") {
   REQUIRE(spans.size() == 2);
   CHECK(Show(spans[0].end) == "2026-05-04T18:00:00Z");
   CHECK(Show(spans[1].start) == "2026-05-04T09:00:00Z");
+  CHECK(Show(spans[0].start) == "2026-05-04T09:00:00Z");
+  CHECK(Show(spans[1].end) == "2026-05-04T17:00:00Z");
 }
 
 TEST_CASE("Contains is half-open at the edges of open time") {

@@ -133,7 +133,12 @@ TEST_CASE("a user deactivated or a tenant suspended through another Platform can
   };
   Must(book(Mon(9)));  // the manager's actor is now cached here
   Must(other->SuspendTenant(t.w.root_p, t.w.acme.id, "chargeback"));
-  CHECK_FALSE(book(Mon(10)).ok());
+  auto refused = book(Mon(10));
+  CHECK_FALSE(refused.ok());
+  CHECK_CODE(refused, StatusCode::kPermissionDenied);
+  CHECK_MESSAGE(MessageOf(refused).find("suspended") != std::string::npos,
+                "message: " << MessageOf(refused));
+  CHECK(t.w.Occupying().size() == 1);  // the refusal wrote nothing
   Must(other->ReactivateTenant(t.w.root_p, t.w.acme.id));
   Must(book(Mon(10)));
   Must(other->DeactivateUser(t.w.root_p, manager.user.id));

@@ -247,11 +247,21 @@ std::string Show(const RawAppointment& a) {
                      a.buffer_before, a.buffer_after, a.status, a.version);
 }
 
-void CheckOutcome(const Probe& probe, const Floor& floor, const std::vector<WriterReport>& reports) {
+void CheckOutcome(const Probe& probe, const Floor& floor, const std::vector<WriterReport>& reports,
+                  int ops_per_writer) {
   std::map<std::string, int> outcomes;
   std::size_t acknowledged = 0;
-  for (const WriterReport& r : reports) {
-    for (const auto& [what, n] : r.outcomes) outcomes[what] += n;
+  CHECK(reports.size() == static_cast<std::size_t>(kWriters));
+  for (std::size_t w = 0; w < reports.size(); ++w) {
+    const WriterReport& r = reports[w];
+    int done = 0;
+    for (const auto& [what, n] : r.outcomes) {
+      outcomes[what] += n;
+      done += n;
+    }
+    // Each writer ran all its operations, and had some acknowledged: none sat it out.
+    CHECK_MESSAGE(done == ops_per_writer, "writer " << w << " reported " << done << " operations");
+    CHECK_MESSAGE(!r.acknowledged.empty(), "writer " << w << " had nothing acknowledged");
     acknowledged += r.acknowledged.size();
     for (const std::string& u : r.unexpected) FAIL_CHECK("a writer saw: " << u);
   }
@@ -354,9 +364,9 @@ TEST_CASE("no double booking and no capacity overflow with 8 writer threads on o
   MESSAGE(fmt::format("{} threads x {} ops on {}: {:.1f} s", kWriters, kOpsThreads, kind,
                       SecondsSince(started)));
   Tenant tenant = Must(stack.platform->GetTenant(me, floor.tenant));
-  CheckOutcome({.kind = kind, .url = url, .slug = floor.slug, .tenant = tenant,
-                .memory = storage.get()},
-               floor, reports);
+  CheckOutcome(
+      {.kind = kind, .url = url, .slug = floor.slug, .tenant = tenant, .memory = storage.get()},
+      floor, reports, kOpsThreads);
 }
 
 TEST_CASE("no double booking and no capacity overflow with 8 writer processes on one database") {
@@ -398,7 +408,8 @@ TEST_CASE("no double booking and no capacity overflow with 8 writer processes on
                       SecondsSince(started)));
   Tenant tenant = Must(stack.platform->GetTenant(Must(stack.platform->ActAs(floor.actor)),
                                                  floor.tenant));
-  CheckOutcome({.kind = kind, .url = url, .slug = floor.slug, .tenant = tenant}, floor, reports);
+  CheckOutcome({.kind = kind, .url = url, .slug = floor.slug, .tenant = tenant}, floor, reports,
+               OpsProcesses(kind));
 }
 
 // The check above would pass vacuously if it could not see an overflow: plant one behind

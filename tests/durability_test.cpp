@@ -178,6 +178,9 @@ TEST_CASE("an acknowledged booking survives kill -9 of the process that made it"
     }
   }
 
+  // No id was acknowledged twice: a booker started after a kill never reuses one.
+  CHECK(std::set<std::int64_t>(acks.begin(), acks.end()).size() == acks.size());
+
   // Reopened by libsmooth: every acknowledged id is there, confirmed.
   Stack s = OpenStack(url);
   std::size_t stored = 0;

@@ -91,6 +91,13 @@ TEST_CASE("bulk revoke skips grants the actor may not revoke") {
                                               Action::kCustomerManage, "y"));
   CHECK(Must(w.platform->RevokeGrants(owner, {mine.id, theirs.id}, "bulk")) == 1);
   CHECK(Must(w.platform->ListGrants(gowner, {.only_active = true})).size() == 1);
+  auto left = Must(w.platform->ListGrants(gowner, {.only_active = true}));
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].id == theirs.id);
+  CHECK(w.platform
+            ->Authorize(w.As("globex:TENANT_STAFF"), Action::kCustomerManage,
+                        {w.globex.id, std::nullopt, false, std::nullopt})
+            .allowed);
 }
 
 // A Principal held across its user's deactivation stops working everywhere, the grantor's
@@ -149,14 +156,21 @@ TEST_CASE("grant creation rules: reason, duration, rank, the grantor's own scope
   const User& staff = w.users.at("TENANT_STAFF");
 
   auto r = w.platform->CreateGrant(owner, staff.id, Action::kCustomerManage, "");
+  REQUIRE_FALSE(r);
   CHECK(r.error().code() == StatusCode::kInvalidArgument);
   CHECK(r.error().message().rfind("reason:", 0) == 0);
   r = w.platform->CreateGrant(owner, staff.id, Action::kCustomerManage, std::string(501, 'x'));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code() == StatusCode::kInvalidArgument);
   CHECK(r.error().message().rfind("reason:", 0) == 0);
   CHECK(w.platform->CreateGrant(owner, staff.id, Action::kCustomerManage, std::string(500, 'x')));
   r = w.platform->CreateGrant(owner, staff.id, Action::kCustomerManage, "r", 0min);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code() == StatusCode::kInvalidArgument);
   CHECK(r.error().message().rfind("duration_minutes:", 0) == 0);
   r = w.platform->CreateGrant(owner, staff.id, Action::kCustomerManage, "r", 8h + 1min);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code() == StatusCode::kInvalidArgument);
   CHECK(r.error().message().rfind("duration_minutes:", 0) == 0);
   CHECK(w.platform->CreateGrant(owner, staff.id, Action::kCustomerManage, "r", 8h));
 
@@ -176,6 +190,14 @@ TEST_CASE("grant creation rules: reason, duration, rank, the grantor's own scope
   CHECK(w.platform->CreateGrant(w.As("TENANT_STAFF"), w.users.at("CUSTOMER").id,
                                 Action::kCustomerRead, "r").error().code() ==
         StatusCode::kPermissionDenied);
+
+  // Of all those requests only the two good ones made a grant; no refusal made one.
+  auto made = Must(w.platform->ListGrants(w.root_p, {}));
+  CHECK(made.size() == 2);
+  for (const Grant& g : made) {
+    CHECK(g.grantor == owner.user.id);
+    CHECK(g.grantee == staff.id);
+  }
 }
 
 TEST_CASE("a platform grantee's grant keeps the grantor's any_tenant scope") {
@@ -205,6 +227,7 @@ TEST_CASE("a grant use can be held back until the caller's answer stands") {
   auto lines = w.security->Lines();
   REQUIRE(lines.size() == 2);
   CHECK(testing::ParseLine(lines[0]).at("action").as_string() == "GRANT_USED");
+  CHECK(testing::ParseLine(lines[1]).at("action").as_string() == "GRANT_USED");
 }
 
 TEST_CASE("a user lookup's audit record can be held back the same way") {
@@ -248,6 +271,14 @@ TEST_CASE("grant creation, use and revocation are audited") {
   CHECK(created.at("reason").as_string() == "quote \" and\nnewline");
   CHECK(created.at("grantee").as_string() == "tenant_staff@acme.test");
   CHECK(created.at("permission").as_string() == "customer.manage");
-  CHECK(testing::ParseLine(lines[1]).at("action").as_string() == "GRANT_USED");
-  CHECK(testing::ParseLine(lines[2]).at("action").as_string() == "GRANT_REVOKED");
+  auto used = testing::ParseLine(lines[1]);
+  CHECK(used.at("action").as_string() == "GRANT_USED");
+  CHECK(used.at("permission").as_string() == "customer.manage");
+  CHECK(used.at("grant_id").as_int64() == g.id.value());
+  CHECK(used.at("user_email").as_string() == "tenant_staff@acme.test");
+  auto revoked = testing::ParseLine(lines[2]);
+  CHECK(revoked.at("action").as_string() == "GRANT_REVOKED");
+  CHECK(revoked.at("reason").as_string() == "done");
+  CHECK(revoked.at("grant_id").as_int64() == g.id.value());
+  CHECK(revoked.at("revoked_by").as_string() == "tenant_owner@acme.test");
 }

@@ -449,6 +449,8 @@ TEST_CASE("a retry by idempotency key inside the batch waits for the booking to 
   CHECK(f.Stored().empty());                // nothing was saved
   CHECK_MESSAGE(!b.ok(), "retry acknowledged appointment " << (b ? b->id.value() : 0)
                                                             << " that storage does not have");
+  // It is told what the first was: the commit it waited for failed.
+  CHECK_CODE(b, StatusCode::kUnavailable);
   // Asked again once storage works, the booking is made, once.
   Appointment again = Must(f.scheduler->Book(f.w.owner, f.w.acme.id, request("again")));
   CHECK(f.Stored() == std::vector<std::string>{Show(Mon(10))});

@@ -221,6 +221,8 @@ TEST_CASE("a hold cannot be confirmed once expired, and the attempt changes noth
 
   auto late = shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id);
   CHECK(CodeOf(late) == "failed_precondition");
+  CHECK_MESSAGE((late ? std::string() : late.error().message()).rfind("hold:", 0) == 0,
+                "message should name the hold: " << (late ? "" : late.error().message()));
 
   CHECK(shop.AppointmentsOnTuesday().empty());
   for (std::size_t i = events_before; i < shop.events.size(); ++i) {
@@ -301,7 +303,8 @@ TEST_CASE("a booking also notices expired holds and reports them") {
   shop.events.clear();
   Appointment a = Must(shop.Book(shop.bob, kTen));
   CHECK(shop.EventNames() == "hold_expired, created");
-  if (shop.events.size() == 2) {
+  REQUIRE(shop.events.size() == 2);
+  {
     REQUIRE(shop.events[0].hold.has_value());
     CHECK(shop.events[0].hold->id == hold.id);
     REQUIRE(shop.events[1].appointment.has_value());
@@ -321,6 +324,11 @@ TEST_CASE("a hold lasts the ttl asked for, at most max_hold_ttl") {
   REQUIRE(CodeOf(too_long) == "invalid_argument");
   CHECK_MESSAGE(too_long.error().message().find("ttl") != std::string::npos,
                 "message '" << too_long.error().message() << "' should name ttl");
+  CHECK_MESSAGE(too_long.error().message().rfind("ttl: ", 0) == 0,
+                "message '" << too_long.error().message() << "' should start with ttl:");
+  // Nor is a ttl of zero or less.
+  CHECK(CodeOf(shop.HoldFor(shop.ann, kTen + 2h, 0us)) == "invalid_argument");
+  CHECK(CodeOf(shop.HoldFor(shop.ann, kTen + 2h, -1min)) == "invalid_argument");
   // Refused outright: nothing is held.
   CHECK(shop.IsOffered(kTen + 2h));
   CHECK(shop.events.size() == 2);
@@ -367,6 +375,8 @@ TEST_CASE("a hold must respect working hours like a booking") {
   CHECK(CodeOf(shop.HoldFor(shop.ann, At("2026-03-03T16:45:00Z"))) == "failed_precondition");
   CHECK(CodeOf(shop.HoldFor(shop.ann, At("2026-03-02T08:00:00Z"))) == "failed_precondition");
   CHECK(shop.events.empty());
+  // Nothing was held: 16:30-17:00, which a hold from 16:45 would overlap, still books.
+  Must(shop.Book(shop.bob, At("2026-03-03T16:30:00Z")));
 }
 
 TEST_CASE("a hold placed outside hours and confirmed is flagged, and audited once") {
@@ -409,12 +419,26 @@ TEST_CASE("ConfirmHold validates the idempotency key like Book does, and changes
                                      .idempotency_key = std::string(300, 'k')})) ==
         "invalid_argument");
   Hold h = Must(shop.HoldFor(shop.ann, kTen));
+  const std::size_t events = shop.events.size();
   auto a = shop.scheduler->ConfirmHold(shop.manager, shop.tenant, h.id, std::string(300, 'k'));
   CHECK(CodeOf(a) == "invalid_argument");
-  CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, h.id, std::string())) ==
-        "invalid_argument");
+  auto empty = shop.scheduler->ConfirmHold(shop.manager, shop.tenant, h.id, std::string());
+  CHECK(CodeOf(empty) == "invalid_argument");
+  // The same answer as Book's, naming the field.
+  auto booked = shop.scheduler->Book(shop.manager, shop.tenant,
+                                     {.service = shop.cut.id,
+                                      .customer = shop.ann.id,
+                                      .start = kTen + 1h,
+                                      .idempotency_key = std::string(300, 'k')});
+  REQUIRE_FALSE(booked);
+  REQUIRE_FALSE(a);
+  REQUIRE_FALSE(empty);
+  CHECK(booked.error().message().rfind("idempotency_key: ", 0) == 0);
+  CHECK(a.error().message() == booked.error().message());
+  CHECK(empty.error().message() == booked.error().message());
   // The hold is still live, and confirms with a good key.
   CHECK(shop.AppointmentsOnTuesday().empty());
+  CHECK(shop.events.size() == events);
   Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, h.id, std::string(200, 'k')));
 }
 

@@ -140,7 +140,11 @@ TEST_CASE("a masquerade stops working once the table would no longer start it") 
   Principal held = Must(w.platform->Authenticate(m.id));
   // The owner becomes a manager, who may masquerade as no one.
   Must(w.platform->ChangeRole(w.root_p, owner.id, Role::kTenantManager));
-  CHECK_FALSE(w.platform->StartMasquerade(s.id, staff.id, "::1"));
+  auto restart = w.platform->StartMasquerade(s.id, staff.id, "::1");
+  CHECK_FALSE(restart);
+  REQUIRE_FALSE(restart);
+  CHECK(restart.error().code() == StatusCode::kPermissionDenied);
+  CHECK(restart.error().message() == "TENANT_MANAGER may not masquerade as TENANT_STAFF");
   auto again = w.platform->Authenticate(m.id);
   REQUIRE_FALSE(again);
   CHECK(again.error().code() == StatusCode::kUnauthenticated);
@@ -161,6 +165,7 @@ TEST_CASE("no one masquerades as themselves, not even a SUPERUSER") {
   Session s = w.LoginAs(w.root);
   auto m = w.platform->StartMasquerade(s.id, w.root.id, "::1");
   REQUIRE_FALSE(m);
+  CHECK(m.error().code() == StatusCode::kPermissionDenied);
   CHECK(m.error().message() == "cannot masquerade as yourself");
 }
 
@@ -171,6 +176,7 @@ TEST_CASE("only a SUPERUSER may masquerade as a SUPERUSER") {
   auto m = w.platform->StartMasquerade(w.LoginAs(w.users.at("PLATFORM_SUPPORT")).id,
                                        other_root.id, "::1");
   REQUIRE_FALSE(m);
+  CHECK(m.error().code() == StatusCode::kPermissionDenied);
   CHECK(m.error().message() == "only a SUPERUSER may masquerade as a SUPERUSER");
 }
 
@@ -181,12 +187,14 @@ TEST_CASE("an inactive target or a suspended target tenant is refused") {
   Must(w.platform->DeactivateUser(w.root_p, staff.id));
   auto m = w.platform->StartMasquerade(s.id, staff.id, "::1");
   REQUIRE_FALSE(m);
+  CHECK(m.error().code() == StatusCode::kPermissionDenied);
   CHECK(m.error().message() == "the target user is inactive");
 
   const User& gstaff = w.users.at("globex:TENANT_STAFF");
   Must(w.platform->SuspendTenant(w.root_p, w.globex.id, "fraud"));
   m = w.platform->StartMasquerade(s.id, gstaff.id, "::1");
   REQUIRE_FALSE(m);
+  CHECK(m.error().code() == StatusCode::kPermissionDenied);
   CHECK(m.error().message() == "the target's tenant is suspended");
 }
 

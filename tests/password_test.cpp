@@ -66,6 +66,13 @@ TEST_CASE("the password length rule applies before hashing") {
   auto long_pw = HashPassword(std::string(1025, 'x'), kFast);
   REQUIRE_FALSE(long_pw);
   CHECK(long_pw.error().code() == StatusCode::kInvalidArgument);
+  CHECK(long_pw.error().message().starts_with("password: "));
+
+  // The edges of 8..1024 bytes are allowed.
+  auto shortest = HashPassword("12345678", kFast);
+  REQUIRE(shortest);
+  CHECK(VerifyPassword(*shortest, "12345678"));
+  CHECK(HashPassword(std::string(1024, 'x'), kFast));
 }
 
 TEST_CASE("a malformed hash never verifies") {

@@ -35,7 +35,10 @@ TEST_CASE("tenants: created with their fields; slugs unique case-insensitively")
   CHECK(w.acme.time_zone == "America/New_York");
   CHECK(w.acme.created_at == w.clock.Now());
   auto dup = w.platform->CreateTenant(w.root_p, {.slug = "acme", .name = "Again"});
+  REQUIRE_FALSE(dup);
   CHECK(dup.error().code() == StatusCode::kAlreadyExists);
+  CHECK(dup.error().message().rfind("slug: ", 0) == 0);
+  CHECK(Must(w.platform->GetTenant(w.root_p, w.acme.id)).name == "Acme");
   // Upper case is refused outright, so a case-twin cannot be spelled at all.
   CheckInvalid(w.platform->CreateTenant(w.root_p, {.slug = "ACME", .name = "Caps"}), "slug");
 }
@@ -64,6 +67,10 @@ TEST_CASE("tenants: only platform roles create them; sales only demo tenants") {
   CHECK(w.platform->CreateTenant(w.As("PLATFORM_SALES"),
                                  {.slug = "demo2", .name = "D", .is_demo = true}));
   CHECK(w.platform->CreateTenant(w.As("PLATFORM_MANAGER"), {.slug = "real", .name = "R"}));
+  // The refusals made nothing: acme, globex, demo1 and the two allowed.
+  auto shared = Must(w.storage->BeginShared(TxnMode::kRead));
+  CHECK(Must(shared->ListTenants()).size() == 5);
+  CHECK(shared->FindTenantBySlug("mine").error().code() == StatusCode::kNotFound);
 }
 
 TEST_CASE("suspension is audited and cuts sessions; reactivation restores them") {
@@ -338,9 +345,14 @@ TEST_CASE("users: role and tenant must agree, with the exact messages") {
   for (Role r : {Role::kPlatformManager, Role::kPlatformSales, Role::kPlatformSupport}) {
     auto u = w.platform->CreateUser(w.root_p, {.email = "x@y.test", .display_name = "X", .role = r,
                                                .tenant = w.acme.id, .password = "long enough"});
+    CHECK(u.error().code() == StatusCode::kInvalidArgument);
     CHECK(u.error().message() ==
           fmt::format("Users with role {} must not be assigned to a tenant", RoleName(r)));
   }
+  // None of them was made.
+  auto shared = Must(w.storage->BeginShared(TxnMode::kRead));
+  CHECK(shared->FindUserByEmail(std::nullopt, "x@y.test").error().code() == StatusCode::kNotFound);
+  CHECK(shared->FindUserByEmail(w.acme.id, "x@y.test").error().code() == StatusCode::kNotFound);
 }
 
 TEST_CASE("users: email normalized, unique per tenant, shared across tenants") {
@@ -352,6 +364,7 @@ TEST_CASE("users: email normalized, unique per tenant, shared across tenants") {
                                                .role = Role::kCustomer, .tenant = w.acme.id,
                                                .password = "long enough"});
   CHECK(dup.error().code() == StatusCode::kAlreadyExists);
+  CHECK(dup.error().message().rfind("email: ", 0) == 0);
   CHECK(w.NewUser(Role::kCustomer, w.globex.id, "pat.smith@example.com").tenant == w.globex.id);
   CHECK(w.NewUser(Role::kPlatformSupport, std::nullopt, "pat.smith@example.com").id.valid());
   auto platform_dup = w.platform->CreateUser(
@@ -419,6 +432,14 @@ TEST_CASE("users: role changes stay below the actor and are audited") {
         StatusCode::kPermissionDenied);
   CHECK(w.platform->ChangeRole(owner, staff.id, Role::kPlatformSupport).error().message() ==
         "Users with role PLATFORM_SUPPORT must not be assigned to a tenant");
+  CHECK(w.platform->ChangeRole(owner, staff.id, Role::kPlatformSupport).error().code() ==
+        StatusCode::kInvalidArgument);
+  // The refused changes left the role as it was, and were not audited as changes.
+  CHECK(Must(w.platform->GetUser(w.root_p, staff.id)).role == Role::kTenantManager);
+  const auto lines = w.security->Lines();
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+          return testing::ParseLine(l).at("action").as_string() == "ROLE_CHANGED";
+        }) == 1);
 }
 
 TEST_CASE("users: another tenant's user is not found, not forbidden") {
@@ -511,6 +532,9 @@ TEST_CASE("login: per host, one generic message, throttled per account, audited"
   for (int i = 0; i < 3; ++i)
     CHECK_FALSE(w.platform->Login(w.HostOf(owner), owner.email, "wrong password", "::1"));
   CHECK_FALSE(w.platform->Login(w.HostOf(owner), owner.email, World::kPassword, "::1"));
+  // Refused for the throttle, not for the password, and said so only in the audit line.
+  CHECK(testing::ParseLine(w.security->Lines().back()).at("reason").as_string() ==
+        "too many failed attempts");
   w.clock.Advance(15min + 1s);
   CHECK(w.platform->Login(w.HostOf(owner), owner.email, World::kPassword, "::1"));
 
@@ -902,6 +926,10 @@ TEST_CASE("authorization follows changes made through another Platform at once")
   // Suspending the tenant stops its users.
   Must(other->SuspendTenant(w.root_p, w.acme.id, "chargeback"));
   CHECK_FALSE(w.platform->Check(manager_here, Action::kResourceManage, acme).ok());
+  CHECK(w.platform->Check(manager_here, Action::kResourceManage, acme).code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.platform->Evaluate(manager_here, Action::kResourceManage, acme).reason ==
+        "the acting user's tenant is suspended");
   Must(other->ReactivateTenant(w.root_p, w.acme.id));
   Must(w.platform->Check(manager_here, Action::kResourceManage, acme));
 

@@ -137,6 +137,9 @@ TEST_CASE("durations and buffers have upper bounds, so start + buffers + duratio
   Service s = Must(service(30min, 0us, 0us));
   s.buffer_after = Duration::max();
   CHECK_INVALID(w.scheduler->UpdateService(w.root_p, w.acme.id, s), "buffer_after");
+  // No refusal made or changed a service: the fixture's cut and the two made above.
+  CHECK(Must(w.scheduler->GetService(w.root_p, w.acme.id, s.id)).buffer_after == 0us);
+  CHECK(Must(w.scheduler->ListServices(w.root_p, w.acme.id)).size() == 3);
 }
 
 TEST_CASE("a hold's time to live is bounded, so its expiry cannot overflow") {

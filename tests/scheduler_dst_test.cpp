@@ -475,6 +475,16 @@ TEST_CASE("series: CancelSeriesFrom cancels that occurrence and the later ones o
   CHECK(Must(w.scheduler->CancelSeriesFrom(w.owner, w.acme.id, appts[1].id)) == 3);
   CHECK(w.events.size() == 3);
   for (const ScheduleEvent& e : w.events) CHECK(e.type == EventType::kCancelled);
+  // One for each of the three cancelled, and none for the first.
+  std::vector<AppointmentId> announced;
+  for (const ScheduleEvent& e : w.events) {
+    REQUIRE(e.appointment.has_value());
+    announced.push_back(e.appointment->id);
+  }
+  std::sort(announced.begin(), announced.end());
+  std::vector<AppointmentId> cancelled = {appts[1].id, appts[2].id, appts[3].id};
+  std::sort(cancelled.begin(), cancelled.end());
+  CHECK(announced == cancelled);
   CHECK(Must(w.scheduler->GetAppointment(w.owner, w.acme.id, appts[0].id)).status ==
         AppointmentStatus::kConfirmed);
   for (std::size_t i = 1; i < 4; ++i) {
@@ -518,6 +528,8 @@ TEST_CASE("series: staff linked to one resource cannot cancel occurrences on ano
   Appointment second = Must(w.scheduler->GetAppointment(w.root_p, w.acme.id, s.appointments[1].id));
   CHECK_MESSAGE(second.status != AppointmentStatus::kCancelled,
                 "CancelSeriesFrom answered " << CodeOf(n) << " " << MessageOf(n));
+  CHECK(second.status == AppointmentStatus::kConfirmed);
+  CHECK(second.version == s.appointments[1].version);
   Appointment own = Must(w.scheduler->GetAppointment(w.root_p, w.acme.id, s.appointments[0].id));
   CHECK(own.status == AppointmentStatus::kConfirmed);
   // The owner may cancel both.

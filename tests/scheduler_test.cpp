@@ -130,12 +130,15 @@ TEST_CASE("resources: bad input names the field and changes nothing") {
     WorkingHours bad_override;
     bad_override.overrides.push_back({.date = {2026, 3, 9}, .hours = {Hours(12, 10)}});
     CHECK_CODE(create({.name = "A", .hours = bad_override}), StatusCode::kInvalidArgument);
+    CHECK_INVALID(create({.name = "A", .hours = bad_override}), "overrides");
     WorkingHours no_such_day;
     no_such_day.overrides.push_back({.date = {2026, 2, 30}, .hours = {}});
     CHECK_CODE(create({.name = "A", .hours = no_such_day}), StatusCode::kInvalidArgument);
+    CHECK_INVALID(create({.name = "A", .hours = no_such_day}), "overrides");
     WorkingHours reversed_off;
     reversed_off.time_off.push_back({.start = Mon(12), .end = Mon(10), .reason = "?"});
     CHECK_CODE(create({.name = "A", .hours = reversed_off}), StatusCode::kInvalidArgument);
+    CHECK_INVALID(create({.name = "A", .hours = reversed_off}), "time_off");
   }
   CHECK(Must(w.scheduler->ListResources(w.root_p, w.acme.id)).empty());
 
@@ -226,6 +229,7 @@ TEST_CASE("an override date that is not a real date is refused, and never breaks
   auto r = w.scheduler->CreateResource(w.owner, w.acme.id,
                                        {.name = "Bad month", .time_zone = "UTC", .hours = bad});
   CHECK_CODE(r, StatusCode::kInvalidArgument);
+  CHECK_INVALID(r, "overrides");
   // Year 10000 cannot be stored as YYYY-MM-DD and read back.
   WorkingHours far = AlwaysOpen();
   far.overrides.push_back({.date = {10000, 1, 1}, .hours = {}});
@@ -249,6 +253,7 @@ TEST_CASE("an override date that is not a real date is refused, and never breaks
       w.owner, w.acme.id,
       {.service = cut.id, .from = {2026, 259, 1}, .to = {2026, 259, 1}, .time_zone = "UTC"});
   CHECK_CODE(slots, StatusCode::kInvalidArgument);
+  CHECK_INVALID(slots, "from");
   CHECK_INVALID(
       w.scheduler->Availability(
           w.owner, w.acme.id,
@@ -323,6 +328,8 @@ TEST_CASE("services: bad input names the field and changes nothing") {
   // "One of nothing" can never be satisfied.
   CHECK_CODE(create({.name = "X", .requirements = {OneOf({ann.id}), OneOf({})}}),
              StatusCode::kInvalidArgument);
+  CHECK_INVALID(create({.name = "X", .requirements = {OneOf({ann.id}), OneOf({})}}),
+                "requirements");
   CHECK(Must(w.scheduler->ListServices(w.root_p, w.acme.id)).empty());
 
   Service ok = Must(create({.name = "Cut"}));
@@ -464,6 +471,10 @@ TEST_CASE("a new booking is pending or confirmed; any other status is invalid") 
     CHECK_CODE(w.Book(w.owner,
                       {.service = w.cut.id, .customer = w.pat.id, .start = Mon(10), .status = st}),
                StatusCode::kInvalidArgument);
+    CHECK_INVALID(
+        w.Book(w.owner,
+               {.service = w.cut.id, .customer = w.pat.id, .start = Mon(10), .status = st}),
+        "status");
   }
   CHECK(w.Snapshot().empty());
 }
@@ -815,6 +826,10 @@ TEST_CASE("multi-resource: a requested resource outside its requirement's set is
   CHECK_CODE(w.Book(w.color, Mon(10), {w.a.id}), StatusCode::kInvalidArgument);
   CHECK_CODE(w.Book(w.color, Mon(10), {w.a.id, w.r1.id, std::nullopt}),
              StatusCode::kInvalidArgument);
+  CHECK_INVALID(w.Book(w.color, Mon(10), {w.r1.id, std::nullopt}), "resources");
+  CHECK_INVALID(w.Book(w.color, Mon(10), {std::nullopt, w.a.id}), "resources");
+  CHECK_INVALID(w.Book(w.color, Mon(10), {w.a.id}), "resources");
+  CHECK_INVALID(w.Book(w.color, Mon(10), {w.a.id, w.r1.id, std::nullopt}), "resources");
   CHECK(w.Snapshot().empty());
   // Asked for by name, B is used; the room is picked.
   CHECK(Must(w.Book(w.color, Mon(10), {w.b.id, std::nullopt})).resources == Ids{w.b.id, w.r1.id});
@@ -989,6 +1004,7 @@ TEST_CASE("status: SetStatus(cancelled) is refused or is exactly a Cancel") {
     CHECK(w.events[0].type == EventType::kCancelled);
     CHECK(w.Book(w.owner, w.Cut(Mon(10))));
   } else {
+    CHECK_INVALID(r, "status");
     CHECK(w.events.empty());
     CHECK(Must(w.scheduler->GetAppointment(w.owner, w.acme.id, a.id)).status ==
           AppointmentStatus::kConfirmed);
@@ -1003,12 +1019,18 @@ TEST_CASE("status: nothing comes back to occupy a slot it gave up") {
   Appointment b = Must(w.Book(w.owner, w.Cut(Mon(10))));
   for (AppointmentStatus st : {AppointmentStatus::kConfirmed, AppointmentStatus::kPending}) {
     CAPTURE(AppointmentStatusName(st));
-    CHECK_FALSE(w.scheduler->SetStatus(w.owner, w.acme.id, a.id, st));
+    auto back = w.scheduler->SetStatus(w.owner, w.acme.id, a.id, st);
+    CHECK_FALSE(back);
+    CHECK_CODE(back, StatusCode::kFailedPrecondition);
+    CHECK(StartsWith(MessageOf(back), "status: "));
   }
   CHECK(w.Occupying() == Strings{Describe(b)});
   // A cancelled appointment cannot be moved back into use either.
   Must(w.scheduler->Cancel(w.owner, w.acme.id, b.id));
-  CHECK_FALSE(w.scheduler->Reschedule(w.owner, w.acme.id, b.id, Mon(11)));
+  auto moved = w.scheduler->Reschedule(w.owner, w.acme.id, b.id, Mon(11));
+  CHECK_FALSE(moved);
+  CHECK_CODE(moved, StatusCode::kFailedPrecondition);
+  CHECK(StartsWith(MessageOf(moved), "status: "));
   CHECK(w.Occupying().empty());
   CHECK(w.Book(w.owner, w.Cut(Mon(11))));
 }
@@ -1136,7 +1158,11 @@ TEST_CASE("idempotency keys belong to one tenant") {
       w.As("globex:TENANT_OWNER"), w.globex.id,
       {.service = gcut.id, .customer = gpat.id, .start = Mon(10), .idempotency_key = "order-1"}));
   CHECK(g.id != a.id);
+  CHECK(g.idempotency_key == std::optional<std::string>("order-1"));
   CHECK(w.Snapshot(w.globex.id).size() == 1);
+  CHECK(w.Snapshot().size() == 1);
+  // Each tenant's retry finds its own booking.
+  CHECK(Must(w.Book(w.owner, req)).id == a.id);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1163,6 +1189,8 @@ TEST_CASE("nobody books in the past; starting exactly now is allowed") {
       w.Book(w.root_p,
              {.service = s.id, .customer = pat.id, .start = now - 1h, .outside_hours = true}),
       StatusCode::kFailedPrecondition);
+  CHECK(MessageOf(w.Book(w.owner, {.service = s.id, .customer = pat.id, .start = now - 1us})) ==
+        "start: is in the past");
   CHECK(w.Snapshot().empty());
   CHECK(w.Book(w.owner, {.service = s.id, .customer = pat.id, .start = now}));
 }
@@ -1455,6 +1483,14 @@ TEST_CASE("managers and owners change anything in their tenant") {
   CHECK(w.scheduler->SetStatus(manager, w.acme.id, w.me_bob.id, AppointmentStatus::kNoShow));
   CHECK(w.scheduler->Cancel(w.owner, w.acme.id, w.pat_ann.id));
   CHECK(w.Book(manager, {.service = w.on_bob.id, .customer = w.me.id, .start = Mon(15)}));
+  // What they did stands.
+  auto get = [&](AppointmentId id) {
+    return Must(w.scheduler->GetAppointment(w.owner, w.acme.id, id));
+  };
+  CHECK(get(w.pat_bob.id).start == Mon(12));
+  CHECK(get(w.me_bob.id).status == AppointmentStatus::kNoShow);
+  CHECK(get(w.pat_ann.id).status == AppointmentStatus::kCancelled);
+  CHECK(w.Occupying().size() == 2);  // pat_bob moved, and the new one
 }
 
 TEST_CASE("platform support reads appointments but cannot book or change them") {
@@ -1894,25 +1930,34 @@ TEST_CASE("UpdateCustomer: fields, blocking, who may change what, and bad input 
   Customer bad = stored;
   bad.name = " ";
   CHECK(MessageOf(w.scheduler->UpdateCustomer(w.owner, w.acme.id, bad)).rfind("name: ", 0) == 0);
+  CHECK_INVALID(w.scheduler->UpdateCustomer(w.owner, w.acme.id, bad), "name");
   bad = stored;
   bad.email = "not an email";
   CHECK(MessageOf(w.scheduler->UpdateCustomer(w.owner, w.acme.id, bad)).rfind("email: ", 0) == 0);
+  CHECK_INVALID(w.scheduler->UpdateCustomer(w.owner, w.acme.id, bad), "email");
   bad = stored;
   bad.user = w.users.at("TENANT_STAFF").id;
   CHECK(MessageOf(w.scheduler->UpdateCustomer(w.owner, w.acme.id, bad)) ==
         "user: must have role CUSTOMER");
+  CHECK_INVALID(w.scheduler->UpdateCustomer(w.owner, w.acme.id, bad), "user");
   bad = stored;
   bad.id = CustomerId(999999);
   CHECK(CodeOf(w.scheduler->UpdateCustomer(w.owner, w.acme.id, bad)) == "not_found");
   // Another tenant's owner does not even find it.
   CHECK(CodeOf(w.scheduler->UpdateCustomer(w.As("globex:TENANT_OWNER"), w.acme.id, stored)) !=
         "ok");
+  CHECK(CodeOf(w.scheduler->UpdateCustomer(w.As("globex:TENANT_OWNER"), w.acme.id, stored)) ==
+        "not_found");
+  // The other customer's record was not renamed.
+  CHECK(Must(w.scheduler->GetCustomer(w.owner, w.acme.id, other.id)).name == "Other");
 
   // Unblocked by the owner, the customer books again; a fresh scheduler reads it all back.
   Customer unblocked = Must(w.scheduler->GetCustomer(w.owner, w.acme.id, me.id));
   CHECK(unblocked.name == "Me Again");
   CHECK(unblocked.phone == "+1 555 0199");
   CHECK(unblocked.status == CustomerStatus::kBlocked);
+  CHECK(unblocked.email == "me@example.com");
+  CHECK(unblocked.user == me.user);
   unblocked.status = CustomerStatus::kActive;
   Must(w.scheduler->UpdateCustomer(w.owner, w.acme.id, unblocked));
   Must(w.Book(customer, {.service = cut.id, .customer = me.id, .start = Mon(10)}));

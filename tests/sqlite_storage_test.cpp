@@ -163,8 +163,14 @@ TEST_CASE("bad options and unknown urls are refused; postgresql urls go to its b
   std::string dir = NewTempDir();
   CHECK(OpenStorage("sqlite:" + dir, {.sqlite_synchronous = "SOMETIMES"}).error().code() ==
         StatusCode::kInvalidArgument);
+  CHECK(OpenStorage("sqlite:" + dir, {.sqlite_synchronous = "SOMETIMES"})
+            .error()
+            .message()
+            .starts_with("sqlite_synchronous: "));
   CHECK(OpenStorage("sqlite:" + dir, {.pool_size = 0}).error().code() ==
         StatusCode::kInvalidArgument);
+  CHECK(
+      OpenStorage("sqlite:" + dir, {.pool_size = 0}).error().message().starts_with("pool_size: "));
   auto no_tenants = OpenStorage("sqlite:" + dir, {.sqlite_open_tenants = 0});
   CHECK(no_tenants.error().code() == StatusCode::kInvalidArgument);
   CHECK(no_tenants.error().message().find("sqlite_open_tenants") != std::string::npos);
@@ -172,6 +178,7 @@ TEST_CASE("bad options and unknown urls are refused; postgresql urls go to its b
   auto unknown = OpenStorage("mysql://root:secret@db/x");
   CHECK(unknown.error().code() == StatusCode::kInvalidArgument);
   CHECK(unknown.error().message().find("secret") == std::string::npos);
+  CHECK(unknown.error().message().starts_with("storage url: unknown scheme 'mysql'"));
   // No server there: the PostgreSQL backend answers, unavailable, and keeps the password.
   auto pg = OpenStorage("postgresql://smooth:secret@127.0.0.1:1/smooth?connect_timeout=2");
   CHECK(pg.error().code() == StatusCode::kUnavailable);
@@ -579,10 +586,20 @@ TEST_CASE("a failed tenant creation leaves no file and no row") {
     CHECK(orphan.error().code() == StatusCode::kFailedPrecondition);
     auto shared = Must(storage->BeginShared(TxnMode::kRead));
     CHECK(shared->FindTenantBySlug("orphan").error().code() == StatusCode::kNotFound);
+    std::ifstream kept(dir + "/tenant_orphan.db");
+    std::string text;
+    std::getline(kept, text);
+    CHECK(text == "not ours");
   }
   SUBCASE("a slug that cannot name a file") {
-    CHECK(storage->CreateTenant({.slug = "../evil", .name = "Evil"}).error().code() ==
-          StatusCode::kInvalidArgument);
+    auto evil = storage->CreateTenant({.slug = "../evil", .name = "Evil"});
+    REQUIRE_FALSE(evil.ok());
+    CHECK(evil.error().code() == StatusCode::kInvalidArgument);
+    CHECK(evil.error().message().starts_with("slug: "));
+    auto shared = Must(storage->BeginShared(TxnMode::kRead));
+    CHECK(Must(shared->ListTenants()).size() == 1);  // "broken", made above
+    CHECK_FALSE(fs::exists(dir + "/../evil.db"));
+    CHECK_FALSE(fs::exists(dir + "/tenant_../evil.db"));
   }
 }
 
@@ -782,6 +799,12 @@ TEST_CASE("concurrent writers of one tenant are serialized by the change sequenc
   CHECK(Must(txn->ChangeSeq()) == 100);
   auto changed = Must(txn->ListAppointmentsChangedSince(90));
   CHECK(changed.size() == 10);
+  // Every write got its own sequence number: 1 to 100, each once.
+  std::set<std::int64_t> seqs;
+  for (const Appointment& a : Must(txn->ListAppointmentsChangedSince(0))) seqs.insert(a.change_seq);
+  CHECK(seqs.size() == 100);
+  CHECK(*seqs.begin() == 1);
+  CHECK(*seqs.rbegin() == 100);
 }
 
 }  // namespace

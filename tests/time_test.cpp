@@ -65,6 +65,7 @@ TEST_CASE("fractions of a second have 1 to 6 digits") {
         "2026-03-08T08:00:00.000120Z");
   const auto seven = smooth::ParseRfc3339("2026-03-08T09:00:00.1234567Z", "when");
   REQUIRE_FALSE(seven.ok());
+  CHECK(seven.error().code() == StatusCode::kInvalidArgument);
   CHECK(StartsWith(seven.error().message(), "when: "));
 }
 
@@ -120,6 +121,13 @@ TEST_CASE("ValidateTimeZone knows IANA names and refuses everything else by fiel
   CHECK_FALSE(smooth::ValidateTimeZone("../../etc/passwd").ok());
   CHECK_FALSE(smooth::ValidateTimeZone("/usr/share/zoneinfo/UTC").ok());
   CHECK_FALSE(smooth::ValidateTimeZone("localtime").ok());
+  for (std::string_view bad :
+       {"europe/london", "../../etc/passwd", "/usr/share/zoneinfo/UTC", "localtime"}) {
+    CAPTURE(bad);
+    const smooth::Status s = smooth::ValidateTimeZone(bad);
+    CHECK(s.code() == StatusCode::kInvalidArgument);
+    CHECK(StartsWith(s.message(), "time_zone: "));
+  }
 }
 
 TEST_CASE("ManualClock moves only when told to") {
@@ -166,6 +174,7 @@ TEST_CASE("dates run from year 1 to 9999, the years YYYY-MM-DD can hold") {
   CHECK(smooth::ParseLocalDate("0001-01-01").ok());
   CHECK(smooth::ParseLocalDate("9999-12-31").ok());
   CHECK(smooth::ParseLocalDate("0000-12-31").error().code() == StatusCode::kInvalidArgument);
+  CHECK(StartsWith(smooth::ParseLocalDate("0000-12-31").error().message(), "date: "));
 }
 
 // --- Wall-clock readings in a time zone (smooth/civil.hpp) --------------------------------

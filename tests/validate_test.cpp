@@ -126,6 +126,8 @@ TEST_CASE("slug refusals name the field") {
 TEST_CASE("a slug must start with a lowercase letter") {
   CHECK(ValidateSlug("9lives").message() == "slug: must start with a lowercase letter");
   CHECK(ValidateSlug("Acme").message() == "slug: must start with a lowercase letter");
+  CheckRefused(ValidateSlug("9lives"), "slug");
+  CheckRefused(ValidateSlug("Acme"), "slug");
 }
 
 // "tenant_" + slug names the tenant's PostgreSQL schema, which has 63 bytes at most.

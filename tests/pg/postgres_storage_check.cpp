@@ -775,6 +775,8 @@ TEST_CASE("the EXCLUDE constraint refuses overlapping bookings of a capacity-1 r
   auto clash = Book(*storage, acme, Booking(chair.id, ten - 10min, 20min));
   REQUIRE_FALSE(clash.ok());
   CHECK(clash.error().code() == StatusCode::kConflict);
+  // Nothing of it stayed: the first booking and the three raw rows that went in.
+  CHECK(Rows(db, "SELECT COUNT(*) FROM tenant_acme.appointments")[0] == "4");
 
   // Cancelling frees the time; moving keeps the occupancy in step.
   {
