@@ -247,6 +247,48 @@ TEST_CASE("platform options: the login throttle's bounds are checked at open") {
   o.login_throttle_window = std::chrono::minutes(0);
   auto none = Platform::Open(o);
   CheckInvalid(none.has_value() ? Status() : none.error(), "login_throttle_window");
+  o.login_throttle_window = std::chrono::minutes(15);
+  o.session_lifetime = std::chrono::minutes(0);
+  auto instant = Platform::Open(o);
+  CheckInvalid(instant.has_value() ? Status() : instant.error(), "session_lifetime");
+}
+
+TEST_CASE("sessions: expire session_lifetime after login, held Principals and masquerades too") {
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  Session s = w.LoginAs(staff);
+  Principal held = Must(w.platform->Authenticate(s.id));
+  CHECK(w.platform->GetUser(held, staff.id));  // the actor is now cached
+  w.clock.Advance(std::chrono::minutes(14 * 24 * 60) - 1s);
+  CHECK(w.platform->Authenticate(s.token, w.HostOf(staff)));
+  CHECK(w.platform->GetUser(held, staff.id));
+  w.clock.Advance(1s);
+  auto by_id = w.platform->Authenticate(s.id);
+  REQUIRE_FALSE(by_id);
+  CHECK(by_id.error().code() == StatusCode::kUnauthenticated);
+  CHECK(by_id.error().message() == "the session has expired");
+  CHECK(w.platform->Authenticate(s.token, w.HostOf(staff)).error().code() ==
+        StatusCode::kUnauthenticated);
+  // Nothing in storage changed, so the cached actor is what refuses here.
+  auto cached = w.platform->GetUser(held, staff.id);
+  REQUIRE_FALSE(cached);
+  CHECK(cached.error().message() == "the session has expired");
+  // A new login works.
+  CHECK(w.platform->Authenticate(w.LoginAs(staff).id));
+
+  // A shorter lifetime; a masquerade ends when the session it started from expires.
+  PlatformOptions o = w.platform->options();
+  o.session_lifetime = std::chrono::minutes(60);
+  auto hourly = Must(Platform::Open(o));
+  Session owner = Must(hourly->Login(w.HostOf(w.users.at("TENANT_OWNER")), "tenant_owner@acme.test",
+                                     World::kPassword, "::1"));
+  w.clock.Advance(30min);
+  Session m = Must(hourly->StartMasquerade(owner.id, staff.id, "::1"));
+  CHECK(hourly->Authenticate(m.id));
+  w.clock.Advance(30min);
+  auto after = hourly->Authenticate(m.id);
+  REQUIRE_FALSE(after);
+  CHECK(after.error().message() == "the session has expired");
 }
 
 TEST_CASE("resolve_host: platform, tenant subdomains, ports, case; never a default") {

@@ -47,6 +47,10 @@ struct PlatformOptions {
   /// failures are kept in storage, so every Platform (and process) on it counts together.
   int login_max_failures = 5;
   std::chrono::minutes login_throttle_window{15};
+  /// How long a session (and its token) works after Login: then it has expired, and the
+  /// user logs in again. A masquerade ends with the session it was started from. At least
+  /// 1 minute; two weeks by default, as Django's session cookies.
+  std::chrono::minutes session_lifetime{14 * 24 * 60};
 };
 
 /// What to create in Platform::CreateTenant.

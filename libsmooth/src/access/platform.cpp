@@ -181,6 +181,10 @@ struct Platform::Impl {
     User user;
     std::optional<User> original;
     std::optional<Tenant> tenant;
+    // When the session behind the actor expires (session_lifetime after its login), if it
+    // has one. Time, not storage, ends it: checked on every use, cached or not.
+    std::optional<Instant> expires_at;
+    bool Expired(Instant now) const { return expires_at && now >= *expires_at; }
     ActorFacts facts() const {
       return ActorFacts{user, tenant ? std::optional(tenant->status) : std::nullopt};
     }
@@ -207,6 +211,8 @@ struct Platform::Impl {
       if (!o || !o->is_active) return Unauthenticated("the original user is inactive");
       a.original = *o;
     }
+    if (login) a.expires_at = login->created_at + opt.session_lifetime;
+    if (a.Expired(Now())) return Unauthenticated("the session has expired");
     // Changing a password ends the sessions logged in with the old one (at the same
     // microsecond too: a login that instant is refused rather than an old session kept).
     const User& person = a.original ? *a.original : a.user;
@@ -267,7 +273,10 @@ struct Platform::Impl {
         actors_epoch = *epoch;
       }
       auto it = actors.find(key);
-      if (it != actors.end()) return it->second;
+      if (it != actors.end()) {
+        if (it->second->Expired(Now())) return Unauthenticated("the session has expired");
+        return it->second;
+      }
     }
     // Read after the epoch: rows at least as new as it, so the entry is never older than
     // its epoch says.
@@ -641,6 +650,8 @@ Result<std::unique_ptr<Platform>> Platform::Open(PlatformOptions options) {
     return InvalidArgument("login_max_failures: must be at least 1");
   if (options.login_throttle_window < std::chrono::minutes(1))
     return InvalidArgument("login_throttle_window: must be at least 1 minute");
+  if (options.session_lifetime < std::chrono::minutes(1))
+    return InvalidArgument("session_lifetime: must be at least 1 minute");
   if (sodium_init() < 0) return Internal("libsodium failed to initialize");
   auto impl = std::make_unique<Impl>();
   impl->opt = std::move(options);
