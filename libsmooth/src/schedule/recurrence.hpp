@@ -35,7 +35,11 @@ inline constexpr int kMaxRecurrenceYears = 100;
 ///
 /// - FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY, with INTERVAL, BYDAY, BYMONTHDAY,
 ///   BYMONTH, BYSETPOS, BYHOUR, BYMINUTE, WKST as libical understands them; RSCALE and
-///   BYSECOND are refused.
+///   BYSECOND are refused, and so is a numbered BYDAY (2MO, -1FR) except with MONTHLY or
+///   with YEARLY without BYWEEKNO (RFC 5545 §3.3.10).
+/// - Any first year from 1 to 9999 works (libical itself stops at 2582: the rule is
+///   expanded whole 400-year Gregorian cycles away and moved back). Occurrences may fall
+///   after year 9999; the caller bounds them.
 /// - The rule must end: COUNT, or UNTIL as a DATE (inclusive of that whole local date), a
 ///   UTC date-time (occurrences starting at or before that instant) or a floating
 ///   date-time (compared with local start times).
