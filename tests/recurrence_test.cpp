@@ -289,7 +289,8 @@ TEST_CASE("a month has no sixth weekday: such a rule is refused at once") {
 
 TEST_CASE("series are expanded in any year to 9999, past libical's own limit of 2582") {
   CHECK(Show(Expand("FREQ=WEEKLY;BYDAY=MO;COUNT=2", "UTC", {2600, 6, 1}, 10h)) ==
-        Strings{"2600-06-02 10:00 = 2600-06-02T10:00:00Z", "2600-06-09 10:00 = 2600-06-09T10:00:00Z"});
+        Strings{"2600-06-02 10:00 = 2600-06-02T10:00:00Z",
+                "2600-06-09 10:00 = 2600-06-09T10:00:00Z"});
   // Weekdays, leap days and UNTIL fall as the calendar has them.
   CHECK(Dates(Expand("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;COUNT=2", "UTC", {9000, 1, 1}, 9h)) ==
         Strings{"9004-02-29", "9008-02-29"});
