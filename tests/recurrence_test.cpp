@@ -302,3 +302,19 @@ TEST_CASE("series are expanded in any year to 9999, past libical's own limit of 
   CHECK(Dates(Expand("FREQ=DAILY;COUNT=3", "UTC", {9999, 12, 30}, 9h)) ==
         Strings{"9999-12-30", "9999-12-31", "10000-01-01"});
 }
+
+TEST_CASE("BYSETPOS where libical would ignore it or pick the wrong starts is refused") {
+  // WEEKLY;BYDAY=MO,TU,WE;BYSETPOS=1 means Mondays; libical gave all three days.
+  CHECK(Error("FREQ=WEEKLY;BYDAY=MO,TU,WE;BYSETPOS=1;COUNT=4") ==
+        "rrule: BYSETPOS is supported with FREQ=MONTHLY or YEARLY only");
+  CHECK(Error("FREQ=DAILY;BYHOUR=9,10,11;BYSETPOS=2;COUNT=4") ==
+        "rrule: BYSETPOS is supported with FREQ=MONTHLY or YEARLY only");
+  // The second start of the month is the 1st at 17:00; libical gave the 15th, twice.
+  CHECK(Error("FREQ=MONTHLY;BYMONTHDAY=1,15;BYHOUR=9,17;BYSETPOS=2;COUNT=4", {2026, 3, 1}, 9h) ==
+        "rrule: BYSETPOS is not supported with several BYHOUR or BYMINUTE values");
+  // One time of day is fine: the last weekday of the month at 17:00.
+  CHECK(Show(Expand("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;BYHOUR=17;BYMINUTE=0;COUNT=2",
+                    "UTC", {2026, 1, 1}, 17h)) ==
+        Strings{"2026-01-30 17:00 = 2026-01-30T17:00:00Z",
+                "2026-02-27 17:00 = 2026-02-27T17:00:00Z"});
+}

@@ -248,6 +248,19 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
           "BYDAY with a number (such as 2MO) needs FREQ=MONTHLY, or FREQ=YEARLY without BYWEEKNO");
     }
   }
+  // libical applies BYSETPOS to the days of a MONTHLY or YEARLY period only: with DAILY or
+  // WEEKLY it ignores it (WEEKLY;BYDAY=MO,TU,WE;BYSETPOS=1 gave all three days, not
+  // Mondays), and it picks among days before adding BYHOUR and BYMINUTE times, so with
+  // several of those it picks the wrong ones. RFC 5545 picks among all the period's starts.
+  if (HasAny(rule.by_set_pos)) {
+    if (rule.freq != ICAL_MONTHLY_RECURRENCE && rule.freq != ICAL_YEARLY_RECURRENCE) {
+      return Refuse("BYSETPOS is supported with FREQ=MONTHLY or YEARLY only");
+    }
+    if (CountOf(rule.by_hour, ICAL_BY_HOUR_SIZE) > 1 ||
+        CountOf(rule.by_minute, ICAL_BY_MINUTE_SIZE) > 1) {
+      return Refuse("BYSETPOS is not supported with several BYHOUR or BYMINUTE values");
+    }
+  }
   if (rule.count == 0 && icaltime_is_null_time(rule.until)) {
     return Refuse("the series must end: add COUNT or UNTIL");
   }

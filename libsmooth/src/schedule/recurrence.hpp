@@ -36,7 +36,8 @@ inline constexpr int kMaxRecurrenceYears = 100;
 /// - FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY, with INTERVAL, BYDAY, BYMONTHDAY,
 ///   BYMONTH, BYSETPOS, BYHOUR, BYMINUTE, WKST as libical understands them; RSCALE and
 ///   BYSECOND are refused, and so is a numbered BYDAY (2MO, -1FR) except with MONTHLY or
-///   with YEARLY without BYWEEKNO (RFC 5545 §3.3.10).
+///   with YEARLY without BYWEEKNO (RFC 5545 §3.3.10), and BYSETPOS except with MONTHLY or
+///   YEARLY and at most one BYHOUR and one BYMINUTE value (what libical gets right).
 /// - Any first year from 1 to 9999 works (libical itself stops at 2582: the rule is
 ///   expanded whole 400-year Gregorian cycles away and moved back). Occurrences may fall
 ///   after year 9999; the caller bounds them.
