@@ -318,3 +318,10 @@ TEST_CASE("BYSETPOS where libical would ignore it or pick the wrong starts is re
         Strings{"2026-01-30 17:00 = 2026-01-30T17:00:00Z",
                 "2026-02-27 17:00 = 2026-02-27T17:00:00Z"});
 }
+
+TEST_CASE("a huge COUNT under a huge cap is refused, not allocated up front") {
+  // A scheduler may be configured with a very large max_series_occurrences; the rule still
+  // ends at the 100-year horizon long before two billion days.
+  CHECK(Error("FREQ=DAILY;COUNT=2000000000", {2026, 3, 2}, 10h, SIZE_MAX) ==
+        "rrule: series does not end within 100 years of its start");
+}

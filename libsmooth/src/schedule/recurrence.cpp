@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <libical/ical.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -323,7 +324,9 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   }
 
   std::vector<Occurrence> out;
-  out.reserve(count != 0 ? count : 16);
+  // COUNT is trusted only as far as the cap, which a scheduler may set very high: the
+  // horizon ends most such series long before, so reserve no more than a typical series.
+  out.reserve(std::min<std::size_t>(count != 0 ? count : 16, 1024));
   for (;;) {
     const icaltimetype t = icalrecur_iterator_next(it.get());
     if (icaltime_is_null_time(t)) break;
