@@ -500,5 +500,21 @@ TEST_CASE("smooth-admin does not show a password typed at a terminal") {
             .ok());
 }
 
+TEST_CASE("smooth-admin leaves a data directory that does not exist alone when it cannot succeed") {
+  // A mistyped --storage: neither command can succeed there, and neither may leave a new,
+  // empty storage behind for the next command to take for the real one.
+  fs::path dir = fs::path(NewTempDir()) / "typo";
+  Admin admin{.url = "sqlite:" + dir.string()};
+  const std::vector<std::vector<std::string>> commands = {
+      {"create-tenant", "--slug", "acme", "--name", "Acme"}, {"migrate", "--tenant", "acme"}};
+  for (const std::vector<std::string>& command : commands) {
+    CAPTURE(command[0]);
+    CommandResult r = admin(command);
+    CHECK_MESSAGE(r.exit_code == 1, r.output);
+    CHECK_MESSAGE(Contains(r.output, "no storage in " + dir.string()), r.output);
+    CHECK_FALSE(fs::exists(dir));
+  }
+}
+
 }  // namespace
 }  // namespace smooth::testing

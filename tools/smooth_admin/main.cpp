@@ -228,14 +228,12 @@ int CreateSuperuser(const std::string& url, const std::string& security_log, con
   return 0;
 }
 
-// The superuser to act as: the one named, or the only active one there is.
-smooth::Result<smooth::User> Actor(smooth::Storage& storage, const Args& args) {
+// The superuser to act as: the one named (`as`, normalized), or the only active one there is.
+smooth::Result<smooth::User> Actor(smooth::Storage& storage, const std::optional<std::string>& as) {
   auto txn = storage.BeginShared(smooth::TxnMode::kRead);
   if (!txn) return txn.error();
-  if (args.values.contains("--as")) {
-    auto email = smooth::internal::NormalizeEmail(args.values.at("--as"), "--as");
-    if (!email) return email.error();
-    auto user = (*txn)->FindUserByEmail(std::nullopt, *email);
+  if (as) {
+    auto user = (*txn)->FindUserByEmail(std::nullopt, *as);
     if (!user) return user;
     if (user->role != smooth::Role::kSuperuser || !user->is_active)
       return smooth::PermissionDenied(user->email + " is not an active superuser");
@@ -266,6 +264,15 @@ int CreateTenant(const std::string& url, const std::string& security_log, const 
     spec.tier = *tier;
   }
   spec.is_demo = args.flags.contains("--demo");
+  std::optional<std::string> as;
+  if (args.values.contains("--as")) {
+    auto email = smooth::internal::NormalizeEmail(args.values.at("--as"), "--as");
+    if (!email) return Fail(email.error());
+    as = *email;
+  }
+  // A new storage has no superuser to act as: do not leave one behind.
+  if (auto exists = smooth::internal::admin::RequireExisting(url); !exists.ok())
+    return Fail(exists);
   auto s = OpenPlatform(url, security_log);
   if (!s) return Fail(s.error());
   {
@@ -279,7 +286,7 @@ int CreateTenant(const std::string& url, const std::string& security_log, const 
     }
     if (existing.error().code() != smooth::StatusCode::kNotFound) return Fail(existing.error());
   }
-  auto actor = Actor(*s->storage, args);
+  auto actor = Actor(*s->storage, as);
   if (!actor) return Fail(actor.error());
   auto me = s->platform->ActAs(actor->id);
   if (!me) return Fail(me.error());
