@@ -325,3 +325,14 @@ TEST_CASE("a huge COUNT under a huge cap is refused, not allocated up front") {
   CHECK(Error("FREQ=DAILY;COUNT=2000000000", {2026, 3, 2}, 10h, SIZE_MAX) ==
         "rrule: series does not end within 100 years of its start");
 }
+
+TEST_CASE("two local starts that are one instant across a spring-forward gap are one occurrence") {
+  // 02:30 does not exist on 2026-03-08 in New York and is read as 03:30 EDT, which the rule
+  // also asks for. RFC 5545 §3.8.5.3: duplicate instances are ignored.
+  CHECK(Show(Expand("FREQ=DAILY;BYHOUR=2,3;BYMINUTE=30;COUNT=5", "America/New_York", {2026, 3, 7},
+                    150min)) == Strings{"2026-03-07 02:30 = 2026-03-07T07:30:00Z",
+                                        "2026-03-07 03:30 = 2026-03-07T08:30:00Z",
+                                        "2026-03-08 02:30 = 2026-03-08T07:30:00Z",
+                                        "2026-03-09 02:30 = 2026-03-09T06:30:00Z",
+                                        "2026-03-09 03:30 = 2026-03-09T07:30:00Z"});
+}

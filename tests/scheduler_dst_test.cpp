@@ -549,3 +549,14 @@ TEST_CASE("series: late in year 9999 an occurrence past it is refused by its sta
   CHECK_INVALID(w.scheduler->BookSeries(w.owner, w.acme.id, req), "rrule: an occurrence's start");
   CHECK(w.Snapshot() == before);
 }
+
+TEST_CASE("series: a start the gap makes equal to another is booked once") {
+  Zoned w("America/New_York", AlwaysOpen());
+  w.clock.Set(At("2026-03-01T00:00:00Z"));
+  // 02:30 and 03:30 daily; on 2026-03-08 02:30 is read as 03:30 EDT, 07:30Z, like 03:30.
+  SeriesRequest req = w.SeriesOf(w.ServiceOf(30min), "2026-03-07T07:30:00Z",
+                                 "FREQ=DAILY;BYHOUR=2,3;BYMINUTE=30;COUNT=4");
+  SeriesBooking b = Must(w.scheduler->BookSeries(w.owner, w.acme.id, req));
+  CHECK(StartsOf(b.appointments) == Strings{"2026-03-07T07:30:00Z", "2026-03-07T08:30:00Z",
+                                            "2026-03-08T07:30:00Z", "2026-03-09T06:30:00Z"});
+}

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "schedule/civil_time.hpp"
@@ -324,6 +325,7 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   }
 
   std::vector<Occurrence> out;
+  std::set<Instant> instants;
   // COUNT is trusted only as far as the cap, which a scheduler may set very high: the
   // horizon ends most such series long before, so reserve no more than a typical series.
   out.reserve(std::min<std::size_t>(count != 0 ? count : 16, 1024));
@@ -336,6 +338,10 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
     const std::chrono::minutes minutes(t.hour * 60 + t.minute);
     const Instant instant = LocalToInstant(zone, date, minutes);
     if (until_kind == UntilKind::kUtc && instant > utc_limit) continue;
+    // Local starts in a spring-forward gap are read with the offset before it, which can
+    // make them the instant of another start (02:30 and 03:30 on a New York March change
+    // day are both 07:30Z). RFC 5545 §3.8.5.3: duplicate instances are ignored.
+    if (!instants.insert(instant).second) continue;
     if (out.size() == max_occurrences) {
       return Refuse(fmt::format("series longer than {} occurrences", max_occurrences));
     }

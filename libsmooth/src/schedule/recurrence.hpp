@@ -31,7 +31,8 @@ inline constexpr int kMaxRecurrenceYears = 100;
 /// is allowed) from the local start (`first_date`, `start_minutes`) in `zone`. The rule is
 /// evaluated on floating local times, so "weekly at 10:00" stays 10:00 local across DST;
 /// each occurrence is converted with LocalToInstant (a start in a spring-forward gap uses
-/// the offset before the gap). Thread-safe (libical calls are serialized).
+/// the offset before the gap; when that makes it the instant of another start, it is that
+/// one occurrence, as RFC 5545 ignores duplicates). Thread-safe (libical calls are serialized).
 ///
 /// - FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY, with INTERVAL, BYDAY, BYMONTHDAY,
 ///   BYMONTH, BYSETPOS, BYHOUR, BYMINUTE, WKST as libical understands them; RSCALE and
