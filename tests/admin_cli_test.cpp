@@ -5,8 +5,14 @@
 // on the _postgresql run, the same against a database with a schema per tenant.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -241,9 +247,11 @@ TEST_CASE("smooth-admin on PostgreSQL: migrates idempotently, checks, and names 
     CHECK_MESSAGE(r.exit_code == 0, r.output);
     CHECK(Contains(r.output, "created tenant"));
   }
-  r = admin({"create-tenant", "--slug", "acme", "--name", "Acme"});
-  CHECK_MESSAGE(r.exit_code == 0, r.output);
-  CHECK(Contains(r.output, "already exists"));
+  for (const char* slug : {"acme", "ACME"}) {
+    r = admin({"create-tenant", "--slug", slug, "--name", "Acme"});
+    CHECK_MESSAGE(r.exit_code == 0, r.output);
+    CHECK_MESSAGE(Contains(r.output, "already exists"), r.output);
+  }
 
   // Migrations: all, twice; one tenant; the shared database alone.
   for (int i = 0; i < 2; ++i) {
@@ -386,6 +394,126 @@ TEST_CASE("smooth-admin refuses bad usage with exit status 2") {
   CommandResult help = RunCommand({AdminBinary(), "--help"});
   CHECK(help.exit_code == 0);
   CHECK(Contains(help.output, "migrate --tenant SLUG"));
+}
+
+TEST_CASE("smooth-admin refuses a repeated option or a missing value with exit status 2") {
+  fs::path dir = NewTempDir();
+  Admin admin{.url = "sqlite:" + dir.string()};
+  std::ofstream(dir / "pw") << "correct horse battery\n";
+  REQUIRE(admin({"create-superuser", "--email", "root@example.com", "--password-file",
+                 (dir / "pw").string()})
+              .exit_code == 0);
+  // Which of two values was meant is not for the tool to guess.
+  CommandResult r = admin({"create-tenant", "--slug", "acme", "--slug", "globex", "--name", "X"});
+  CHECK_MESSAGE(r.exit_code == 2, r.output);
+  CHECK_MESSAGE(Contains(r.output, "--slug given twice"), r.output);
+  CHECK_FALSE(fs::exists(dir / "tenant_globex.db"));
+  CHECK_FALSE(fs::exists(dir / "tenant_acme.db"));
+  r = admin({"migrate", "--tenant", "a", "--tenant", "b"});
+  CHECK_MESSAGE(r.exit_code == 2, r.output);
+  r = RunCommand({AdminBinary(), "--storage", admin.url, "--storage", "sqlite:elsewhere", "check"});
+  CHECK_MESSAGE(r.exit_code == 2, r.output);
+  CHECK_MESSAGE(Contains(r.output, "--storage given twice"), r.output);
+  // An option where a value should be is a missing value, not the value.
+  r = admin({"migrate", "--tenant", "--shared"});
+  CHECK_MESSAGE(r.exit_code == 2, r.output);
+  CHECK_MESSAGE(Contains(r.output, "--tenant needs a value"), r.output);
+  r = admin({"create-superuser", "--email", "--name", "Root"}, "correct horse battery\n");
+  CHECK_MESSAGE(r.exit_code == 2, r.output);
+  CHECK_MESSAGE(Contains(r.output, "--email needs a value"), r.output);
+}
+
+TEST_CASE("smooth-admin names the password file it cannot read") {
+  fs::path dir = NewTempDir();
+  Admin admin{.url = "sqlite:" + dir.string()};
+  for (const fs::path& file : {dir / "missing", dir}) {
+    CAPTURE(file);
+    CommandResult r = admin(
+        {"create-superuser", "--email", "root@example.com", "--password-file", file.string()});
+    CHECK_MESSAGE(r.exit_code == 1, r.output);
+    CHECK_MESSAGE(Contains(r.output, "--password-file: cannot read " + file.string()), r.output);
+  }
+}
+
+// Runs the tool on a new pseudo-terminal, types `typed` once it prompts, and returns all it
+// showed on the terminal.
+std::string RunOnTerminal(const std::vector<std::string>& argv, const std::string& typed) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  REQUIRE(master >= 0);
+  REQUIRE(grantpt(master) == 0);
+  REQUIRE(unlockpt(master) == 0);
+  const std::string slave_name = ptsname(master);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    setsid();
+    int slave = open(slave_name.c_str(), O_RDWR);
+    if (slave < 0) _exit(127);
+    dup2(slave, 0);
+    dup2(slave, 1);
+    dup2(slave, 2);
+    close(master);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  std::string shown;
+  bool sent = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{master, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      char buf[512];
+      ssize_t n = read(master, buf, sizeof buf);
+      if (n <= 0) break;  // the child has gone and closed the terminal
+      shown.append(buf, static_cast<std::size_t>(n));
+    }
+    if (!sent && Contains(shown, "password: ")) {
+      REQUIRE(write(master, typed.data(), typed.size()) == static_cast<ssize_t>(typed.size()));
+      sent = true;
+    }
+  }
+  int status = 0;
+  if (waitpid(pid, &status, WNOHANG) == 0) {  // still waiting for input: a failure
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  close(master);
+  CHECK_MESSAGE(sent, shown);
+  return shown;
+}
+
+TEST_CASE("smooth-admin does not show a password typed at a terminal") {
+  Admin admin{.url = "sqlite:" + NewTempDir()};
+  std::string shown = RunOnTerminal(
+      {admin.binary, "--storage", admin.url, "create-superuser", "--email", "root@example.com"},
+      "correct horse battery\n");
+  CHECK_MESSAGE(Contains(shown, "created superuser root@example.com"), shown);
+  CHECK_MESSAGE(!Contains(shown, "correct horse"), shown);
+  // And the password typed is the one stored.
+  auto storage = std::shared_ptr<Storage>(Must(OpenStorage(admin.url)));
+  auto platform = Must(Platform::Open({.storage = storage}));
+  CHECK(platform
+            ->Login({.is_platform = true}, "root@example.com", "correct horse battery", "127.0.0.1")
+            .ok());
+}
+
+TEST_CASE("smooth-admin leaves a data directory that does not exist alone when it cannot succeed") {
+  // A mistyped --storage: neither command can succeed there, and neither may leave a new,
+  // empty storage behind for the next command to take for the real one.
+  fs::path dir = fs::path(NewTempDir()) / "typo";
+  Admin admin{.url = "sqlite:" + dir.string()};
+  const std::vector<std::vector<std::string>> commands = {
+      {"create-tenant", "--slug", "acme", "--name", "Acme"}, {"migrate", "--tenant", "acme"}};
+  for (const std::vector<std::string>& command : commands) {
+    CAPTURE(command[0]);
+    CommandResult r = admin(command);
+    CHECK_MESSAGE(r.exit_code == 1, r.output);
+    CHECK_MESSAGE(Contains(r.output, "no storage in " + dir.string()), r.output);
+    CHECK_FALSE(fs::exists(dir));
+  }
 }
 
 }  // namespace

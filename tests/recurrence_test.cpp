@@ -254,3 +254,85 @@ TEST_CASE("expansion is safe from several threads at once") {
   for (auto& th : threads) th.join();
   CHECK(wrong.load() == 0);
 }
+
+TEST_CASE("BYDAY with a number is refused outside MONTHLY and YEARLY, as RFC 5545 requires") {
+  // libical reads WEEKLY;BYDAY=2MO as a Wednesday, and 1MO,TU as the same Tuesday twice.
+  for (std::string rule : {"FREQ=WEEKLY;BYDAY=2MO;COUNT=2", "FREQ=WEEKLY;BYDAY=1MO,TU;COUNT=4",
+                           "FREQ=WEEKLY;BYDAY=-1FR;COUNT=3", "FREQ=DAILY;BYDAY=1MO;COUNT=3",
+                           "FREQ=YEARLY;BYWEEKNO=10;BYDAY=1MO;COUNT=2"}) {
+    CAPTURE(rule);
+    CHECK(Error(rule, {2026, 1, 1}) ==
+          "rrule: BYDAY with a number (such as 2MO) needs FREQ=MONTHLY, or FREQ=YEARLY without "
+          "BYWEEKNO");
+  }
+  // Where it is allowed, it means what it says.
+  CHECK(Dates(Expand("FREQ=MONTHLY;BYDAY=2MO;COUNT=2", "UTC", {2026, 1, 1}, 9h)) ==
+        Strings{"2026-01-12", "2026-02-09"});
+  CHECK(Dates(Expand("FREQ=WEEKLY;BYDAY=MO,TU;COUNT=2", "UTC", {2026, 1, 1}, 9h)) ==
+        Strings{"2026-01-05", "2026-01-06"});
+}
+
+TEST_CASE("a month has no sixth weekday: such a rule is refused at once") {
+  const auto started = std::chrono::steady_clock::now();
+  for (std::string rule : {"FREQ=MONTHLY;BYDAY=6MO;COUNT=2", "FREQ=MONTHLY;BYDAY=-6MO;COUNT=2",
+                           "FREQ=YEARLY;BYMONTH=2;BYDAY=6MO;COUNT=2"}) {
+    CAPTURE(rule);
+    CHECK(StartsWith(Error(rule, {2026, 1, 1}), "rrule: the series has no occurrences"));
+  }
+  CHECK(std::chrono::steady_clock::now() - started < 100ms);
+  // The fifth exists in some months, and a yearly 53rd Monday in some years.
+  CHECK(Dates(Expand("FREQ=MONTHLY;BYDAY=5MO,6MO;COUNT=1", "UTC", {2026, 1, 1}, 9h)) ==
+        Strings{"2026-03-30"});
+  CHECK(Dates(Expand("FREQ=YEARLY;BYDAY=53MO;COUNT=1", "UTC", {2026, 1, 1}, 9h)) ==
+        Strings{"2029-12-31"});
+}
+
+TEST_CASE("series are expanded in any year to 9999, past libical's own limit of 2582") {
+  CHECK(Show(Expand("FREQ=WEEKLY;BYDAY=MO;COUNT=2", "UTC", {2600, 6, 1}, 10h)) ==
+        Strings{"2600-06-02 10:00 = 2600-06-02T10:00:00Z",
+                "2600-06-09 10:00 = 2600-06-09T10:00:00Z"});
+  // Weekdays, leap days and UNTIL fall as the calendar has them.
+  CHECK(Dates(Expand("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;COUNT=2", "UTC", {9000, 1, 1}, 9h)) ==
+        Strings{"9004-02-29", "9008-02-29"});
+  CHECK(Dates(Expand("FREQ=WEEKLY;BYDAY=MO;UNTIL=99991231", "UTC", {9999, 12, 1}, 9h)) ==
+        Strings{"9999-12-06", "9999-12-13", "9999-12-20", "9999-12-27"});
+  CHECK(Dates(Expand("FREQ=DAILY;UNTIL=30000102T235959Z", "UTC", {3000, 1, 1}, 9h)) ==
+        Strings{"3000-01-01", "3000-01-02"});
+  // Occurrences may run past 9999; the scheduler refuses those with their start.
+  CHECK(Dates(Expand("FREQ=DAILY;COUNT=3", "UTC", {9999, 12, 30}, 9h)) ==
+        Strings{"9999-12-30", "9999-12-31", "10000-01-01"});
+}
+
+TEST_CASE("BYSETPOS where libical would ignore it or pick the wrong starts is refused") {
+  // WEEKLY;BYDAY=MO,TU,WE;BYSETPOS=1 means Mondays; libical gave all three days.
+  CHECK(Error("FREQ=WEEKLY;BYDAY=MO,TU,WE;BYSETPOS=1;COUNT=4") ==
+        "rrule: BYSETPOS is supported with FREQ=MONTHLY or YEARLY only");
+  CHECK(Error("FREQ=DAILY;BYHOUR=9,10,11;BYSETPOS=2;COUNT=4") ==
+        "rrule: BYSETPOS is supported with FREQ=MONTHLY or YEARLY only");
+  // The second start of the month is the 1st at 17:00; libical gave the 15th, twice.
+  CHECK(Error("FREQ=MONTHLY;BYMONTHDAY=1,15;BYHOUR=9,17;BYSETPOS=2;COUNT=4", {2026, 3, 1}, 9h) ==
+        "rrule: BYSETPOS is not supported with several BYHOUR or BYMINUTE values");
+  // One time of day is fine: the last weekday of the month at 17:00.
+  CHECK(Show(Expand("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;BYHOUR=17;BYMINUTE=0;COUNT=2",
+                    "UTC", {2026, 1, 1}, 17h)) ==
+        Strings{"2026-01-30 17:00 = 2026-01-30T17:00:00Z",
+                "2026-02-27 17:00 = 2026-02-27T17:00:00Z"});
+}
+
+TEST_CASE("a huge COUNT under a huge cap is refused, not allocated up front") {
+  // A scheduler may be configured with a very large max_series_occurrences; the rule still
+  // ends at the 100-year horizon long before two billion days.
+  CHECK(Error("FREQ=DAILY;COUNT=2000000000", {2026, 3, 2}, 10h, SIZE_MAX) ==
+        "rrule: series does not end within 100 years of its start");
+}
+
+TEST_CASE("two local starts that are one instant across a spring-forward gap are one occurrence") {
+  // 02:30 does not exist on 2026-03-08 in New York and is read as 03:30 EDT, which the rule
+  // also asks for. RFC 5545 §3.8.5.3: duplicate instances are ignored.
+  CHECK(Show(Expand("FREQ=DAILY;BYHOUR=2,3;BYMINUTE=30;COUNT=5", "America/New_York", {2026, 3, 7},
+                    150min)) == Strings{"2026-03-07 02:30 = 2026-03-07T07:30:00Z",
+                                        "2026-03-07 03:30 = 2026-03-07T08:30:00Z",
+                                        "2026-03-08 02:30 = 2026-03-08T07:30:00Z",
+                                        "2026-03-09 02:30 = 2026-03-09T06:30:00Z",
+                                        "2026-03-09 03:30 = 2026-03-09T07:30:00Z"});
+}

@@ -49,6 +49,10 @@ struct Zoned : ScheduleWorld {
                        .slot_interval = slot_interval,
                        .requirements = {OneOf({res.id})}});
   }
+  SeriesRequest SeriesOf(const Service& s, std::string_view first, std::string rrule) {
+    return {.first = {.service = s.id, .customer = pat.id, .start = At(first)},
+            .rrule = std::move(rrule)};
+  }
   Result<Appointment> BookFor(std::chrono::minutes duration, Instant start) {
     return Book(owner, {.service = ServiceOf(duration).id, .customer = pat.id, .start = start});
   }
@@ -534,4 +538,37 @@ TEST_CASE("series: staff linked to one resource cannot cancel occurrences on ano
   CHECK(own.status == AppointmentStatus::kConfirmed);
   // The owner may cancel both.
   CHECK(Must(w.scheduler->CancelSeriesFrom(w.owner, w.acme.id, s.appointments[0].id)) == 2);
+}
+
+TEST_CASE("series: a weekly rule never books a weekday other than the one it names") {
+  NySeries w;
+  // Monday 2026-03-02 10:00 EST. WEEKLY;BYDAY=2MO has no meaning (RFC 5545 allows a number
+  // only with MONTHLY or YEARLY); libical alone would book Wednesdays.
+  SeriesRequest req = w.Weekly4("2026-03-02T15:00:00Z");
+  req.rrule = "FREQ=WEEKLY;BYDAY=2MO;COUNT=2";
+  CHECK_INVALID(w.scheduler->BookSeries(w.owner, w.acme.id, req), "rrule");
+  CHECK(w.Snapshot().empty());
+}
+
+TEST_CASE("series: late in year 9999 an occurrence past it is refused by its start") {
+  Zoned w("UTC", AlwaysOpen());
+  SeriesRequest req = w.SeriesOf(w.ServiceOf(30min), "9999-12-30T10:00:00Z", "FREQ=DAILY;COUNT=2");
+  SeriesBooking b = Must(w.scheduler->BookSeries(w.owner, w.acme.id, req));
+  CHECK(StartsOf(b.appointments) == Strings{"9999-12-30T10:00:00Z", "9999-12-31T10:00:00Z"});
+  const Strings before = w.Snapshot();
+  req.first.start = At("9999-12-30T12:00:00Z");
+  req.rrule = "FREQ=DAILY;COUNT=3";
+  CHECK_INVALID(w.scheduler->BookSeries(w.owner, w.acme.id, req), "rrule: an occurrence's start");
+  CHECK(w.Snapshot() == before);
+}
+
+TEST_CASE("series: a start the gap makes equal to another is booked once") {
+  Zoned w("America/New_York", AlwaysOpen());
+  w.clock.Set(At("2026-03-01T00:00:00Z"));
+  // 02:30 and 03:30 daily; on 2026-03-08 02:30 is read as 03:30 EDT, 07:30Z, like 03:30.
+  SeriesRequest req = w.SeriesOf(w.ServiceOf(30min), "2026-03-07T07:30:00Z",
+                                 "FREQ=DAILY;BYHOUR=2,3;BYMINUTE=30;COUNT=4");
+  SeriesBooking b = Must(w.scheduler->BookSeries(w.owner, w.acme.id, req));
+  CHECK(StartsOf(b.appointments) == Strings{"2026-03-07T07:30:00Z", "2026-03-07T08:30:00Z",
+                                            "2026-03-08T07:30:00Z", "2026-03-09T06:30:00Z"});
 }

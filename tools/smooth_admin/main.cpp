@@ -1,10 +1,14 @@
 // smooth-admin: the operator's command line for a libsmooth storage — migrations (shared,
 // all tenants, one tenant), creating tenants and superusers, and an integrity check. Every
 // command is idempotent and stops at the first failure with a message naming the database.
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -69,16 +73,27 @@ struct Args {
   std::map<std::string, bool> flags;
 };
 
+// Takes the value after the option argv[i] into `values`, stepping `i` over it. An option
+// given twice, or followed by another option or by nothing, is bad usage: which value was
+// meant is not for the tool to guess.
+std::optional<std::string> TakeValue(const std::vector<std::string>& argv, std::size_t& i,
+                                     std::map<std::string, std::string>& values) {
+  const std::string& name = argv[i];
+  if (i + 1 >= argv.size() || argv[i + 1].starts_with("--")) return name + " needs a value";
+  if (!values.emplace(name, argv[i + 1]).second) return name + " given twice";
+  ++i;
+  return std::nullopt;
+}
+
 std::optional<std::string> ParseOptions(const std::vector<std::string>& argv, std::size_t from,
                                         const std::vector<std::string>& with_value,
                                         const std::vector<std::string>& bare, Args& out) {
   for (std::size_t i = from; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     if (std::find(with_value.begin(), with_value.end(), a) != with_value.end()) {
-      if (i + 1 >= argv.size()) return a + " needs a value";
-      out.values[a] = argv[++i];
+      if (auto problem = TakeValue(argv, i, out.values)) return problem;
     } else if (std::find(bare.begin(), bare.end(), a) != bare.end()) {
-      out.flags[a] = true;
+      if (!out.flags.emplace(a, true).second) return a + " given twice";
     } else if (a == "--password") {
       return "a password is never taken from the command line (other users can read it): use "
              "--password-file FILE or standard input";
@@ -95,6 +110,53 @@ std::string FirstLine(std::istream& in) {
   std::getline(in, line);
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
+}
+
+// Turns off the echo of a terminal on standard input while it lives, so a password typed
+// there is not shown (nor left in the scrollback).
+class NoEcho {
+ public:
+  NoEcho() : active_(::tcgetattr(0, &saved_) == 0) {
+    if (!active_) return;
+    termios quiet = saved_;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    active_ = ::tcsetattr(0, TCSANOW, &quiet) == 0;
+  }
+  ~NoEcho() {
+    if (active_) ::tcsetattr(0, TCSANOW, &saved_);
+  }
+  NoEcho(const NoEcho&) = delete;
+  NoEcho& operator=(const NoEcho&) = delete;
+
+ private:
+  termios saved_{};
+  bool active_;
+};
+
+// The password: the first line of the --password-file, or of standard input (typed
+// unseen when that is a terminal).
+smooth::Result<std::string> ReadPassword(const Args& args) {
+  if (!args.values.contains("--password-file")) {
+    if (!::isatty(0)) return FirstLine(std::cin);
+    std::string password;
+    {
+      NoEcho quiet;  // before the prompt, so nothing typed after it is shown
+      std::cerr << "password: " << std::flush;
+      password = FirstLine(std::cin);
+    }
+    std::cerr << "\n";
+    return password;
+  }
+  const std::string& path = args.values.at("--password-file");
+  std::ifstream in(path);
+  const int open_errno = errno;
+  std::error_code ec;
+  if (!in || std::filesystem::is_directory(path, ec)) {
+    return smooth::InvalidArgument(
+        "--password-file: cannot read " + path + " (" +
+        (in ? std::string("a directory") : std::string(std::strerror(open_errno))) + ")");
+  }
+  return FirstLine(in);
 }
 
 struct Stack {
@@ -142,15 +204,8 @@ int CreateSuperuser(const std::string& url, const std::string& security_log, con
   auto email = smooth::internal::NormalizeEmail(args.values.at("--email"), "--email");
   if (!email) return Fail(email.error());
   std::string name = args.values.contains("--name") ? args.values.at("--name") : "Superuser";
-  std::string password;
-  if (args.values.contains("--password-file")) {
-    std::ifstream in(args.values.at("--password-file"));
-    if (!in) return Fail(smooth::NotFound("cannot read the password file"));
-    password = FirstLine(in);
-  } else {
-    if (::isatty(0)) std::cerr << "password: " << std::flush;
-    password = FirstLine(std::cin);
-  }
+  auto password = ReadPassword(args);
+  if (!password) return Fail(password.error());
   auto s = OpenPlatform(url, security_log);
   if (!s) return Fail(s.error());
   {
@@ -167,20 +222,18 @@ int CreateSuperuser(const std::string& url, const std::string& security_log, con
     }
     if (existing.error().code() != smooth::StatusCode::kNotFound) return Fail(existing.error());
   }
-  auto user = s->platform->CreateSuperuser(*email, name, password);
+  auto user = s->platform->CreateSuperuser(*email, name, *password);
   if (!user) return Fail(user.error());
   std::cout << "created superuser " << user->email << " (id " << user->id.value() << ")\n";
   return 0;
 }
 
-// The superuser to act as: the one named, or the only active one there is.
-smooth::Result<smooth::User> Actor(smooth::Storage& storage, const Args& args) {
+// The superuser to act as: the one named (`as`, normalized), or the only active one there is.
+smooth::Result<smooth::User> Actor(smooth::Storage& storage, const std::optional<std::string>& as) {
   auto txn = storage.BeginShared(smooth::TxnMode::kRead);
   if (!txn) return txn.error();
-  if (args.values.contains("--as")) {
-    auto email = smooth::internal::NormalizeEmail(args.values.at("--as"), "--as");
-    if (!email) return email.error();
-    auto user = (*txn)->FindUserByEmail(std::nullopt, *email);
+  if (as) {
+    auto user = (*txn)->FindUserByEmail(std::nullopt, *as);
     if (!user) return user;
     if (user->role != smooth::Role::kSuperuser || !user->is_active)
       return smooth::PermissionDenied(user->email + " is not an active superuser");
@@ -211,6 +264,15 @@ int CreateTenant(const std::string& url, const std::string& security_log, const 
     spec.tier = *tier;
   }
   spec.is_demo = args.flags.contains("--demo");
+  std::optional<std::string> as;
+  if (args.values.contains("--as")) {
+    auto email = smooth::internal::NormalizeEmail(args.values.at("--as"), "--as");
+    if (!email) return Fail(email.error());
+    as = *email;
+  }
+  // A new storage has no superuser to act as: do not leave one behind.
+  if (auto exists = smooth::internal::admin::RequireExisting(url); !exists.ok())
+    return Fail(exists);
   auto s = OpenPlatform(url, security_log);
   if (!s) return Fail(s.error());
   {
@@ -224,7 +286,7 @@ int CreateTenant(const std::string& url, const std::string& security_log, const 
     }
     if (existing.error().code() != smooth::StatusCode::kNotFound) return Fail(existing.error());
   }
-  auto actor = Actor(*s->storage, args);
+  auto actor = Actor(*s->storage, as);
   if (!actor) return Fail(actor.error());
   auto me = s->platform->ActAs(actor->id);
   if (!me) return Fail(me.error());
@@ -251,8 +313,7 @@ int Check(const std::string& url) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  std::string url = "sqlite:./data";
-  std::string security_log;
+  std::map<std::string, std::string> globals;
   std::size_t i = 0;
   for (; i < args.size() && args[i].starts_with("-"); ++i) {
     if (args[i] == "-h" || args[i] == "--help") {
@@ -260,13 +321,14 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (args[i] == "--storage" || args[i] == "--security-log") {
-      if (i + 1 >= args.size()) return Usage(args[i] + " needs a value");
-      (args[i] == "--storage" ? url : security_log) = args[i + 1];
-      ++i;
+      if (auto problem = TakeValue(args, i, globals)) return Usage(*problem);
       continue;
     }
     return Usage("unknown option '" + args[i] + "'");
   }
+  const std::string url = globals.contains("--storage") ? globals.at("--storage") : "sqlite:./data";
+  const std::string security_log =
+      globals.contains("--security-log") ? globals.at("--security-log") : "";
   if (i >= args.size()) return Usage("no command given");
   const std::string command = args[i];
   Args opts;

@@ -5,9 +5,11 @@
 #include <fmt/format.h>
 #include <libical/ical.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "schedule/civil_time.hpp"
@@ -91,6 +93,18 @@ std::string_view WhyNeverMatches(const icalrecurrencetype& rule, unsigned start_
   }
   if (!any_month) return "no month the rule can reach has the requested day";
 
+  // A BYDAY entry with a number counts within a month (MONTHLY, or YEARLY with BYMONTH),
+  // which has at most 5 of each weekday, or within a year, which has at most 53.
+  const int by_days = CountOf(rule.by_day, ICAL_BY_DAY_SIZE);
+  const int max_position = rule.freq == ICAL_YEARLY_RECURRENCE && months == 0 ? 53 : 5;
+  int possible_days = 0;  // BYDAY entries that can match at all
+  for (int i = 0; i < by_days; ++i) {
+    if (std::abs(icalrecurrencetype_day_position(rule.by_day[i])) <= max_position) ++possible_days;
+  }
+  if (by_days > 0 && possible_days == 0) {
+    return "no month or year has that many of the requested weekday";
+  }
+
   // BYSETPOS picks among the days a MONTHLY or YEARLY period yields (libical ignores it
   // for shorter periods, and does not count BYHOUR or BYMINUTE); a position beyond that
   // number never exists.
@@ -98,9 +112,10 @@ std::string_view WhyNeverMatches(const icalrecurrencetype& rule, unsigned start_
   if (set_positions == 0) return "";
   int by_day_count = 0;  // days each BYDAY entry can yield in a month
   int by_day_year = 0;   // ... in a year
-  const int by_days = CountOf(rule.by_day, ICAL_BY_DAY_SIZE);
   for (int i = 0; i < by_days; ++i) {
-    const bool positioned = icalrecurrencetype_day_position(rule.by_day[i]) != 0;
+    const int position = icalrecurrencetype_day_position(rule.by_day[i]);
+    if (std::abs(position) > max_position) continue;
+    const bool positioned = position != 0;
     by_day_count += positioned ? 1 : 5;
     by_day_year += positioned ? 1 : 53;
   }
@@ -224,6 +239,30 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   }
   // Occurrences carry whole minutes.
   if (HasAny(rule.by_second)) return Refuse("BYSECOND is not supported");
+  // RFC 5545 §3.3.10 allows a numbered BYDAY only there; libical reads WEEKLY;BYDAY=2MO as
+  // a Wednesday, and WEEKLY;BYDAY=1MO,TU as the same Tuesday twice.
+  const bool numbered_day_allowed =
+      rule.freq == ICAL_MONTHLY_RECURRENCE ||
+      (rule.freq == ICAL_YEARLY_RECURRENCE && !HasAny(rule.by_week_no));
+  for (int i = 0; i < CountOf(rule.by_day, ICAL_BY_DAY_SIZE); ++i) {
+    if (icalrecurrencetype_day_position(rule.by_day[i]) != 0 && !numbered_day_allowed) {
+      return Refuse(
+          "BYDAY with a number (such as 2MO) needs FREQ=MONTHLY, or FREQ=YEARLY without BYWEEKNO");
+    }
+  }
+  // libical applies BYSETPOS to the days of a MONTHLY or YEARLY period only: with DAILY or
+  // WEEKLY it ignores it (WEEKLY;BYDAY=MO,TU,WE;BYSETPOS=1 gave all three days, not
+  // Mondays), and it picks among days before adding BYHOUR and BYMINUTE times, so with
+  // several of those it picks the wrong ones. RFC 5545 picks among all the period's starts.
+  if (HasAny(rule.by_set_pos)) {
+    if (rule.freq != ICAL_MONTHLY_RECURRENCE && rule.freq != ICAL_YEARLY_RECURRENCE) {
+      return Refuse("BYSETPOS is supported with FREQ=MONTHLY or YEARLY only");
+    }
+    if (CountOf(rule.by_hour, ICAL_BY_HOUR_SIZE) > 1 ||
+        CountOf(rule.by_minute, ICAL_BY_MINUTE_SIZE) > 1) {
+      return Refuse("BYSETPOS is not supported with several BYHOUR or BYMINUTE values");
+    }
+  }
   if (rule.count == 0 && icaltime_is_null_time(rule.until)) {
     return Refuse("the series must end: add COUNT or UNTIL");
   }
@@ -266,27 +305,43 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
           fmt::format("UNTIL is more than {} years after the start", kMaxRecurrenceYears));
     }
   }
+  // libical iterates no further than the year 2582. The Gregorian calendar repeats every
+  // 400 years (146,097 days, a whole number of weeks: same weekdays, same leap days), so the
+  // rule is expanded a whole number of such cycles away, from a year in [2000, 2400), and
+  // each occurrence moved back.
+  constexpr date::days kGregorianCycle{146097};
+  const int year_offset = first_date.year - 2000;
+  const int cycles = (year_offset >= 0 ? year_offset : year_offset - 399) / 400;
+  const date::days shift = kGregorianCycle * cycles;
+
   const std::size_t count = static_cast<std::size_t>(rule.count);
   rule.count = 0;  // counted here, so that the bound below always applies
-  rule.until = FloatingTime(bound);
+  rule.until = FloatingTime(bound - shift);
 
-  icaltimetype dtstart = FloatingTime(first_start);
+  icaltimetype dtstart = FloatingTime(first_start - shift);
   std::unique_ptr<icalrecur_iterator, IteratorDeleter> it(icalrecur_iterator_new(rule, dtstart));
   if (it == nullptr || ical.failed()) {
     return Refuse("rule parts cannot be combined this way (RFC 5545 §3.3.10)");
   }
 
   std::vector<Occurrence> out;
-  out.reserve(count != 0 ? count : 16);
+  std::set<Instant> instants;
+  // COUNT is trusted only as far as the cap, which a scheduler may set very high: the
+  // horizon ends most such series long before, so reserve no more than a typical series.
+  out.reserve(std::min<std::size_t>(count != 0 ? count : 16, 1024));
   for (;;) {
     const icaltimetype t = icalrecur_iterator_next(it.get());
     if (icaltime_is_null_time(t)) break;
-    const date::local_seconds local = LocalSecondsOf(t);
+    const date::local_seconds local = LocalSecondsOf(t) + shift;
     if (until_kind != UntilKind::kUtc && local > local_limit) break;
-    const LocalDate date{t.year, t.month, t.day};
+    const LocalDate date = FromLocalDays(date::floor<date::days>(local));
     const std::chrono::minutes minutes(t.hour * 60 + t.minute);
     const Instant instant = LocalToInstant(zone, date, minutes);
     if (until_kind == UntilKind::kUtc && instant > utc_limit) continue;
+    // Local starts in a spring-forward gap are read with the offset before it, which can
+    // make them the instant of another start (02:30 and 03:30 on a New York March change
+    // day are both 07:30Z). RFC 5545 §3.8.5.3: duplicate instances are ignored.
+    if (!instants.insert(instant).second) continue;
     if (out.size() == max_occurrences) {
       return Refuse(fmt::format("series longer than {} occurrences", max_occurrences));
     }

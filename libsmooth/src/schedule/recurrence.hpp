@@ -31,11 +31,17 @@ inline constexpr int kMaxRecurrenceYears = 100;
 /// is allowed) from the local start (`first_date`, `start_minutes`) in `zone`. The rule is
 /// evaluated on floating local times, so "weekly at 10:00" stays 10:00 local across DST;
 /// each occurrence is converted with LocalToInstant (a start in a spring-forward gap uses
-/// the offset before the gap). Thread-safe (libical calls are serialized).
+/// the offset before the gap; when that makes it the instant of another start, it is that
+/// one occurrence, as RFC 5545 ignores duplicates). Thread-safe (libical calls are serialized).
 ///
 /// - FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY, with INTERVAL, BYDAY, BYMONTHDAY,
 ///   BYMONTH, BYSETPOS, BYHOUR, BYMINUTE, WKST as libical understands them; RSCALE and
-///   BYSECOND are refused.
+///   BYSECOND are refused, and so is a numbered BYDAY (2MO, -1FR) except with MONTHLY or
+///   with YEARLY without BYWEEKNO (RFC 5545 §3.3.10), and BYSETPOS except with MONTHLY or
+///   YEARLY and at most one BYHOUR and one BYMINUTE value (what libical gets right).
+/// - Any first year from 1 to 9999 works (libical itself stops at 2582: the rule is
+///   expanded whole 400-year Gregorian cycles away and moved back). Occurrences may fall
+///   after year 9999; the caller bounds them.
 /// - The rule must end: COUNT, or UNTIL as a DATE (inclusive of that whole local date), a
 ///   UTC date-time (occurrences starting at or before that instant) or a floating
 ///   date-time (compared with local start times).

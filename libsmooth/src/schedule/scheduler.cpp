@@ -2089,8 +2089,7 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
           // The first local start, when it is an occurrence, is the start asked for exactly.
           r.start = occ.date == first_date && occ.start == minutes ? request.first.start
                                                                    : occ.instant + extra;
-          // A rule could run past the last accepted instant. (libical refuses to expand a
-          // rule whose 100-year horizon passes year 9999 today; this does not rely on it.)
+          // A rule can run past the last accepted instant (a daily series from 9999-12-30).
           SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(r.start, "rrule: an occurrence's start"));
           auto plan = impl_->PlanBooking(actor, t, st, r);
           if (!plan) {

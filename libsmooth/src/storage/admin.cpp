@@ -372,6 +372,17 @@ Result<std::vector<CheckFinding>> PgCheck(std::string_view url) {
 
 }  // namespace
 
+Status RequireExisting(std::string_view url) {
+  if (IsPostgres(url)) return {};
+  auto dir = SqliteDir(url);
+  if (!dir) return dir.error();
+  std::error_code ec;
+  if (!fs::exists(*dir / "shared.db", ec))
+    return NotFound(
+        fmt::format("no storage in {} (create-superuser or migrate creates one)", dir->string()));
+  return {};
+}
+
 Status MigrateShared(std::string_view url, const Progress& progress) {
   if (IsPostgres(url)) {
     auto pg = OpenPg(url);
@@ -401,6 +412,7 @@ Status MigrateTenant(std::string_view url, std::string_view slug, const Progress
       if (sql::SlugKey(t.slug) == sql::SlugKey(slug)) return PgMigrateTenant(**pg, t.slug, progress);
     return NotFound(fmt::format("tenant '{}': no such tenant", slug));
   }
+  SMOOTH_RETURN_IF_ERROR(RequireExisting(url));  // a new storage has no tenant to migrate
   SMOOTH_RETURN_IF_ERROR(MigrateShared(url, progress));
   fs::path dir = *SqliteDir(url);
   auto tenants = ListTenants(dir);

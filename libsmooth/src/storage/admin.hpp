@@ -17,6 +17,11 @@ namespace smooth::internal::admin {
 /// Called with a line of progress ("tenant 'acme': at version 2") as work is done.
 using Progress = std::function<void(std::string_view)>;
 
+/// OK when `url` names a storage that has been created (SQLite: its data directory holds
+/// shared.db; a PostgreSQL database is taken as given); not_found "no storage in DIR"
+/// otherwise, so that a command that cannot succeed on a new storage creates none.
+Status RequireExisting(std::string_view url);
+
 /// Brings the shared database up to the current version, and nothing else.
 Status MigrateShared(std::string_view url, const Progress& progress = {});
 
