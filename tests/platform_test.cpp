@@ -631,7 +631,7 @@ TEST_CASE("passwords: a user changes its own with the current one, and every ses
     auto by_id = w.platform->Authenticate(s.id);
     REQUIRE_FALSE(by_id);
     CHECK(by_id.error().code() == StatusCode::kUnauthenticated);
-    CHECK(by_id.error().message() == "the session ended when the password changed");
+    CHECK(by_id.error().message() == "the session has been revoked");
     CHECK(w.platform->Authenticate(s.token, host).error().code() == StatusCode::kUnauthenticated);
   }
   CHECK(w.platform->GetUser(me, staff.id).error().code() == StatusCode::kUnauthenticated);
@@ -713,6 +713,76 @@ TEST_CASE("passwords: set by an administrator above the user; the user's session
   Must(w.platform->SetPassword(w.root_p, owner_id, "reset by the root"));
   CHECK(w.platform->Login(w.HostOf(w.users.at("TENANT_OWNER")), "tenant_owner@acme.test",
                           "reset by the root", "::1"));
+}
+
+TEST_CASE("users: a reactivated user logs in again; its old sessions stay dead") {
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  Session old = w.LoginAs(staff);
+  Principal manager = w.As("TENANT_MANAGER");
+  CHECK(w.platform->ReactivateUser(manager, staff.id).error().code() == StatusCode::kFailedPrecondition);
+  Must(w.platform->DeactivateUser(manager, staff.id));
+  CHECK(w.platform->Authenticate(old.id).error().code() == StatusCode::kUnauthenticated);
+  // Only who may deactivate may reactivate: not the staff's peers, not another tenant.
+  CHECK(w.platform->ReactivateUser(w.As("CUSTOMER"), staff.id).error().code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.platform->ReactivateUser(w.As("globex:TENANT_OWNER"), staff.id).error().code() ==
+        StatusCode::kNotFound);
+  CHECK_FALSE(Must(Must(w.storage->BeginShared(TxnMode::kRead))->GetUser(staff.id)).is_active);
+  w.clock.Advance(1s);
+  w.security->Clear();
+  User back = Must(w.platform->ReactivateUser(manager, staff.id));
+  CHECK(back.is_active);
+  auto line = testing::ParseLine(w.security->Lines().back());
+  CHECK(line.at("action").as_string() == "USER_REACTIVATED");
+  CHECK(line.at("user_email").as_string() == staff.email);
+  CHECK(line.at("by").as_string() == "tenant_manager@acme.test");
+  // The token from before the deactivation does not come back to life.
+  auto revived = w.platform->Authenticate(old.token, w.HostOf(staff));
+  REQUIRE_FALSE(revived);
+  CHECK(revived.error().code() == StatusCode::kUnauthenticated);
+  CHECK(w.platform->Authenticate(w.LoginAs(staff).id));
+}
+
+TEST_CASE("sessions: a user, or who may deactivate it, ends all its sessions at once") {
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  Session a = w.LoginAs(staff);
+  Session b = w.LoginAs(staff);
+  Principal me = Must(w.platform->Authenticate(a.id));
+  w.clock.Advance(1s);
+  // Neither a peer nor a masquerade may; another tenant does not see the user.
+  CHECK(w.platform->EndSessions(w.As("CUSTOMER"), staff.id).code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.platform->EndSessions(w.As("globex:TENANT_OWNER"), staff.id).code() ==
+        StatusCode::kNotFound);
+  Session owner = w.LoginAs(w.users.at("TENANT_OWNER"));
+  Session m = Must(w.platform->StartMasquerade(owner.id, staff.id, "::1"));
+  CHECK(w.platform->EndSessions(Must(w.platform->Authenticate(m.id)), staff.id).code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(w.platform->Authenticate(b.id));
+
+  w.security->Clear();
+  Must(w.platform->EndSessions(me, staff.id));
+  auto line = testing::ParseLine(w.security->Lines().back());
+  CHECK(line.at("action").as_string() == "SESSIONS_REVOKED");
+  CHECK(line.at("user_email").as_string() == staff.email);
+  CHECK(line.at("by").as_string() == staff.email);
+  for (const Session& s : {a, b}) {
+    auto gone = w.platform->Authenticate(s.id);
+    REQUIRE_FALSE(gone);
+    CHECK(gone.error().message() == "the session has been revoked");
+  }
+  // The owner's own session, and its masquerade as someone else's target, are untouched.
+  CHECK(w.platform->Authenticate(owner.id));
+  // The owner ends the staff's new sessions too; its own stay.
+  w.clock.Advance(1s);
+  Session c = w.LoginAs(staff);
+  w.clock.Advance(1s);
+  Must(w.platform->EndSessions(w.As("TENANT_OWNER"), staff.id));
+  CHECK(w.platform->Authenticate(c.token, w.HostOf(staff)).error().code() ==
+        StatusCode::kUnauthenticated);
+  CHECK(w.platform->Authenticate(owner.id));
 }
 
 TEST_CASE("login stores a new hash when the platform's password cost has changed") {

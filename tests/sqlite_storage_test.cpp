@@ -210,7 +210,7 @@ TEST_CASE("migrations are recorded in every database, applied once, and never go
   auto tenant = Column(dir + "/tenant_acme.db", versions);
   CHECK(shared == std::vector<std::string>{"1:create_shared_tables", "2:index_shared_lookups",
                                           "3:shared_epoch", "4:login_failures",
-                                          "5:session_tokens", "6:password_changed_at"});
+                                          "5:session_tokens", "6:sessions_revoked_at"});
   CHECK(tenant == std::vector<std::string>{"1:create_tenant_tables",
                                            "2:index_appointments_and_holds",
                                            "3:hold_outside_hours"});

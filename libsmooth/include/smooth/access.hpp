@@ -95,9 +95,10 @@ struct User {
   bool is_temporary = false;  // demo accounts
   std::string password_hash;  // argon2id encoded string; never logged
   Instant created_at{};
-  // When the password was last changed (ChangePassword, SetPassword): the user's sessions
-  // made before then no longer work. Unset for a password never changed.
-  std::optional<Instant> password_changed_at;
+  // The user's sessions made at or before this instant no longer work. Set by a password
+  // change (ChangePassword, SetPassword), ReactivateUser and EndSessions; unset until then.
+  // (While a user is inactive, is_active alone refuses its sessions.)
+  std::optional<Instant> sessions_revoked_at;
 };
 
 // ---------------------------------------------------------------------------------------

@@ -224,6 +224,13 @@ class Platform {
   Result<std::vector<User>> ListUsers(const Principal& actor, std::optional<TenantId> tenant);
   Result<User> ChangeRole(const Principal& actor, UserId id, Role new_role);
   Result<User> DeactivateUser(const Principal& actor, UserId id);
+  /// Lets a deactivated user log in again; needs what DeactivateUser needs. Its sessions
+  /// from before stay ended. failed_precondition for a user who is active.
+  Result<User> ReactivateUser(const Principal& actor, UserId id);
+  /// Ends every session of the user at once ("log out everywhere"), the caller's own
+  /// included when it is the user: for oneself, or with user.deactivate over the user.
+  /// Not during a masquerade. Audited SESSIONS_REVOKED.
+  Status EndSessions(const Principal& actor, UserId id);
   /// The actor changes its own password, giving the current one. Every session of the
   /// user ends, this one included: log in again with the new password. A wrong current
   /// password is permission_denied ("current_password: does not match") and counts as a

@@ -213,12 +213,12 @@ struct Platform::Impl {
     }
     if (login) a.expires_at = login->created_at + opt.session_lifetime;
     if (a.Expired(Now())) return Unauthenticated("the session has expired");
-    // Changing a password ends the sessions logged in with the old one (at the same
-    // microsecond too: a login that instant is refused rather than an old session kept).
+    // Revoking a user's sessions (a password change, say) ends every one made until then (in
+    // that very microsecond too: Login dates a session made then just after it).
     const User& person = a.original ? *a.original : a.user;
-    if (login && login->user == person.id && person.password_changed_at &&
-        login->created_at <= *person.password_changed_at)
-      return Unauthenticated("the session ended when the password changed");
+    if (login && login->user == person.id && person.sessions_revoked_at &&
+        login->created_at <= *person.sessions_revoked_at)
+      return Unauthenticated("the session has been revoked");
     if (user->tenant) {
       auto t = txn.GetTenant(*user->tenant);
       if (!t) return Unauthenticated("the user's tenant no longer exists");
@@ -567,6 +567,28 @@ struct Platform::Impl {
     return current;
   }
 
+  // DeactivateUser and ReactivateUser: user.deactivate over a user ranked below the actor.
+  // Reactivating revokes the sessions from before, so none comes back to life.
+  Result<User> SetUserActive(const Principal& actor, UserId id, bool active) {
+    auto fresh = Refresh(actor);
+    if (!fresh) return fresh.error();
+    auto u = VisibleUser(*fresh, id);
+    if (!u) return u.error();
+    Decision d = DecideAudited(*fresh, Action::kUserDeactivate, u->Target(u->user.role));
+    if (!d.allowed) return PermissionDenied(d.reason);
+    if (active && u->user.is_active)
+      return FailedPrecondition(fmt::format("user {} is not deactivated", u->user.email));
+    const Instant now = Now();
+    auto updated = UpdateUserRow(id, [&](User& row) {
+      row.is_active = active;
+      if (active) row.sessions_revoked_at = now;
+    });
+    if (!updated) return updated;
+    Security(active ? "USER_REACTIVATED" : "USER_DEACTIVATED",
+             {{"user_email", updated->email}, {"by", fresh->user.email}});
+    return updated;
+  }
+
   // Tenant `id` when `actor` may do `action` over it (the decision audited); not_found when
   // it does not exist or belongs to another tenant than the actor's.
   Result<Tenant> TenantAllowing(const FreshActor& actor, TenantId id, Action action) {
@@ -767,10 +789,10 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
   Session s{.id = {}, .session_key = RandomKey(), .user = user->id, .tenant = user->tenant,
             .original = std::nullopt, .ip_address = std::string(ip_address),
             .created_at = Now(), .ended_at = std::nullopt};
-  // A session works only if made after the last password change (Refresh): one made in the
-  // very microsecond of the change is dated just after it.
-  if (user->password_changed_at && s.created_at <= *user->password_changed_at)
-    s.created_at = *user->password_changed_at + std::chrono::microseconds(1);
+  // A session works only if made after the user's sessions were last revoked (Refresh): one
+  // made in that very microsecond is dated just after it.
+  if (user->sessions_revoked_at && s.created_at <= *user->sessions_revoked_at)
+    s.created_at = *user->sessions_revoked_at + std::chrono::microseconds(1);
   auto txn = impl_->Write();
   if (!txn) return txn.error();
   SMOOTH_RETURN_IF_ERROR((*txn)->ClearLoginFailures(key));
@@ -1226,17 +1248,29 @@ Result<User> Platform::ChangeRole(const Principal& actor, UserId id, Role new_ro
 }
 
 Result<User> Platform::DeactivateUser(const Principal& actor, UserId id) {
+  return impl_->SetUserActive(actor, id, false);
+}
+
+Result<User> Platform::ReactivateUser(const Principal& actor, UserId id) {
+  return impl_->SetUserActive(actor, id, true);
+}
+
+Status Platform::EndSessions(const Principal& actor, UserId id) {
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
+  if (fresh->original) return PermissionDenied("a masquerade may not end sessions");
   auto u = impl_->VisibleUser(*fresh, id);
   if (!u) return u.error();
-  Decision d =
-      impl_->DecideAudited(*fresh, Action::kUserDeactivate, u->Target(u->user.role));
-  if (!d.allowed) return PermissionDenied(d.reason);
-  auto updated = impl_->UpdateUserRow(id, [](User& row) { row.is_active = false; });
-  if (!updated) return updated;
-  impl_->Security("USER_DEACTIVATED", {{"user_email", updated->email}, {"by", fresh->user.email}});
-  return updated;
+  if (u->user.id != fresh->user.id) {
+    Decision d =
+        impl_->DecideAudited(*fresh, Action::kUserDeactivate, u->Target(u->user.role));
+    if (!d.allowed) return PermissionDenied(d.reason);
+  }
+  const Instant now = Now();
+  auto updated = impl_->UpdateUserRow(id, [&](User& row) { row.sessions_revoked_at = now; });
+  if (!updated) return updated.error();
+  impl_->Security("SESSIONS_REVOKED", {{"user_email", updated->email}, {"by", fresh->user.email}});
+  return {};
 }
 
 Status Platform::ChangePassword(const Principal& actor, std::string_view current_password,
@@ -1270,7 +1304,7 @@ Status Platform::ChangePassword(const Principal& actor, std::string_view current
   if (current->password_hash != me.password_hash)
     return Aborted("the password changed meanwhile; try again");
   current->password_hash = std::move(*hash);
-  current->password_changed_at = Now();
+  current->sessions_revoked_at = Now();
   SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
   impl_->Security("PASSWORD_CHANGED", {{"user_email", me.email}});
@@ -1293,7 +1327,7 @@ Status Platform::SetPassword(const Principal& actor, UserId id, std::string_view
   if (!hash) return hash.error();
   auto updated = impl_->UpdateUserRow(id, [&](User& row) {
     row.password_hash = std::move(*hash);
-    row.password_changed_at = Now();
+    row.sessions_revoked_at = Now();
   });
   if (!updated) return updated.error();
   impl_->Security("PASSWORD_SET", {{"user_email", updated->email}, {"by", fresh->user.email}});

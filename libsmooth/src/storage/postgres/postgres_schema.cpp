@@ -158,10 +158,11 @@ std::span<const sql::Migration> SharedMigrations() {
            "CREATE UNIQUE INDEX sessions_by_token_hash ON sessions (token_hash)",
        }},
       {7,
-       "password_changed_at",
+       "sessions_revoked_at",
        {
-           // When a user's password last changed: its sessions from before stop working.
-           "ALTER TABLE users ADD COLUMN password_changed_at BIGINT",
+           // The user's sessions made at or before this instant no longer work (set by a
+           // password change, a reactivation, or ending every session).
+           "ALTER TABLE users ADD COLUMN sessions_revoked_at BIGINT",
        }},
   };
   return kMigrations;

@@ -288,7 +288,7 @@ UserRow ToRow(const User& u) {
   r.is_temporary = u.is_temporary;
   r.password_hash = u.password_hash;
   r.created_at = Micros(u.created_at);
-  r.password_changed_at = NullableInstant(u.password_changed_at);
+  r.sessions_revoked_at = NullableInstant(u.sessions_revoked_at);
   r.id = u.id.value();
   return r;
 }
@@ -303,7 +303,7 @@ Result<User> FromRow(const UserRow& r) {
   u.is_temporary = r.is_temporary != 0;
   u.password_hash = r.password_hash;
   u.created_at = ToInstant(r.created_at);
-  u.password_changed_at = OptionalInstant(r.password_changed_at);
+  u.sessions_revoked_at = OptionalInstant(r.sessions_revoked_at);
   return u;
 }
 

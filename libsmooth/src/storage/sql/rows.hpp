@@ -68,7 +68,7 @@ struct UserRow {
   static constexpr std::string_view kTable = "users";
   static constexpr std::string_view kColumns =
       "email, tenant_key, tenant, display_name, role, is_active, is_temporary, "
-      "password_hash, created_at, password_changed_at, id";
+      "password_hash, created_at, sessions_revoked_at, id";
   std::string email;
   long long tenant_key = 0;  // the tenant id, or 0 for platform users: UNIQUE(tenant_key, email)
   Nullable<long long> tenant;
@@ -76,7 +76,7 @@ struct UserRow {
   long long is_active = 0, is_temporary = 0;
   std::string password_hash;
   long long created_at = 0;
-  Nullable<long long> password_changed_at;
+  Nullable<long long> sessions_revoked_at;
   long long id = 0;
   template <typename F>
   void Columns(F f) {
@@ -89,7 +89,7 @@ struct UserRow {
     f(is_temporary);
     f(password_hash);
     f(created_at);
-    f(password_changed_at);
+    f(sessions_revoked_at);
     f(id);
   }
 };
