@@ -2,6 +2,8 @@
 // (see civil_time.hpp).
 #include "schedule/civil_time.hpp"
 
+#include "schedule/zone_rule.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -54,16 +56,21 @@ Instant LocalToInstant(const date::time_zone* zone, LocalDate date,
   // For a unique time `first` is its period. For a gap, `first` is the period before the
   // gap (the RFC 5545 rule); for an overlap, `first` is the earlier period, which gives
   // the first occurrence. One expression covers all three cases.
-  const date::local_info info = zone->get_info(local);
+  const date::local_info info = ZoneLocalInfo(zone, local);
   return Instant(local.time_since_epoch() - info.first.offset);
 }
 
+date::local_time<Duration> ToLocal(const date::time_zone* zone, Instant t) {
+  const date::sys_info info = ZoneSysInfo(zone, date::floor<seconds>(t));
+  return date::local_time<Duration>(t.time_since_epoch() + info.offset);
+}
+
 LocalDate LocalDateOf(const date::time_zone* zone, Instant t) {
-  return FromLocalDays(date::floor<date::days>(zone->to_local(t)));
+  return FromLocalDays(date::floor<date::days>(ToLocal(zone, t)));
 }
 
 std::chrono::minutes LocalMinutesOf(const date::time_zone* zone, Instant t) {
-  const auto local = zone->to_local(t);
+  const auto local = ToLocal(zone, t);
   return date::floor<std::chrono::minutes>(local - date::floor<date::days>(local));
 }
 
@@ -161,7 +168,7 @@ LocalTimeConverter::~LocalTimeConverter() {
 }
 
 void LocalTimeConverter::Load(date::sys_seconds t) {
-  const date::sys_info info = zone_->get_info(t);
+  const date::sys_info info = ZoneSysInfo(zone_, t);
   begin_ = info.begin;
   end_ = info.end;
   offset_ = info.offset;
@@ -183,7 +190,7 @@ void LocalTimeConverter::Refine() {
   if (begin_ <= kFirst) {
     fast_begin_ = begin_;
   } else {
-    const date::sys_info prev = zone_->get_info(begin_ - seconds(1));
+    const date::sys_info prev = ZoneSysInfo(zone_, begin_ - seconds(1));
     if (prev.end - prev.begin >= kPeriodMargin) {
       fast_begin_ = begin_ + std::max(seconds(0), prev.offset - offset_);
     }
@@ -191,7 +198,7 @@ void LocalTimeConverter::Refine() {
   if (end_ >= kLast) {
     fast_end_ = end_;
   } else {
-    const date::sys_info next = zone_->get_info(end_);
+    const date::sys_info next = ZoneSysInfo(zone_, end_);
     if (next.end - next.begin >= kPeriodMargin) {
       fast_end_ = end_ + std::max(seconds(0), next.offset - offset_);
     }
@@ -208,7 +215,7 @@ Instant LocalTimeConverter::ToInstant(date::local_seconds local) {
       if (fast_begin_ <= u && u < fast_end_) return Instant(u);
     }
   }
-  const date::local_info info = zone_->get_info(local);
+  const date::local_info info = ZoneLocalInfo(zone_, local);
   const date::sys_seconds result(local.time_since_epoch() - info.first.offset);
   Load(result);
   return Instant(result);

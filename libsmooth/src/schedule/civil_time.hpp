@@ -15,8 +15,9 @@ namespace smooth::internal {
 
 /// The zone called `name` ("Europe/London") in the system tz database, or invalid_argument
 /// "<field>: unknown time zone 'X'". The pointer stays valid for the life of the process.
-/// Thread-safe. Note that date/tz reads the compiled system zone files, which describe
-/// transitions only up to 2037: later instants keep the offset in force at the end of 2037.
+/// Thread-safe. The compiled system zone files list transitions up to 2037 and leave the
+/// later years to the POSIX TZ rule at their end, which date/tz does not read; every
+/// conversion here reads it (zone_rule.hpp), so DST stays right after 2037.
 Result<const date::time_zone*> FindZone(std::string_view name,
                                         std::string_view field = "time_zone");
 
@@ -34,6 +35,10 @@ Result<const date::time_zone*> FindZone(std::string_view name,
 /// but 03:00 → 07:00Z), so an interval starting inside a gap can come out empty.
 Instant LocalToInstant(const date::time_zone* zone, LocalDate date,
                        std::chrono::minutes since_midnight);
+
+/// The wall-clock time in `zone` at instant `t` (date/tz's `zone->to_local(t)`, right after
+/// 2037 too).
+date::local_time<Duration> ToLocal(const date::time_zone* zone, Instant t);
 
 /// The local calendar date in `zone` at instant `t`.
 LocalDate LocalDateOf(const date::time_zone* zone, Instant t);

@@ -294,7 +294,7 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
       until_kind = UntilKind::kUtc;
       utc_limit = Instant(LocalSecondsOf(u).time_since_epoch());
       // The local reading of the instant, with a day of slack for gaps and overlaps.
-      bound = date::floor<std::chrono::seconds>(zone->to_local(utc_limit)) + date::days(1);
+      bound = date::floor<std::chrono::seconds>(ToLocal(zone, utc_limit)) + date::days(1);
     } else {
       until_kind = UntilKind::kFloating;
       local_limit = LocalSecondsOf(u);

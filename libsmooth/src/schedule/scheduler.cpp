@@ -2067,7 +2067,7 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
         // each. Only those: in a fall-back overlap the wall clock maps to its first
         // occurrence, which for a start in the repeated hour is an hour earlier than the
         // start, and that hour must not move the rest of the series.
-        const auto local_start = zone->to_local(request.first.start);
+        const auto local_start = internal::ToLocal(zone, request.first.start);
         const Duration extra = local_start - date::floor<std::chrono::minutes>(local_start);
         auto occurrences = internal::ExpandRecurrence(request.rrule, zone, first_date, minutes,
                                                       impl_->opt.max_series_occurrences);
