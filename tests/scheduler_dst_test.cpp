@@ -330,6 +330,9 @@ TEST_CASE("series: one conflicting occurrence books nothing, and the conflict is
   CHECK_FALSE(conflicts[0].reason.empty());
   CHECK(w.Snapshot() == before);
   CHECK(w.events.empty());
+  // The same vector, reused for a series that books: it then lists nothing.
+  Must(w.scheduler->BookSeries(w.owner, w.acme.id, w.Weekly4("2026-04-06T14:00:00Z"), &conflicts));
+  CHECK(conflicts.empty());
 }
 
 TEST_CASE("series: every occurrence that cannot be booked is named, closed days included") {

@@ -246,7 +246,8 @@ class Scheduler {
   // --- Series --------------------------------------------------------------------------
 
   /// Books every occurrence of the rule atomically. When any occurrence cannot be booked,
-  /// books nothing, returns conflict naming them, and fills `conflicts` if given.
+  /// books nothing, returns conflict naming them, and fills `conflicts` if given (which is
+  /// emptied first, so after a success it is empty).
   Result<SeriesBooking> BookSeries(const Principal& actor, TenantId tenant,
                                    const SeriesRequest& request,
                                    std::vector<OccurrenceConflict>* conflicts = nullptr);

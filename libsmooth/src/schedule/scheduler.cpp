@@ -2046,6 +2046,7 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
 Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId tenant,
                                             const SeriesRequest& request,
                                             std::vector<OccurrenceConflict>* conflicts) {
+  if (conflicts) conflicts->clear();  // it lists this call's conflicts, or none
   if (request.first.idempotency_key)
     return InvalidArgument("idempotency_key: not supported for series");
   SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(request.first.start, "start"));
