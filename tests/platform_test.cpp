@@ -681,6 +681,23 @@ TEST_CASE("passwords: a masquerade changes and sets none") {
   CHECK(w.platform->Login(w.HostOf(staff), staff.email, World::kPassword, "::1"));
 }
 
+TEST_CASE("passwords: a held Principal of a suspended tenant or inactive user changes none") {
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  Principal held = w.As("TENANT_STAFF");
+  Must(w.platform->SuspendTenant(w.root_p, w.acme.id, "unpaid"));
+  Status suspended = w.platform->ChangePassword(held, World::kPassword, "while suspended 1");
+  CHECK(suspended.code() == StatusCode::kPermissionDenied);
+  CHECK(suspended.message() == "the acting user's tenant is suspended");
+  Must(w.platform->ReactivateTenant(w.root_p, w.acme.id));
+  Must(w.platform->DeactivateUser(w.root_p, staff.id));
+  Status inactive = w.platform->ChangePassword(held, World::kPassword, "while inactive 1");
+  CHECK(inactive.code() == StatusCode::kPermissionDenied);
+  CHECK(inactive.message() == "the acting user is inactive");
+  Must(w.platform->ReactivateUser(w.root_p, staff.id));
+  CHECK(w.platform->Login(w.HostOf(staff), staff.email, World::kPassword, "::1"));
+}
+
 TEST_CASE("passwords: set by an administrator above the user; the user's sessions end") {
   World w;
   const User& staff = w.users.at("TENANT_STAFF");

@@ -1280,7 +1280,8 @@ Status Platform::ChangePassword(const Principal& actor, std::string_view current
   if (fresh->original)
     return PermissionDenied("a masquerade may not change the password of the user it acts as");
   const User& me = fresh->user;
-  if (!me.is_active) return Unauthenticated("the user is inactive");
+  // As every authorization refuses them: an inactive user, a suspended tenant's.
+  if (auto refusal = internal::ActorRefusal(fresh->facts())) return PermissionDenied(*refusal);
   SMOOTH_RETURN_IF_ERROR(internal::ValidatePassword(new_password, "new_password"));
   // Guessing the current password here counts against the account, as a login does.
   const std::string key = Impl::LoginKey(me.tenant, me.email);

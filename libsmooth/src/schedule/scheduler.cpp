@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -115,6 +116,10 @@ struct TenantState {
   bool resync = false;
   std::vector<AppointmentId> touched;  // placed or unplaced since the last batch committed
   std::vector<AppointmentId> touched_spare;  // an empty buffer, so a commit need not allocate
+  // The appointments the open batch's bookings created, with where their `created` event
+  // goes among the batch's events. Copied into events only if someone listens when the batch
+  // is queued (a booking's row lives until its batch is settled); spare as for touched.
+  std::vector<std::pair<std::size_t, const Appointment*>> created, created_spare;
   // For batches begun with Storage::BeginTenantWriteAt, which assume the state is current:
   // the shared epoch the last batch began or committed against (-1: none known), and
   // whether writers elsewhere moved the tenant on lately (then batches begin with
@@ -522,6 +527,7 @@ struct Scheduler::Impl {
     std::unique_lock<std::shared_mutex> lock;
     std::int64_t seq = 0;  // the batch's change sequence
     std::vector<ScheduleEvent> events;
+    const Appointment* created = nullptr;  // Book's row, announced after `events` (Queue)
     // State changes, applied when the operation finishes (before the batch commits, so the
     // next operation of the batch sees them).
     std::vector<std::function<void()>> on_commit;
@@ -693,6 +699,8 @@ struct Scheduler::Impl {
     auto& b = *op.batch;
     for (ScheduleEvent& e : op.events) b.events.push_back(std::move(e));
     op.events.clear();
+    if (op.created != nullptr) op.st->created.emplace_back(b.events.size(), op.created);
+    op.created = nullptr;
     op.finished = true;
     --b.joined;
     ++b.finished;
@@ -777,6 +785,9 @@ struct Scheduler::Impl {
     TenantState& st = *op.st;
     auto b = op.batch;
     b->closed = true;
+    // This batch's bookings; the next batch's go to the spare buffer.
+    auto created = std::exchange(st.created, std::move(st.created_spare));
+    st.created.clear();
     if (st.batch == b) st.batch.reset();
     Status outcome;
     if (b->finished == 0) {
@@ -826,7 +837,7 @@ struct Scheduler::Impl {
           st.resync = true;
           if (outcome.code() == StatusCode::kAborted) st.contended = true;
         }
-        if (outcome.ok()) Queue(st, b->tenant, std::move(events));
+        if (outcome.ok()) Queue(st, b->tenant, std::move(events), created);
         ++st.commit_serving;
         st.commit_cv.notify_all();
       }
@@ -838,6 +849,8 @@ struct Scheduler::Impl {
       }
       --st.committing;
     }
+    created.clear();
+    st.created_spare = std::move(created);
     st.batch_cv.notify_all();  // readers wait for writes in flight to land (BeginRead)
     {
       std::lock_guard done(b->mu);
@@ -1052,19 +1065,29 @@ struct Scheduler::Impl {
 
   // --- Events --------------------------------------------------------------------------
 
-  // Numbers events and queues them for delivery. With nobody listening they are only
-  // counted. Writers queue in commit order (TenantState::commit_mu).
-  void Queue(TenantState& st, TenantId tenant, std::vector<ScheduleEvent> events) {
-    if (events.empty()) return;
+  // Numbers events and queues them for delivery, with a `created` event for each of
+  // `created` (an appointment, and how many of `events` come before it). With nobody
+  // listening they are only counted. Writers queue in commit order (TenantState::commit_mu).
+  // Whether anyone listens is decided here, after the commit, for every event alike, so a
+  // listener that subscribes while a batch commits hears all of it.
+  void Queue(TenantState& st, TenantId tenant, std::vector<ScheduleEvent> events,
+             std::span<const std::pair<std::size_t, const Appointment*>> created = {}) {
+    if (events.empty() && created.empty()) return;
     std::lock_guard lock(st.outbox_mu);
     if (listener_count.load(std::memory_order_acquire) == 0) {
-      st.event_seq += static_cast<std::int64_t>(events.size());
+      st.event_seq += static_cast<std::int64_t>(events.size() + created.size());
       return;
     }
-    for (ScheduleEvent& e : events) {
+    auto push = [&](ScheduleEvent e) {
       e.tenant = tenant;
       e.seq = ++st.event_seq;
       st.outbox.push_back(std::move(e));
+    };
+    std::size_t next = 0;  // of `created`
+    for (std::size_t i = 0; i <= events.size(); ++i) {
+      for (; next < created.size() && created[next].first == i; ++next)
+        push({tenant, 0, EventType::kCreated, *created[next].second, std::nullopt});
+      if (i < events.size()) push(std::move(events[i]));
     }
   }
 
@@ -1753,9 +1776,10 @@ Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
             op.txn->InsertAppointment(impl_->NewAppointment(actor, *plan, request, op.seq));
         if (!created) return created;
         const Appointment& a = *created;
-        // Queued whether or not anyone listens now: Queue decides once the batch has
-        // committed, so a listener that subscribes meanwhile is told.
-        op.events.push_back({tenant, 0, EventType::kCreated, a, std::nullopt});
+        // Its `created` event is made from the row only if someone listens once the batch
+        // has committed (Queue): copying every booking into an event nobody hears costs
+        // more than the rest of an in-memory booking.
+        op.created = &a;
         op.on_commit.push_back(
             [impl = impl_.get(), s = &st, id = a.id,
              p = Placement{plan->timing.Occupied(a.start), std::move(plan->resources)}]() mutable {
