@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -437,7 +438,11 @@ TEST_CASE("smooth-admin names the password file it cannot read") {
 
 // Runs the tool on a new pseudo-terminal, types `typed` once it prompts, and returns all it
 // showed on the terminal.
-std::string RunOnTerminal(const std::vector<std::string>& argv, const std::string& typed) {
+// Runs `argv` on a new pseudo-terminal, types `typed` at its password prompt, and returns
+// what the terminal showed; `echo_after`, if given, says whether the terminal echoes once
+// the command has ended.
+std::string RunOnTerminal(const std::vector<std::string>& argv, const std::string& typed,
+                          bool* echo_after = nullptr) {
   int master = posix_openpt(O_RDWR | O_NOCTTY);
   REQUIRE(master >= 0);
   REQUIRE(grantpt(master) == 0);
@@ -480,6 +485,15 @@ std::string RunOnTerminal(const std::vector<std::string>& argv, const std::strin
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
   }
+  if (echo_after != nullptr) {
+    // The settings belong to the terminal, which lives while its master side is open.
+    int slave = open(slave_name.c_str(), O_RDWR | O_NOCTTY);
+    REQUIRE(slave >= 0);
+    termios now{};
+    REQUIRE(tcgetattr(slave, &now) == 0);
+    *echo_after = (now.c_lflag & ECHO) != 0;
+    close(slave);
+  }
   close(master);
   CHECK_MESSAGE(sent, shown);
   return shown;
@@ -498,6 +512,21 @@ TEST_CASE("smooth-admin does not show a password typed at a terminal") {
   CHECK(platform
             ->Login({.is_platform = true}, "root@example.com", "correct horse battery", "127.0.0.1")
             .ok());
+}
+
+TEST_CASE("smooth-admin interrupted at the password prompt gives the terminal its echo back") {
+  Admin admin{.url = "sqlite:" + NewTempDir()};
+  bool echo = false;
+  // Ctrl-C, as a user typing at the prompt would send it: the terminal makes it SIGINT.
+  RunOnTerminal(
+      {admin.binary, "--storage", admin.url, "create-superuser", "--email", "root@example.com"},
+      "\x03", &echo);
+  CHECK(echo);
+  // No superuser was created.
+  auto storage = std::shared_ptr<Storage>(Must(OpenStorage(admin.url)));
+  auto found =
+      Must(storage->BeginShared(TxnMode::kRead))->FindUserByEmail(std::nullopt, "root@example.com");
+  CHECK(found.error().code() == StatusCode::kNotFound);
 }
 
 TEST_CASE("smooth-admin leaves a data directory that does not exist alone when it cannot succeed") {

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -112,25 +114,44 @@ std::string FirstLine(std::istream& in) {
   return line;
 }
 
+// The terminal settings NoEcho changed, for a signal that ends the process meanwhile.
+termios saved_terminal{};
+
+// Puts the terminal back as it was, then dies of `sig` as the default action would.
+void RestoreTerminalAndDie(int sig) {
+  ::tcsetattr(0, TCSANOW, &saved_terminal);  // async-signal-safe
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
 // Turns off the echo of a terminal on standard input while it lives, so a password typed
-// there is not shown (nor left in the scrollback).
+// there is not shown (nor left in the scrollback). Interrupted (Ctrl-C, say), the terminal
+// is put back before the process ends, or the user's shell would be left typing blind.
 class NoEcho {
  public:
-  NoEcho() : active_(::tcgetattr(0, &saved_) == 0) {
+  NoEcho() : active_(::tcgetattr(0, &saved_terminal) == 0), handled_(active_) {
     if (!active_) return;
-    termios quiet = saved_;
+    struct sigaction restore {};
+    restore.sa_handler = RestoreTerminalAndDie;
+    sigemptyset(&restore.sa_mask);
+    for (std::size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &restore, &old_[i]);
+    termios quiet = saved_terminal;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     active_ = ::tcsetattr(0, TCSANOW, &quiet) == 0;
   }
   ~NoEcho() {
-    if (active_) ::tcsetattr(0, TCSANOW, &saved_);
+    if (active_) ::tcsetattr(0, TCSANOW, &saved_terminal);
+    if (!handled_) return;
+    for (std::size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
   }
   NoEcho(const NoEcho&) = delete;
   NoEcho& operator=(const NoEcho&) = delete;
 
  private:
-  termios saved_{};
+  static constexpr std::array<int, 4> kSignals = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
+  std::array<struct sigaction, 4> old_{};
   bool active_;
+  bool handled_;  // the handlers were installed, and old_ holds what to put back
 };
 
 // The password: the first line of the --password-file, or of standard input (typed
