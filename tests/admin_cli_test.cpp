@@ -395,6 +395,14 @@ TEST_CASE("smooth-admin refuses bad usage with exit status 2") {
   CommandResult help = RunCommand({AdminBinary(), "--help"});
   CHECK(help.exit_code == 0);
   CHECK(Contains(help.output, "migrate --tenant SLUG"));
+  // Help after a command is help too, and does nothing else: no storage is made.
+  for (const char* command : {"migrate", "create-tenant", "create-superuser", "check"}) {
+    CommandResult after = admin({command, "--help"});
+    CHECK_MESSAGE(after.exit_code == 0, command << ": " << after.output);
+    CHECK_MESSAGE(Contains(after.output, "migrate --tenant SLUG"), command);
+  }
+  CHECK(admin({"migrate", "-h"}).exit_code == 0);
+  CHECK_FALSE(fs::exists(admin.url.substr(std::string("sqlite:").size()) + "/shared.db"));
 }
 
 TEST_CASE("smooth-admin refuses a repeated option or a missing value with exit status 2") {

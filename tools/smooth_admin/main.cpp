@@ -352,6 +352,14 @@ int main(int argc, char** argv) {
       globals.contains("--security-log") ? globals.at("--security-log") : "";
   if (i >= args.size()) return Usage("no command given");
   const std::string command = args[i];
+  // `smooth-admin migrate --help` asks for help, as `smooth-admin --help` does; no value can
+  // be "-h" or "--help" (an option's value never starts with '-').
+  for (std::size_t j = i + 1; j < args.size(); ++j) {
+    if (args[j] == "-h" || args[j] == "--help") {
+      std::cout << kUsage;
+      return 0;
+    }
+  }
   Args opts;
   std::optional<std::string> problem;
   std::function<int()> run;
