@@ -537,6 +537,48 @@ TEST_CASE("smooth-admin interrupted at the password prompt gives the terminal it
   CHECK(found.error().code() == StatusCode::kNotFound);
 }
 
+TEST_CASE("smooth-admin set-password: the way back in when a password is lost") {
+  Admin admin{.url = "sqlite:" + NewTempDir()};
+  REQUIRE(admin({"create-superuser", "--email", "root@example.com"}, "first passphrase\n")
+              .exit_code == 0);
+  REQUIRE(admin({"create-tenant", "--slug", "acme", "--name", "Acme"}).exit_code == 0);
+  auto storage = std::shared_ptr<Storage>(Must(OpenStorage(admin.url)));
+  auto platform = Must(Platform::Open({.storage = storage,
+                                       .password_cost = PasswordCost::InsecureForTests()}));
+  Session before = Must(
+      platform->Login({.is_platform = true}, "root@example.com", "first passphrase", "::1"));
+  Principal root = Must(platform->ActAs(before.user));
+  Tenant acme = Must(platform->ResolveHost("acme.lvh.me")).tenant.value();
+  Must(platform->CreateUser(root, {.email = "owner@acme.test", .display_name = "Owner",
+                                   .role = Role::kTenantOwner, .tenant = acme.id,
+                                   .password = "owner passphrase"}));
+
+  CommandResult r =
+      admin({"set-password", "--email", "Root@Example.com"}, "second passphrase\n");
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(platform->Login({.is_platform = true}, "root@example.com", "second passphrase", "::1"));
+  CHECK_FALSE(platform->Login({.is_platform = true}, "root@example.com", "first passphrase", "::1"));
+  CHECK(platform->Authenticate(before.id).error().code() == StatusCode::kUnauthenticated);
+  // A tenant's user, found in that tenant.
+  r = admin({"set-password", "--email", "owner@acme.test", "--tenant", "acme"}, "owner anew 123\n");
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  HostMatch at_acme{.is_platform = false, .tenant = acme};
+  CHECK(platform->Login(at_acme, "owner@acme.test", "owner anew 123", "::1"));
+  // Nobody by that name, a tenant that does not exist, a password too short: status 1,
+  // named, nothing changed.
+  r = admin({"set-password", "--email", "owner@acme.test"}, "not among the platform\n");
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "no user owner@acme.test"), r.output);
+  r = admin({"set-password", "--email", "owner@acme.test", "--tenant", "nope"}, "whatever 1234\n");
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "--tenant: no tenant nope"), r.output);
+  r = admin({"set-password", "--email", "root@example.com"}, "short\n");
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "new_password"), r.output);
+  CHECK(platform->Login({.is_platform = true}, "root@example.com", "second passphrase", "::1"));
+  CHECK(admin({"set-password"}).exit_code == 2);
+}
+
 TEST_CASE("smooth-admin leaves a data directory that does not exist alone when it cannot succeed") {
   // A mistyped --storage: neither command can succeed there, and neither may leave a new,
   // empty storage behind for the next command to take for the real one.

@@ -730,6 +730,25 @@ TEST_CASE("passwords: set by an administrator above the user; the user's session
   Must(w.platform->SetPassword(w.root_p, owner_id, "reset by the root"));
   CHECK(w.platform->Login(w.HostOf(w.users.at("TENANT_OWNER")), "tenant_owner@acme.test",
                           "reset by the root", "::1"));
+
+  // The operator's reset (smooth-admin set-password): no actor, found by tenant and email.
+  Session root_session = w.LoginAs(w.root);
+  w.clock.Advance(1s);
+  Must(w.platform->ResetPasswordAsOperator(std::nullopt, " ROOT@platform.test", "by the operator"));
+  auto op_line = testing::ParseLine(w.security->Lines().back());
+  CHECK(op_line.at("action").as_string() == "PASSWORD_SET");
+  CHECK(op_line.at("user_email").as_string() == "root@platform.test");
+  CHECK(op_line.at("by").is_null());
+  CHECK(w.platform->Authenticate(root_session.id).error().code() == StatusCode::kUnauthenticated);
+  CHECK(w.platform->Login(w.HostOf(w.root), "root@platform.test", "by the operator", "::1"));
+  // A tenant user is not a platform user: not found without its tenant.
+  Status elsewhere = w.platform->ResetPasswordAsOperator(std::nullopt, staff.email, "nobody here 1");
+  CHECK(elsewhere.code() == StatusCode::kNotFound);
+  CHECK(elsewhere.message().rfind("email:", 0) == 0);
+  Must(w.platform->ResetPasswordAsOperator(w.acme.id, staff.email, "staff by operator"));
+  CHECK(w.platform->Login(w.HostOf(staff), staff.email, "staff by operator", "::1"));
+  CheckInvalid(w.platform->ResetPasswordAsOperator(w.acme.id, staff.email, "short"),
+               "new_password");
 }
 
 TEST_CASE("users: a reactivated user logs in again; its old sessions stay dead") {

@@ -43,6 +43,10 @@ Commands:
                           create a platform superuser; the password is the first line of
                           FILE, or of standard input (never a command-line argument);
                           nothing to do if the email exists as a superuser
+  set-password --email EMAIL [--tenant SLUG] [--password-file FILE]
+                          set the password of a platform user (of the tenant SLUG's user
+                          with --tenant), read as for create-superuser, and end the
+                          user's sessions: the way back in when a password is lost
   check                   SQLite: integrity_check on every database, migrations current, a
                           data file for every tenant, no stray files; PostgreSQL: migrations
                           current, a schema for every tenant and owned by it, no stray
@@ -53,8 +57,8 @@ Commands:
 Options:
   --storage URL           sqlite:<dir> (default sqlite:./data), postgresql://... or a
                           libpq conninfo ('host=/run/postgresql dbname=smooth')
-  --security-log FILE     append the security audit records (tenant and user creation)
-                          to FILE (JSON lines, mode 0600)
+  --security-log FILE     append the security audit records (tenant and user creation,
+                          password resets) to FILE (JSON lines, mode 0600)
 
 Exit status: 0 success, 1 failure, 2 bad usage.
 )";
@@ -249,6 +253,31 @@ int CreateSuperuser(const std::string& url, const std::string& security_log, con
   return 0;
 }
 
+int SetPassword(const std::string& url, const std::string& security_log, const Args& args) {
+  if (!args.values.contains("--email")) return Usage("set-password: --email is required");
+  // Nobody's password is in a storage that does not exist: do not leave one behind.
+  if (auto exists = smooth::internal::admin::RequireExisting(url); !exists.ok())
+    return Fail(exists);
+  auto password = ReadPassword(args);
+  if (!password) return Fail(password.error());
+  auto s = OpenPlatform(url, security_log);
+  if (!s) return Fail(s.error());
+  std::optional<smooth::TenantId> tenant;
+  if (args.values.contains("--tenant")) {
+    auto txn = s->storage->BeginShared(smooth::TxnMode::kRead);
+    if (!txn) return Fail(txn.error());
+    auto t = (*txn)->FindTenantBySlug(args.values.at("--tenant"));
+    if (!t) return Fail(smooth::NotFound("--tenant: no tenant " + args.values.at("--tenant")));
+    tenant = t->id;
+  }
+  smooth::Status set =
+      s->platform->ResetPasswordAsOperator(tenant, args.values.at("--email"), *password);
+  if (!set.ok()) return Fail(set);
+  std::cout << "password set for " << args.values.at("--email")
+            << "; the user's sessions have ended\n";
+  return 0;
+}
+
 // The superuser to act as: the one named (`as`, normalized), or the only active one there is.
 smooth::Result<smooth::User> Actor(smooth::Storage& storage, const std::optional<std::string>& as) {
   auto txn = storage.BeginShared(smooth::TxnMode::kRead);
@@ -373,6 +402,9 @@ int main(int argc, char** argv) {
   } else if (command == "create-superuser") {
     problem = ParseOptions(args, i + 1, {"--email", "--name", "--password-file"}, {}, opts);
     run = [&] { return CreateSuperuser(url, security_log, opts); };
+  } else if (command == "set-password") {
+    problem = ParseOptions(args, i + 1, {"--email", "--tenant", "--password-file"}, {}, opts);
+    run = [&] { return SetPassword(url, security_log, opts); };
   } else if (command == "check") {
     problem = ParseOptions(args, i + 1, {}, {}, opts);
     run = [&] { return Check(url); };

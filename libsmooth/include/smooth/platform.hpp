@@ -244,6 +244,13 @@ class Platform {
   /// for one's own password (ChangePassword), nor during a masquerade. Audited
   /// PASSWORD_SET.
   Status SetPassword(const Principal& actor, UserId id, std::string_view new_password);
+  /// Sets the password of the user with `email` in `tenant` (platform users: nullopt) with
+  /// no actor: for an operator with access to the storage itself, who could change the
+  /// rows anyway (smooth-admin set-password), like CreateSuperuser. The way back in when a
+  /// superuser's password is lost. Revokes the user's sessions; audited PASSWORD_SET with
+  /// `by` null. not_found for an unknown user.
+  Status ResetPasswordAsOperator(std::optional<TenantId> tenant, std::string_view email,
+                                 std::string_view new_password);
 
   // --- Masquerading ---------------------------------------------------------------------
 

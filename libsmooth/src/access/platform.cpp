@@ -567,6 +567,21 @@ struct Platform::Impl {
     return current;
   }
 
+  // Stores a new password for user `id` and revokes its sessions (SetPassword and the
+  // operator's reset); `by` is who, for the audit line.
+  Status StorePassword(UserId id, std::string_view password, AuditValue by) {
+    auto hash = internal::HashPassword(password, opt.password_cost);
+    if (!hash) return hash.error();
+    const Instant now = Now();
+    auto updated = UpdateUserRow(id, [&](User& row) {
+      row.password_hash = std::move(*hash);
+      row.sessions_revoked_at = now;
+    });
+    if (!updated) return updated.error();
+    Security("PASSWORD_SET", {{"user_email", updated->email}, {"by", std::move(by)}});
+    return {};
+  }
+
   // DeactivateUser and ReactivateUser: user.deactivate over a user ranked below the actor.
   // Reactivating revokes the sessions from before, so none comes back to life.
   Result<User> SetUserActive(const Principal& actor, UserId id, bool active) {
@@ -1324,15 +1339,26 @@ Status Platform::SetPassword(const Principal& actor, UserId id, std::string_view
     return PermissionDenied("use ChangePassword for your own password");
   Decision d = impl_->DecideAudited(*fresh, Action::kUserUpdate, u->Target(u->user.role));
   if (!d.allowed) return PermissionDenied(d.reason);
-  auto hash = internal::HashPassword(new_password, impl_->opt.password_cost);
-  if (!hash) return hash.error();
-  auto updated = impl_->UpdateUserRow(id, [&](User& row) {
-    row.password_hash = std::move(*hash);
-    row.sessions_revoked_at = Now();
-  });
-  if (!updated) return updated.error();
-  impl_->Security("PASSWORD_SET", {{"user_email", updated->email}, {"by", fresh->user.email}});
-  return {};
+  return impl_->StorePassword(id, new_password, fresh->user.email);
+}
+
+Status Platform::ResetPasswordAsOperator(std::optional<TenantId> tenant, std::string_view email,
+                                         std::string_view new_password) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidatePassword(new_password, "new_password"));
+  auto normalized = internal::NormalizeEmail(email);
+  if (!normalized) return normalized.error();
+  Result<User> user = NotFound("");
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    user = (*txn)->FindUserByEmail(tenant, *normalized);
+  }
+  if (!user) {
+    return user.error().code() == StatusCode::kNotFound
+               ? NotFound(fmt::format("email: no user {} there", *normalized))
+               : user.error();
+  }
+  return impl_->StorePassword(user->id, new_password, nullptr);
 }
 
 // --- Masquerading ------------------------------------------------------------------------
