@@ -76,12 +76,7 @@ TEST_CASE("a refusal decided against a state another writer moved on is audited 
   Must(t.Book(*t.w.scheduler, Mon(9)));  // this Scheduler's batches now assume its state
   Must(t.Book(*t.w.scheduler, Mon(9, 30)));
   Must(t.Book(*t.there, Mon(11)));  // and the tenant moves on behind its back
-  auto denials = [&] {
-    int n = 0;
-    for (const auto& line : t.w.security->Lines())
-      n += ParseLine(line).at("action").as_string() == "PERMISSION_DENIED" ? 1 : 0;
-    return n;
-  };
+  auto denials = [&] { return CountActions(t.w.security->Lines(), "PERMISSION_DENIED"); };
   const int before = denials();
   // A CUSTOMER may book only for their own customer record; Pat is not theirs.
   auto refused = t.w.scheduler->Book(t.w.As("CUSTOMER"), t.w.acme.id,

@@ -8,6 +8,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -31,6 +33,14 @@ inline Instant T0() { return ParseRfc3339("2026-03-02T09:00:00Z").value(); }
 /// Parses an audit line back into a JSON object.
 inline boost::json::object ParseLine(const std::string& line) {
   return boost::json::parse(line).as_object();
+}
+
+/// How many of an audit log's `lines` record `action`.
+inline int CountActions(const std::vector<std::string>& lines, std::string_view action) {
+  int n = 0;
+  for (const std::string& line : lines)
+    if (ParseLine(line).at("action").as_string() == action) ++n;
+  return n;
 }
 
 struct World {

@@ -126,11 +126,7 @@ struct Shop {
 
 // How many lines of security.log record `action`.
 int CountAudit(Shop& shop, std::string_view action) {
-  int n = 0;
-  for (const std::string& line : shop.w.security->Lines()) {
-    if (smooth::testing::ParseLine(line).at("action").as_string() == action) ++n;
-  }
-  return n;
+  return smooth::testing::CountActions(shop.w.security->Lines(), action);
 }
 
 }  // namespace

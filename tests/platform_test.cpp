@@ -97,10 +97,7 @@ TEST_CASE("suspension is audited and cuts sessions; reactivation restores them")
   CHECK(reactivated.error().code() == StatusCode::kFailedPrecondition);
   CHECK(reactivated.error().message() == "tenant 'trial' is not suspended");
   CHECK(Must(w.platform->GetTenant(w.root_p, trial.id)).status == TenantStatus::kTrial);
-  const auto lines = w.security->Lines();
-  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
-          return testing::ParseLine(line).at("action").as_string() == "TENANT_SUSPENDED";
-        }) == 1);
+  CHECK(testing::CountActions(w.security->Lines(), "TENANT_SUSPENDED") == 1);
 }
 
 TEST_CASE("tenants: renamed by their owner, re-tiered only by the platform, audited") {
@@ -478,10 +475,7 @@ TEST_CASE("users: role changes stay below the actor and are audited") {
         StatusCode::kInvalidArgument);
   // The refused changes left the role as it was, and were not audited as changes.
   CHECK(Must(w.platform->GetUser(w.root_p, staff.id)).role == Role::kTenantManager);
-  const auto lines = w.security->Lines();
-  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
-          return testing::ParseLine(l).at("action").as_string() == "ROLE_CHANGED";
-        }) == 1);
+  CHECK(testing::CountActions(w.security->Lines(), "ROLE_CHANGED") == 1);
 }
 
 TEST_CASE("users: another tenant's user is not found, not forbidden") {

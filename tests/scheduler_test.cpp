@@ -65,11 +65,7 @@ bool IsRefusal(const std::string& code) {
 }
 
 int CountAudit(ScheduleWorld& w, std::string_view action) {
-  int n = 0;
-  for (const std::string& line : w.security->Lines()) {
-    if (smooth::testing::ParseLine(line).at("action").as_string() == action) ++n;
-  }
-  return n;
+  return smooth::testing::CountActions(w.security->Lines(), action);
 }
 
 Strings EventNames(const std::vector<ScheduleEvent>& events) {
