@@ -184,7 +184,7 @@ date::sys_info ZoneRule::Info(const Period& p) const {
   date::sys_info info;
   info.begin = p.begin;
   info.end = p.end;
-  info.offset = p.dst ? *dst_offset_ : std_offset_;
+  info.offset = Offset(p);
   info.save = p.dst ? std::chrono::duration_cast<minutes>(*dst_offset_ - std_offset_) : minutes(0);
   info.abbrev = p.dst ? dst_abbrev_ : std_abbrev_;
   return info;
@@ -214,8 +214,8 @@ date::local_info ZoneRule::LocalInfo(date::local_seconds local) const {
   std::array<Period, 6> periods;
   const int n = Periods(year, periods.data());
   // Each period as the wall clock shows it: [begin + offset, end + offset).
-  auto local_begin = [&](const Period& p) { return p.begin.time_since_epoch() + Info(p).offset; };
-  auto local_end = [&](const Period& p) { return p.end.time_since_epoch() + Info(p).offset; };
+  auto local_begin = [&](const Period& p) { return p.begin.time_since_epoch() + Offset(p); };
+  auto local_end = [&](const Period& p) { return p.end.time_since_epoch() + Offset(p); };
   const seconds l = local.time_since_epoch();
   int found = 0;
   for (int k = 0; k < n; ++k) {

@@ -46,6 +46,7 @@ class ZoneRule {
     date::sys_seconds begin, end;
     bool dst = false;
   };
+  std::chrono::seconds Offset(const Period& p) const { return p.dst ? *dst_offset_ : std_offset_; }
   date::sys_info Info(const Period& p) const;
   // The transitions into and out of DST in `year`, as instants.
   date::sys_seconds Start(int year) const;
