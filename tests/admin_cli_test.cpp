@@ -579,6 +579,64 @@ TEST_CASE("smooth-admin set-password: the way back in when a password is lost") 
   CHECK(admin({"set-password"}).exit_code == 2);
 }
 
+TEST_CASE("smooth-admin clear-sessions deletes the dead sessions, by the lifetime it is given") {
+  Admin admin{.url = "sqlite:" + NewTempDir()};
+  REQUIRE(
+      admin({"create-superuser", "--email", "root@example.com"}, "first passphrase\n").exit_code ==
+      0);
+  auto storage = std::shared_ptr<Storage>(Must(OpenStorage(admin.url)));
+  // Logins made 20 days ago (this clock), and one now: the tool runs on the real clock.
+  ManualClock clock(SystemClock::Default().Now() - std::chrono::days(20));
+  auto platform = Must(Platform::Open(
+      {.storage = storage, .clock = &clock, .password_cost = PasswordCost::InsecureForTests()}));
+  auto login = [&] {
+    return Must(
+        platform->Login({.is_platform = true}, "root@example.com", "first passphrase", "::1"));
+  };
+  Session old = login();
+  Session logged_out = login();
+  Must(platform->Logout(logged_out.id));
+  clock.Set(SystemClock::Default().Now());
+  Session current = login();
+  auto left = [&] {
+    auto txn = Must(storage->BeginShared(TxnMode::kRead));
+    std::vector<SessionId> ids;
+    for (const Session& s : Must(txn->ListSessions())) ids.push_back(s.id);
+    return ids;
+  };
+
+  // A 30-day lifetime keeps the 20-day-old login; the ended one goes whatever the lifetime.
+  fs::path log = fs::path(NewTempDir()) / "security.log";
+  CommandResult r = RunCommand({admin.binary, "--storage", admin.url, "--security-log",
+                                log.string(), "clear-sessions", "--session-lifetime-days", "30"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_MESSAGE(Contains(r.output, "cleared 1 session\n"), r.output);
+  CHECK(left() == std::vector<SessionId>{old.id, current.id});
+  // The default, 14 days, takes the old login; what is live stays, and works.
+  r = admin({"clear-sessions"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_MESSAGE(Contains(r.output, "cleared 1 session\n"), r.output);
+  CHECK(left() == std::vector<SessionId>{current.id});
+  CHECK(platform->Authenticate(current.id));
+  r = admin({"clear-sessions"});
+  CHECK_MESSAGE(Contains(r.output, "cleared 0 sessions\n"), r.output);
+  // The first run was audited.
+  std::ifstream in(log);
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  auto record = ParseLine(line);
+  CHECK(record.at("action").as_string() == "SESSIONS_CLEARED");
+  CHECK(record.at("count").as_int64() == 1);
+  // A lifetime that is not a whole number of days from 1 to 3650 is bad usage, named.
+  for (const char* bad : {"0", "3651", "14.5", "x", "-1"}) {
+    CAPTURE(bad);
+    r = admin({"clear-sessions", "--session-lifetime-days", bad});
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(Contains(r.output, "--session-lifetime-days"), r.output);
+  }
+  CHECK(left() == std::vector<SessionId>{current.id});
+}
+
 TEST_CASE("smooth-admin leaves a data directory that does not exist alone when it cannot succeed") {
   // A mistyped --storage: neither command can succeed there, and neither may leave a new,
   // empty storage behind for the next command to take for the real one.

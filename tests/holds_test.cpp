@@ -524,6 +524,50 @@ TEST_CASE("a retried ConfirmHold with the same key returns the appointment it ma
         "failed_precondition");
 }
 
+TEST_CASE("holds over for hold_retention are deleted as new ones are placed") {
+  Shop shop;
+  const Duration retention = SchedulerOptions{}.hold_retention;
+  Hold confirmed = Must(shop.HoldFor(shop.ann, kTen));
+  Appointment a =
+      Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, confirmed.id, "confirm-1"));
+  Hold released = Must(shop.HoldFor(shop.bob, kTen + 1h));
+  Must(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, released.id));
+  Hold lapsed = Must(shop.HoldFor(shop.bob, kTen + 2h));
+  REQUIRE(lapsed.expires_at == confirmed.expires_at);  // one instant: the fixture's clock
+
+  auto stored = [&](HoldId id) {
+    auto txn = Must(shop.w.storage->BeginTenant(shop.w.globex, TxnMode::kRead));
+    auto h = txn->GetHold(id);
+    return h ? std::string("ok") : CodeOf(h.error());
+  };
+  // Until hold_retention has passed since they expired, they are answered for as before.
+  shop.w.clock.Set(lapsed.expires_at + retention);
+  Hold first = Must(shop.HoldFor(shop.ann, kTen + 3h));
+  for (HoldId id : {confirmed.id, released.id, lapsed.id}) CHECK(stored(id) == "ok");
+  CHECK(
+      Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, confirmed.id, "confirm-1")).id ==
+      a.id);
+  CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, lapsed.id)) ==
+        "failed_precondition");
+  CHECK(CodeOf(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, released.id)) ==
+        "failed_precondition");
+
+  // Then the next hold placed takes them away: not found any more.
+  shop.w.clock.Advance(1us);
+  Hold second = Must(shop.HoldFor(shop.ann, kTen + 4h));
+  for (HoldId id : {confirmed.id, released.id, lapsed.id}) CHECK(stored(id) == "not_found");
+  CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, confirmed.id, "confirm-1")) ==
+        "not_found");
+  CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, lapsed.id)) == "not_found");
+  CHECK(CodeOf(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, released.id)) == "not_found");
+  // The appointment stays, and so do the live holds, which still confirm.
+  CHECK(stored(first.id) == "ok");
+  CHECK(stored(second.id) == "ok");
+  Appointment b = Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, first.id));
+  CHECK(AllAppointments(shop) == std::vector<AppointmentId>{a.id, b.id});
+  CHECK(CodeOf(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, second.id)) == "ok");
+}
+
 TEST_CASE("ConfirmHold with a key already used for something else is a conflict") {
   Shop shop(/*capacity=*/2);
   Appointment other = Must(shop.scheduler->Book(

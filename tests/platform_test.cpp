@@ -815,6 +815,104 @@ TEST_CASE("sessions: a user, or who may deactivate it, ends all its sessions at 
   CHECK(w.platform->Authenticate(owner.id));
 }
 
+TEST_CASE("sessions: ClearDeadSessions deletes what no call accepts; open masquerades end") {
+  World w;
+  PlatformOptions o = w.platform->options();
+  o.session_lifetime = std::chrono::minutes(60);
+  auto p = Must(Platform::Open(o));
+  auto login = [&](const std::string& role) {
+    const User& u = w.users.at(role);
+    return Must(p->Login(w.HostOf(u), u.email, World::kPassword, "::1"));
+  };
+  const User& staff = w.users.at("TENANT_STAFF");
+  const User& customer = w.users.at("CUSTOMER");
+  Session expiring = login("TENANT_OWNER");
+  Session expiring_m = Must(p->StartMasquerade(expiring.id, staff.id, "::1"));
+  w.clock.Advance(30min);
+  Session live = login("TENANT_OWNER");
+  Session live_m = Must(p->StartMasquerade(live.id, staff.id, "::1"));
+  Session logged_out = login("TENANT_MANAGER");
+  Must(p->Logout(logged_out.id));
+  Session support = login("PLATFORM_SUPPORT");
+  Session stopped = Must(p->StartMasquerade(support.id, customer.id, "::1"));
+  Must(p->StopMasquerade(stopped.id));
+  Session revoked = login("TENANT_STAFF");
+  Session deactivated = login("CUSTOMER");
+  w.clock.Advance(1s);
+  Must(p->EndSessions(w.As("TENANT_STAFF"), staff.id));
+  Must(p->DeactivateUser(w.root_p, customer.id));
+  w.clock.Advance(30min);  // `expiring` is 60 min and 1 s old, `live` 30 min and 1 s
+  Principal held = Must(p->Authenticate(live_m.id));
+
+  const auto epoch = Must(w.storage->SharedEpoch());
+  const std::size_t masquerade_lines = w.masquerade->size();
+  w.security->Clear();
+  CHECK(Must(p->ClearDeadSessions()) == 6);
+  CHECK(Must(w.storage->SharedEpoch()) > epoch);
+
+  // What is left is exactly what still works.
+  auto txn = Must(w.storage->BeginShared(TxnMode::kRead));
+  std::vector<SessionId> left;
+  for (const Session& s : Must(txn->ListSessions())) left.push_back(s.id);
+  txn.reset();
+  CHECK(left == std::vector<SessionId>{live.id, live_m.id, support.id});
+  CHECK(p->Authenticate(live.token, w.HostOf(w.users.at("TENANT_OWNER"))));
+  CHECK(p->Authenticate(live_m.id));
+  CHECK(p->Authenticate(support.id));
+  CHECK(p->GetUser(held, staff.id));
+  for (const Session& s : {expiring, expiring_m, logged_out, stopped, revoked, deactivated}) {
+    auto gone = p->Authenticate(s.id);
+    REQUIRE_FALSE(gone);
+    CHECK(gone.error().message() == "unknown session");
+  }
+  CHECK(p->Authenticate(expiring.token, w.HostOf(w.users.at("TENANT_OWNER"))).error().message() ==
+        "invalid token");
+  CHECK(p->Logout(revoked.id).code() == StatusCode::kNotFound);
+
+  // The masquerade left open on the expired session ends in masquerade.log; the stopped
+  // one had its line already.
+  REQUIRE(w.masquerade->size() == masquerade_lines + 1);
+  auto end = testing::ParseLine(w.masquerade->Lines().back());
+  CHECK(end.at("action").as_string() == "HIJACK_END");
+  CHECK(end.at("hijacker_email").as_string() == w.users.at("TENANT_OWNER").email);
+  CHECK(end.at("hijacked_email").as_string() == staff.email);
+  CHECK(end.at("session_key").as_string() == expiring_m.session_key);
+  CHECK(end.at("tenant").as_string() == "acme");
+  CHECK(end.at("reason").as_string() == "original session expired");
+  REQUIRE(w.security->size() == 1);
+  auto cleared = testing::ParseLine(w.security->Lines().back());
+  CHECK(cleared.at("action").as_string() == "SESSIONS_CLEARED");
+  CHECK(cleared.at("count").as_int64() == 6);
+
+  // Nothing more to clear: nothing written.
+  CHECK(Must(p->ClearDeadSessions()) == 0);
+  CHECK(w.security->size() == 1);
+  CHECK(w.masquerade->size() == masquerade_lines + 1);
+  // With the live sessions' hour over, they go too, the masquerade with its original.
+  w.clock.Advance(30min);
+  CHECK(Must(p->ClearDeadSessions()) == 3);
+}
+
+TEST_CASE("storage: deleted sessions come back when the transaction rolls back") {
+  World w;
+  Session a = w.LoginAs(w.users.at("TENANT_STAFF"));
+  Session b = w.LoginAs(w.users.at("CUSTOMER"));
+  {
+    auto txn = Must(w.storage->BeginShared(TxnMode::kWrite));
+    CHECK(Must(txn->DeleteSessions({a.id, SessionId(999999), b.id})) == 2);
+    CHECK(Must(txn->ListSessions()).empty());
+  }  // not committed
+  CHECK(w.platform->Authenticate(a.id));
+  CHECK(w.platform->Authenticate(b.token, w.HostOf(w.users.at("CUSTOMER"))));
+  {
+    auto txn = Must(w.storage->BeginShared(TxnMode::kWrite));
+    CHECK(Must(txn->DeleteSessions({b.id})) == 1);
+    Must(txn->Commit());
+  }
+  CHECK(w.platform->Authenticate(a.id));
+  CHECK(w.platform->Authenticate(b.id).error().message() == "unknown session");
+}
+
 TEST_CASE("login stores a new hash when the platform's password cost has changed") {
   World w;
   const User& staff = w.users.at("TENANT_STAFF");

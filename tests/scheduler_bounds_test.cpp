@@ -151,4 +151,8 @@ TEST_CASE("a hold's time to live is bounded, so its expiry cannot overflow") {
   CHECK_INVALID(Scheduler::Open(*w.platform, options), "max_hold_ttl");
   options.max_hold_ttl = kLongestBuffer;
   Must(Scheduler::Open(*w.platform, options));
+  options.hold_retention = 0us;
+  CHECK_INVALID(Scheduler::Open(*w.platform, options), "hold_retention");
+  options.hold_retention = Duration::max();
+  CHECK_INVALID(Scheduler::Open(*w.platform, options), "hold_retention");
 }

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -29,7 +31,9 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: smooth-admin [--storage URL] [--security-log FILE] COMMAND [OPTIONS]
+constexpr const char* kUsage =
+    R"(usage: smooth-admin [--storage URL] [--security-log FILE] [--masquerade-log FILE]
+                    COMMAND [OPTIONS]
 
 Commands:
   migrate                 migrate the shared database, then every tenant, in id order
@@ -47,6 +51,11 @@ Commands:
                           set the password of a platform user (of the tenant SLUG's user
                           with --tenant), read as for create-superuser, and end the
                           user's sessions: the way back in when a password is lost
+  clear-sessions [--session-lifetime-days DAYS]
+                          delete the sessions nobody can use any more (ended, expired,
+                          revoked, of a deactivated user) and their masquerades; DAYS is
+                          the platform's session lifetime (default 14: use the server's);
+                          run it from cron, as Django's clearsessions
   check                   SQLite: integrity_check on every database, migrations current, a
                           data file for every tenant, no stray files; PostgreSQL: migrations
                           current, a schema for every tenant and owned by it, no stray
@@ -58,7 +67,8 @@ Options:
   --storage URL           sqlite:<dir> (default sqlite:./data), postgresql://... or a
                           libpq conninfo ('host=/run/postgresql dbname=smooth')
   --security-log FILE     append the security audit records (tenant and user creation,
-                          password resets) to FILE (JSON lines, mode 0600)
+                          password resets, sessions cleared) to FILE (JSON lines, mode 0600)
+  --masquerade-log FILE   append the end of each masquerade clear-sessions ends to FILE
 
 Exit status: 0 success, 1 failure, 2 bad usage.
 )";
@@ -189,17 +199,25 @@ struct Stack {
   std::unique_ptr<smooth::Platform> platform;
 };
 
-smooth::Result<Stack> OpenPlatform(const std::string& url, const std::string& security_log) {
+// The audit files: --security-log and --masquerade-log (empty: not written).
+struct Logs {
+  std::string security;
+  std::string masquerade;
+};
+
+smooth::Result<Stack> OpenPlatform(const std::string& url, const Logs& logs,
+                                   smooth::PlatformOptions o = {}) {
   auto storage = smooth::OpenStorage(url);
   if (!storage) return storage.error();
   Stack s;
   s.storage = std::move(*storage);
-  smooth::PlatformOptions o;
   o.storage = s.storage;
-  if (!security_log.empty()) {
-    auto sink = smooth::FileAuditSink::Open(security_log);
-    if (!sink) return sink.error();
-    o.security_log = std::move(*sink);
+  for (auto [path, sink] : {std::pair(&logs.security, &o.security_log),
+                            std::pair(&logs.masquerade, &o.masquerade_log)}) {
+    if (path->empty()) continue;
+    auto file = smooth::FileAuditSink::Open(*path);
+    if (!file) return file.error();
+    *sink = std::move(*file);
   }
   auto platform = smooth::Platform::Open(o);
   if (!platform) return platform.error();
@@ -223,7 +241,7 @@ int Migrate(const std::string& url, const Args& args) {
   return 0;
 }
 
-int CreateSuperuser(const std::string& url, const std::string& security_log, const Args& args) {
+int CreateSuperuser(const std::string& url, const Logs& logs, const Args& args) {
   if (!args.values.contains("--email")) return Usage("create-superuser: --email is required");
   // Looked up as Platform stores it: trimmed and in lower case.
   auto email = smooth::internal::NormalizeEmail(args.values.at("--email"), "--email");
@@ -231,7 +249,7 @@ int CreateSuperuser(const std::string& url, const std::string& security_log, con
   std::string name = args.values.contains("--name") ? args.values.at("--name") : "Superuser";
   auto password = ReadPassword(args);
   if (!password) return Fail(password.error());
-  auto s = OpenPlatform(url, security_log);
+  auto s = OpenPlatform(url, logs);
   if (!s) return Fail(s.error());
   {
     auto txn = s->storage->BeginShared(smooth::TxnMode::kRead);
@@ -253,14 +271,14 @@ int CreateSuperuser(const std::string& url, const std::string& security_log, con
   return 0;
 }
 
-int SetPassword(const std::string& url, const std::string& security_log, const Args& args) {
+int SetPassword(const std::string& url, const Logs& logs, const Args& args) {
   if (!args.values.contains("--email")) return Usage("set-password: --email is required");
   // Nobody's password is in a storage that does not exist: do not leave one behind.
   if (auto exists = smooth::internal::admin::RequireExisting(url); !exists.ok())
     return Fail(exists);
   auto password = ReadPassword(args);
   if (!password) return Fail(password.error());
-  auto s = OpenPlatform(url, security_log);
+  auto s = OpenPlatform(url, logs);
   if (!s) return Fail(s.error());
   std::optional<smooth::TenantId> tenant;
   if (args.values.contains("--tenant")) {
@@ -301,7 +319,7 @@ smooth::Result<smooth::User> Actor(smooth::Storage& storage, const std::optional
   return superusers.front();
 }
 
-int CreateTenant(const std::string& url, const std::string& security_log, const Args& args) {
+int CreateTenant(const std::string& url, const Logs& logs, const Args& args) {
   if (!args.values.contains("--slug") || !args.values.contains("--name"))
     return Usage("create-tenant: --slug and --name are required");
   smooth::TenantSpec spec;
@@ -323,7 +341,7 @@ int CreateTenant(const std::string& url, const std::string& security_log, const 
   // A new storage has no superuser to act as: do not leave one behind.
   if (auto exists = smooth::internal::admin::RequireExisting(url); !exists.ok())
     return Fail(exists);
-  auto s = OpenPlatform(url, security_log);
+  auto s = OpenPlatform(url, logs);
   if (!s) return Fail(s.error());
   {
     auto txn = s->storage->BeginShared(smooth::TxnMode::kRead);
@@ -343,6 +361,29 @@ int CreateTenant(const std::string& url, const std::string& security_log, const 
   auto tenant = s->platform->CreateTenant(*me, spec);
   if (!tenant) return Fail(tenant.error());
   std::cout << "created tenant '" << tenant->slug << "' (id " << tenant->id.value() << ")\n";
+  return 0;
+}
+
+int ClearSessions(const std::string& url, const Logs& logs, const Args& args) {
+  smooth::PlatformOptions o;
+  if (args.values.contains("--session-lifetime-days")) {
+    const std::string& text = args.values.at("--session-lifetime-days");
+    int days = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), days);
+    if (error != std::errc() || end != text.data() + text.size() || days < 1 || days > 3650)
+      return Usage(
+          "clear-sessions: --session-lifetime-days: a whole number of days from 1 to "
+          "3650, not '" +
+          text + "'");
+    o.session_lifetime = std::chrono::days(days);
+  }
+  if (auto exists = smooth::internal::admin::RequireExisting(url); !exists.ok())
+    return Fail(exists);
+  auto s = OpenPlatform(url, logs, std::move(o));
+  if (!s) return Fail(s.error());
+  auto cleared = s->platform->ClearDeadSessions();
+  if (!cleared) return Fail(cleared.error());
+  std::cout << "cleared " << *cleared << " session" << (*cleared == 1 ? "" : "s") << "\n";
   return 0;
 }
 
@@ -370,15 +411,16 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     }
-    if (args[i] == "--storage" || args[i] == "--security-log") {
+    if (args[i] == "--storage" || args[i] == "--security-log" || args[i] == "--masquerade-log") {
       if (auto problem = TakeValue(args, i, globals)) return Usage(*problem);
       continue;
     }
     return Usage("unknown option '" + args[i] + "'");
   }
   const std::string url = globals.contains("--storage") ? globals.at("--storage") : "sqlite:./data";
-  const std::string security_log =
-      globals.contains("--security-log") ? globals.at("--security-log") : "";
+  Logs logs;
+  if (globals.contains("--security-log")) logs.security = globals.at("--security-log");
+  if (globals.contains("--masquerade-log")) logs.masquerade = globals.at("--masquerade-log");
   if (i >= args.size()) return Usage("no command given");
   const std::string command = args[i];
   // `smooth-admin migrate --help` asks for help, as `smooth-admin --help` does; no value can
@@ -398,13 +440,16 @@ int main(int argc, char** argv) {
   } else if (command == "create-tenant") {
     problem = ParseOptions(args, i + 1, {"--slug", "--name", "--time-zone", "--tier", "--as"},
                            {"--demo"}, opts);
-    run = [&] { return CreateTenant(url, security_log, opts); };
+    run = [&] { return CreateTenant(url, logs, opts); };
   } else if (command == "create-superuser") {
     problem = ParseOptions(args, i + 1, {"--email", "--name", "--password-file"}, {}, opts);
-    run = [&] { return CreateSuperuser(url, security_log, opts); };
+    run = [&] { return CreateSuperuser(url, logs, opts); };
   } else if (command == "set-password") {
     problem = ParseOptions(args, i + 1, {"--email", "--tenant", "--password-file"}, {}, opts);
-    run = [&] { return SetPassword(url, security_log, opts); };
+    run = [&] { return SetPassword(url, logs, opts); };
+  } else if (command == "clear-sessions") {
+    problem = ParseOptions(args, i + 1, {"--session-lifetime-days"}, {}, opts);
+    run = [&] { return ClearSessions(url, logs, opts); };
   } else if (command == "check") {
     problem = ParseOptions(args, i + 1, {}, {}, opts);
     run = [&] { return Check(url); };

@@ -231,6 +231,16 @@ class Platform {
   /// included when it is the user: for oneself, or with user.deactivate over the user.
   /// Not during a masquerade. Audited SESSIONS_REVOKED.
   Status EndSessions(const Principal& actor, UserId id);
+  /// Deletes from storage every session no call would accept any more: ended (Logout,
+  /// StopMasquerade), expired (session_lifetime after its login), revoked (EndSessions, a
+  /// password change) or of a deactivated user, and every masquerade started from one of
+  /// those. A masquerade still open then ends in masquerade.log (HIJACK_END, "original
+  /// session expired" and the like). Housekeeping with no actor, like Django's
+  /// clearsessions: run it from a timer or cron (smooth-admin clear-sessions), or the
+  /// sessions table keeps a row for every login ever made. Every process sharing the
+  /// storage should use one session_lifetime, since this one's decides what has expired.
+  /// Returns how many went; audited SESSIONS_CLEARED with the count when any did.
+  Result<int> ClearDeadSessions();
   /// The actor changes its own password, giving the current one. Every session of the
   /// user ends, this one included: log in again with the new password. A wrong current
   /// password is permission_denied ("current_password: does not match") and counts as a

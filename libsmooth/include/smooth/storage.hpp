@@ -64,6 +64,11 @@ class SharedTransaction {
   virtual Result<Session> FindSessionByTokenHash(std::string_view token_hash) = 0;
   /// Live (not ended) masquerade sessions started from `original`.
   virtual Result<std::vector<Session>> ListLiveMasquerades(SessionId original) = 0;
+  /// Every session, ended or not, by id: for Platform::ClearDeadSessions.
+  virtual Result<std::vector<Session>> ListSessions() = 0;
+  /// Deletes the sessions `ids` (an id that is not there is skipped) and returns how many
+  /// went. The caller deletes a masquerade with its original session, never after it.
+  virtual Result<int> DeleteSessions(const std::vector<SessionId>& ids) = 0;
 
   /// Failed logins, kept in storage so that every process sharing it throttles an account
   /// together. `account` is Platform's key for it ("<tenant id or 0>/<email>").
@@ -130,6 +135,9 @@ class TenantTransaction {
   virtual Result<Hold> GetHold(HoldId id) = 0;
   /// Holds not released, expiring after `now`.
   virtual Result<std::vector<Hold>> ListLiveHolds(Instant now) = 0;
+  /// Deletes every hold that expired before `before`, released or not, and returns how many
+  /// went (SchedulerOptions::hold_retention).
+  virtual Result<int> DeleteHoldsExpiredBefore(Instant before) = 0;
 
   virtual Status Commit() = 0;
 };

@@ -190,6 +190,16 @@ struct Platform::Impl {
     }
   };
 
+  // When login session `s` expires.
+  Instant ExpiresAt(const Session& s) const { return s.created_at + opt.session_lifetime; }
+  // Whether revoking the sessions of `person` (a password change, say) ended login session
+  // `s`: every one made until then is (in that very microsecond too: Login dates a session
+  // made then just after it).
+  static bool Revoked(const Session& s, const User& person) {
+    return s.user == person.id && person.sessions_revoked_at &&
+           s.created_at <= *person.sessions_revoked_at;
+  }
+
   Result<FreshActor> Refresh(SharedTransaction& txn, const Principal& p) {
     // The session the person behind the actor logged in with: the original of a masquerade.
     std::optional<Session> login;
@@ -211,14 +221,10 @@ struct Platform::Impl {
       if (!o || !o->is_active) return Unauthenticated("the original user is inactive");
       a.original = *o;
     }
-    if (login) a.expires_at = login->created_at + opt.session_lifetime;
+    if (login) a.expires_at = ExpiresAt(*login);
     if (a.Expired(Now())) return Unauthenticated("the session has expired");
-    // Revoking a user's sessions (a password change, say) ends every one made until then (in
-    // that very microsecond too: Login dates a session made then just after it).
     const User& person = a.original ? *a.original : a.user;
-    if (login && login->user == person.id && person.sessions_revoked_at &&
-        login->created_at <= *person.sessions_revoked_at)
-      return Unauthenticated("the session has been revoked");
+    if (login && Revoked(*login, person)) return Unauthenticated("the session has been revoked");
     if (user->tenant) {
       auto t = txn.GetTenant(*user->tenant);
       if (!t) return Unauthenticated("the user's tenant no longer exists");
@@ -1286,6 +1292,78 @@ Status Platform::EndSessions(const Principal& actor, UserId id) {
   if (!updated) return updated.error();
   impl_->Security("SESSIONS_REVOKED", {{"user_email", updated->email}, {"by", fresh->user.email}});
   return {};
+}
+
+Result<int> Platform::ClearDeadSessions() {
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto sessions = (*txn)->ListSessions();
+  if (!sessions) return sessions.error();
+  const Instant now = Now();
+  std::map<UserId, std::optional<User>> users;  // read once each; nullopt: no such user
+  auto user_of = [&](UserId id) -> Result<const User*> {
+    auto [it, fresh] = users.try_emplace(id);
+    if (fresh) {
+      auto u = (*txn)->GetUser(id);
+      if (u) {
+        it->second = std::move(*u);
+      } else if (u.error().code() != StatusCode::kNotFound) {
+        return u.error();
+      }
+    }
+    return it->second ? &*it->second : nullptr;
+  };
+  // Login sessions first: why each one that no call would accept any more is dead. An
+  // inactive user's stay dead, since ReactivateUser revokes them.
+  std::map<SessionId, std::string> dead;
+  std::vector<SessionId> doomed;
+  for (const Session& s : *sessions) {
+    if (s.original) continue;
+    auto person = user_of(s.user);
+    if (!person) return person.error();
+    const User* u = *person;
+    const char* why = s.IsEnded()                  ? "ended"
+                      : now >= impl_->ExpiresAt(s) ? "expired"
+                      : u == nullptr               ? "of an unknown user"
+                      : Impl::Revoked(s, *u)       ? "revoked"
+                      : !u->is_active              ? "of an inactive user"
+                                                   : nullptr;
+    if (why == nullptr) continue;
+    dead.emplace(s.id, why);
+    doomed.push_back(s.id);
+  }
+  // Then the masquerades: one lasts no longer than the session it was started from, and one
+  // still open ends here, in masquerade.log, as Logout would have ended it.
+  std::map<SessionId, const Session*> by_id;
+  for (const Session& s : *sessions) by_id.emplace(s.id, &s);
+  std::vector<Impl::HijackEnd> ended;
+  for (const Session& m : *sessions) {
+    if (!m.original) continue;
+    auto original = by_id.find(*m.original);
+    auto why = dead.find(*m.original);
+    if (!m.IsEnded() && original != by_id.end() && why == dead.end()) continue;
+    doomed.push_back(m.id);
+    if (m.IsEnded()) continue;
+    std::string hijacker;
+    if (original != by_id.end()) {
+      auto by = user_of(original->second->user);
+      if (!by) return by.error();
+      if (*by != nullptr) hijacker = (*by)->email;
+    }
+    auto as = user_of(m.user);
+    if (!as) return as.error();
+    ended.push_back(Impl::HijackEnd{
+        hijacker, *as != nullptr ? (*as)->email : "", m.ip_address, m.session_key,
+        impl_->TenantSlug(**txn, m.tenant),
+        why != dead.end() ? "original session " + why->second : "original session gone"});
+  }
+  if (doomed.empty()) return 0;
+  auto deleted = (*txn)->DeleteSessions(doomed);
+  if (!deleted) return deleted;
+  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->LogHijackEnds(ended);
+  impl_->Security("SESSIONS_CLEARED", {{"count", std::int64_t{*deleted}}});
+  return deleted;
 }
 
 Status Platform::ChangePassword(const Principal& actor, std::string_view current_password,

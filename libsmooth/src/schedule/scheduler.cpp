@@ -1430,6 +1430,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Open(Platform& platform, Scheduler
   SMOOTH_RETURN_IF_ERROR(ValidateDuration(options.max_hold_ttl, "max_hold_ttl", false));
   if (options.default_hold_ttl <= Duration(0) || options.default_hold_ttl > options.max_hold_ttl)
     return InvalidArgument("default_hold_ttl: must be positive and at most max_hold_ttl");
+  SMOOTH_RETURN_IF_ERROR(ValidateDuration(options.hold_retention, "hold_retention", false));
   if (options.max_series_occurrences == 0)
     return InvalidArgument("max_series_occurrences: must be positive");
   if (options.max_range_days < 1) return InvalidArgument("max_range_days: must be positive");
@@ -1983,6 +1984,9 @@ Result<Hold> Scheduler::PlaceHold(const Principal& actor, TenantId tenant,
         h.expires_at = h.created_at + life;
         h.outside_hours = request.outside_hours;
         h.change_seq = op.seq;
+        // Holds long over go as new ones come, so storage keeps hold_retention's worth.
+        auto swept = op.txn->DeleteHoldsExpiredBefore(h.created_at - impl_->opt.hold_retention);
+        if (!swept) return swept.error();
         auto created = op.txn->InsertHold(h);
         if (!created) return created;
         Hold row = *created;

@@ -40,6 +40,9 @@ class CountingTransaction final : public ForwardingTenantTransaction {
   Status UpdateAppointment(const Appointment& a) override { return Counted(inner().UpdateAppointment(a)); }
   Result<Hold> InsertHold(Hold h) override { return Counted(inner().InsertHold(std::move(h))); }
   Status UpdateHold(const Hold& h) override { return Counted(inner().UpdateHold(h)); }
+  Result<int> DeleteHoldsExpiredBefore(Instant before) override {
+    return Counted(inner().DeleteHoldsExpiredBefore(before));
+  }
 
  private:
   template <typename R>

@@ -61,6 +61,9 @@ class ForwardingTenantTransaction : public TenantTransaction {
   Status UpdateHold(const Hold& h) override { return inner_->UpdateHold(h); }
   Result<Hold> GetHold(HoldId id) override { return inner_->GetHold(id); }
   Result<std::vector<Hold>> ListLiveHolds(Instant now) override { return inner_->ListLiveHolds(now); }
+  Result<int> DeleteHoldsExpiredBefore(Instant before) override {
+    return inner_->DeleteHoldsExpiredBefore(before);
+  }
 
   Status Commit() override { return inner_->Commit(); }
 

@@ -296,6 +296,22 @@ class MemorySharedTransaction final : public SharedTransaction {
       if (s.original == original && !s.IsEnded()) out.push_back(s);
     return out;
   }
+  Result<std::vector<Session>> ListSessions() override { return Values(data_.sessions); }
+  Result<int> DeleteSessions(const std::vector<SessionId>& ids) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    int deleted = 0;
+    for (SessionId id : ids) {
+      auto it = data_.sessions.find(id);
+      if (it == data_.sessions.end()) continue;
+      const Session s = it->second;
+      undo_.Erase(data_.session_by_key, s.session_key);
+      if (!s.token_hash.empty()) undo_.Erase(data_.session_by_token_hash, s.token_hash);
+      undo_.Erase(data_.sessions, id);
+      ++deleted;
+    }
+    if (deleted > 0) epoch_changed_ = true;
+    return deleted;
+  }
 
   Result<int> CountLoginFailures(std::string_view account, Instant since) override {
     const std::string key(account);
@@ -398,6 +414,7 @@ struct TenantData {
   std::map<AppointmentId, Appointment> appointments;
   std::unordered_map<std::string, AppointmentId> appointment_by_key;
   std::map<HoldId, Hold> holds;
+  std::set<std::pair<Instant, HoldId>> holds_by_expiry;  // for DeleteHoldsExpiredBefore
 };
 
 // A reader/writer lock that any thread may release. A tenant's write transaction may end
@@ -544,15 +561,36 @@ class MemoryTenantTransaction final : public TenantTransaction {
     SMOOTH_RETURN_IF_ERROR(Writable());
     h.id = HoldId(NextId());
     undo_.Put(data_.holds, h.id, h);
+    IndexHoldExpiry({}, h);
     return h;
   }
-  Status UpdateHold(const Hold& h) override { return Update(data_.holds, h, "hold"); }
+  Status UpdateHold(const Hold& h) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    auto it = data_.holds.find(h.id);
+    if (it == data_.holds.end()) return NotFound(fmt::format("hold {} not found", h.id));
+    IndexHoldExpiry(it->second, h);
+    undo_.Put(data_.holds, h.id, h);
+    return {};
+  }
   Result<Hold> GetHold(HoldId id) override { return GetRow(data_.holds, id, "hold"); }
   Result<std::vector<Hold>> ListLiveHolds(Instant now) override {
     std::vector<Hold> out;
     for (const auto& [id, h] : data_.holds)
       if (h.Occupies(now)) out.push_back(h);
     return out;
+  }
+  Result<int> DeleteHoldsExpiredBefore(Instant before) override {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    int deleted = 0;
+    auto& by_expiry = data_.holds_by_expiry;
+    while (!by_expiry.empty() && by_expiry.begin()->first < before) {
+      const auto entry = *by_expiry.begin();
+      by_expiry.erase(by_expiry.begin());
+      undo_.Push([&by_expiry, entry] { by_expiry.insert(entry); });
+      undo_.Erase(data_.holds, entry.second);
+      ++deleted;
+    }
+    return deleted;
   }
 
   Status Commit() override {
@@ -584,6 +622,20 @@ class MemoryTenantTransaction final : public TenantTransaction {
     if (done_) return FailedPrecondition("transaction already finished");
     if (mode_ != TxnMode::kWrite) return FailedPrecondition("write in a read transaction");
     return {};
+  }
+  // Moves hold `now`'s entry in holds_by_expiry from where `before` had it (none for a new
+  // hold), undone on rollback.
+  void IndexHoldExpiry(const std::optional<Hold>& before, const Hold& now) {
+    auto& by_expiry = data_.holds_by_expiry;
+    const std::pair<Instant, HoldId> entry{now.expires_at, now.id};
+    if (before) {
+      const std::pair<Instant, HoldId> old{before->expires_at, before->id};
+      if (old == entry) return;
+      by_expiry.erase(old);
+      undo_.Push([&by_expiry, old] { by_expiry.insert(old); });
+    }
+    by_expiry.insert(entry);
+    undo_.Push([&by_expiry, entry] { by_expiry.erase(entry); });
   }
   // Ids come from one counter for all tenants, so an id of one tenant never names a row
   // of another. Like a database sequence, ids of rolled-back rows are not reused.

@@ -536,6 +536,22 @@ Result<std::vector<Session>> SqlSharedTransaction::ListLiveMasquerades(SessionId
       [&] { return Select<SessionRow>(core_.conn(), sql, IdParam(original.value())); });
 }
 
+Result<std::vector<Session>> SqlSharedTransaction::ListSessions() {
+  return core_.Run(
+      [&] { return Select<SessionRow>(core_.conn(), AllSql<SessionRow>(), std::monostate{}); });
+}
+
+Result<int> SqlSharedTransaction::DeleteSessions(const std::vector<SessionId>& ids) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&]() -> Result<int> {
+    long long deleted = 0;
+    for (SessionId id : ids)
+      deleted += Exec(core_.conn(), "DELETE FROM sessions WHERE id = :id", IdParam(id.value()));
+    if (deleted > 0) AdvanceEpoch();
+    return static_cast<int>(deleted);
+  });
+}
+
 Result<int> SqlSharedTransaction::CountLoginFailures(std::string_view account, Instant since) {
   return core_.Run([&]() -> Result<int> {
     auto n = Scalar<long long>(core_.conn(),
@@ -782,6 +798,14 @@ Result<std::vector<Hold>> SqlTenantTransaction::ListLiveHolds(Instant now) {
       SelectSql<HoldRow>("WHERE released = 0 AND expires_at > :now ORDER BY id");
   return core_.Run(
       [&] { return Select<HoldRow>(core_.conn(), sql, IdParam(now.time_since_epoch().count())); });
+}
+
+Result<int> SqlTenantTransaction::DeleteHoldsExpiredBefore(Instant before) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&]() -> Result<int> {
+    return static_cast<int>(Exec(core_.conn(), "DELETE FROM holds WHERE expires_at < :t",
+                                 IdParam(before.time_since_epoch().count())));
+  });
 }
 
 }  // namespace smooth::internal::sql

@@ -229,6 +229,8 @@ class SqlSharedTransaction final : public SharedTransaction {
   Result<Session> GetSession(SessionId id) override;
   Result<Session> FindSessionByTokenHash(std::string_view token_hash) override;
   Result<std::vector<Session>> ListLiveMasquerades(SessionId original) override;
+  Result<std::vector<Session>> ListSessions() override;
+  Result<int> DeleteSessions(const std::vector<SessionId>& ids) override;
   Result<int> CountLoginFailures(std::string_view account, Instant since) override;
   Status RecordLoginFailure(std::string_view account, Instant at, Instant forget_before) override;
   Status ClearLoginFailures(std::string_view account) override;
@@ -293,6 +295,7 @@ class SqlTenantTransaction final : public TenantTransaction {
   Status UpdateHold(const Hold& hold) override;
   Result<Hold> GetHold(HoldId id) override;
   Result<std::vector<Hold>> ListLiveHolds(Instant now) override;
+  Result<int> DeleteHoldsExpiredBefore(Instant before) override;
 
   Status Commit() override { return core_.Commit(); }
 
