@@ -355,3 +355,38 @@ TEST_CASE("the file sink refuses a symbolic link where the log should be") {
   CHECK(ReadAll(target) == "not a log\n");
   CHECK((fs::status(target).permissions() & fs::perms::others_read) == fs::perms::others_read);
 }
+
+TEST_CASE("the file sink follows log rotation when told to reopen") {
+  TempDir dir;
+  const fs::path log = dir.path / "security.log";
+  const fs::path rotated = dir.path / "security.log.1";
+  auto sink = smooth::FileAuditSink::Open(log.string());
+  REQUIRE(sink);
+  REQUIRE((*sink)->Append(Record("A")).ok());
+  // logrotate moves the file away: lines go on into the moved file until the reopen.
+  fs::rename(log, rotated);
+  REQUIRE((*sink)->Append(Record("B")).ok());
+  CHECK_FALSE(fs::exists(log));
+  REQUIRE((*sink)->Reopen().ok());
+  REQUIRE((*sink)->Append(Record("C")).ok());
+  CHECK(Mode(log) == 0600);
+  auto actions = [](const fs::path& file) {
+    std::vector<std::string> out;
+    for (const std::string& line : ReadLines(file))
+      out.push_back(std::string(json::parse(line).at("action").as_string()));
+    return out;
+  };
+  CHECK(actions(rotated) == std::vector<std::string>{"A", "B"});
+  CHECK(actions(log) == std::vector<std::string>{"C"});
+
+  // A reopen that cannot open the path (a symbolic link put there) keeps the file it has.
+  const fs::path again = dir.path / "security.log.2";
+  fs::rename(log, again);
+  fs::create_symlink(rotated, log);
+  smooth::Status failed = (*sink)->Reopen();
+  CHECK(failed.code() == StatusCode::kUnavailable);
+  CHECK(failed.message().find(log.string()) != std::string::npos);
+  REQUIRE((*sink)->Append(Record("D")).ok());
+  CHECK(actions(again) == std::vector<std::string>{"C", "D"});
+  CHECK(actions(rotated) == std::vector<std::string>{"A", "B"});
+}

@@ -75,6 +75,12 @@ class FileAuditSink final : public AuditSink {
 
   Status Append(const AuditRecord& record) override;
 
+  /// Opens the path again, as Open does, and appends there from now on: for log rotation
+  /// that moves the file away (logrotate's default `create`; call it on SIGHUP, say, after
+  /// the move). Until then, lines go to the file that was moved. When the open fails, the
+  /// sink keeps its file and the error is returned. Thread-safe with Append.
+  Status Reopen();
+
  private:
   FileAuditSink(int fd, std::string path, FileAuditSinkOptions options);
   std::mutex mu_;

@@ -116,8 +116,11 @@ void MemoryAuditSink::Clear() {
   lines_.clear();
 }
 
-Result<std::unique_ptr<FileAuditSink>> FileAuditSink::Open(const std::string& path,
-                                                           FileAuditSinkOptions options) {
+namespace {
+
+// Opens (creating it 0600) the log file at `path` for appending, as FileAuditSink::Open
+// describes; returns its descriptor.
+Result<int> OpenLogFile(const std::string& path) {
   int fd;
   do {
     // O_NOFOLLOW: a symbolic link put where the log should be would have the records
@@ -142,7 +145,29 @@ Result<std::unique_ptr<FileAuditSink>> FileAuditSink::Open(const std::string& pa
     ::close(fd);
     return Internal(fmt::format("audit log {}: fchmod 0600: {}", path, ErrnoText(error)));
   }
-  return std::unique_ptr<FileAuditSink>(new FileAuditSink(fd, path, options));
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileAuditSink>> FileAuditSink::Open(const std::string& path,
+                                                           FileAuditSinkOptions options) {
+  auto fd = OpenLogFile(path);
+  if (!fd) return fd.error();
+  return std::unique_ptr<FileAuditSink>(new FileAuditSink(*fd, path, options));
+}
+
+Status FileAuditSink::Reopen() {
+  auto fd = OpenLogFile(path_);
+  if (!fd) return fd.error();
+  int old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    old = fd_;
+    fd_ = *fd;
+  }
+  ::close(old);
+  return {};
 }
 
 FileAuditSink::FileAuditSink(int fd, std::string path, FileAuditSinkOptions options)
