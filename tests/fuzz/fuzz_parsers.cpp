@@ -23,6 +23,7 @@
 #include "access/validate.hpp"
 #include "schedule/civil_time.hpp"
 #include "schedule/recurrence.hpp"
+#include "schedule/zone_rule.hpp"
 #include "smooth/smooth.hpp"
 
 namespace {
@@ -122,37 +123,79 @@ std::vector<Target> Targets(smooth::Platform& platform) {
   return {
       {"ParseRfc3339",
        {"2026-03-08T09:00:00Z", "2026-03-08T09:00:00.123456+05:30", "1970-01-01t00:00:00z"},
-       invalid, {"timestamp:"},
+       invalid,
+       {"timestamp:"},
        [](const std::string& s) { return StatusOf(smooth::ParseRfc3339(s)); }},
-      {"ParseLocalDate", {"2026-03-08", "2024-02-29", "9999-12-31"}, invalid, {"date:"},
+      {"ParseLocalDate",
+       {"2026-03-08", "2024-02-29", "9999-12-31"},
+       invalid,
+       {"date:"},
        [](const std::string& s) { return StatusOf(smooth::ParseLocalDate(s)); }},
-      {"NormalizeEmail", {"Pat.Smith@Example.COM", "a+b@sub.example.org", "x@y.z"}, invalid,
+      {"NormalizeEmail",
+       {"Pat.Smith@Example.COM", "a+b@sub.example.org", "x@y.z"},
+       invalid,
        {"email:"},
        [](const std::string& s) { return StatusOf(smooth::internal::NormalizeEmail(s)); }},
-      {"ValidateSlug", {"acme", "globex_2", "a"}, invalid, {"slug:"},
+      {"ValidateSlug",
+       {"acme", "globex_2", "a"},
+       invalid,
+       {"slug:"},
        [](const std::string& s) { return smooth::internal::ValidateSlug(s); }},
-      {"NormalizeDomainName", {"book.acme.example", "xn--bcher-kva.example", "a.b"}, invalid,
+      {"NormalizeDomainName",
+       {"book.acme.example", "xn--bcher-kva.example", "a.b"},
+       invalid,
        {"domain:"},
        [](const std::string& s) { return StatusOf(smooth::internal::NormalizeDomainName(s)); }},
-      {"ValidatePassword", {"correct horse battery", "12345678", std::string(1024, 'p')}, invalid,
+      {"ValidatePassword",
+       {"correct horse battery", "12345678", std::string(1024, 'p')},
+       invalid,
        {"password:"},
        [](const std::string& s) { return smooth::internal::ValidatePassword(s); }},
-      {"time zone name", {"Europe/Berlin", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+5"},
-       invalid, {"time_zone:"},
+      {"time zone name",
+       {"Europe/Berlin", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+5"},
+       invalid,
+       {"time_zone:"},
        [](const std::string& s) {
          return StatusOf(smooth::ToInstant(s, {{2026, 3, 29}, std::chrono::minutes(150)}));
        }},
       {"RRULE",
-       {"FREQ=WEEKLY;COUNT=4", "FREQ=MONTHLY;BYDAY=-1FR;UNTIL=20270101", "FREQ=DAILY;INTERVAL=2;COUNT=10",
-        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;COUNT=3", "FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20260601T000000Z"},
-       invalid, {"rrule:", "start:"},
+       {"FREQ=WEEKLY;COUNT=4", "FREQ=MONTHLY;BYDAY=-1FR;UNTIL=20270101",
+        "FREQ=DAILY;INTERVAL=2;COUNT=10", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;COUNT=3",
+        "FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20260601T000000Z"},
+       invalid,
+       {"rrule:", "start:"},
        [berlin](const std::string& s) {
          return StatusOf(smooth::internal::ExpandRecurrence(s, berlin, {2026, 3, 9},
                                                             std::chrono::minutes(600), 500));
        }},
+      // The POSIX TZ rule at the end of a zone file (zone_rule.hpp), which decides offsets
+      // after the file's last listed transition. Parsed or not, never undefined behaviour;
+      // a rule it reads must place instants inside the periods it answers with.
+      {"POSIX TZ rule",
+       {"EST5EDT,M3.2.0,M11.1.0", "CET-1CEST,M3.5.0,M10.5.0/3", "IST-1GMT0,M10.5.0,M3.5.0/1",
+        "<-03>3<-02>,M3.5.0/-2,M10.5.0/-1", "<+0330>-3:30", "AEST-10AEDT,M10.1.0,M4.1.0/3",
+        "EST5EDT,J60/2,300/2", "<+13>-13"},
+       {StatusCode::kInternal},
+       {"rule "},
+       [](const std::string& s) -> Status {
+         auto rule = smooth::internal::ZoneRule::Parse(s);
+         if (!rule) return {};
+         using namespace std::chrono;
+         for (int year : {1970, 2038, 2100, 2582, 9998}) {
+           for (unsigned month : {1u, 4u, 10u}) {
+             const date::sys_seconds t = date::sys_days(date::year(year) / month / 15) + hours(12);
+             const date::sys_info info = rule->SysInfo(t);
+             if (!(info.begin <= t && t < info.end))
+               return smooth::Internal(fmt::format("rule '{}': {} outside its period", s, year));
+             rule->LocalInfo(date::local_seconds(t.time_since_epoch()));
+           }
+         }
+         return {};
+       }},
       {"Host header",
        {"acme.lvh.me", "platform.lvh.me:8080", "ACME.LVH.ME", "acme.lvh.me:443"},
-       {StatusCode::kNotFound, StatusCode::kInvalidArgument}, {},
+       {StatusCode::kNotFound, StatusCode::kInvalidArgument},
+       {},
        [&platform](const std::string& s) { return StatusOf(platform.ResolveHost(s)); }},
   };
 }
