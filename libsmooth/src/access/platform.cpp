@@ -1295,16 +1295,21 @@ Status Platform::EndSessions(const Principal& actor, UserId id) {
 }
 
 Result<int> Platform::ClearDeadSessions() {
-  auto txn = impl_->Write();
-  if (!txn) return txn.error();
-  auto sessions = (*txn)->ListSessions();
+  // Decided in a read transaction, so logins are not held up while every session is read:
+  // a dead session stays dead (an end, an expiry and a revocation are never undone, and
+  // ReactivateUser revokes what a deactivated user had), so what is decided here is still
+  // true when the write transaction deletes it.
+  auto read = impl_->Read();
+  if (!read) return read.error();
+  SharedTransaction& txn = **read;
+  auto sessions = txn.ListSessions();
   if (!sessions) return sessions.error();
   const Instant now = Now();
   std::map<UserId, std::optional<User>> users;  // read once each; nullopt: no such user
   auto user_of = [&](UserId id) -> Result<const User*> {
     auto [it, fresh] = users.try_emplace(id);
     if (fresh) {
-      auto u = (*txn)->GetUser(id);
+      auto u = txn.GetUser(id);
       if (u) {
         it->second = std::move(*u);
       } else if (u.error().code() != StatusCode::kNotFound) {
@@ -1313,8 +1318,7 @@ Result<int> Platform::ClearDeadSessions() {
     }
     return it->second ? &*it->second : nullptr;
   };
-  // Login sessions first: why each one that no call would accept any more is dead. An
-  // inactive user's stay dead, since ReactivateUser revokes them.
+  // Login sessions first: why each one that no call would accept any more is dead.
   std::map<SessionId, std::string> dead;
   std::vector<SessionId> doomed;
   for (const Session& s : *sessions) {
@@ -1336,7 +1340,7 @@ Result<int> Platform::ClearDeadSessions() {
   // still open ends here, in masquerade.log, as Logout would have ended it.
   std::map<SessionId, const Session*> by_id;
   for (const Session& s : *sessions) by_id.emplace(s.id, &s);
-  std::vector<Impl::HijackEnd> ended;
+  std::vector<std::pair<SessionId, Impl::HijackEnd>> open;
   for (const Session& m : *sessions) {
     if (!m.original) continue;
     auto original = by_id.find(*m.original);
@@ -1352,17 +1356,28 @@ Result<int> Platform::ClearDeadSessions() {
     }
     auto as = user_of(m.user);
     if (!as) return as.error();
-    ended.push_back(Impl::HijackEnd{
-        hijacker, *as != nullptr ? (*as)->email : "", m.ip_address, m.session_key,
-        impl_->TenantSlug(**txn, m.tenant),
-        why != dead.end() ? "original session " + why->second : "original session gone"});
+    open.emplace_back(
+        m.id, Impl::HijackEnd{
+                  hijacker, *as != nullptr ? (*as)->email : "", m.ip_address, m.session_key,
+                  impl_->TenantSlug(txn, m.tenant),
+                  why != dead.end() ? "original session " + why->second : "original session gone"});
   }
+  read->reset();
   if (doomed.empty()) return 0;
-  auto deleted = (*txn)->DeleteSessions(doomed);
+
+  auto write = impl_->Write();
+  if (!write) return write.error();
+  // A masquerade ended since it was read (Logout, StopMasquerade) has had its line.
+  std::vector<Impl::HijackEnd> ended;
+  for (auto& [id, line] : open) {
+    auto m = (*write)->GetSession(id);
+    if (m && !m->IsEnded()) ended.push_back(std::move(line));
+  }
+  auto deleted = (*write)->DeleteSessions(doomed);
   if (!deleted) return deleted;
-  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  SMOOTH_RETURN_IF_ERROR((*write)->Commit());
   impl_->LogHijackEnds(ended);
-  impl_->Security("SESSIONS_CLEARED", {{"count", std::int64_t{*deleted}}});
+  if (*deleted > 0) impl_->Security("SESSIONS_CLEARED", {{"count", std::int64_t{*deleted}}});
   return deleted;
 }
 
