@@ -71,6 +71,7 @@ class FaultyStorage final : public Storage {
   }
   Result<std::int64_t> SharedEpoch() override { return inner_->SharedEpoch(); }
   Result<Tenant> CreateTenant(Tenant tenant) override { return inner_->CreateTenant(std::move(tenant)); }
+  Status DeleteTenant(const Tenant& tenant) override { return inner_->DeleteTenant(tenant); }
   Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant, TxnMode mode) override {
     auto txn = inner_->BeginTenant(tenant, mode);
     if (!txn) return txn.error();

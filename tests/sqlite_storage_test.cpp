@@ -209,8 +209,8 @@ TEST_CASE("migrations are recorded in every database, applied once, and never go
   auto shared = Column(dir + "/shared.db", versions);
   auto tenant = Column(dir + "/tenant_acme.db", versions);
   CHECK(shared == std::vector<std::string>{"1:create_shared_tables", "2:index_shared_lookups",
-                                          "3:shared_epoch", "4:login_failures",
-                                          "5:session_tokens", "6:sessions_revoked_at"});
+                                           "3:shared_epoch", "4:login_failures", "5:session_tokens",
+                                           "6:sessions_revoked_at", "7:deleted_tenants"});
   CHECK(tenant == std::vector<std::string>{"1:create_tenant_tables",
                                            "2:index_appointments_and_holds",
                                            "3:hold_outside_hours"});
@@ -556,6 +556,37 @@ TEST_CASE("a file that is not the tenant's fails closed without being written to
   CHECK(storage->BeginTenant(acme, TxnMode::kWrite).error() ==
         NotFound("tenant 'acme' has no data space"));
   CHECK(Column(file, tables) == before);
+}
+
+TEST_CASE("a deleted tenant's file goes after its rows; a file not its own stays") {
+  std::string dir = NewTempDir();
+  auto storage = OpenAt(dir);
+  auto second = OpenAt(dir);  // another process, with the tenant open
+  Tenant acme = NewTenant(*storage, "acme");
+  Tenant globex = NewTenant(*storage, "globex");
+  Must(Must(second->BeginTenant(acme, TxnMode::kRead))->ChangeSeq());
+  const fs::path file = dir + "/tenant_acme.db";
+  REQUIRE(fs::exists(file));
+
+  Must(storage->DeleteTenant(acme));
+  for (const char* suffix : {"", "-wal", "-shm", ".tmp"})
+    CHECK_FALSE(fs::exists(file.string() + suffix));
+  CHECK(fs::exists(dir + "/tenant_globex.db"));
+  CHECK(Column(dir + "/shared.db", "SELECT slug FROM tenants") ==
+        std::vector<std::string>{"globex"});
+  CHECK(Column(dir + "/shared.db", "SELECT slug_key || ':' || tenant_id FROM deleted_tenants") ==
+        std::vector<std::string>{fmt::format("acme:{}", acme.id.value())});
+  for (Storage* s : {storage.get(), second.get()})
+    CHECK(s->BeginTenant(acme, TxnMode::kRead).error() ==
+          NotFound("tenant 'acme' has no data space"));
+
+  // A file at a tenant's name that is not its own is not its data, and is not removed.
+  const fs::path other = dir + "/tenant_globex.db";
+  Exec(other, "UPDATE tenant_meta SET tenant_id = tenant_id + 1000");
+  Must(storage->DeleteTenant(globex));
+  CHECK(fs::exists(other));
+  CHECK(Column(dir + "/shared.db", "SELECT COUNT(*) FROM tenants") ==
+        std::vector<std::string>{"0"});
 }
 
 TEST_CASE("a failed tenant creation leaves no file and no row") {

@@ -186,7 +186,7 @@ TEST_CASE("shared tables live in public, each tenant's in its own schema tenant_
 TEST_CASE("migrations are recorded per schema, applied once, and never go backwards") {
   std::string db = NewPgDatabase();
   Tenant acme = MadeElsewhere(db, "acme", "Chair 1");
-  std::vector<std::string> shared = {"1", "2", "3", "4", "5", "6", "7"};
+  std::vector<std::string> shared = {"1", "2", "3", "4", "5", "6", "7", "8"};
   std::vector<std::string> tenant = {"1", "2", "3", "4", "5", "6", "7", "8"};
   const std::string shared_sql = "SELECT version FROM public.schema_migrations ORDER BY version";
   const std::string tenant_sql =
@@ -731,6 +731,57 @@ TEST_CASE("a failed tenant creation leaves no schema and no row") {
     Exec(db, "DROP EVENT TRIGGER fail_holds");
     Tenant broken = NewTenant(*storage, "broken");
     CHECK(ResourceNames(*storage, broken, TxnMode::kRead).empty());
+  }
+}
+
+TEST_CASE("deleting a tenant drops its schema with its rows, in one transaction") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);
+  Tenant acme = NewTenant(*storage, "acme");
+  Tenant globex = NewTenant(*storage, "globex");
+  ResourceId chair = NewResource(*storage, acme, "Chair").id;
+
+  SUBCASE("a failure part way leaves everything as it was") {
+    Exec(db,
+         "CREATE FUNCTION public.refuse_drop() RETURNS event_trigger LANGUAGE plpgsql AS $$\n"
+         "BEGIN RAISE EXCEPTION 'injected failure'; END $$");
+    Exec(db, "CREATE EVENT TRIGGER refuse_drop ON sql_drop EXECUTE FUNCTION public.refuse_drop()");
+    Status failed = storage->DeleteTenant(acme);
+    CHECK(failed.message().find("injected failure") != std::string::npos);
+    Exec(db, "DROP EVENT TRIGGER refuse_drop");
+    CHECK(SchemaExists(db, "tenant_acme"));
+    CHECK(Rows(db, "SELECT slug FROM public.tenants ORDER BY id") ==
+          std::vector<std::string>{"acme", "globex"});
+    CHECK(Rows(db, "SELECT COUNT(*) FROM public.deleted_tenants")[0] == "0");
+    CHECK(ResourceNames(*storage, acme, TxnMode::kRead) == std::vector<std::string>{"Chair"});
+  }
+
+  SUBCASE("a write prepared before the deletion fails closed at its commit") {
+    auto other = Open(db);  // another process, which has checked the schema
+    CHECK(CurrentSeq(*other, acme) >= 1);
+    auto txn =
+        Must(other->BeginTenantWriteAt(acme, CurrentSeq(*other, acme), Must(other->SharedEpoch())));
+    REQUIRE(txn != nullptr);
+    REQUIRE(txn->InsertAppointment(Booking(chair, T0() + 24h, 1h)));
+    Must(storage->DeleteTenant(acme));
+    Status commit = txn->Commit();
+    CHECK_FALSE(commit.ok());
+    CHECK_FALSE(SchemaExists(db, "tenant_acme"));
+    txn.reset();
+    CHECK(other->BeginTenant(acme, TxnMode::kRead).error().code() == StatusCode::kNotFound);
+  }
+
+  SUBCASE("done: no schema, no rows, the slug kept as taken; a schema not its own stays") {
+    Must(storage->DeleteTenant(acme));
+    CHECK_FALSE(SchemaExists(db, "tenant_acme"));
+    CHECK(Rows(db, "SELECT slug FROM public.tenants") == std::vector<std::string>{"globex"});
+    CHECK(Rows(db, "SELECT slug_key || ':' || tenant_id FROM public.deleted_tenants") ==
+          std::vector<std::string>{"acme:" + std::to_string(acme.id.value())});
+    CHECK(storage->BeginTenant(acme, TxnMode::kRead).error().code() == StatusCode::kNotFound);
+    Exec(db, "UPDATE tenant_globex.tenant_meta SET tenant_id = tenant_id + 1000");
+    Must(storage->DeleteTenant(globex));
+    CHECK(SchemaExists(db, "tenant_globex"));
+    CHECK(Rows(db, "SELECT COUNT(*) FROM public.tenants")[0] == "0");
   }
 }
 

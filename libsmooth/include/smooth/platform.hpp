@@ -198,6 +198,13 @@ class Platform {
   Result<Tenant> UpdateTenant(const Principal& actor, TenantId id, const TenantUpdate& update);
   Result<Tenant> SuspendTenant(const Principal& actor, TenantId id, std::string_view reason);
   Result<Tenant> ReactivateTenant(const Principal& actor, TenantId id);
+  /// Deletes a tenant for good, with everything it has: its data, its domains, its users
+  /// and their sessions and grants (Storage::DeleteTenant). Only a SUPERUSER, not during a
+  /// masquerade (permission_denied, audited), and only a suspended tenant
+  /// (failed_precondition: suspend it first, which already stops its users). Masquerades
+  /// into it that were still open end in masquerade.log (HIJACK_END, "tenant deleted").
+  /// Its slug is never used again (CreateTenant: already_exists). Audited TENANT_DELETED.
+  Status DeleteTenant(const Principal& actor, TenantId id);
 
   Result<Domain> AddDomain(const Principal& actor, const DomainSpec& spec);
   /// Records the outcome of a DNS verification check; sets verified_at when verified.

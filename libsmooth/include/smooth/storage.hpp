@@ -162,6 +162,14 @@ class Storage {
   /// already_exists when the slug is taken, case-insensitively.
   virtual Result<Tenant> CreateTenant(Tenant tenant) = 0;
 
+  /// Deletes tenant `tenant` for good: its row, every shared row that belongs to it (its
+  /// domains; its users with their sessions, grants and failed logins; sessions and grants
+  /// in it) and its space with all its data (SQLite: the file, after the rows; PostgreSQL:
+  /// the schema, in the same transaction). Its slug stays taken: CreateTenant refuses it
+  /// (already_exists), since another process may still reach the old tenant's space by
+  /// that name. not_found when the tenant does not exist.
+  virtual Status DeleteTenant(const Tenant& tenant) = 0;
+
   /// Begins a transaction on one tenant's scheduling data. not_found (fails closed)
   /// when the tenant's space does not exist.
   virtual Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,

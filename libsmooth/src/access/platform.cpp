@@ -1020,6 +1020,46 @@ Result<Tenant> Platform::ReactivateTenant(const Principal& actor, TenantId id) {
   return impl_->SetTenantStatus(actor, id, TenantStatus::kActive, "reactivated");
 }
 
+Status Platform::DeleteTenant(const Principal& actor, TenantId id) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  if (fresh->original) return PermissionDenied("a masquerade may not delete tenants");
+  // Who may suspend the tenant, and of them only a superuser: no matrix cell grants this.
+  auto t = impl_->TenantAllowing(*fresh, id, Action::kTenantSuspend);
+  if (!t) return t.error();
+  if (fresh->user.role != Role::kSuperuser) {
+    impl_->Security("PERMISSION_DENIED", {{"user_email", fresh->user.email},
+                                          {"role", std::string(RoleName(fresh->user.role))},
+                                          {"permission", "tenant.delete"},
+                                          {"target_tenant", id.value()},
+                                          {"reason", "only a superuser deletes a tenant"}});
+    return PermissionDenied("only a superuser deletes a tenant");
+  }
+  if (t->status != TenantStatus::kSuspended)
+    return FailedPrecondition(
+        fmt::format("tenant '{}' is not suspended: suspend it first", t->slug));
+  // The masquerades into the tenant still open end with it, in masquerade.log.
+  std::vector<Impl::HijackEnd> ended;
+  {
+    auto txn = impl_->Read();
+    if (!txn) return txn.error();
+    auto sessions = (*txn)->ListSessions();
+    if (!sessions) return sessions.error();
+    for (const Session& m : *sessions) {
+      if (!m.original || m.IsEnded() || m.tenant != id) continue;
+      auto original = (*txn)->GetSession(*m.original);
+      auto by = original ? (*txn)->GetUser(original->user) : Result<User>(original.error());
+      auto as = (*txn)->GetUser(m.user);
+      ended.push_back(Impl::HijackEnd{by ? by->email : "", as ? as->email : "", m.ip_address,
+                                      m.session_key, t->slug, "tenant deleted"});
+    }
+  }
+  SMOOTH_RETURN_IF_ERROR(impl_->opt.storage->DeleteTenant(*t));
+  impl_->LogHijackEnds(ended);
+  impl_->Security("TENANT_DELETED", {{"tenant", t->slug}, {"by", fresh->user.email}});
+  return {};
+}
+
 Result<Domain> Platform::AddDomain(const Principal& actor, const DomainSpec& spec) {
   auto name = internal::NormalizeDomainName(spec.name, "domain");
   if (!name) return name.error();

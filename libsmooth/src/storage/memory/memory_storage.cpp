@@ -92,6 +92,7 @@ struct SharedData {
   std::int64_t next_id = 1;  // one sequence for all shared ids keeps them distinct in logs
   std::map<TenantId, Tenant> tenants;
   std::map<std::string, TenantId> tenant_by_slug;  // lower-cased slug
+  std::set<std::string> deleted_slugs;             // lower-cased; never taken again
   std::map<DomainId, Domain> domains;
   std::map<std::string, DomainId> domain_by_name;
   std::map<UserId, User> users;
@@ -348,12 +349,56 @@ class MemorySharedTransaction final : public SharedTransaction {
     return {};
   }
 
+  // Used by MemoryStorage::DeleteTenant: what SqlSharedTransaction::DeleteTenantRows does.
+  Status DeleteTenantRows(const Tenant& t) {
+    SMOOTH_RETURN_IF_ERROR(Writable());
+    auto row = data_.tenants.find(t.id);
+    if (row == data_.tenants.end()) return NotFound(fmt::format("tenant {} not found", t.id));
+    const std::string key = Lower(row->second.slug);
+    std::set<UserId> members;
+    for (const auto& [id, u] : data_.users)
+      if (u.tenant == t.id) members.insert(id);
+    auto belongs = [&](UserId u) { return members.count(u) > 0; };
+    const std::string prefix = fmt::format("{}/", t.id.value());
+    std::vector<std::pair<std::string, Instant>> failures;
+    for (const auto& [account, at] : data_.failures_by_account)
+      if (account.starts_with(prefix)) failures.emplace_back(account, at);
+    for (const auto& [account, at] : failures) DropFailure(account, at);
+    for (const Grant& g : Values(data_.grants))
+      if (g.tenant == t.id || belongs(g.grantee) || belongs(g.grantor))
+        undo_.Erase(data_.grants, g.id);
+    for (const Session& s : Values(data_.sessions)) {
+      if (s.tenant != t.id && !belongs(s.user)) continue;
+      undo_.Erase(data_.session_by_key, s.session_key);
+      if (!s.token_hash.empty()) undo_.Erase(data_.session_by_token_hash, s.token_hash);
+      undo_.Erase(data_.sessions, s.id);
+    }
+    for (UserId id : members) {
+      undo_.Erase(data_.user_by_email, EmailKey(t.id, data_.users.at(id).email));
+      undo_.Erase(data_.users, id);
+    }
+    for (const Domain& d : Values(data_.domains)) {
+      if (d.tenant != t.id) continue;
+      undo_.Erase(data_.domain_by_name, d.name);
+      undo_.Erase(data_.domains, d.id);
+    }
+    undo_.Erase(data_.tenant_by_slug, key);
+    undo_.Erase(data_.tenants, t.id);
+    data_.deleted_slugs.insert(key);
+    undo_.Push([&d = data_, key] { d.deleted_slugs.erase(key); });
+    epoch_changed_ = true;
+    return {};
+  }
+
   // Used by MemoryStorage::CreateTenant.
   Result<Tenant> InsertTenant(Tenant t) {
     SMOOTH_RETURN_IF_ERROR(Writable());
     std::string key = Lower(t.slug);
     if (data_.tenant_by_slug.count(key))
       return AlreadyExists(fmt::format("slug: tenant '{}' already exists", t.slug));
+    if (data_.deleted_slugs.count(key))
+      return AlreadyExists(
+          fmt::format("slug: '{}' was a deleted tenant's, and is not used again", t.slug));
     t.id = TenantId(NextId());
     undo_.Put(data_.tenants, t.id, t);
     undo_.Put(data_.tenant_by_slug, key, t.id);
@@ -673,6 +718,17 @@ class MemoryStorage final : public Storage {
     }
     SMOOTH_RETURN_IF_ERROR(txn.Commit());
     return created;
+  }
+
+  Status DeleteTenant(const Tenant& tenant) override {
+    MemorySharedTransaction txn(shared_, shared_mu_, TxnMode::kWrite);
+    SMOOTH_RETURN_IF_ERROR(txn.DeleteTenantRows(tenant));
+    SMOOTH_RETURN_IF_ERROR(txn.Commit());
+    // A transaction still open on the space keeps it alive until it ends; nothing reaches it
+    // afterwards.
+    std::lock_guard lock(spaces_mu_);
+    spaces_.erase(tenant.id);
+    return {};
   }
 
   Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,

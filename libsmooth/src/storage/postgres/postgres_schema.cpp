@@ -164,6 +164,14 @@ std::span<const sql::Migration> SharedMigrations() {
            // password change, a reactivation, or ending every session).
            "ALTER TABLE users ADD COLUMN sessions_revoked_at BIGINT",
        }},
+      {8,
+       "deleted_tenants",
+       {
+           // The slugs of deleted tenants (Storage::DeleteTenant), which no tenant takes again:
+           // another process may still name the old tenant's schema by it.
+           "CREATE TABLE deleted_tenants (slug_key TEXT PRIMARY KEY, tenant_id BIGINT NOT NULL,"
+           " deleted_at BIGINT NOT NULL)",
+       }},
   };
   return kMigrations;
 }

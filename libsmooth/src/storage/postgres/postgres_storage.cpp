@@ -196,6 +196,42 @@ class PostgresStorage final : public Storage {
     return created;
   }
 
+  Status DeleteTenant(const Tenant& tenant) override {
+    auto schema = TenantSchemaName(tenant.slug);
+    // One transaction, as CreateTenant: the rows and the schema go together or not at all.
+    // DROP SCHEMA waits for the tenant's transactions in flight, and those that begin after
+    // it find the schema gone (EnterTenant; a deferred write's guard names the schema).
+    auto txn = BeginSharedImpl(TxnMode::kWrite);
+    if (!txn) return txn.error();
+    SMOOTH_RETURN_IF_ERROR((*txn)->DeleteTenantRows(tenant, SystemClock::Default().Now()));
+    if (schema) {
+      SMOOTH_RETURN_IF_ERROR((*txn)->WithConnection([&](Connection& c) -> Status {
+        auto exists = SchemaExists(c, *schema);
+        if (!exists) return exists.error();
+        if (!*exists) return {};
+        // Only this tenant's schema: one that is not (made by hand, say) was never used
+        // for it, and is not ours to drop.
+        const std::string meta = QuoteIdent(*schema) + ".tenant_meta";
+        int has_meta = 0;
+        c.session() << "SELECT CASE WHEN to_regclass(:meta) IS NULL THEN 0 ELSE 1 END",
+            soci::use(meta), soci::into(has_meta);
+        if (has_meta == 0) return {};
+        long long owner = 0;
+        soci::indicator ind = soci::i_null;
+        c.session() << fmt::format("SELECT tenant_id FROM {}", meta), soci::into(owner, ind);
+        if (ind == soci::i_ok && owner == tenant.id.value())
+          c.session() << fmt::format("DROP SCHEMA {} CASCADE", QuoteIdent(*schema));
+        return {};
+      }));
+    }
+    SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+    if (schema) {
+      std::lock_guard lock(mu_);
+      verified_.erase(*schema);
+    }
+    return {};
+  }
+
   Result<std::int64_t> SharedEpoch() override {
     static const std::string query = "SELECT value FROM public.shared_epoch";
     return sql::ReadSharedEpoch(pool_, PostgresDialect::Instance(), query);

@@ -88,6 +88,11 @@ std::string ServerMessage(const soci::soci_error& e) {
 using Id = Params<long long>;
 Id IdParam(long long id) { return Id{{id}}; }
 
+// CreateTenant's answer for the slug of a deleted tenant.
+std::string DeletedSlugMessage(std::string_view slug) {
+  return fmt::format("slug: '{}' was a deleted tenant's, and is not used again", slug);
+}
+
 template <typename Row>
 const std::string& ByIdSql() {
   static const std::string sql = SelectSql<Row>("WHERE id = :id");
@@ -309,12 +314,47 @@ Result<Tenant> SqlSharedTransaction::InsertTenant(Tenant t) {
         if (Scalar<long long>(core_.conn(), "SELECT id FROM tenants WHERE slug_key = :slug_key",
                               Params<std::string>{{SlugKey(t.slug)}}))
           return AlreadyExists(taken);
+        if (Scalar<long long>(core_.conn(),
+                              "SELECT tenant_id FROM deleted_tenants WHERE slug_key = :slug_key",
+                              Params<std::string>{{SlugKey(t.slug)}}))
+          return AlreadyExists(DeletedSlugMessage(t.slug));
         t.id = TenantId(NextId());
         TenantRow row = ToRow(t);
         Exec(core_.conn(), InsertSql<TenantRow>(), row);
         return t;
       },
       taken);
+}
+
+Status SqlSharedTransaction::DeleteTenantRows(const Tenant& t, Instant now) {
+  SMOOTH_RETURN_IF_ERROR(core_.Writable());
+  return core_.Run([&]() -> Status {
+    const long long id = t.id.value();
+    if (!Scalar<long long>(core_.conn(), "SELECT id FROM tenants WHERE id = :id", IdParam(id)))
+      return NotFound(fmt::format("tenant {} not found", t.id));
+    // Platform's throttle keys a tenant user's failures "<tenant id>/<email>".
+    Exec(core_.conn(), "DELETE FROM login_failures WHERE account LIKE :prefix",
+         Params<std::string>{{fmt::format("{}/%", id)}});
+    // Each placeholder is bound on its own, in order.
+    Exec(core_.conn(),
+         "DELETE FROM grants WHERE tenant = :t1 OR grantee IN (SELECT id FROM users WHERE tenant "
+         "= :t2) OR grantor IN (SELECT id FROM users WHERE tenant = :t3)",
+         Params<long long, long long, long long>{{id, id, id}});
+    // A session in the tenant (a masquerade into it too), or of one of its users.
+    Exec(core_.conn(),
+         "DELETE FROM sessions WHERE tenant = :t1 OR user_id IN (SELECT id FROM users WHERE "
+         "tenant = :t2)",
+         Params<long long, long long>{{id, id}});
+    Exec(core_.conn(), "DELETE FROM users WHERE tenant = :t", IdParam(id));
+    Exec(core_.conn(), "DELETE FROM domains WHERE tenant = :t", IdParam(id));
+    Exec(core_.conn(), "DELETE FROM tenants WHERE id = :t", IdParam(id));
+    Exec(core_.conn(),
+         "INSERT INTO deleted_tenants (slug_key, tenant_id, deleted_at) VALUES (:k, :id, :at)",
+         Params<std::string, long long, long long>{
+             {SlugKey(t.slug), id, now.time_since_epoch().count()}});
+    AdvanceEpoch();
+    return {};
+  });
 }
 
 Result<Domain> SqlSharedTransaction::InsertDomain(Domain d) {

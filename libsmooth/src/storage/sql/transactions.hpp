@@ -242,8 +242,13 @@ class SqlSharedTransaction final : public SharedTransaction {
   Status WithConnection(const std::function<Status(Connection&)>& f);
 
   /// Inserts the tenant row (for Storage::CreateTenant); already_exists when the slug is
-  /// taken, case-insensitively.
+  /// taken, case-insensitively, or was a deleted tenant's.
   Result<Tenant> InsertTenant(Tenant tenant);
+
+  /// Deletes the tenant's row and every shared row that belongs to it, and keeps its slug
+  /// as taken (for Storage::DeleteTenant, which deletes its space). not_found when there is
+  /// no such tenant.
+  Status DeleteTenantRows(const Tenant& tenant, Instant now);
 
  private:
   // The next id of the shared tables: one sequence for all of them, advanced inside this

@@ -1,0 +1,158 @@
+// Deleting a tenant (Platform::DeleteTenant, Storage::DeleteTenant): who may, when, and that
+// afterwards nothing of it is found anywhere — not by host, login, token, grant listing,
+// nor through a Scheduler (this process's or another's) that had its data loaded — while
+// other tenants keep everything, and its slug is never taken again. On every backend.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "schedule_fixtures.hpp"
+#include "smooth/platform.hpp"
+#include "smooth/scheduler.hpp"
+#include "smooth/storage.hpp"
+
+namespace smooth::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Acme and globex, each with a resource, a service, a customer and a booking; acme also with
+// a verified custom domain, a grant and sessions of every kind.
+struct Tenants : ScheduleWorld {
+  Service acme_cut, globex_cut;
+  Appointment acme_booking, globex_booking;
+  Domain custom;
+  Grant grant;
+  Session owner_session, support_session, hijack;
+
+  Tenants() {
+    for (const Tenant* t : {&acme, &globex}) {
+      Resource r = AddResource({.name = "Ann", .time_zone = "UTC", .hours = AlwaysOpen()}, t->id);
+      Service s = AddService({.name = "Cut", .requirements = {OneOf({r.id})}}, t->id);
+      Customer c = AddCustomer("Pat", std::nullopt, t->id);
+      Appointment a = Must(
+          scheduler->Book(root_p, t->id, {.service = s.id, .customer = c.id, .start = Mon(10)}));
+      (t == &acme ? acme_cut : globex_cut) = s;
+      (t == &acme ? acme_booking : globex_booking) = a;
+    }
+    custom = Must(platform->AddDomain(
+        owner, {.name = "book.acme.example", .tenant = acme.id, .is_custom_domain = true}));
+    Must(platform->SetDomainVerification(root_p, custom.id, DomainVerification::kVerified));
+    grant = Must(platform->CreateGrant(owner, users.at("TENANT_STAFF").id,
+                                       Action::kAppointmentReadAll, "covering the desk"));
+    owner_session = LoginAs(users.at("TENANT_OWNER"));
+    support_session = LoginAs(users.at("PLATFORM_SUPPORT"));
+    hijack =
+        Must(platform->StartMasquerade(support_session.id, users.at("TENANT_STAFF").id, "::1"));
+  }
+};
+
+TEST_CASE("a tenant is deleted only by a superuser, only once suspended; refusals change nothing") {
+  Tenants w;
+  w.security->Clear();
+  Status manager = w.platform->DeleteTenant(w.As("PLATFORM_MANAGER"), w.acme.id);
+  CHECK(CodeOf(manager) == "permission_denied");
+  CHECK(manager.message() == "only a superuser deletes a tenant");
+  auto denied = ParseLine(w.security->Lines().back());
+  CHECK(denied.at("action").as_string() == "PERMISSION_DENIED");
+  CHECK(denied.at("permission").as_string() == "tenant.delete");
+  CHECK(CodeOf(w.platform->DeleteTenant(w.owner, w.acme.id)) == "permission_denied");
+  CHECK(CodeOf(w.platform->DeleteTenant(w.As("globex:TENANT_OWNER"), w.acme.id)) == "not_found");
+  Principal as_root_masquerading = Must(w.platform->Authenticate(
+      Must(w.platform->StartMasquerade(w.LoginAs(w.root).id, w.users.at("PLATFORM_MANAGER").id,
+                                       "::1"))
+          .id));
+  CHECK(CodeOf(w.platform->DeleteTenant(as_root_masquerading, w.acme.id)) == "permission_denied");
+  Status active = w.platform->DeleteTenant(w.root_p, w.acme.id);
+  CHECK(CodeOf(active) == "failed_precondition");
+  CHECK(active.message() == "tenant 'acme' is not suspended: suspend it first");
+  CHECK(CodeOf(w.platform->DeleteTenant(w.root_p, TenantId(987654))) == "not_found");
+
+  // Nothing changed: the tenant, its data, its users, its sessions.
+  CHECK(w.platform->GetTenant(w.root_p, w.acme.id));
+  CHECK(w.Snapshot() == std::vector<std::string>{Describe(w.acme_booking)});
+  CHECK(w.platform->Authenticate(w.owner_session.token, w.HostOf(w.users.at("TENANT_OWNER"))));
+  CHECK(w.platform->Authenticate(w.hijack.id));
+  CHECK(CountActions(w.security->Lines(), "TENANT_DELETED") == 0);
+}
+
+TEST_CASE("a deleted tenant is gone everywhere, other tenants keep everything") {
+  Tenants w;
+  // Another process's Platform and Scheduler, with acme's data loaded.
+  auto other_platform = w.OpenPlatform();
+  auto other = Must(Scheduler::Open(*other_platform));
+  REQUIRE(Must(other->ListAppointments(w.root_p, w.acme.id, Mon(0), Mon(24))).size() == 1);
+
+  Must(w.platform->SuspendTenant(w.root_p, w.acme.id, "contract ended"));
+  const std::size_t masquerade_lines = w.masquerade->size();
+  w.security->Clear();
+  Must(w.platform->DeleteTenant(w.root_p, w.acme.id));
+
+  auto deleted = ParseLine(w.security->Lines().back());
+  CHECK(deleted.at("action").as_string() == "TENANT_DELETED");
+  CHECK(deleted.at("tenant").as_string() == "acme");
+  CHECK(deleted.at("by").as_string() == w.root.email);
+  // The masquerade into it that was open ends with it.
+  REQUIRE(w.masquerade->size() == masquerade_lines + 1);
+  auto end = ParseLine(w.masquerade->Lines().back());
+  CHECK(end.at("action").as_string() == "HIJACK_END");
+  CHECK(end.at("session_key").as_string() == w.hijack.session_key);
+  CHECK(end.at("hijacker_email").as_string() == w.users.at("PLATFORM_SUPPORT").email);
+  CHECK(end.at("reason").as_string() == "tenant deleted");
+
+  // Not found by id, in listings, by host (subdomain or custom domain).
+  CHECK(CodeOf(w.platform->GetTenant(w.root_p, w.acme.id)) == "not_found");
+  for (const Tenant& t : Must(w.platform->ListTenants(w.root_p))) CHECK(t.id != w.acme.id);
+  CHECK(CodeOf(w.platform->ResolveHost("acme.lvh.me")) == "not_found");
+  CHECK(CodeOf(w.platform->ResolveHost("book.acme.example")) == "not_found");
+  // Its users, their sessions and tokens, its grants: gone.
+  const User& owner = w.users.at("TENANT_OWNER");
+  CHECK(CodeOf(w.platform->GetUser(w.root_p, owner.id)) == "not_found");
+  CHECK(w.platform->Authenticate(w.owner_session.id).error().message() == "unknown session");
+  CHECK(w.platform->Authenticate(w.hijack.id).error().message() == "unknown session");
+  CHECK(w.platform->Authenticate(w.owner_session.token, w.HostOf(owner)).error().message() ==
+        "invalid token");
+  CHECK(CodeOf(w.platform->Login(w.HostOf(owner), owner.email, World::kPassword, "::1")) ==
+        "unauthenticated");
+  CHECK(CodeOf(w.platform->GetUser(w.owner, owner.id)) == "unauthenticated");
+  for (const Grant& g : Must(w.platform->ListGrants(w.root_p, {}))) CHECK(g.id != w.grant.id);
+  // The platform user who masqueraded keeps its own session.
+  CHECK(w.platform->Authenticate(w.support_session.id));
+
+  // Its data: no Scheduler reaches it, this process's or the other's, though both had it
+  // loaded, and storage has no space for it.
+  for (Scheduler* s : {w.scheduler.get(), other.get()}) {
+    CHECK(CodeOf(s->ListAppointments(w.root_p, w.acme.id, Mon(0), Mon(24))) == "not_found");
+    CHECK(CodeOf(s->Book(
+              w.root_p, w.acme.id,
+              {.service = w.acme_cut.id, .customer = w.acme_booking.customer, .start = Mon(12)})) ==
+          "not_found");
+  }
+  Tenant gone = w.acme;
+  CHECK(CodeOf(w.storage->BeginTenant(gone, TxnMode::kRead)) == "not_found");
+  CHECK(CodeOf(w.storage->DeleteTenant(gone)) == "not_found");
+  CHECK(CodeOf(w.platform->DeleteTenant(w.root_p, w.acme.id)) == "not_found");
+
+  // Its slug is never taken again, by the platform nor by storage in another case.
+  auto again = w.platform->CreateTenant(w.root_p, {.slug = "acme", .name = "Acme again"});
+  CHECK(CodeOf(again) == "already_exists");
+  CHECK(MessageOf(again) == "slug: 'acme' was a deleted tenant's, and is not used again");
+  auto upper = w.storage->CreateTenant(Tenant{.slug = "Acme", .name = "Acme again"});
+  CHECK(CodeOf(upper) == "already_exists");
+  CHECK(MessageOf(upper) == "slug: 'Acme' was a deleted tenant's, and is not used again");
+
+  // Globex keeps everything: its data, booking on it, its users and their logins.
+  CHECK(w.Snapshot(w.globex.id) == std::vector<std::string>{Describe(w.globex_booking)});
+  CHECK(Must(other->ListAppointments(w.root_p, w.globex.id, Mon(0), Mon(24))).size() == 1);
+  CHECK(w.scheduler->Book(
+      w.root_p, w.globex.id,
+      {.service = w.globex_cut.id, .customer = w.globex_booking.customer, .start = Mon(12)}));
+  CHECK(w.platform->Authenticate(w.LoginAs(w.users.at("globex:TENANT_OWNER")).id));
+  CHECK(w.platform->ResolveHost("globex.lvh.me"));
+}
+
+}  // namespace
+}  // namespace smooth::testing
