@@ -2,7 +2,9 @@
 // superuser (password from stdin, never argv) and tenants, migrations that are idempotent
 // and stop at the first failure naming the tenant and the migration, and a check that
 // passes on a healthy directory and names the tenant when its file is gone (SECURITY.md 19);
-// on the _postgresql run, the same against a database with a schema per tenant.
+// on the _postgresql run, the same against a database with a schema per tenant. And backup:
+// a copy of a SQLite storage in use that opens as the same storage, taken while another
+// process books, leaving nothing behind when it fails.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -15,19 +17,32 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <string>
-#include <tuple>
-#include <string_view>
 #include <initializer_list>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "fixtures.hpp"
+#include "process_stack.hpp"
+#include "schedule_fixtures.hpp"
 #include "smooth/platform.hpp"
+#include "smooth/scheduler.hpp"
 #include "smooth/storage.hpp"
+#include "storage/admin.hpp"
+#include "storage_probe.hpp"
 #include "subprocess.hpp"
 #include "test_storage.hpp"
 
@@ -651,6 +666,398 @@ TEST_CASE("smooth-admin leaves a data directory that does not exist alone when i
     CHECK_MESSAGE(Contains(r.output, "no storage in " + dir.string()), r.output);
     CHECK_FALSE(fs::exists(dir));
   }
+}
+
+// --- backup ---
+
+// What a booking in a tenant needs: a room open around the clock, a service on it and a
+// customer.
+struct BookingSetup {
+  TenantId tenant;
+  ServiceId service;
+  CustomerId customer;
+};
+
+BookingSetup SetUpBookings(Stack& s, const Principal& me, TenantId tenant, int capacity = 1) {
+  Resource room = Must(s.scheduler->CreateResource(
+      me, tenant,
+      {.name = "Room", .kind = ResourceKind::kRoom, .capacity = capacity, .hours = AlwaysOpen()}));
+  Service service =
+      Must(s.scheduler->CreateService(me, tenant,
+                                      {.name = "Hour",
+                                       .duration = std::chrono::minutes(60),
+                                       .requirements = {ResourceRequirement{{room.id}}}}));
+  Customer pat = Must(s.scheduler->CreateCustomer(me, tenant, {.name = "Pat"}));
+  return {tenant, service.id, pat.id};
+}
+
+// Books the hour starting `hours` after a day past the clock.
+Appointment BookAt(Stack& s, const Principal& me, const BookingSetup& b, int hours) {
+  return Must(
+      s.scheduler->Book(me, b.tenant,
+                        {.service = b.service,
+                         .customer = b.customer,
+                         .start = T0() + std::chrono::hours(24) + std::chrono::hours(hours)}));
+}
+
+// A tenant's appointments of the next year, one line each, in start order.
+std::vector<std::string> AppointmentLines(Stack& s, const Principal& me, TenantId tenant) {
+  std::vector<std::string> lines;
+  for (const Appointment& a :
+       Must(s.scheduler->ListAppointments(me, tenant, T0(), T0() + std::chrono::days(366))))
+    lines.push_back(fmt::format("{} {} {}", a.id.value(), FormatRfc3339(a.start),
+                                AppointmentStatusName(a.status)));
+  return lines;
+}
+
+// The files in `dir` and what each holds.
+std::map<std::string, std::string> DirectoryContents(const fs::path& dir) {
+  std::map<std::string, std::string> contents;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    contents[entry.path().filename().string()] =
+        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return contents;
+}
+
+std::set<std::string> Names(const fs::path& dir) {
+  std::set<std::string> names;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir))
+    names.insert(entry.path().filename().string());
+  return names;
+}
+
+fs::perms Mode(const fs::path& path) { return fs::status(path).permissions() & fs::perms::mask; }
+
+// The largest id in a tenant file's tables whose ids come from shared.db's object_ids.
+long long LargestTenantId(const fs::path& file) {
+  auto rows = SqliteQuery(file.string(),
+                          "SELECT MAX(id) FROM (SELECT id FROM resources UNION ALL SELECT id "
+                          "FROM services UNION ALL SELECT id FROM customers UNION ALL SELECT id "
+                          "FROM appointments UNION ALL SELECT id FROM holds)");
+  return std::stoll(rows.at(0).at(0));
+}
+
+long long Counter(const fs::path& shared, const std::string& table) {
+  return std::stoll(SqliteQuery(shared.string(), "SELECT next FROM " + table).at(0).at(0));
+}
+
+TEST_CASE(
+    "smooth-admin backup copies a storage in use into a directory that opens as the same "
+    "storage") {
+  const fs::path dir = fs::path(NewTempDir()) / "data";
+  Admin admin{.url = "sqlite:" + dir.string()};
+  Stack s = OpenStack(admin.url);  // open throughout, as a server would be
+  User root =
+      Must(s.platform->CreateSuperuser("root@example.com", "Root", "correct horse battery"));
+  Principal me = Must(s.platform->ActAs(root.id));
+  std::map<std::string, std::vector<std::string>> booked;  // by slug
+  for (const char* slug : {"acme", "globex"}) {
+    Tenant t = Must(s.platform->CreateTenant(me, {.slug = slug, .name = slug}));
+    BookingSetup b = SetUpBookings(s, me, t.id);
+    for (int hour : {0, 1, 5}) BookAt(s, me, b, hour);
+    Must(s.scheduler->Cancel(me, t.id, BookAt(s, me, b, 7).id));
+    booked[slug] = AppointmentLines(s, me, t.id);
+    REQUIRE(booked[slug].size() == 4);
+  }
+
+  const fs::path out = fs::path(NewTempDir()) / "backup";
+  CommandResult r = admin({"backup", "--to", out.string()});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_MESSAGE(Contains(r.output, "shared database: shared.db, "), r.output);
+  CHECK_MESSAGE(Contains(r.output, "tenant 'acme': tenant_acme.db, "), r.output);
+  CHECK_MESSAGE(Contains(r.output, "tenant 'globex': tenant_globex.db, "), r.output);
+  CHECK_MESSAGE(Contains(r.output, "backed up shared.db and 2 tenants to " + out.string()),
+                r.output);
+
+  // Plain database files and nothing else, readable by their owner only.
+  CHECK(Names(out) == std::set<std::string>{"shared.db", "tenant_acme.db", "tenant_globex.db"});
+  CHECK(Mode(out) == fs::perms::owner_all);
+  for (const char* file : {"shared.db", "tenant_acme.db", "tenant_globex.db"}) {
+    CAPTURE(file);
+    CHECK(Mode(out / file) == (fs::perms::owner_read | fs::perms::owner_write));
+  }
+
+  Admin copy{.url = "sqlite:" + out.string()};
+  r = copy({"check"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_MESSAGE(Contains(r.output, "3 checked, 0 problems"), r.output);
+
+  // The copy is the same storage: its tenants, their appointments, the superuser's password.
+  Stack restored = OpenStack(copy.url);
+  Principal me_there = Must(restored.platform->ActAs(root.id));
+  std::vector<std::string> slugs;
+  for (const Tenant& t : Must(restored.platform->ListTenants(me_there))) {
+    slugs.push_back(t.slug);
+    CHECK_MESSAGE(AppointmentLines(restored, me_there, t.id) == booked.at(t.slug), t.slug);
+  }
+  CHECK(slugs == std::vector<std::string>{"acme", "globex"});
+  CHECK(restored.platform->Login({.is_platform = true}, "root@example.com", "correct horse battery",
+                                 "::1"));
+}
+
+TEST_CASE(
+    "backup leaves out a tenant or user made while it runs, and never hands out again an "
+    "id that a copied row holds") {
+  const std::string url = "sqlite:" + NewTempDir();
+  Stack s = OpenStack(url);
+  User root =
+      Must(s.platform->CreateSuperuser("root@example.com", "Root", "correct horse battery"));
+  Principal me = Must(s.platform->ActAs(root.id));
+  Tenant acme = Must(s.platform->CreateTenant(me, {.slug = "acme", .name = "Acme"}));
+  BookingSetup b = SetUpBookings(s, me, acme.id);
+  BookAt(s, me, b, 0);
+
+  // Once shared.db is taken and before the tenant files are, another storage on the same
+  // directory (another process, as far as ids go: it reserves its own block) creates a
+  // tenant and a user and books in acme.
+  const fs::path out = fs::path(NewTempDir()) / "backup";
+  std::vector<std::string> lines;
+  std::optional<Appointment> during;
+  std::optional<User> late_user;
+  auto report = internal::admin::Backup(url, out.string(), [&](std::string_view line) {
+    lines.emplace_back(line);
+    if (lines.size() != 1) return;
+    Stack other = OpenStack(url);
+    Principal root_there = Must(other.platform->ActAs(root.id));
+    Must(other.platform->CreateTenant(root_there, {.slug = "late", .name = "Late"}));
+    late_user = Must(other.platform->CreateUser(root_there, {.email = "staff@acme.test",
+                                                             .display_name = "Staff",
+                                                             .role = Role::kTenantStaff,
+                                                             .tenant = acme.id,
+                                                             .password = "correct horse battery"}));
+    during = BookAt(other, root_there, b, 3);
+  });
+  REQUIRE_MESSAGE(report.ok(), report.status().ToString());
+  REQUIRE(during.has_value());
+  CHECK(report->tenants == 1);
+  REQUIRE(lines.size() == 2);
+  CHECK_MESSAGE(lines[0].starts_with("shared database: shared.db, "), lines[0]);
+  CHECK_MESSAGE(lines[1].starts_with("tenant 'acme': tenant_acme.db, "), lines[1]);
+
+  // The tenant made after shared.db was taken is not in the backup, not even as a file; the
+  // booking made before acme's file was taken is.
+  CHECK(fs::exists(SqliteDir(url) + "/tenant_late.db"));
+  CHECK(Names(out) == std::set<std::string>{"shared.db", "tenant_acme.db"});
+  // The copy's counters are past every id its rows hold, the user's that it lacks included.
+  CHECK(Counter(out / "shared.db", "object_ids") > LargestTenantId(out / "tenant_acme.db"));
+  CHECK(Counter(out / "shared.db", "object_ids") > during->id.value());
+  CHECK(Counter(out / "shared.db", "shared_ids") > late_user->id.value());
+
+  Admin copy{.url = "sqlite:" + out.string()};
+  CommandResult r = copy({"check"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  Stack restored = OpenStack(copy.url);
+  Principal me_there = Must(restored.platform->ActAs(root.id));
+  std::vector<Tenant> tenants = Must(restored.platform->ListTenants(me_there));
+  REQUIRE(tenants.size() == 1);
+  CHECK(tenants[0].slug == "acme");
+  CHECK(restored.scheduler->GetAppointment(me_there, acme.id, during->id).ok());
+  CHECK(CodeOf(restored.platform->GetUser(me_there, late_user->id)) == "not_found");
+  // New rows in the restored storage take new ids.
+  Appointment after = BookAt(restored, me_there, b, 6);
+  CHECK(after.id.value() > during->id.value());
+  User staff = Must(restored.platform->CreateUser(me_there, {.email = "staff@acme.test",
+                                                             .display_name = "Staff",
+                                                             .role = Role::kTenantStaff,
+                                                             .tenant = acme.id,
+                                                             .password = "correct horse battery"}));
+  CHECK(staff.id.value() > late_user->id.value());
+}
+
+// Complete "ack <id>" lines in `text`; the last one may still be on its way.
+std::vector<std::int64_t> Acks(const std::string& text) {
+  std::vector<std::int64_t> acks;
+  std::size_t from = 0;
+  for (std::size_t end; (end = text.find('\n', from)) != std::string::npos; from = end + 1)
+    if (text.compare(from, 4, "ack ") == 0) acks.push_back(std::stoll(text.substr(from + 4)));
+  return acks;
+}
+
+// Reads the child's output into `text` until it has acknowledged `count` bookings in all.
+void WaitForAcks(const ChildProcess& child, std::string& text, std::size_t count) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (Acks(text).size() < count) {
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                    "the booker acknowledged " << Acks(text).size() << " of " << count
+                                               << " bookings in 60 s:\n"
+                                               << text);
+    std::string more =
+        ReadAll(child.out_fd, std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+    siginfo_t info{};
+    if (more.empty() &&
+        ::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid != 0)
+      FAIL("the booker ended early:\n" << text);
+    text += more;
+  }
+}
+
+TEST_CASE(
+    "smooth-admin backup taken while another process books holds every booking "
+    "acknowledged before it began") {
+  const fs::path dir = NewTempDir();
+  Admin admin{.url = "sqlite:" + dir.string()};
+  BookingSetup b;
+  UserId root;
+  {
+    Stack s = OpenStack(admin.url);
+    root =
+        Must(s.platform->CreateSuperuser("root@example.com", "Root", "correct horse battery")).id;
+    Principal me = Must(s.platform->ActAs(root));
+    Tenant acme = Must(s.platform->CreateTenant(me, {.slug = "acme", .name = "Acme"}));
+    b = SetUpBookings(s, me, acme.id, /*capacity=*/10000);
+    Must(s.platform->CreateTenant(me, {.slug = "globex", .name = "Globex"}));
+  }  // closed: from here on only the child writes
+
+  Watchdog watchdog(std::chrono::seconds(300), "backup while booking");
+  SpawnOptions o;
+  o.capture = true;
+  o.log_path = (fs::path(NewTempDir()) / "booker.log").string();
+  o.env = {{"SMOOTH_TEST_CHILD", "backup-booker"},
+           {"SMOOTH_CHILD_URL", admin.url},
+           {"SMOOTH_CHILD_ARGS", fmt::format("{} {} {} {}", b.tenant.value(), root.value(),
+                                             b.service.value(), b.customer.value())}};
+  ChildProcess child = Spawn({SelfExe(), "--test-case=backup child*", "--no-version"}, o);
+  watchdog.Watch(child.pid);
+  std::string text;
+  WaitForAcks(child, text, 100);  // past the first block of 64 ids
+  const std::vector<std::int64_t> before = Acks(text);
+
+  const fs::path out = fs::path(NewTempDir()) / "backup";
+  CommandResult r = admin({"backup", "--to", out.string()});
+  text += ReadAll(child.out_fd, std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
+  MESSAGE(before.size() << " bookings acknowledged before the backup, "
+                        << Acks(text).size() - before.size() << " more by 20 ms after it");
+  // The booker went on throughout, and after.
+  WaitForAcks(child, text, Acks(text).size() + 20);
+  REQUIRE(::kill(child.pid, SIGKILL) == 0);
+  const int code = WaitExit(child.pid);
+  ::close(child.out_fd);
+  if (code != 128 + SIGKILL) {
+    std::ifstream log(*o.log_path);
+    FAIL("the booker ended with " << code << " before the kill:\n"
+                                  << std::string(std::istreambuf_iterator<char>(log), {}));
+  }
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_MESSAGE(Contains(r.output, "backed up shared.db and 2 tenants"), r.output);
+
+  Admin copy{.url = "sqlite:" + out.string()};
+  CommandResult checked = copy({"check"});
+  CHECK_MESSAGE(checked.exit_code == 0, checked.output);
+  CHECK(Counter(out / "shared.db", "object_ids") > LargestTenantId(out / "tenant_acme.db"));
+  Stack restored = OpenStack(copy.url);
+  Principal me = Must(restored.platform->ActAs(root));
+  std::size_t stored = AppointmentLines(restored, me, b.tenant).size();
+  CHECK_MESSAGE(stored >= before.size(), stored << " stored, " << before.size() << " acknowledged");
+  for (std::int64_t id : before)
+    CHECK_MESSAGE(restored.scheduler->GetAppointment(me, b.tenant, AppointmentId(id)).ok(),
+                  "acknowledged booking " << id << " is not in the backup");
+}
+
+// The booking process of the test above. Passes trivially unless spawned by it.
+TEST_CASE("backup child: books until killed (does nothing unless spawned by the test)") {
+  const char* role = std::getenv("SMOOTH_TEST_CHILD");
+  if (role == nullptr || std::string(role) != "backup-booker") return;
+  std::istringstream args(std::getenv("SMOOTH_CHILD_ARGS"));
+  std::int64_t tenant = 0, actor = 0, service = 0, customer = 0;
+  args >> tenant >> actor >> service >> customer;
+  Stack s = OpenStack(std::getenv("SMOOTH_CHILD_URL"));
+  Principal me = Must(s.platform->ActAs(UserId(actor)));
+  const BookingSetup b{TenantId(tenant), ServiceId(service), CustomerId(customer)};
+  auto until =
+      std::chrono::steady_clock::now() + std::chrono::minutes(2);  // never outlive the test
+  for (int hour = 0; std::chrono::steady_clock::now() < until; ++hour) {
+    Appointment booked = BookAt(s, me, b, hour % (24 * 300));
+    // One write(2) per line, after the commit: what the parent reads was acknowledged.
+    std::string line = fmt::format("ack {}\n", booked.id.value());
+    if (::write(1, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return;
+  }
+}
+
+TEST_CASE(
+    "smooth-admin backup refuses a directory in use, a storage that is not there and "
+    "PostgreSQL, and leaves nothing behind when it fails") {
+  const fs::path dir = fs::path(NewTempDir()) / "data";
+  Admin admin{.url = "sqlite:" + dir.string()};
+  REQUIRE(admin({"create-superuser", "--email", "root@example.com"}, "correct horse battery\n")
+              .exit_code == 0);
+  for (const char* slug : {"acme", "globex"})
+    REQUIRE(admin({"create-tenant", "--slug", slug, "--name", slug}).exit_code == 0);
+  const fs::path scratch = NewTempDir();
+
+  // A directory with something in it: named, and left as it was.
+  const fs::path used = scratch / "used";
+  fs::create_directory(used);
+  std::ofstream(used / "notes.txt") << "the operator's\n";
+  CommandResult r = admin({"backup", "--to", used.string()});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "--to " + used.string() + ": is not empty"), r.output);
+  CHECK(DirectoryContents(used) ==
+        std::map<std::string, std::string>{{"notes.txt", "the operator's\n"}});
+  // A file where the directory should be.
+  r = admin({"backup", "--to", (used / "notes.txt").string()});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "exists and is not a directory"), r.output);
+
+  // Bad usage.
+  r = admin({"backup"});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(Contains(r.output, "backup: --to DIR is required"), r.output);
+  r = admin({"backup", "--to", (scratch / "a").string(), "--to", (scratch / "b").string()});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(Contains(r.output, "--to given twice"), r.output);
+  r = admin({"backup", "--help"});
+  CHECK(r.exit_code == 0);
+  CHECK_MESSAGE(Contains(r.output, "backup --to DIR"), r.output);
+  CHECK(Names(scratch) == std::set<std::string>{"used"});
+
+  // No storage to back up, or one that is not SQLite: nothing is made. PostgreSQL is refused
+  // before any connection is tried (none could succeed to these).
+  const fs::path target = scratch / "backup";
+  r = Admin{.url = "sqlite:" + (scratch / "typo").string()}({"backup", "--to", target.string()});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "no storage in " + (scratch / "typo").string()), r.output);
+  std::vector<std::string> postgres = {"postgresql://nobody@127.0.0.1:1/nothing",
+                                       "host=/nonexistent dbname=nothing"};
+  if (TestStorageKind() == "postgresql") postgres.push_back(NewPgDatabase());
+  for (const std::string& url : postgres) {
+    CAPTURE(url);
+    r = Admin{.url = url}({"backup", "--to", target.string()});
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(Contains(r.output, "pg_dump -Fc of the whole database"), r.output);
+  }
+  r = Admin{.url = "memory:"}({"backup", "--to", target.string()});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "memory:"), r.output);
+  CHECK(Names(scratch) == std::set<std::string>{"used"});
+
+  // A tenant file that cannot be copied, after shared.db and acme's were: the error names the
+  // tenant, and the backup is gone — the directory it made, or the files it made in the empty
+  // directory it was given.
+  const fs::path globex = dir / "tenant_globex.db";
+  fs::rename(globex, scratch / "globex.db");
+  const fs::path empty = scratch / "empty";
+  fs::create_directory(empty);
+  for (const fs::path& to : {target, empty}) {
+    CAPTURE(to);
+    r = admin({"backup", "--to", to.string()});
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(Contains(r.output, "tenant 'globex': tenant_globex.db does not exist"), r.output);
+  }
+  std::ofstream(globex) << "not a database, though it has the name of one\n";
+  r = admin({"backup", "--to", target.string()});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "tenant 'globex': cannot copy tenant_globex.db"), r.output);
+  CHECK(Names(scratch) == std::set<std::string>{"used", "empty", "globex.db"});
+  CHECK(Names(empty).empty());
+
+  // Put back, the same storage backs up into the empty directory.
+  fs::rename(scratch / "globex.db", globex);
+  r = admin({"backup", "--to", empty.string()});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(Names(empty) == std::set<std::string>{"shared.db", "tenant_acme.db", "tenant_globex.db"});
 }
 
 }  // namespace

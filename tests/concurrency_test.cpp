@@ -28,6 +28,7 @@
 #include <fmt/format.h>
 
 #include "fixtures.hpp"
+#include "process_stack.hpp"
 #include "smooth/platform.hpp"
 #include "smooth/scheduler.hpp"
 #include "smooth/storage.hpp"
@@ -45,12 +46,6 @@ constexpr int kWriters = 8;
 constexpr int kOpsThreads = 2000;
 int OpsProcesses(const std::string& /*kind*/) { return 2000; }
 constexpr std::chrono::seconds kWatchdogLimit{600};
-
-// The clock every process uses: fixed, so that "now" (notice, horizon) is the same for all.
-const ManualClock& FixedClock() {
-  static const ManualClock clock(T0());
-  return clock;
-}
 
 // Bookings go into three working days a week after T0, 09:00-17:00 UTC.
 Instant WindowStart() { return ParseRfc3339("2026-03-09T00:00:00Z").value(); }
@@ -302,25 +297,6 @@ void CheckOutcome(const Probe& probe, const Floor& floor, const std::vector<Writ
   }
   CHECK(missing == 0);
   CHECK(changed == 0);
-}
-
-// Opens storage, platform and scheduler on `url` as one process of the run does.
-struct Stack {
-  std::shared_ptr<Storage> storage;
-  std::unique_ptr<Platform> platform;
-  std::unique_ptr<Scheduler> scheduler;
-};
-
-Stack OpenStack(std::shared_ptr<Storage> storage) {
-  Stack s;
-  s.storage = std::move(storage);
-  PlatformOptions o;
-  o.storage = s.storage;
-  o.clock = &FixedClock();
-  o.password_cost = PasswordCost::InsecureForTests();
-  s.platform = Must(Platform::Open(o));
-  s.scheduler = Must(Scheduler::Open(*s.platform));
-  return s;
 }
 
 StorageOptions WriterStorageOptions() {

@@ -28,6 +28,7 @@
 #include <fmt/format.h>
 
 #include "fixtures.hpp"
+#include "process_stack.hpp"
 #include "smooth/platform.hpp"
 #include "smooth/scheduler.hpp"
 #include "smooth/storage.hpp"
@@ -39,29 +40,6 @@ namespace smooth::testing {
 namespace {
 
 constexpr int kKills = 10;
-
-const ManualClock& FixedClock() {
-  static const ManualClock clock(T0());
-  return clock;
-}
-
-struct Stack {
-  std::shared_ptr<Storage> storage;
-  std::unique_ptr<Platform> platform;
-  std::unique_ptr<Scheduler> scheduler;
-};
-
-Stack OpenStack(const std::string& url) {
-  Stack s;
-  s.storage = Must(OpenStorage(url));
-  PlatformOptions o;
-  o.storage = s.storage;
-  o.clock = &FixedClock();
-  o.password_cost = PasswordCost::InsecureForTests();
-  s.platform = Must(Platform::Open(o));
-  s.scheduler = Must(Scheduler::Open(*s.platform));
-  return s;
-}
 
 // Complete "ack <id>" lines in `text`; a line cut short by the kill does not count.
 void CollectAcks(const std::string& text, std::vector<std::int64_t>& acks) {

@@ -1,16 +1,24 @@
-// smooth-admin's view of a storage: migrations one database at a time, and a read-only
-// check. SQLite: a data directory, with the same migration lists and runner as the backend
-// (storage/sqlite/sqlite_schema.hpp, storage/sql/migrations.hpp). PostgreSQL: through the
-// backend's own PostgresMaintenance (its migration lists, advisory lock and schema entry).
+// smooth-admin's view of a storage: migrations one database at a time, a read-only check,
+// and an online backup. SQLite: a data directory, with the same migration lists and runner
+// as the backend (storage/sqlite/sqlite_schema.hpp, storage/sql/migrations.hpp), copied file
+// by file with SQLite's backup API. PostgreSQL: through the backend's own
+// PostgresMaintenance (its migration lists, advisory lock and schema entry); its backups
+// are pg_dump's.
 #include "storage/admin.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
@@ -86,20 +94,29 @@ struct TenantEntry {
   std::string slug;
 };
 
-// The rows of a one-query read on a file opened read-only, every column as text.
-Result<std::vector<std::vector<std::string>>> ReadOnlyQuery(const fs::path& path,
-                                                            const std::string& query) {
+using Rows = std::vector<std::vector<std::string>>;
+using SqliteHandle = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
+
+// A read-only connection to an existing database file (never creating it), waiting for
+// locks as the backend's connections do.
+Result<SqliteHandle> OpenReadOnly(const fs::path& path) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close);
+  SqliteHandle db(raw, sqlite3_close);
   if (rc != SQLITE_OK)
     return Internal(fmt::format("cannot open {}: {}", path.filename().string(), sqlite3_errstr(rc)));
-  sqlite3_busy_timeout(db.get(), 5000);
+  sqlite3_busy_timeout(db.get(), static_cast<int>(StorageOptions{}.busy_timeout.count()));
+  return db;
+}
+
+// The rows of `query` on `db` (the file `file`), every column as text.
+Result<Rows> QueryRows(sqlite3* db, std::string_view file, const std::string& query) {
   sqlite3_stmt* raw_st = nullptr;
-  if (sqlite3_prepare_v2(db.get(), query.c_str(), -1, &raw_st, nullptr) != SQLITE_OK)
-    return Internal(fmt::format("{}: {}", path.filename().string(), sqlite3_errmsg(db.get())));
+  if (sqlite3_prepare_v2(db, query.c_str(), -1, &raw_st, nullptr) != SQLITE_OK)
+    return Internal(fmt::format("{}: {}", file, sqlite3_errmsg(db)));
   std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st(raw_st, sqlite3_finalize);
-  std::vector<std::vector<std::string>> rows;
+  Rows rows;
+  int rc;
   while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
     std::vector<std::string> row;
     for (int i = 0; i < sqlite3_column_count(st.get()); ++i) {
@@ -108,17 +125,30 @@ Result<std::vector<std::vector<std::string>>> ReadOnlyQuery(const fs::path& path
     }
     rows.push_back(std::move(row));
   }
-  if (rc != SQLITE_DONE)
-    return Internal(fmt::format("{}: {}", path.filename().string(), sqlite3_errmsg(db.get())));
+  if (rc != SQLITE_DONE) return Internal(fmt::format("{}: {}", file, sqlite3_errmsg(db)));
   return rows;
 }
 
-Result<std::vector<TenantEntry>> ListTenants(const fs::path& dir) {
-  auto rows = ReadOnlyQuery(dir / "shared.db", "SELECT id, slug FROM tenants ORDER BY id");
+// The rows of a one-query read on a file opened read-only, every column as text.
+Result<Rows> ReadOnlyQuery(const fs::path& path, const std::string& query) {
+  auto db = OpenReadOnly(path);
+  if (!db) return db.error();
+  return QueryRows(db->get(), path.filename().string(), query);
+}
+
+// The tenants that the shared database open on `db` lists, in id order.
+Result<std::vector<TenantEntry>> TenantsIn(sqlite3* db) {
+  auto rows = QueryRows(db, "shared.db", "SELECT id, slug FROM tenants ORDER BY id");
   if (!rows) return rows.error();
   std::vector<TenantEntry> out;
   for (const auto& row : *rows) out.push_back({std::stoll(row[0]), row[1]});
   return out;
+}
+
+Result<std::vector<TenantEntry>> ListTenants(const fs::path& dir) {
+  auto db = OpenReadOnly(dir / "shared.db");
+  if (!db) return db.error();
+  return TenantsIn(db->get());
 }
 
 CheckFinding VersionFinding(const std::string& label, const std::vector<int>& applied,
@@ -370,6 +400,163 @@ Result<std::vector<CheckFinding>> PgCheck(std::string_view url) {
   return findings;
 }
 
+// --- Backup ---
+
+// The connection under a SOCI SQLite session, for the C API calls SOCI does not wrap.
+sqlite3* RawHandle(sql::Connection& conn) {
+  return static_cast<soci::sqlite3_session_backend*>(conn.session().get_backend())->conn_;
+}
+
+// Undoes a backup that did not finish: removes the directory when the backup made it,
+// otherwise the files it made in the empty directory it was given.
+class PartialBackup {
+ public:
+  PartialBackup(fs::path dir, bool made_dir) : dir_(std::move(dir)), made_dir_(made_dir) {}
+  ~PartialBackup() {
+    if (done_) return;
+    std::error_code ec;
+    if (made_dir_) {
+      fs::remove_all(dir_, ec);
+      return;
+    }
+    for (const fs::path& file : files_) sqlite::RemoveDatabaseFiles(file);
+  }
+  PartialBackup(const PartialBackup&) = delete;
+  PartialBackup& operator=(const PartialBackup&) = delete;
+
+  void Made(fs::path file) { files_.push_back(std::move(file)); }
+  void Done() { done_ = true; }
+
+ private:
+  fs::path dir_;
+  bool made_dir_;
+  bool done_ = false;
+  std::vector<fs::path> files_;
+};
+
+// Makes `to` the backup's directory: a new one, mode 0700 whatever the umask (the copies
+// hold password hashes), or an existing empty one, used as it is. Whether it was made here.
+Result<bool> BackupDirectory(const fs::path& to) {
+  if (to.empty()) return InvalidArgument("--to: needs a directory");
+  if (::mkdir(to.c_str(), 0700) == 0) {
+    std::error_code ec;
+    fs::permissions(to, fs::perms::owner_all, fs::perm_options::replace, ec);
+    if (ec) {
+      std::error_code ignored;
+      fs::remove(to, ignored);
+      return Unavailable(
+          fmt::format("--to {}: cannot restrict it to its owner: {}", to.string(), ec.message()));
+    }
+    return true;
+  }
+  if (errno != EEXIST)
+    return Unavailable(
+        fmt::format("--to {}: cannot create it: {}", to.string(), std::strerror(errno)));
+  std::error_code ec;
+  if (!fs::is_directory(to, ec))
+    return FailedPrecondition(fmt::format("--to {}: exists and is not a directory", to.string()));
+  bool empty = fs::is_empty(to, ec);
+  if (ec) return Unavailable(fmt::format("--to {}: cannot read it: {}", to.string(), ec.message()));
+  if (!empty)
+    return FailedPrecondition(fmt::format(
+        "--to {}: is not empty; a backup goes into a new or an empty directory", to.string()));
+  return false;
+}
+
+// A database file being copied: the copy's connection, open for the caller to read or
+// adjust before FinishCopy, and the copy's size in bytes.
+struct Copy {
+  std::unique_ptr<sql::Connection> conn;
+  std::uintmax_t bytes = 0;
+};
+
+// Copies the database file `from` into the new file `to` (mode 0600, as ConnectFile creates
+// every data file) as one consistent snapshot.
+//
+// SQLite's online backup API rather than VACUUM INTO: it copies the pages as they are
+// instead of rebuilding every table and index, which is far less work beside a running
+// server, and it writes through a connection of ours, to a file made as the backend makes
+// its own. One sqlite3_backup_step(-1) reads the whole source inside one read transaction:
+// in WAL mode a snapshot, which writers in other processes neither block nor are blocked by
+// (checkpoints only stop short of it until it ends). Stepping a few pages at a time instead
+// would restart the copy whenever another process commits: under a steady writer it might
+// never finish.
+Result<Copy> Snapshot(const fs::path& from, const fs::path& to, const std::string& label,
+                      PartialBackup& partial) {
+  std::error_code ec;
+  if (!fs::exists(from, ec))
+    return NotFound(fmt::format("{}: {} does not exist", label, from.filename().string()));
+  // Read-only: a backup never changes the databases it copies.
+  auto source = OpenReadOnly(from);
+  if (!source) return Internal(fmt::format("{}: {}", label, source.error().message()));
+  // A scratch connection: rollback journal and no syncs while the copy is written; it is
+  // put in WAL mode and synced once, in FinishCopy.
+  partial.Made(to);
+  auto conn = sqlite::ConnectFile(to, label, StorageOptions{}, /*create=*/true, /*scratch=*/true);
+  if (!conn) return conn.error();
+  sqlite3* dest = RawHandle(**conn);
+  sqlite3_backup* backup = sqlite3_backup_init(dest, "main", source->get(), "main");
+  if (backup == nullptr)
+    return Internal(fmt::format("{}: cannot start copying {}: {}", label, from.filename().string(),
+                                sqlite3_errmsg(dest)));
+  int rc = sqlite3_backup_step(backup, -1);
+  sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) {
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+      return Unavailable(
+          fmt::format("{}: {} stayed locked; try again", label, from.filename().string()));
+    return Internal(
+        fmt::format("{}: cannot copy {}: {}", label, from.filename().string(), sqlite3_errstr(rc)));
+  }
+  Copy copy{std::move(*conn), fs::file_size(to, ec)};
+  if (ec)
+    return Internal(fmt::format("{}: cannot read the size of its copy: {}", label, ec.message()));
+  return copy;
+}
+
+// Puts a copy in WAL mode, as the backend keeps its files (the mode is recorded in the file),
+// closes it and makes it durable.
+Status FinishCopy(std::unique_ptr<sql::Connection> conn, const fs::path& path,
+                  const std::string& label) {
+  try {
+    std::string journal;
+    conn->session() << "PRAGMA journal_mode = WAL", soci::into(journal);
+    if (journal != "wal")
+      return Internal(
+          fmt::format("{}: cannot switch its copy to WAL mode (got '{}')", label, journal));
+  } catch (const soci::soci_error& e) {
+    return Internal(
+        fmt::format("{}: cannot switch its copy to WAL mode: {}", label, e.get_error_message()));
+  }
+  conn.reset();  // the last connection: SQLite removes the -wal and -shm files it made
+  return sqlite::SyncFile(path, label);
+}
+
+// Raises the id counters of the copy of shared.db open on `copy` to where the source's
+// (`shared`) stand now. The tenant files were taken after shared.db: their rows may hold
+// ids reserved from object_ids, or name users numbered from shared_ids, after its snapshot.
+// A restored storage must never hand those ids out again; the ids skipped are gaps, as the
+// unused ids of a reserved block are.
+Status RaiseIdCounters(sql::Connection& copy, const fs::path& shared) {
+  auto now =
+      ReadOnlyQuery(shared, "SELECT (SELECT next FROM shared_ids), (SELECT next FROM object_ids)");
+  if (!now || now->size() != 1)
+    return Internal(fmt::format("shared database: cannot read its id counters: {}",
+                                now ? "no row" : now.error().message()));
+  try {
+    long long shared_next = std::stoll((*now)[0][0]);
+    long long object_next = std::stoll((*now)[0][1]);
+    copy.session() << "UPDATE shared_ids SET next = MAX(next, :n)", soci::use(shared_next);
+    copy.session() << "UPDATE object_ids SET next = MAX(next, :n)", soci::use(object_next);
+  } catch (const soci::soci_error& e) {
+    return Internal(fmt::format("shared database: cannot raise the id counters of its copy: {}",
+                                e.get_error_message()));
+  } catch (const std::logic_error& e) {  // std::stoll: not a number
+    return Internal(fmt::format("shared database: bad id counters: {}", e.what()));
+  }
+  return {};
+}
+
 }  // namespace
 
 Status RequireExisting(std::string_view url) {
@@ -504,6 +691,59 @@ Result<std::vector<CheckFinding>> Check(std::string_view url) {
       findings.push_back({name, false, "a tenant data file with no tenant row"});
   }
   return findings;
+}
+
+Result<BackupReport> Backup(std::string_view url, const std::string& to, const Progress& progress) {
+  if (IsPostgres(url))
+    return FailedPrecondition(
+        "backup copies a SQLite data directory; back up a PostgreSQL storage with pg_dump: "
+        "pg_dump -Fc of the whole database (the public schema and every tenant_* schema), "
+        "restored with pg_restore");
+  SMOOTH_RETURN_IF_ERROR(RequireExisting(url));  // nothing is made for a storage not there
+  const fs::path dir = *SqliteDir(url);
+  const fs::path target(to);
+  auto made = BackupDirectory(target);
+  if (!made) return made.error();
+  PartialBackup partial(target, *made);
+  BackupReport report;
+
+  // shared.db first: the tenants its copy lists are the tenants the backup holds.
+  const std::string shared_label = "shared database";
+  auto shared = Snapshot(dir / "shared.db", target / "shared.db", shared_label, partial);
+  if (!shared) return shared.error();
+  report.bytes += shared->bytes;
+  if (progress) progress(fmt::format("{}: shared.db, {} bytes", shared_label, shared->bytes));
+  auto tenants = TenantsIn(RawHandle(*shared->conn));
+  if (!tenants) return Internal(fmt::format("{}: {}", shared_label, tenants.error().message()));
+
+  for (const TenantEntry& t : *tenants) {
+    const std::string label = TenantLabel(t.slug);
+    if (!sqlite::SafeSlug(sql::SlugKey(t.slug)))  // about to name a file to write
+      return Internal(
+          fmt::format("{}: tenant id {} has a slug that cannot name a data file", label, t.id));
+    const fs::path file = TenantFile(target, t.slug);
+    auto copy = Snapshot(TenantFile(dir, t.slug), file, label, partial);
+    if (!copy) return copy.error();
+    SMOOTH_RETURN_IF_ERROR(FinishCopy(std::move(copy->conn), file, label));
+    report.bytes += copy->bytes;
+    ++report.tenants;
+    if (progress)
+      progress(fmt::format("{}: {}, {} bytes", label, file.filename().string(), copy->bytes));
+  }
+
+  SMOOTH_RETURN_IF_ERROR(RaiseIdCounters(*shared->conn, dir / "shared.db"));
+  SMOOTH_RETURN_IF_ERROR(FinishCopy(std::move(shared->conn), target / "shared.db", shared_label));
+  // The files' names, and the directory's own when it is new.
+  SMOOTH_RETURN_IF_ERROR(sqlite::SyncDirectory(target));
+  if (*made) {
+    std::error_code ec;
+    fs::path made_path = fs::absolute(target, ec);
+    if (ec) return Internal(fmt::format("--to {}: {}", target.string(), ec.message()));
+    if (!made_path.has_filename()) made_path = made_path.parent_path();  // "DIR/"
+    SMOOTH_RETURN_IF_ERROR(sqlite::SyncDirectory(made_path.parent_path()));
+  }
+  partial.Done();
+  return report;
 }
 
 }  // namespace smooth::internal::admin

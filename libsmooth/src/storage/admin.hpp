@@ -1,10 +1,13 @@
 // Maintenance of a storage named by URL, for the smooth-admin tool: migrating the shared
-// database and the tenants one at a time (OpenStorage migrates everything at once), and
-// checking a storage without writing to it. SQLite (a data directory: shared.db and a file
-// per tenant) and PostgreSQL (`public` and a schema tenant_<slug> per tenant, migrated by the
-// backend's own lists under its advisory lock); `memory:` has nothing to maintain.
+// database and the tenants one at a time (OpenStorage migrates everything at once),
+// checking a storage without writing to it, and backing up a SQLite one while it is in use.
+// SQLite (a data directory: shared.db and a file per tenant) and PostgreSQL (`public` and a
+// schema tenant_<slug> per tenant, migrated by the backend's own lists under its advisory
+// lock); `memory:` has nothing to maintain.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -50,5 +53,24 @@ struct CheckFinding {
 /// when the check itself cannot run (a bad URL, no connection); problems are findings
 /// with ok == false.
 Result<std::vector<CheckFinding>> Check(std::string_view url);
+
+/// What Backup copied.
+struct BackupReport {
+  std::size_t tenants = 0;   // tenant files, besides shared.db
+  std::uintmax_t bytes = 0;  // of every file copied
+};
+
+/// Copies a SQLite storage into the directory `to` while other processes keep writing to
+/// it: shared.db first, then every tenant that copy lists (a tenant created meanwhile is
+/// not in the backup). Each file is a consistent snapshot of its database, taken one after
+/// another; the copy's id counters are then raised to where the source's stand, so that a
+/// restored storage never hands out an id that a row of a tenant file already holds. `to`
+/// must not exist (it is made, mode 0700) or be an empty directory; the files are 0600 and
+/// plain databases in WAL mode, like the originals, and are synced with the directory
+/// before this returns. `progress` gets a line as each file is taken (shared.db's before
+/// its copy is read for the tenants). On failure, what was made is removed and the error
+/// names the database; a PostgreSQL URL is refused without connecting (pg_dump backs it up).
+Result<BackupReport> Backup(std::string_view url, const std::string& to,
+                            const Progress& progress = {});
 
 }  // namespace smooth::internal::admin

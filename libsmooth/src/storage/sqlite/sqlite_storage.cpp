@@ -75,46 +75,10 @@ class SqliteDialect final : public sql::SqlDialect {
   }
 };
 
-// A slug that may become part of a file name: [a-z][a-z0-9_]{0,55}, the limit every backend
-// keeps (PostgreSQL's schema names set it). Checked again here, whatever the caller
-// validated, because it is about to name a path.
-bool SafeSlug(std::string_view key) {
-  if (key.empty() || key.size() > 56 || key[0] < 'a' || key[0] > 'z') return false;
-  for (char c : key)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  return true;
-}
-
 std::string Upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
-}
-
-// Removes a database file and its journals; never directories (unlink refuses them).
-void RemoveDatabaseFiles(const fs::path& path) {
-  for (const char* suffix : {"", "-journal", "-wal", "-shm"})
-    ::unlink((path.string() + suffix).c_str());
-}
-
-// Makes a file's contents durable.
-Status SyncFile(const fs::path& path, std::string_view label) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    int err = errno;
-    if (fd >= 0) ::close(fd);
-    return Internal(fmt::format("{}: cannot sync its data file: {}", label, std::strerror(err)));
-  }
-  ::close(fd);
-  return {};
-}
-
-// Makes a rename or link in `dir` durable.
-void SyncDirectory(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
 }
 
 bool UrisSupported() {
@@ -145,6 +109,41 @@ Result<std::string> ConnectString(const fs::path& path, bool create) {
 }  // namespace
 
 const sql::SqlDialect& Dialect() { return SqliteDialect::Instance(); }
+
+bool SafeSlug(std::string_view key) {
+  if (key.empty() || key.size() > 56 || key[0] < 'a' || key[0] > 'z') return false;
+  for (char c : key)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+void RemoveDatabaseFiles(const fs::path& path) {
+  for (const char* suffix : {"", "-journal", "-wal", "-shm"})
+    ::unlink((path.string() + suffix).c_str());
+}
+
+Status SyncFile(const fs::path& path, std::string_view label) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    return Internal(fmt::format("{}: cannot sync its data file: {}", label, std::strerror(err)));
+  }
+  ::close(fd);
+  return {};
+}
+
+Status SyncDirectory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    return Internal(
+        fmt::format("cannot sync the directory {}: {}", dir.string(), std::strerror(err)));
+  }
+  ::close(fd);
+  return {};
+}
 
 Result<std::unique_ptr<Connection>> ConnectFile(const fs::path& path, std::string_view label,
                                                 const StorageOptions& options, bool create,
@@ -353,7 +352,7 @@ class SqliteStorage final : public Storage {
             "creation of it; move it away to create the tenant",
             label, path.filename().string()));
       RemoveDatabaseFiles(path);
-      SyncDirectory(dir_);
+      static_cast<void>(SyncDirectory(dir_));  // best effort: see below
     }
 
     // Build the file under a temporary name, then link it into place: the tenant file
@@ -370,7 +369,9 @@ class SqliteStorage final : public Storage {
           fmt::format("{}: cannot move its data file into place: {}", label, std::strerror(err)));
     }
     RemoveDatabaseFiles(temp);
-    SyncDirectory(dir_);
+    // Best effort, as SQLite's own syncs of a directory are: some file systems cannot sync
+    // one, and creating a tenant there must still work.
+    static_cast<void>(SyncDirectory(dir_));
 
     Status committed = (*txn)->Commit();
     if (!committed.ok()) {

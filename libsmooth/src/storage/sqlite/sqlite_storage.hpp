@@ -19,6 +19,20 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(std::string_view dir,
 /// The backend's dialect: writers BEGIN IMMEDIATE; busy and UNIQUE errors classified.
 const sql::SqlDialect& Dialect();
 
+/// Whether a slug's key may become part of a file name: [a-z][a-z0-9_]{0,55}, the limit every
+/// backend keeps (PostgreSQL's schema names set it). Checked again wherever a slug is about
+/// to name a path, whatever the caller validated.
+bool SafeSlug(std::string_view key);
+
+/// Removes a database file and its journals; never directories (unlink refuses them).
+void RemoveDatabaseFiles(const std::filesystem::path& path);
+
+/// Makes a file's contents durable; `label` names the database in the error.
+Status SyncFile(const std::filesystem::path& path, std::string_view label);
+
+/// Makes a new name, rename or link in `dir` durable; the error names the directory.
+Status SyncDirectory(const std::filesystem::path& dir);
+
 /// A connection to the database file `path` with the settings every connection of the
 /// backend gets: busy_timeout, WAL, `synchronous` and foreign keys, per `options`. Without
 /// `create`, a missing file is not_found and is not created. `scratch` is for a file not yet
