@@ -1060,5 +1060,59 @@ TEST_CASE(
   CHECK(Names(empty) == std::set<std::string>{"shared.db", "tenant_acme.db", "tenant_globex.db"});
 }
 
+TEST_CASE("smooth-admin delete-tenant suspends, then deletes, with the slug repeated") {
+  const std::string dir = NewTempDir();
+  Admin admin{.url = "sqlite:" + dir};
+  REQUIRE(
+      admin({"create-superuser", "--email", "root@example.com"}, "first passphrase\n").exit_code ==
+      0);
+  for (const char* slug : {"acme", "globex"})
+    REQUIRE(admin({"create-tenant", "--slug", slug, "--name", slug}).exit_code == 0);
+  const fs::path log = fs::path(NewTempDir()) / "security.log";
+
+  // Without --confirm, or with another slug: bad usage, nothing done.
+  CommandResult r = admin({"delete-tenant", "--slug", "acme"});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(Contains(r.output, "--slug and --confirm are required"), r.output);
+  r = admin({"delete-tenant", "--slug", "acme", "--confirm", "globex"});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(Contains(r.output, "--confirm must repeat the slug"), r.output);
+  CHECK(fs::exists(dir + "/tenant_acme.db"));
+
+  r = RunCommand({admin.binary, "--storage", admin.url, "--security-log", log.string(),
+                  "delete-tenant", "--slug", "acme", "--confirm", "acme", "--reason",
+                  "contract ended"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_MESSAGE(Contains(r.output, "deleted tenant 'acme'"), r.output);
+  CHECK_FALSE(fs::exists(dir + "/tenant_acme.db"));
+  CHECK(fs::exists(dir + "/tenant_globex.db"));
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(log);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  REQUIRE(lines.size() == 2);
+  auto suspended = ParseLine(lines[0]);
+  CHECK(suspended.at("action").as_string() == "TENANT_SUSPENDED");
+  CHECK(suspended.at("reason").as_string() == "contract ended");
+  CHECK(ParseLine(lines[1]).at("action").as_string() == "TENANT_DELETED");
+
+  // The storage is sound without it; the slug is gone for good.
+  r = admin({"check"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_MESSAGE(Contains(r.output, "0 problems"), r.output);
+  r = admin({"delete-tenant", "--slug", "acme", "--confirm", "acme"});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "--slug: no tenant acme"), r.output);
+  r = admin({"create-tenant", "--slug", "acme", "--name", "Acme again"});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(Contains(r.output, "was a deleted tenant's"), r.output);
+  auto storage = std::shared_ptr<Storage>(Must(OpenStorage(admin.url)));
+  auto txn = Must(storage->BeginShared(TxnMode::kRead));
+  std::vector<std::string> slugs;
+  for (const Tenant& t : Must(txn->ListTenants())) slugs.push_back(t.slug);
+  CHECK(slugs == std::vector<std::string>{"globex"});
+}
+
 }  // namespace
 }  // namespace smooth::testing

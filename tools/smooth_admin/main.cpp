@@ -1,7 +1,8 @@
 // smooth-admin: the operator's command line for a libsmooth storage — migrations (shared,
-// all tenants, one tenant), creating tenants and superusers, an integrity check, and an
-// online backup of a SQLite storage. Every command but backup is idempotent; each stops at
-// the first failure with a message naming the database.
+// all tenants, one tenant), creating and deleting tenants, superusers and passwords,
+// clearing dead sessions, an integrity check, and an online backup of a SQLite storage.
+// Every command but backup and delete-tenant is idempotent; each stops at the first
+// failure with a message naming the database.
 #include <termios.h>
 #include <unistd.h>
 
@@ -63,6 +64,10 @@ Commands:
                           tenant_* schemas, occupancy rows as the appointments call for; both:
                           no moment a resource's bookings exceed its capacity; exits 1 when
                           anything is wrong
+  delete-tenant --slug SLUG --confirm SLUG [--reason TEXT] [--as EMAIL]
+                          delete the tenant for good, with its data, domains and users,
+                          acting as the superuser EMAIL (as create-tenant); it is suspended
+                          first (with REASON) if it is not; the slug is never used again
   backup --to DIR         SQLite: copy shared.db, then every tenant that copy lists, into DIR
                           (made mode 0700 if it does not exist; else it must be empty), each
                           file a consistent snapshot while servers keep writing; files 0600,
@@ -302,6 +307,14 @@ int SetPassword(const std::string& url, const Logs& logs, const Args& args) {
 }
 
 // The superuser to act as: the one named (`as`, normalized), or the only active one there is.
+// The value of --as, normalized as the platform stores emails; nullopt when not given.
+smooth::Result<std::optional<std::string>> AsOption(const Args& args) {
+  if (!args.values.contains("--as")) return std::optional<std::string>();
+  auto email = smooth::internal::NormalizeEmail(args.values.at("--as"), "--as");
+  if (!email) return email.error();
+  return std::optional<std::string>(*email);
+}
+
 smooth::Result<smooth::User> Actor(smooth::Storage& storage, const std::optional<std::string>& as) {
   auto txn = storage.BeginShared(smooth::TxnMode::kRead);
   if (!txn) return txn.error();
@@ -324,6 +337,13 @@ smooth::Result<smooth::User> Actor(smooth::Storage& storage, const std::optional
   return superusers.front();
 }
 
+// The superuser the command acts as (Actor), as a Principal of `s`'s platform.
+smooth::Result<smooth::Principal> ActingSuperuser(Stack& s, const std::optional<std::string>& as) {
+  auto actor = Actor(*s.storage, as);
+  if (!actor) return actor.error();
+  return s.platform->ActAs(actor->id);
+}
+
 int CreateTenant(const std::string& url, const Logs& logs, const Args& args) {
   if (!args.values.contains("--slug") || !args.values.contains("--name"))
     return Usage("create-tenant: --slug and --name are required");
@@ -337,12 +357,8 @@ int CreateTenant(const std::string& url, const Logs& logs, const Args& args) {
     spec.tier = *tier;
   }
   spec.is_demo = args.flags.contains("--demo");
-  std::optional<std::string> as;
-  if (args.values.contains("--as")) {
-    auto email = smooth::internal::NormalizeEmail(args.values.at("--as"), "--as");
-    if (!email) return Fail(email.error());
-    as = *email;
-  }
+  auto as = AsOption(args);
+  if (!as) return Fail(as.error());
   // A new storage has no superuser to act as: do not leave one behind.
   if (auto exists = smooth::internal::admin::RequireExisting(url); !exists.ok())
     return Fail(exists);
@@ -359,13 +375,51 @@ int CreateTenant(const std::string& url, const Logs& logs, const Args& args) {
     }
     if (existing.error().code() != smooth::StatusCode::kNotFound) return Fail(existing.error());
   }
-  auto actor = Actor(*s->storage, as);
-  if (!actor) return Fail(actor.error());
-  auto me = s->platform->ActAs(actor->id);
+  auto me = ActingSuperuser(*s, *as);
   if (!me) return Fail(me.error());
   auto tenant = s->platform->CreateTenant(*me, spec);
   if (!tenant) return Fail(tenant.error());
   std::cout << "created tenant '" << tenant->slug << "' (id " << tenant->id.value() << ")\n";
+  return 0;
+}
+
+int DeleteTenant(const std::string& url, const Logs& logs, const Args& args) {
+  if (!args.values.contains("--slug") || !args.values.contains("--confirm"))
+    return Usage("delete-tenant: --slug and --confirm are required");
+  const std::string& slug = args.values.at("--slug");
+  if (args.values.at("--confirm") != slug)
+    return Usage("delete-tenant: --confirm must repeat the slug, to say it is this tenant");
+  const std::string reason =
+      args.values.contains("--reason") ? args.values.at("--reason") : "deleted with smooth-admin";
+  auto as = AsOption(args);
+  if (!as) return Fail(as.error());
+  if (auto exists = smooth::internal::admin::RequireExisting(url); !exists.ok())
+    return Fail(exists);
+  auto s = OpenPlatform(url, logs);
+  if (!s) return Fail(s.error());
+  smooth::Result<smooth::Tenant> tenant = smooth::NotFound("");
+  {
+    auto txn = s->storage->BeginShared(smooth::TxnMode::kRead);
+    if (!txn) return Fail(txn.error());
+    tenant = (*txn)->FindTenantBySlug(slug);
+  }
+  if (!tenant) {
+    if (tenant.error().code() != smooth::StatusCode::kNotFound) return Fail(tenant.error());
+    return Fail(
+        smooth::NotFound("--slug: no tenant " + slug + " (deleted already, or never made)"));
+  }
+  auto me = ActingSuperuser(*s, *as);
+  if (!me) return Fail(me.error());
+  // Platform::DeleteTenant takes a suspended tenant only: the suspension (audited, with the
+  // reason) is the first step here, as it would be by hand.
+  if (tenant->status != smooth::TenantStatus::kSuspended) {
+    auto suspended = s->platform->SuspendTenant(*me, tenant->id, reason);
+    if (!suspended) return Fail(suspended.error());
+  }
+  smooth::Status deleted = s->platform->DeleteTenant(*me, tenant->id);
+  if (!deleted.ok()) return Fail(deleted);
+  std::cout << "deleted tenant '" << tenant->slug << "' (id " << tenant->id.value()
+            << ") with its data, domains and users; the slug is not used again\n";
   return 0;
 }
 
@@ -464,6 +518,9 @@ int main(int argc, char** argv) {
   } else if (command == "set-password") {
     problem = ParseOptions(args, i + 1, {"--email", "--tenant", "--password-file"}, {}, opts);
     run = [&] { return SetPassword(url, logs, opts); };
+  } else if (command == "delete-tenant") {
+    problem = ParseOptions(args, i + 1, {"--slug", "--confirm", "--reason", "--as"}, {}, opts);
+    run = [&] { return DeleteTenant(url, logs, opts); };
   } else if (command == "clear-sessions") {
     problem = ParseOptions(args, i + 1, {"--session-lifetime-days"}, {}, opts);
     run = [&] { return ClearSessions(url, logs, opts); };
