@@ -235,6 +235,14 @@ smooth::Result<Stack> OpenPlatform(const std::string& url, const Logs& logs,
   return s;
 }
 
+// OpenPlatform on a storage that exists already (RequireExisting), for the commands that
+// cannot succeed on a new one: they create none.
+smooth::Result<Stack> OpenExisting(const std::string& url, const Logs& logs,
+                                   smooth::PlatformOptions o = {}) {
+  SMOOTH_RETURN_IF_ERROR(smooth::internal::admin::RequireExisting(url));
+  return OpenPlatform(url, logs, std::move(o));
+}
+
 int Migrate(const std::string& url, const Args& args) {
   auto progress = [](std::string_view line) { std::cout << line << "\n"; };
   smooth::Status s;
@@ -360,9 +368,7 @@ int CreateTenant(const std::string& url, const Logs& logs, const Args& args) {
   auto as = AsOption(args);
   if (!as) return Fail(as.error());
   // A new storage has no superuser to act as: do not leave one behind.
-  if (auto exists = smooth::internal::admin::RequireExisting(url); !exists.ok())
-    return Fail(exists);
-  auto s = OpenPlatform(url, logs);
+  auto s = OpenExisting(url, logs);
   if (!s) return Fail(s.error());
   {
     auto txn = s->storage->BeginShared(smooth::TxnMode::kRead);
@@ -393,9 +399,7 @@ int DeleteTenant(const std::string& url, const Logs& logs, const Args& args) {
       args.values.contains("--reason") ? args.values.at("--reason") : "deleted with smooth-admin";
   auto as = AsOption(args);
   if (!as) return Fail(as.error());
-  if (auto exists = smooth::internal::admin::RequireExisting(url); !exists.ok())
-    return Fail(exists);
-  auto s = OpenPlatform(url, logs);
+  auto s = OpenExisting(url, logs);
   if (!s) return Fail(s.error());
   smooth::Result<smooth::Tenant> tenant = smooth::NotFound("");
   {
@@ -436,9 +440,7 @@ int ClearSessions(const std::string& url, const Logs& logs, const Args& args) {
           text + "'");
     o.session_lifetime = std::chrono::days(days);
   }
-  if (auto exists = smooth::internal::admin::RequireExisting(url); !exists.ok())
-    return Fail(exists);
-  auto s = OpenPlatform(url, logs, std::move(o));
+  auto s = OpenExisting(url, logs, std::move(o));
   if (!s) return Fail(s.error());
   auto cleared = s->platform->ClearDeadSessions();
   if (!cleared) return Fail(cleared.error());
