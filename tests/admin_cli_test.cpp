@@ -594,16 +594,31 @@ TEST_CASE("smooth-admin set-password: the way back in when a password is lost") 
   CHECK(admin({"set-password"}).exit_code == 2);
 }
 
-TEST_CASE("smooth-admin clear-sessions deletes the dead sessions, by the lifetime it is given") {
+// A data directory made by smooth-admin with the superuser root@example.com, and a Platform
+// on it whose clock starts 20 days ago (smooth-admin runs on the real clock), for sessions
+// that clear-sessions finds old.
+struct AgedStorage {
   Admin admin{.url = "sqlite:" + NewTempDir()};
-  REQUIRE(
-      admin({"create-superuser", "--email", "root@example.com"}, "first passphrase\n").exit_code ==
-      0);
-  auto storage = std::shared_ptr<Storage>(Must(OpenStorage(admin.url)));
+  std::shared_ptr<Storage> storage;
+  ManualClock clock{SystemClock::Default().Now() - std::chrono::days(20)};
+  std::unique_ptr<Platform> platform;
+
+  AgedStorage() {
+    REQUIRE(admin({"create-superuser", "--email", "root@example.com"}, "first passphrase\n")
+                .exit_code == 0);
+    storage = Must(OpenStorage(admin.url));
+    platform = Must(Platform::Open(
+        {.storage = storage, .clock = &clock, .password_cost = PasswordCost::InsecureForTests()}));
+  }
+};
+
+TEST_CASE("smooth-admin clear-sessions deletes the dead sessions, by the lifetime it is given") {
+  AgedStorage aged;
+  const Admin& admin = aged.admin;
+  std::shared_ptr<Storage>& storage = aged.storage;
+  ManualClock& clock = aged.clock;
+  Platform* platform = aged.platform.get();
   // Logins made 20 days ago (this clock), and one now: the tool runs on the real clock.
-  ManualClock clock(SystemClock::Default().Now() - std::chrono::days(20));
-  auto platform = Must(Platform::Open(
-      {.storage = storage, .clock = &clock, .password_cost = PasswordCost::InsecureForTests()}));
   auto login = [&] {
     return Must(
         platform->Login({.is_platform = true}, "root@example.com", "first passphrase", "::1"));
@@ -650,6 +665,39 @@ TEST_CASE("smooth-admin clear-sessions deletes the dead sessions, by the lifetim
     CHECK_MESSAGE(Contains(r.output, "--session-lifetime-days"), r.output);
   }
   CHECK(left() == std::vector<SessionId>{current.id});
+}
+
+TEST_CASE("smooth-admin clear-sessions ends an open masquerade in --masquerade-log") {
+  AgedStorage aged;
+  const Admin& admin = aged.admin;
+  Platform* platform = aged.platform.get();
+  // A masquerade started 20 days ago (this clock) from a login that has expired since.
+  Session root =
+      Must(platform->Login({.is_platform = true}, "root@example.com", "first passphrase", "::1"));
+  User support = Must(platform->CreateUser(Must(platform->Authenticate(root.id)),
+                                           {.email = "support@example.com",
+                                            .display_name = "Support",
+                                            .role = Role::kPlatformSupport,
+                                            .password = "second passphrase"}));
+  Session m = Must(platform->StartMasquerade(root.id, support.id, "198.51.100.4"));
+
+  fs::path log = fs::path(NewTempDir()) / "masquerade.log";
+  CommandResult r = admin({"--masquerade-log", log.string(), "clear-sessions"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_MESSAGE(Contains(r.output, "cleared 2 sessions\n"), r.output);
+  CHECK((fs::status(log).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+  std::ifstream in(log);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 1);
+  auto end = ParseLine(lines.front());
+  CHECK(end.at("action").as_string() == "HIJACK_END");
+  CHECK(end.at("hijacker_email").as_string() == "root@example.com");
+  CHECK(end.at("hijacked_email").as_string() == "support@example.com");
+  CHECK(end.at("ip_address").as_string() == "198.51.100.4");
+  CHECK(end.at("session_key").as_string() == m.session_key);
+  CHECK(end.at("reason").as_string() == "original session expired");
 }
 
 TEST_CASE("smooth-admin leaves a data directory that does not exist alone when it cannot succeed") {

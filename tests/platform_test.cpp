@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "fixtures.hpp"
@@ -891,6 +893,64 @@ TEST_CASE("sessions: ClearDeadSessions deletes what no call accepts; open masque
   // With the live sessions' hour over, they go too, the masquerade with its original.
   w.clock.Advance(30min);
   CHECK(Must(p->ClearDeadSessions()) == 3);
+}
+
+namespace {
+// A storage that runs `before_write` once, just before the next shared write transaction
+// begins: what another process does between a call's reads and its write.
+class BeforeWriteStorage final : public Storage {
+ public:
+  explicit BeforeWriteStorage(std::shared_ptr<Storage> inner) : inner_(std::move(inner)) {}
+  std::function<void()> before_write;
+
+  Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) override {
+    if (mode == TxnMode::kWrite && before_write) std::exchange(before_write, nullptr)();
+    return inner_->BeginShared(mode);
+  }
+  Result<std::int64_t> SharedEpoch() override { return inner_->SharedEpoch(); }
+  Result<Tenant> CreateTenant(Tenant tenant) override {
+    return inner_->CreateTenant(std::move(tenant));
+  }
+  Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
+                                                         TxnMode mode) override {
+    return inner_->BeginTenant(tenant, mode);
+  }
+
+ private:
+  std::shared_ptr<Storage> inner_;
+};
+}  // namespace
+
+TEST_CASE("sessions: no masquerade starts from a session that died while it was starting") {
+  // The original session was authenticated, then expired and was cleared away by another
+  // process before the masquerade was written: the masquerade is refused, not left behind
+  // pointing at a session that is not there (which Logout and StopMasquerade could not end).
+  World w;
+  auto hooked = std::make_shared<BeforeWriteStorage>(w.storage);
+  PlatformOptions o = w.platform->options();
+  o.session_lifetime = std::chrono::minutes(60);
+  auto sweeper = Must(Platform::Open(o));  // another process, on the same storage
+  o.storage = hooked;
+  auto p = Must(Platform::Open(o));
+  const User& owner = w.users.at("TENANT_OWNER");
+  const User& staff = w.users.at("TENANT_STAFF");
+  Session original = Must(p->Login(w.HostOf(owner), owner.email, World::kPassword, "::1"));
+  w.clock.Advance(60min - 1us);
+  hooked->before_write = [&] {
+    w.clock.Advance(1us);
+    CHECK(Must(sweeper->ClearDeadSessions()) == 1);
+  };
+  const std::size_t masquerade_lines = w.masquerade->size();
+
+  auto m = p->StartMasquerade(original.id, staff.id, "::1");
+  REQUIRE_FALSE(m);
+  CHECK(m.error().code() == StatusCode::kUnauthenticated);
+  // Refused, and logged as refused; no session was made.
+  REQUIRE(w.masquerade->size() == masquerade_lines + 1);
+  CHECK(testing::ParseLine(w.masquerade->Lines().back()).at("action").as_string() ==
+        "HIJACK_DENIED");
+  auto txn = Must(w.storage->BeginShared(TxnMode::kRead));
+  CHECK(Must(txn->ListSessions()).empty());
 }
 
 TEST_CASE("storage: deleted sessions come back when the transaction rolls back") {

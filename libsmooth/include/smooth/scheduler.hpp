@@ -27,9 +27,10 @@ struct SchedulerOptions {
   Duration max_hold_ttl{std::chrono::hours(1)};
   /// How long a hold stays in storage after it expires, confirmed and released holds
   /// alike: until then ConfirmHold and ReleaseHold answer for it as before (a retried
-  /// confirm finds its appointment; an expired hold is failed_precondition), after that
-  /// not_found. PlaceHold deletes the tenant's holds older than that in its own
-  /// transaction, so storage keeps about this long's worth of holds. Positive.
+  /// confirm finds its appointment; an expired hold is failed_precondition). After that the
+  /// tenant's next PlaceHold deletes it, in the transaction that inserts the new hold, and
+  /// from then on it is not_found; so storage keeps about this long's worth of holds.
+  /// Positive.
   Duration hold_retention{std::chrono::hours(24)};
   /// Most occurrences one recurring series may have.
   std::size_t max_series_occurrences = 500;

@@ -1502,15 +1502,20 @@ Result<Session> Platform::StartMasquerade(SessionId original, UserId target,
                     const std::optional<std::string>& tenant, const std::string& reason) {
     impl_->MasqueradeLog("HIJACK_DENIED", hijacker, hijacked, ip_address, "", tenant, reason);
   };
-  auto who = Authenticate(original);
+  // The original is authenticated in the write transaction that inserts the masquerade:
+  // read before it, it could end, expire or be revoked, and then be deleted
+  // (ClearDeadSessions) before the insert, leaving a masquerade of a session not there.
+  auto txn = impl_->Write();
+  if (!txn) return txn.error();
+  auto session = (*txn)->GetSession(original);
+  auto who = session ? impl_->Authenticate(**txn, *session)
+                     : Result<Principal>(Unauthenticated("unknown session"));
   if (!who) {
     denied("", "", std::nullopt, who.error().message());
     return who.error();
   }
   // Rights are judged on the real person; a masquerade cannot start another one.
   const User& hijacker = who->RealUser();
-  auto txn = impl_->Write();
-  if (!txn) return txn.error();
   auto target_user = (*txn)->GetUser(target);
   if (!target_user || (hijacker.tenant && target_user->tenant != hijacker.tenant)) {
     denied(hijacker.email, "", std::nullopt, "target user not found");

@@ -371,7 +371,8 @@ struct Scheduler::Impl {
   // what changed: the appointments written since (change_seq) are re-placed, the small tables
   // (resources, services, customers, live holds) re-read whole; resources keep their
   // occupancy indexes, and those that did not change keep their calendars and caches. Any
-  // other state (never built, dirty, or ahead) is rebuilt whole. Rows are never deleted.
+  // other state (never built, dirty, or ahead) is rebuilt whole. Appointments are never
+  // deleted; a hold deleted after hold_retention simply is not among the live holds.
   // Called under st.mu held exclusively.
   Status Refresh(TenantTransaction& txn, TenantState& st, std::int64_t seq) {
     const bool catch_up = st.loaded && !st.dirty && st.seq <= seq;
