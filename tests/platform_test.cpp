@@ -911,6 +911,7 @@ class BeforeWriteStorage final : public Storage {
   Result<Tenant> CreateTenant(Tenant tenant) override {
     return inner_->CreateTenant(std::move(tenant));
   }
+  Status DeleteTenant(const Tenant& tenant) override { return inner_->DeleteTenant(tenant); }
   Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
                                                          TxnMode mode) override {
     return inner_->BeginTenant(tenant, mode);
@@ -951,6 +952,36 @@ TEST_CASE("sessions: no masquerade starts from a session that died while it was 
         "HIJACK_DENIED");
   auto txn = Must(w.storage->BeginShared(TxnMode::kRead));
   CHECK(Must(txn->ListSessions()).empty());
+}
+
+TEST_CASE("sessions: a sweep of many dead sessions deletes them a chunk per transaction") {
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  Session live = w.LoginAs(staff);
+  {
+    auto txn = Must(w.storage->BeginShared(TxnMode::kWrite));
+    for (int i = 0; i < 1050; ++i)
+      Must(txn->InsertSession({.session_key = "ended-" + std::to_string(i),
+                               .user = staff.id,
+                               .tenant = staff.tenant,
+                               .ip_address = "::1",
+                               .created_at = w.clock.Now(),
+                               .ended_at = w.clock.Now()}));
+    Must(txn->Commit());
+  }
+  w.security->Clear();
+  CHECK(Must(w.platform->ClearDeadSessions()) == 1050);
+  std::vector<std::int64_t> counts;
+  for (const std::string& line : w.security->Lines()) {
+    auto record = testing::ParseLine(line);
+    REQUIRE(record.at("action").as_string() == "SESSIONS_CLEARED");
+    counts.push_back(record.at("count").as_int64());
+  }
+  CHECK(counts == std::vector<std::int64_t>{500, 500, 50});
+  auto txn = Must(w.storage->BeginShared(TxnMode::kRead));
+  auto left = Must(txn->ListSessions());
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].id == live.id);
 }
 
 TEST_CASE("storage: deleted sessions come back when the transaction rolls back") {

@@ -246,7 +246,9 @@ class Platform {
   /// clearsessions: run it from a timer or cron (smooth-admin clear-sessions), or the
   /// sessions table keeps a row for every login ever made. Every process sharing the
   /// storage should use one session_lifetime, since this one's decides what has expired.
-  /// Returns how many went; audited SESSIONS_CLEARED with the count when any did.
+  /// Deletes at most 500 sessions a write transaction, so logins are not held up for long.
+  /// Returns how many went; each transaction that deleted any is audited SESSIONS_CLEARED
+  /// with its count.
   Result<int> ClearDeadSessions();
   /// The actor changes its own password, giving the current one. Every session of the
   /// user ends, this one included: log in again with the new password. A wrong current

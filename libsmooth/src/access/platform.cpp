@@ -1380,13 +1380,14 @@ Result<int> Platform::ClearDeadSessions() {
   // still open ends here, in masquerade.log, as Logout would have ended it.
   std::map<SessionId, const Session*> by_id;
   for (const Session& s : *sessions) by_id.emplace(s.id, &s);
-  std::vector<std::pair<SessionId, Impl::HijackEnd>> open;
+  std::map<SessionId, Impl::HijackEnd> open;
+  std::vector<SessionId> masquerades;
   for (const Session& m : *sessions) {
     if (!m.original) continue;
     auto original = by_id.find(*m.original);
     auto why = dead.find(*m.original);
     if (!m.IsEnded() && original != by_id.end() && why == dead.end()) continue;
-    doomed.push_back(m.id);
+    masquerades.push_back(m.id);
     if (m.IsEnded()) continue;
     std::string hijacker;
     if (original != by_id.end()) {
@@ -1396,29 +1397,43 @@ Result<int> Platform::ClearDeadSessions() {
     }
     auto as = user_of(m.user);
     if (!as) return as.error();
-    open.emplace_back(
-        m.id, Impl::HijackEnd{
-                  hijacker, *as != nullptr ? (*as)->email : "", m.ip_address, m.session_key,
-                  impl_->TenantSlug(txn, m.tenant),
-                  why != dead.end() ? "original session " + why->second : "original session gone"});
+    open.emplace(m.id, Impl::HijackEnd{hijacker, *as != nullptr ? (*as)->email : "", m.ip_address,
+                                       m.session_key, impl_->TenantSlug(txn, m.tenant),
+                                       why != dead.end() ? "original session " + why->second
+                                                         : "original session gone"});
   }
   read->reset();
-  if (doomed.empty()) return 0;
+  // Masquerades first, so none is ever left without its original between two chunks.
+  doomed.insert(doomed.begin(), masquerades.begin(), masquerades.end());
 
-  auto write = impl_->Write();
-  if (!write) return write.error();
-  // A masquerade ended since it was read (Logout, StopMasquerade) has had its line.
-  std::vector<Impl::HijackEnd> ended;
-  for (auto& [id, line] : open) {
-    auto m = (*write)->GetSession(id);
-    if (m && !m->IsEnded()) ended.push_back(std::move(line));
+  // A chunk at a time, each in its own write transaction, so that a first sweep over years
+  // of sessions does not hold up logins for as long as it deletes. Each chunk is audited as
+  // it commits.
+  constexpr std::size_t kChunk = 500;
+  int cleared = 0;
+  for (std::size_t from = 0; from < doomed.size(); from += kChunk) {
+    const std::vector<SessionId> chunk(
+        doomed.begin() + static_cast<std::ptrdiff_t>(from),
+        doomed.begin() + static_cast<std::ptrdiff_t>(std::min(doomed.size(), from + kChunk)));
+    auto write = impl_->Write();
+    if (!write) return write.error();
+    // A masquerade ended since it was read (Logout, StopMasquerade) has had its line.
+    std::vector<Impl::HijackEnd> ended;
+    for (SessionId id : chunk) {
+      auto line = open.find(id);
+      if (line == open.end()) continue;
+      auto m = (*write)->GetSession(id);
+      if (!m && m.error().code() != StatusCode::kNotFound) return m.error();
+      if (m && !m->IsEnded()) ended.push_back(std::move(line->second));
+    }
+    auto deleted = (*write)->DeleteSessions(chunk);
+    if (!deleted) return deleted;
+    SMOOTH_RETURN_IF_ERROR((*write)->Commit());
+    impl_->LogHijackEnds(ended);
+    if (*deleted > 0) impl_->Security("SESSIONS_CLEARED", {{"count", std::int64_t{*deleted}}});
+    cleared += *deleted;
   }
-  auto deleted = (*write)->DeleteSessions(doomed);
-  if (!deleted) return deleted;
-  SMOOTH_RETURN_IF_ERROR((*write)->Commit());
-  impl_->LogHijackEnds(ended);
-  if (*deleted > 0) impl_->Security("SESSIONS_CLEARED", {{"count", std::int64_t{*deleted}}});
-  return deleted;
+  return cleared;
 }
 
 Status Platform::ChangePassword(const Principal& actor, std::string_view current_password,
