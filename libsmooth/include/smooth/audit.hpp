@@ -78,7 +78,9 @@ class FileAuditSink final : public AuditSink {
   /// Opens the path again, as Open does, and appends there from now on: for log rotation
   /// that moves the file away (logrotate's default `create`; call it on SIGHUP, say, after
   /// the move). Until then, lines go to the file that was moved. When the open fails, the
-  /// sink keeps its file and the error is returned. Thread-safe with Append.
+  /// sink keeps its file and the error is returned. Thread-safe with Append. The path is
+  /// the one given to Open: a relative one is resolved against the working directory of the
+  /// moment, so give an absolute path to a process that changes directory.
   Status Reopen();
 
  private:
