@@ -338,31 +338,34 @@ Result<Tenant> SqlSharedTransaction::InsertTenant(Tenant t) {
       taken);
 }
 
+void DeleteTenantRowsOn(Connection& conn, TenantId tenant, std::string_view slug, Instant at) {
+  const long long id = tenant.value();
+  // Platform's throttle keys a tenant user's failures "<tenant id>/<email>".
+  Exec(conn, "DELETE FROM login_failures WHERE account LIKE :prefix",
+       Params<std::string>{{fmt::format("{}/%", id)}});
+  // Each placeholder is bound on its own, in order.
+  Exec(conn,
+       "DELETE FROM grants WHERE tenant = :t1 OR grantee IN (SELECT id FROM users WHERE tenant "
+       "= :t2) OR grantor IN (SELECT id FROM users WHERE tenant = :t3)",
+       Params<long long, long long, long long>{{id, id, id}});
+  // A session in the tenant (a masquerade into it too), or of one of its users.
+  Exec(conn,
+       "DELETE FROM sessions WHERE tenant = :t1 OR user_id IN (SELECT id FROM users WHERE "
+       "tenant = :t2)",
+       Params<long long, long long>{{id, id}});
+  Exec(conn, "DELETE FROM users WHERE tenant = :t", IdParam(id));
+  Exec(conn, "DELETE FROM domains WHERE tenant = :t", IdParam(id));
+  Exec(conn, "DELETE FROM tenants WHERE id = :t", IdParam(id));
+  Exec(conn, "INSERT INTO deleted_tenants (slug_key, tenant_id, deleted_at) VALUES (:k, :id, :at)",
+       Params<std::string, long long, long long>{
+           {SlugKey(slug), id, at.time_since_epoch().count()}});
+}
+
 Status SqlSharedTransaction::DeleteTenantRows(const Tenant& t, Instant now) {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
   return core_.Run([&]() -> Status {
-    const long long id = t.id.value();
-    SMOOTH_RETURN_IF_ERROR(RequireTenant(core_.conn(), id));
-    // Platform's throttle keys a tenant user's failures "<tenant id>/<email>".
-    Exec(core_.conn(), "DELETE FROM login_failures WHERE account LIKE :prefix",
-         Params<std::string>{{fmt::format("{}/%", id)}});
-    // Each placeholder is bound on its own, in order.
-    Exec(core_.conn(),
-         "DELETE FROM grants WHERE tenant = :t1 OR grantee IN (SELECT id FROM users WHERE tenant "
-         "= :t2) OR grantor IN (SELECT id FROM users WHERE tenant = :t3)",
-         Params<long long, long long, long long>{{id, id, id}});
-    // A session in the tenant (a masquerade into it too), or of one of its users.
-    Exec(core_.conn(),
-         "DELETE FROM sessions WHERE tenant = :t1 OR user_id IN (SELECT id FROM users WHERE "
-         "tenant = :t2)",
-         Params<long long, long long>{{id, id}});
-    Exec(core_.conn(), "DELETE FROM users WHERE tenant = :t", IdParam(id));
-    Exec(core_.conn(), "DELETE FROM domains WHERE tenant = :t", IdParam(id));
-    Exec(core_.conn(), "DELETE FROM tenants WHERE id = :t", IdParam(id));
-    Exec(core_.conn(),
-         "INSERT INTO deleted_tenants (slug_key, tenant_id, deleted_at) VALUES (:k, :id, :at)",
-         Params<std::string, long long, long long>{
-             {SlugKey(t.slug), id, now.time_since_epoch().count()}});
+    SMOOTH_RETURN_IF_ERROR(RequireTenant(core_.conn(), t.id.value()));
+    DeleteTenantRowsOn(core_.conn(), t.id, t.slug, now);
     AdvanceEpoch();
     return {};
   });
