@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -845,17 +846,38 @@ TEST_CASE(
                                  "::1"));
 }
 
-TEST_CASE(
-    "backup leaves out a tenant or user made while it runs, and never hands out again an "
-    "id that a copied row holds") {
-  const std::string url = "sqlite:" + NewTempDir();
+// A SQLite storage in use, as the backup tests take it: a superuser, and tenant acme with
+// one booking.
+struct BackupSource {
+  std::string url = "sqlite:" + NewTempDir();
   Stack s = OpenStack(url);
   User root =
       Must(s.platform->CreateSuperuser("root@example.com", "Root", "correct horse battery"));
   Principal me = Must(s.platform->ActAs(root.id));
   Tenant acme = Must(s.platform->CreateTenant(me, {.slug = "acme", .name = "Acme"}));
   BookingSetup b = SetUpBookings(s, me, acme.id);
-  BookAt(s, me, b, 0);
+  BackupSource() { BookAt(s, me, b, 0); }
+};
+
+// Opens the backup in `out`, whose only tenant must be acme, once `check` passes on it:
+// the restored stack and `root` acting in it.
+std::pair<Stack, Principal> OpenBackupOfAcmeAlone(const fs::path& out, UserId root) {
+  Admin copy{.url = "sqlite:" + out.string()};
+  CommandResult r = copy({"check"});
+  CHECK_MESSAGE(r.exit_code == 0, r.output);
+  Stack restored = OpenStack(copy.url);
+  Principal me_there = Must(restored.platform->ActAs(root));
+  std::vector<Tenant> tenants = Must(restored.platform->ListTenants(me_there));
+  REQUIRE(tenants.size() == 1);
+  CHECK(tenants[0].slug == "acme");
+  return {std::move(restored), std::move(me_there)};
+}
+
+TEST_CASE(
+    "backup leaves out a tenant or user made while it runs, and never hands out again an "
+    "id that a copied row holds") {
+  BackupSource source;
+  auto& [url, s, root, me, acme, b] = source;
 
   // Once shared.db is taken and before the tenant files are, another storage on the same
   // directory (another process, as far as ids go: it reserves its own block) creates a
@@ -893,14 +915,7 @@ TEST_CASE(
   CHECK(Counter(out / "shared.db", "object_ids") > during->id.value());
   CHECK(Counter(out / "shared.db", "shared_ids") > late_user->id.value());
 
-  Admin copy{.url = "sqlite:" + out.string()};
-  CommandResult r = copy({"check"});
-  CHECK_MESSAGE(r.exit_code == 0, r.output);
-  Stack restored = OpenStack(copy.url);
-  Principal me_there = Must(restored.platform->ActAs(root.id));
-  std::vector<Tenant> tenants = Must(restored.platform->ListTenants(me_there));
-  REQUIRE(tenants.size() == 1);
-  CHECK(tenants[0].slug == "acme");
+  auto [restored, me_there] = OpenBackupOfAcmeAlone(out, root.id);
   CHECK(restored.scheduler->GetAppointment(me_there, acme.id, during->id).ok());
   CHECK(CodeOf(restored.platform->GetUser(me_there, late_user->id)) == "not_found");
   // New rows in the restored storage take new ids.
@@ -912,6 +927,38 @@ TEST_CASE(
                                                              .tenant = acme.id,
                                                              .password = "correct horse battery"}));
   CHECK(staff.id.value() > late_user->id.value());
+}
+
+TEST_CASE("backup leaves out a tenant deleted while it runs, as if deleted before") {
+  BackupSource source;
+  auto& [url, s, root, me, acme, b] = source;
+  Tenant globex = Must(s.platform->CreateTenant(me, {.slug = "globex", .name = "Globex"}));
+  User staff = Must(s.platform->CreateUser(me, {.email = "staff@globex.test",
+                                                .display_name = "Staff",
+                                                .role = Role::kTenantStaff,
+                                                .tenant = globex.id,
+                                                .password = "correct horse battery"}));
+
+  // Once shared.db is taken, and before globex's file is, another process deletes globex.
+  const fs::path out = fs::path(NewTempDir()) / "backup";
+  int lines = 0;
+  auto report = internal::admin::Backup(url, out.string(), [&](std::string_view) {
+    if (++lines != 1) return;
+    Stack other = OpenStack(url);
+    Principal root_there = Must(other.platform->ActAs(root.id));
+    Must(other.platform->SuspendTenant(root_there, globex.id, "contract ended"));
+    Must(other.platform->DeleteTenant(root_there, globex.id));
+  });
+  REQUIRE_MESSAGE(report.ok(), report.status().ToString());
+  CHECK(report->tenants == 1);
+  CHECK(Names(out) == std::set<std::string>{"shared.db", "tenant_acme.db"});
+
+  // The copy holds what the source does: acme, and nothing of globex, whose slug stays taken.
+  auto [restored, me_there] = OpenBackupOfAcmeAlone(out, root.id);
+  CHECK(CodeOf(restored.platform->GetUser(me_there, staff.id)) == "not_found");
+  CHECK(CodeOf(restored.platform->CreateTenant(me_there, {.slug = "globex", .name = "Globex"})) ==
+        "already_exists");
+  CHECK(BookAt(restored, me_there, b, 2).id.valid());
 }
 
 // Complete "ack <id>" lines in `text`; the last one may still be on its way.

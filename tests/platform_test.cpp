@@ -10,10 +10,12 @@
 #include <utility>
 #include <vector>
 
+#include "before_write_storage.hpp"
 #include "fixtures.hpp"
 
 using namespace smooth;
 using namespace std::chrono_literals;
+using smooth::testing::BeforeWriteStorage;
 using smooth::testing::Must;
 using smooth::testing::World;
 
@@ -894,33 +896,6 @@ TEST_CASE("sessions: ClearDeadSessions deletes what no call accepts; open masque
   w.clock.Advance(30min);
   CHECK(Must(p->ClearDeadSessions()) == 3);
 }
-
-namespace {
-// A storage that runs `before_write` once, just before the next shared write transaction
-// begins: what another process does between a call's reads and its write.
-class BeforeWriteStorage final : public Storage {
- public:
-  explicit BeforeWriteStorage(std::shared_ptr<Storage> inner) : inner_(std::move(inner)) {}
-  std::function<void()> before_write;
-
-  Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) override {
-    if (mode == TxnMode::kWrite && before_write) std::exchange(before_write, nullptr)();
-    return inner_->BeginShared(mode);
-  }
-  Result<std::int64_t> SharedEpoch() override { return inner_->SharedEpoch(); }
-  Result<Tenant> CreateTenant(Tenant tenant) override {
-    return inner_->CreateTenant(std::move(tenant));
-  }
-  Status DeleteTenant(const Tenant& tenant) override { return inner_->DeleteTenant(tenant); }
-  Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
-                                                         TxnMode mode) override {
-    return inner_->BeginTenant(tenant, mode);
-  }
-
- private:
-  std::shared_ptr<Storage> inner_;
-};
-}  // namespace
 
 TEST_CASE("sessions: no masquerade starts from a session that died while it was starting") {
   // The original session was authenticated, then expired and was cleared away by another

@@ -4,10 +4,12 @@
 // other tenants keep everything, and its slug is never taken again. On every backend.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "before_write_storage.hpp"
 #include "fixtures.hpp"
 #include "schedule_fixtures.hpp"
 #include "smooth/platform.hpp"
@@ -152,6 +154,72 @@ TEST_CASE("a deleted tenant is gone everywhere, other tenants keep everything") 
       {.service = w.globex_cut.id, .customer = w.globex_booking.customer, .start = Mon(12)}));
   CHECK(w.platform->Authenticate(w.LoginAs(w.users.at("globex:TENANT_OWNER")).id));
   CHECK(w.platform->ResolveHost("globex.lvh.me"));
+}
+
+TEST_CASE("what is made in a tenant while it is deleted is refused, not left behind") {
+  // Each call reads the tenant (or its user) first and writes later; in between, another
+  // process suspends and deletes the tenant. The write must then find the tenant gone
+  // rather than leave a row naming it: a domain's name would stay taken for good, and
+  // nothing could reach the user, grant or session to remove it.
+  World w;
+  auto hooked = std::make_shared<BeforeWriteStorage>(w.storage);
+  PlatformOptions o = w.platform->options();
+  o.storage = hooked;
+  auto p = Must(Platform::Open(o));  // this process; w.platform is the other one
+  std::vector<TenantId> gone;
+  auto doomed = [&](const std::string& slug) {
+    Tenant t = Must(w.platform->CreateTenant(w.root_p, {.slug = slug, .name = slug}));
+    gone.push_back(t.id);
+    return t;
+  };
+  auto delete_before_write = [&](const Tenant& t) {
+    hooked->before_write = [&w, t] {
+      Must(w.platform->SuspendTenant(w.root_p, t.id, "contract ended"));
+      Must(w.platform->DeleteTenant(w.root_p, t.id));
+    };
+  };
+
+  Tenant t1 = doomed("gone1");
+  delete_before_write(t1);
+  auto domain = p->AddDomain(
+      w.root_p, {.name = "book.gone1.example", .tenant = t1.id, .is_custom_domain = true});
+  CHECK(CodeOf(domain) == "not_found");
+  // The name is free for another tenant.
+  CHECK(p->AddDomain(
+      w.root_p, {.name = "book.gone1.example", .tenant = w.globex.id, .is_custom_domain = true}));
+
+  Tenant t2 = doomed("gone2");
+  delete_before_write(t2);
+  auto user = p->CreateUser(w.root_p, {.email = "new@gone2.test",
+                                       .display_name = "New",
+                                       .role = Role::kTenantStaff,
+                                       .tenant = t2.id,
+                                       .password = World::kPassword});
+  CHECK(CodeOf(user) == "not_found");
+
+  Tenant t3 = doomed("gone3");
+  User grantee = w.NewUser(Role::kTenantStaff, t3.id, "staff@gone3.test");
+  delete_before_write(t3);
+  auto grant = p->CreateGrant(w.root_p, grantee.id, Action::kAppointmentReadAll, "covering");
+  CHECK_FALSE(grant);
+
+  // A login: its first write counts the attempt, its second makes the session.
+  Tenant t4 = doomed("gone4");
+  User member = w.NewUser(Role::kTenantStaff, t4.id, "staff@gone4.test");
+  hooked->before_write = [&] { delete_before_write(t4); };
+  auto session = p->Login(HostMatch{false, t4}, member.email, World::kPassword, "::1");
+  CHECK_FALSE(session);
+
+  auto txn = Must(w.storage->BeginShared(TxnMode::kRead));
+  for (TenantId id : gone) {
+    CAPTURE(id);
+    CHECK(Must(txn->ListDomains(id)).empty());
+    CHECK(Must(txn->ListUsers(id)).empty());
+  }
+  for (const Grant& g : Must(txn->ListGrants({}, w.clock.Now())))
+    CHECK(std::find(gone.begin(), gone.end(), g.tenant.value_or(TenantId())) == gone.end());
+  for (const Session& s : Must(txn->ListSessions()))
+    CHECK(std::find(gone.begin(), gone.end(), s.tenant.value_or(TenantId())) == gone.end());
 }
 
 }  // namespace

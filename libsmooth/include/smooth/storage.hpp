@@ -29,6 +29,9 @@ enum class TxnMode { kRead, kWrite };
 ///   - domain name;
 ///   - user email within a tenant, and among platform users (tenant == nullopt);
 ///   - session_key, and a session's token_hash when it has one.
+/// A domain, user, grant or session that names a tenant is inserted only while that tenant
+/// exists, checked in the same transaction (not_found otherwise): a caller that looked the
+/// tenant up earlier cannot leave a row behind for a tenant deleted since.
 /// Get*/Find* return not_found when nothing matches.
 class SharedTransaction {
  public:

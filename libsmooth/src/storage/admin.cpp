@@ -28,12 +28,13 @@
 
 #include "smooth/storage.hpp"
 #include "smooth/time.hpp"
+#include "storage/postgres/postgres_schema.hpp"
+#include "storage/postgres/postgres_storage.hpp"
 #include "storage/sql/connection.hpp"
 #include "storage/sql/dialect.hpp"
 #include "storage/sql/migrations.hpp"
-#include "storage/postgres/postgres_schema.hpp"
-#include "storage/postgres/postgres_storage.hpp"
 #include "storage/sql/rows.hpp"
+#include "storage/sql/transactions.hpp"
 #include "storage/sqlite/sqlite_schema.hpp"
 #include "storage/sqlite/sqlite_storage.hpp"
 
@@ -557,6 +558,35 @@ Status RaiseIdCounters(sql::Connection& copy, const fs::path& shared) {
   return {};
 }
 
+// Whether the source's tenant `t`, listed by the copy of shared.db open on `copy`, was
+// deleted (Storage::DeleteTenant) after that copy was taken: then its file has gone, and
+// the source's shared.db records it. Such a tenant is left out as if it had been deleted
+// before: its rows go from the copy and its slug stays taken, as in the source, and
+// whatever a failed copy of its file left at `file` is removed.
+Result<bool> LeaveOutDeleted(sql::Connection& copy, const fs::path& dir, const TenantEntry& t,
+                             const fs::path& file) {
+  std::error_code ec;
+  if (fs::exists(TenantFile(dir, t.slug), ec)) return false;
+  auto deleted = ReadOnlyQuery(
+      dir / "shared.db",
+      fmt::format("SELECT deleted_at FROM deleted_tenants WHERE tenant_id = {}", t.id));
+  if (!deleted) return deleted.error();
+  if (deleted->empty()) return false;
+  sqlite::RemoveDatabaseFiles(file);
+  try {
+    const Instant at{Duration(std::stoll((*deleted)[0][0]))};
+    soci::transaction txn(copy.session());
+    sql::DeleteTenantRowsOn(copy, TenantId(t.id), t.slug, at);
+    txn.commit();
+  } catch (const soci::soci_error& e) {
+    return Internal(
+        fmt::format("cannot leave it out of the copy of shared.db: {}", e.get_error_message()));
+  } catch (const std::logic_error& e) {  // std::stoll: not a number
+    return Internal(fmt::format("bad deleted_at in shared.db: {}", e.what()));
+  }
+  return true;
+}
+
 }  // namespace
 
 Status RequireExisting(std::string_view url) {
@@ -723,7 +753,13 @@ Result<BackupReport> Backup(std::string_view url, const std::string& to, const P
           fmt::format("{}: tenant id {} has a slug that cannot name a data file", label, t.id));
     const fs::path file = TenantFile(target, t.slug);
     auto copy = Snapshot(TenantFile(dir, t.slug), file, label, partial);
-    if (!copy) return copy.error();
+    if (!copy) {
+      auto left_out = LeaveOutDeleted(*shared->conn, dir, t, file);
+      if (!left_out) return Internal(fmt::format("{}: {}", label, left_out.error().message()));
+      if (!*left_out) return copy.error();
+      if (progress) progress(fmt::format("{}: deleted while the backup ran; left out", label));
+      continue;
+    }
     SMOOTH_RETURN_IF_ERROR(FinishCopy(std::move(copy->conn), file, label));
     report.bytes += copy->bytes;
     ++report.tenants;

@@ -166,6 +166,7 @@ class MemorySharedTransaction final : public SharedTransaction {
 
   Result<Domain> InsertDomain(Domain d) override {
     SMOOTH_RETURN_IF_ERROR(Writable());
+    SMOOTH_RETURN_IF_ERROR(RequireTenant(d.tenant));
     if (data_.domain_by_name.count(d.name))
       return AlreadyExists(fmt::format("domain '{}' already exists", d.name));
     d.id = DomainId(NextId());
@@ -197,6 +198,7 @@ class MemorySharedTransaction final : public SharedTransaction {
 
   Result<User> InsertUser(User u) override {
     SMOOTH_RETURN_IF_ERROR(Writable());
+    SMOOTH_RETURN_IF_ERROR(RequireTenant(u.tenant));
     auto key = EmailKey(u.tenant, u.email);
     if (data_.user_by_email.count(key))
       return AlreadyExists(fmt::format("email: '{}' is already registered", u.email));
@@ -236,6 +238,7 @@ class MemorySharedTransaction final : public SharedTransaction {
 
   Result<Grant> InsertGrant(Grant g) override {
     SMOOTH_RETURN_IF_ERROR(Writable());
+    SMOOTH_RETURN_IF_ERROR(RequireTenant(g.tenant));
     g.id = GrantId(NextId());
     undo_.Put(data_.grants, g.id, g);
     return g;
@@ -262,6 +265,7 @@ class MemorySharedTransaction final : public SharedTransaction {
 
   Result<Session> InsertSession(Session s) override {
     SMOOTH_RETURN_IF_ERROR(Writable());
+    SMOOTH_RETURN_IF_ERROR(RequireTenant(s.tenant));
     if (data_.session_by_key.count(s.session_key))
       return AlreadyExists("session_key: already in use");
     if (!s.token_hash.empty() && data_.session_by_token_hash.count(s.token_hash))
@@ -409,6 +413,12 @@ class MemorySharedTransaction final : public SharedTransaction {
   Status Writable() const {
     if (done_) return FailedPrecondition("transaction already finished");
     if (mode_ != TxnMode::kWrite) return FailedPrecondition("write in a read transaction");
+    return {};
+  }
+  // not_found unless the tenant a new row names exists (SharedTransaction): what
+  // SqlSharedTransaction's RequireTenant checks.
+  Status RequireTenant(std::optional<TenantId> id) const {
+    if (id && !data_.tenants.count(*id)) return NotFound(fmt::format("tenant {} not found", *id));
     return {};
   }
   std::int64_t NextId() {

@@ -88,6 +88,18 @@ std::string ServerMessage(const soci::soci_error& e) {
 using Id = Params<long long>;
 Id IdParam(long long id) { return Id{{id}}; }
 
+// not_found unless tenant `id` has a row. Shared writers are serialized, so what this finds
+// stands until the transaction ends: a row that names the tenant is never inserted after
+// Storage::DeleteTenant has taken it away.
+Status RequireTenant(Connection& conn, long long id) {
+  if (!Scalar<long long>(conn, "SELECT id FROM tenants WHERE id = :id", IdParam(id)))
+    return NotFound(fmt::format("tenant {} not found", id));
+  return {};
+}
+Status RequireTenant(Connection& conn, const std::optional<TenantId>& id) {
+  return id ? RequireTenant(conn, id->value()) : Status();
+}
+
 // CreateTenant's answer for the slug of a deleted tenant.
 std::string DeletedSlugMessage(std::string_view slug) {
   return fmt::format("slug: '{}' was a deleted tenant's, and is not used again", slug);
@@ -326,32 +338,34 @@ Result<Tenant> SqlSharedTransaction::InsertTenant(Tenant t) {
       taken);
 }
 
+void DeleteTenantRowsOn(Connection& conn, TenantId tenant, std::string_view slug, Instant at) {
+  const long long id = tenant.value();
+  // Platform's throttle keys a tenant user's failures "<tenant id>/<email>".
+  Exec(conn, "DELETE FROM login_failures WHERE account LIKE :prefix",
+       Params<std::string>{{fmt::format("{}/%", id)}});
+  // Each placeholder is bound on its own, in order.
+  Exec(conn,
+       "DELETE FROM grants WHERE tenant = :t1 OR grantee IN (SELECT id FROM users WHERE tenant "
+       "= :t2) OR grantor IN (SELECT id FROM users WHERE tenant = :t3)",
+       Params<long long, long long, long long>{{id, id, id}});
+  // A session in the tenant (a masquerade into it too), or of one of its users.
+  Exec(conn,
+       "DELETE FROM sessions WHERE tenant = :t1 OR user_id IN (SELECT id FROM users WHERE "
+       "tenant = :t2)",
+       Params<long long, long long>{{id, id}});
+  Exec(conn, "DELETE FROM users WHERE tenant = :t", IdParam(id));
+  Exec(conn, "DELETE FROM domains WHERE tenant = :t", IdParam(id));
+  Exec(conn, "DELETE FROM tenants WHERE id = :t", IdParam(id));
+  Exec(conn, "INSERT INTO deleted_tenants (slug_key, tenant_id, deleted_at) VALUES (:k, :id, :at)",
+       Params<std::string, long long, long long>{
+           {SlugKey(slug), id, at.time_since_epoch().count()}});
+}
+
 Status SqlSharedTransaction::DeleteTenantRows(const Tenant& t, Instant now) {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
   return core_.Run([&]() -> Status {
-    const long long id = t.id.value();
-    if (!Scalar<long long>(core_.conn(), "SELECT id FROM tenants WHERE id = :id", IdParam(id)))
-      return NotFound(fmt::format("tenant {} not found", t.id));
-    // Platform's throttle keys a tenant user's failures "<tenant id>/<email>".
-    Exec(core_.conn(), "DELETE FROM login_failures WHERE account LIKE :prefix",
-         Params<std::string>{{fmt::format("{}/%", id)}});
-    // Each placeholder is bound on its own, in order.
-    Exec(core_.conn(),
-         "DELETE FROM grants WHERE tenant = :t1 OR grantee IN (SELECT id FROM users WHERE tenant "
-         "= :t2) OR grantor IN (SELECT id FROM users WHERE tenant = :t3)",
-         Params<long long, long long, long long>{{id, id, id}});
-    // A session in the tenant (a masquerade into it too), or of one of its users.
-    Exec(core_.conn(),
-         "DELETE FROM sessions WHERE tenant = :t1 OR user_id IN (SELECT id FROM users WHERE "
-         "tenant = :t2)",
-         Params<long long, long long>{{id, id}});
-    Exec(core_.conn(), "DELETE FROM users WHERE tenant = :t", IdParam(id));
-    Exec(core_.conn(), "DELETE FROM domains WHERE tenant = :t", IdParam(id));
-    Exec(core_.conn(), "DELETE FROM tenants WHERE id = :t", IdParam(id));
-    Exec(core_.conn(),
-         "INSERT INTO deleted_tenants (slug_key, tenant_id, deleted_at) VALUES (:k, :id, :at)",
-         Params<std::string, long long, long long>{
-             {SlugKey(t.slug), id, now.time_since_epoch().count()}});
+    SMOOTH_RETURN_IF_ERROR(RequireTenant(core_.conn(), t.id.value()));
+    DeleteTenantRowsOn(core_.conn(), t.id, t.slug, now);
     AdvanceEpoch();
     return {};
   });
@@ -362,6 +376,7 @@ Result<Domain> SqlSharedTransaction::InsertDomain(Domain d) {
   std::string taken = fmt::format("domain '{}' already exists", d.name);
   return core_.RunGuarded(
       [&]() -> Result<Domain> {
+        SMOOTH_RETURN_IF_ERROR(RequireTenant(core_.conn(), d.tenant.value()));
         if (Scalar<long long>(core_.conn(), "SELECT id FROM domains WHERE name = :name",
                               Params<std::string>{{d.name}}))
           return AlreadyExists(taken);
@@ -419,6 +434,7 @@ Result<User> SqlSharedTransaction::InsertUser(User u) {
   std::string taken = fmt::format("email: '{}' is already registered", u.email);
   return core_.RunGuarded(
       [&]() -> Result<User> {
+        SMOOTH_RETURN_IF_ERROR(RequireTenant(core_.conn(), u.tenant));
         if (Scalar<long long>(core_.conn(), kUserIdByEmail, EmailParam(u.tenant, u.email)))
           return AlreadyExists(taken);
         u.id = UserId(NextId());
@@ -481,6 +497,7 @@ Result<std::vector<User>> SqlSharedTransaction::ListUsers(std::optional<TenantId
 Result<Grant> SqlSharedTransaction::InsertGrant(Grant g) {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
   return core_.Run([&]() -> Result<Grant> {
+    SMOOTH_RETURN_IF_ERROR(RequireTenant(core_.conn(), g.tenant));
     g.id = GrantId(NextId());
     GrantRow row = ToRow(g);
     Exec(core_.conn(), InsertSql<GrantRow>(), row);
@@ -528,6 +545,7 @@ Result<Session> SqlSharedTransaction::InsertSession(Session s) {
   std::string taken = "session_key: already in use";
   return core_.RunGuarded(
       [&]() -> Result<Session> {
+        SMOOTH_RETURN_IF_ERROR(RequireTenant(core_.conn(), s.tenant));
         if (Scalar<long long>(core_.conn(), "SELECT id FROM sessions WHERE session_key = :k",
                               Params<std::string>{{s.session_key}}))
           return AlreadyExists(taken);

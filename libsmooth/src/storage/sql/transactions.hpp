@@ -196,6 +196,13 @@ class TxnCore {
   bool done_ = false;
 };
 
+/// Deletes, in the transaction open on `conn`, the row of tenant `tenant` (slug `slug`) and
+/// every shared row that belongs to it, and keeps the slug as taken, deleted at `at`. What
+/// Storage::DeleteTenant does to the shared tables (SqlSharedTransaction::DeleteTenantRows),
+/// and what a SQLite backup does to its copy of shared.db for a tenant deleted while it ran.
+/// Throws soci::soci_error.
+void DeleteTenantRowsOn(Connection& conn, TenantId tenant, std::string_view slug, Instant at);
+
 /// The shared tables.
 class SqlSharedTransaction final : public SharedTransaction {
  public:

@@ -1,0 +1,38 @@
+// A storage that lets a test act between a call's reads and its write: what another process
+// does in that moment (platform_test, tenant_deletion_test).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <utility>
+
+#include "smooth/storage.hpp"
+
+namespace smooth::testing {
+
+/// Runs `before_write` once, just before the next shared write transaction begins, then
+/// forwards everything to the storage it wraps.
+class BeforeWriteStorage final : public Storage {
+ public:
+  explicit BeforeWriteStorage(std::shared_ptr<Storage> inner) : inner_(std::move(inner)) {}
+  std::function<void()> before_write;
+
+  Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) override {
+    if (mode == TxnMode::kWrite && before_write) std::exchange(before_write, nullptr)();
+    return inner_->BeginShared(mode);
+  }
+  Result<std::int64_t> SharedEpoch() override { return inner_->SharedEpoch(); }
+  Result<Tenant> CreateTenant(Tenant tenant) override {
+    return inner_->CreateTenant(std::move(tenant));
+  }
+  Status DeleteTenant(const Tenant& tenant) override { return inner_->DeleteTenant(tenant); }
+  Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
+                                                         TxnMode mode) override {
+    return inner_->BeginTenant(tenant, mode);
+  }
+
+ private:
+  std::shared_ptr<Storage> inner_;
+};
+
+}  // namespace smooth::testing
