@@ -589,6 +589,51 @@ TEST_CASE("a deleted tenant's file goes after its rows; a file not its own stays
         std::vector<std::string>{"0"});
 }
 
+TEST_CASE("a tenant's file is removed only once its writers in flight have committed") {
+  std::string dir = NewTempDir();
+  auto storage = OpenAt(dir);
+  auto second = OpenAt(dir);  // another process, writing to the tenant
+  Tenant acme = NewTenant(*storage, "acme");
+  auto txn = Must(second->BeginTenant(acme, TxnMode::kWrite));  // holds the file's write lock
+  Must(txn->InsertResource({.name = "Chair", .capacity = 1, .time_zone = "UTC"}));
+  std::atomic<bool> committed{false};
+  std::atomic<bool> removed_before_commit{false};
+  Status deleted;
+  std::thread deleter([&] {
+    deleted = storage->DeleteTenant(acme);
+    removed_before_commit = !committed.load();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  committed = true;
+  CHECK(txn->Commit().ok());
+  deleter.join();
+  CHECK(deleted.ok());
+  CHECK_FALSE(removed_before_commit.load());
+  CHECK_FALSE(fs::exists(dir + "/tenant_acme.db"));
+}
+
+TEST_CASE("a writer that gets the lock of a file removed meanwhile fails closed") {
+  std::string dir = NewTempDir();
+  auto storage = OpenAt(dir);
+  Tenant acme = NewTenant(*storage, "acme");
+  Must(Must(storage->BeginTenant(acme, TxnMode::kRead))->ChangeSeq());  // a pooled connection
+  const fs::path file = dir + "/tenant_acme.db";
+  // What DeleteTenant does in another process: the file's write lock, then the removal.
+  sqlite3* holder = nullptr;
+  REQUIRE(sqlite3_open_v2(file.c_str(), &holder, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  // The writer finds the file there, then waits for its lock.
+  Result<std::unique_ptr<TenantTransaction>> begun = Internal("not begun");
+  std::thread writer([&] { begun = storage->BeginTenant(acme, TxnMode::kWrite); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
+  sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(holder);
+  writer.join();
+  REQUIRE_FALSE(begun.ok());
+  CHECK(begun.error() == NotFound("tenant 'acme' has no data space"));
+}
+
 TEST_CASE("a failed tenant creation leaves no file and no row") {
   std::string dir = NewTempDir();
   auto storage = OpenAt(dir);

@@ -75,6 +75,17 @@ class SqliteDialect final : public sql::SqlDialect {
   }
 };
 
+// Whether the database file open on `c` is no longer the file at its path: removed (a
+// deleted tenant's) or replaced. SQLITE_FCNTL_HAS_MOVED compares the open file with the path.
+bool FileMoved(Connection& c) {
+  auto* backend = static_cast<soci::sqlite3_session_backend*>(c.session().get_backend());
+  int moved = 0;
+  return backend != nullptr && backend->conn_ != nullptr &&
+         sqlite_api::sqlite3_file_control(backend->conn_, "main", SQLITE_FCNTL_HAS_MOVED, &moved) ==
+             SQLITE_OK &&
+         moved != 0;
+}
+
 std::string Upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -390,28 +401,40 @@ class SqliteStorage final : public Storage {
     // something else) was never used for it, and is not ours to remove.
     fs::path path = TenantPath(key);
     std::error_code ec;
-    bool remove = false;
+    std::unique_ptr<Connection> file;  // the tenant's own file, to be removed
     if (SafeSlug(key) && fs::exists(path, ec)) {
       auto conn = Connect(path, TenantLabel(tenant.slug), false);
       if (!conn) return conn.error();
       auto owned = OwnedBy(**conn, tenant.id, TenantLabel(tenant.slug));
       if (!owned) return owned.error();
-      remove = *owned;
+      if (*owned) file = std::move(*conn);
     }
     SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
     // After the commit: a crash in between leaves the file, which no tenant can take again
     // (the slug stays taken) and smooth-admin check reports. Connections this process has
-    // on it close as their leases come back; other processes find the file gone before
-    // their next transaction on it (TenantDb), so nothing reads it after this returns.
+    // on it close as their leases come back.
     {
       std::lock_guard lock(tenants_mu_);
       tenants_.erase(key);
     }
-    if (remove) {
+    if (file) {
+      // Removed under the file's write lock: a writer of the tenant in any process either
+      // committed before (its booking went with the tenant) or takes the lock after, finds
+      // the file removed (BeginTenant), and fails closed. Best effort past busy_timeout.
+      bool locked = false;
+      try {
+        file->session() << "BEGIN IMMEDIATE";
+        locked = true;
+      } catch (const soci::soci_error&) {
+      }
       RemoveDatabaseFiles(path);
-      // Best effort: the deletion has committed, so failing now would report a tenant that
-      // is gone as not deleted. A removal lost to a crash leaves a stray file, as above.
+      // Best effort too: the deletion has committed, so failing now would report a tenant
+      // that is gone as not deleted. A removal lost to a crash leaves a stray file, as above.
       static_cast<void>(SyncDirectory(dir_));
+      try {
+        if (locked) file->session() << "ROLLBACK";
+      } catch (const soci::soci_error&) {
+      }
     }
     return {};
   }
@@ -438,23 +461,40 @@ class SqliteStorage final : public Storage {
 
   Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
                                                          TxnMode mode) override {
-    auto db = TenantDb(tenant);
-    if (!db) return db.error();
-    sql::TxnParts parts;
-    parts.dialect = &SqliteDialect::Instance();
-    parts.mode = mode;
-    parts.database = (*db)->label;
-    if (mode == TxnMode::kWrite) {
-      auto ticket = (*db)->gate.Acquire(options_.busy_timeout);
-      if (!ticket) return ticket.error();
-      parts.ticket = std::move(*ticket);
+    // A file removed (DeleteTenant, in any process) after TenantDb saw it, while this
+    // transaction began on a connection opened before: found once BEGIN holds the file (a
+    // write's BEGIN IMMEDIATE takes its lock, which DeleteTenant holds while it removes the
+    // file), and then looked for again, through a fresh connection or none.
+    for (int attempt = 0;; ++attempt) {
+      auto db = TenantDb(tenant);
+      if (!db) return db.error();
+      sql::TxnParts parts;
+      parts.dialect = &SqliteDialect::Instance();
+      parts.mode = mode;
+      parts.database = (*db)->label;
+      if (mode == TxnMode::kWrite) {
+        auto ticket = (*db)->gate.Acquire(options_.busy_timeout);
+        if (!ticket) return ticket.error();
+        parts.ticket = std::move(*ticket);
+      }
+      auto lease = (*db)->pool.Acquire();
+      if (!lease) return lease.error();
+      parts.lease = std::move(*lease);
+      const std::string label = (*db)->label;
+      parts.enter = [label](Connection& c) -> Status {
+        if (FileMoved(c))
+          return NotFound(fmt::format("{}: its data file was removed or replaced", label));
+        return {};
+      };
+      auto txn = std::make_unique<sql::SqlTenantTransaction>(std::move(parts), ids_);
+      Status begun = txn->Begin();
+      if (begun.ok()) return std::unique_ptr<TenantTransaction>(std::move(txn));
+      if (begun.code() != StatusCode::kNotFound || attempt > 0) return begun;
+      txn.reset();  // the lease goes back, to a pool no longer in the cache
+      std::lock_guard lock(tenants_mu_);
+      auto it = tenants_.find(sql::SlugKey(tenant.slug));
+      if (it != tenants_.end() && it->second.db == *db) tenants_.erase(it);
     }
-    auto lease = (*db)->pool.Acquire();
-    if (!lease) return lease.error();
-    parts.lease = std::move(*lease);
-    auto txn = std::make_unique<sql::SqlTenantTransaction>(std::move(parts), ids_);
-    SMOOTH_RETURN_IF_ERROR(txn->Begin());
-    return std::unique_ptr<TenantTransaction>(std::move(txn));
   }
 
  private:
