@@ -452,15 +452,22 @@ struct Platform::Impl {
                     e.reason);
   }
 
+  // The masquerade.log line for the end of masquerade session `m`, started by `hijacker`
+  // (empty emails for users that cannot be read).
+  HijackEnd HijackEndOf(SharedTransaction& txn, const Session& m, std::optional<UserId> hijacker,
+                        std::optional<std::string> why) {
+    auto by = hijacker ? txn.GetUser(*hijacker) : Result<User>(NotFound(""));
+    auto as = txn.GetUser(m.user);
+    return HijackEnd{by ? by->email : "", as ? as->email : "", m.ip_address, m.session_key,
+                     TenantSlug(txn, m.tenant), std::move(why)};
+  }
+
   // Ends masquerade session `m`, started by user `hijacker`; its line goes to `ended`.
   Status EndMasquerade(SharedTransaction& txn, Session m, UserId hijacker,
                        std::optional<std::string> why, std::vector<HijackEnd>& ended) {
     m.ended_at = Now();
     SMOOTH_RETURN_IF_ERROR(txn.UpdateSession(m));
-    auto by = txn.GetUser(hijacker);
-    auto as = txn.GetUser(m.user);
-    ended.push_back(HijackEnd{by ? by->email : "", as ? as->email : "", m.ip_address,
-                              m.session_key, TenantSlug(txn, m.tenant), std::move(why)});
+    ended.push_back(HijackEndOf(txn, m, hijacker, std::move(why)));
     return {};
   }
 
@@ -1048,10 +1055,8 @@ Status Platform::DeleteTenant(const Principal& actor, TenantId id) {
     for (const Session& m : *sessions) {
       if (!m.original || m.IsEnded() || m.tenant != id) continue;
       auto original = (*txn)->GetSession(*m.original);
-      auto by = original ? (*txn)->GetUser(original->user) : Result<User>(original.error());
-      auto as = (*txn)->GetUser(m.user);
-      ended.push_back(Impl::HijackEnd{by ? by->email : "", as ? as->email : "", m.ip_address,
-                                      m.session_key, t->slug, "tenant deleted"});
+      ended.push_back(impl_->HijackEndOf(
+          **txn, m, original ? std::optional(original->user) : std::nullopt, "tenant deleted"));
     }
   }
   SMOOTH_RETURN_IF_ERROR(impl_->opt.storage->DeleteTenant(*t));
@@ -1389,18 +1394,12 @@ Result<int> Platform::ClearDeadSessions() {
     if (!m.IsEnded() && original != by_id.end() && why == dead.end()) continue;
     masquerades.push_back(m.id);
     if (m.IsEnded()) continue;
-    std::string hijacker;
-    if (original != by_id.end()) {
-      auto by = user_of(original->second->user);
-      if (!by) return by.error();
-      if (*by != nullptr) hijacker = (*by)->email;
-    }
-    auto as = user_of(m.user);
-    if (!as) return as.error();
-    open.emplace(m.id, Impl::HijackEnd{hijacker, *as != nullptr ? (*as)->email : "", m.ip_address,
-                                       m.session_key, impl_->TenantSlug(txn, m.tenant),
-                                       why != dead.end() ? "original session " + why->second
-                                                         : "original session gone"});
+    open.emplace(m.id, impl_->HijackEndOf(
+                           txn, m,
+                           original != by_id.end() ? std::optional(original->second->user)
+                                                   : std::nullopt,
+                           why != dead.end() ? "original session " + why->second
+                                             : "original session gone"));
   }
   read->reset();
   // Masquerades first, so none is ever left without its original between two chunks.
