@@ -5,8 +5,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "before_write_storage.hpp"
@@ -220,6 +222,33 @@ TEST_CASE("what is made in a tenant while it is deleted is refused, not left beh
     CHECK(std::find(gone.begin(), gone.end(), g.tenant.value_or(TenantId())) == gone.end());
   for (const Session& s : Must(txn->ListSessions()))
     CHECK(std::find(gone.begin(), gone.end(), s.tenant.value_or(TenantId())) == gone.end());
+}
+
+TEST_CASE(
+    "a write open on a tenant as it is deleted commits before the deletion returns, or never") {
+  // Storage::DeleteTenant waits for the tenant's writers in flight: SQLite for the file's
+  // write lock, PostgreSQL for DROP SCHEMA's locks, memory for the space's lock. A commit
+  // reported after the deletion returned would be a booking acknowledged into nothing.
+  World w;
+  auto txn = Must(w.storage->BeginTenant(w.acme, TxnMode::kWrite));
+  Must(txn->BumpChangeSeq());
+  Must(txn->InsertCustomer(Customer{.name = "Late", .created_at = w.clock.Now()}));
+  std::atomic<bool> deleted{false};
+  Status deletion;
+  std::thread deleter([&] {
+    deletion = w.storage->DeleteTenant(w.acme);
+    deleted = true;
+  });
+  std::this_thread::sleep_for(300ms);
+  const bool deleted_first = deleted.load();
+  const Status commit = txn->Commit();
+  txn.reset();
+  deleter.join();
+  CHECK(deletion.ok());
+  CHECK_FALSE(deleted_first);
+  CHECK_MESSAGE(!(deleted_first && commit.ok()), "the write's commit succeeded after the deletion");
+  CHECK(CodeOf(w.storage->BeginTenant(w.acme, TxnMode::kRead)) == "not_found");
+  CHECK(CodeOf(w.storage->BeginTenant(w.acme, TxnMode::kWrite)) == "not_found");
 }
 
 }  // namespace

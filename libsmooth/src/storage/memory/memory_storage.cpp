@@ -512,7 +512,8 @@ class TxnLock {
 
 struct TenantSpace {
   TxnLock mu;
-  TenantData data;  // guarded by mu
+  TenantData data;       // guarded by mu
+  bool deleted = false;  // guarded by mu: the tenant was deleted, nothing may begin here
 };
 
 class MemoryTenantTransaction final : public TenantTransaction {
@@ -731,13 +732,24 @@ class MemoryStorage final : public Storage {
   }
 
   Status DeleteTenant(const Tenant& tenant) override {
-    MemorySharedTransaction txn(shared_, shared_mu_, TxnMode::kWrite);
-    SMOOTH_RETURN_IF_ERROR(txn.DeleteTenantRows(tenant));
-    SMOOTH_RETURN_IF_ERROR(txn.Commit());
-    // A transaction still open on the space keeps it alive until it ends; nothing reaches it
-    // afterwards.
-    std::lock_guard lock(spaces_mu_);
-    spaces_.erase(tenant.id);
+    {
+      MemorySharedTransaction txn(shared_, shared_mu_, TxnMode::kWrite);
+      SMOOTH_RETURN_IF_ERROR(txn.DeleteTenantRows(tenant));
+      SMOOTH_RETURN_IF_ERROR(txn.Commit());
+    }  // the shared lock is let go first: a tenant writer may be waiting for it
+    std::shared_ptr<TenantSpace> space;
+    {
+      std::lock_guard lock(spaces_mu_);
+      auto it = spaces_.find(tenant.id);
+      if (it == spaces_.end()) return {};
+      space = std::move(it->second);
+      spaces_.erase(it);
+    }
+    // Transactions open on the space end first (a writer's commit comes before the
+    // deletion, as on SQLite and PostgreSQL); one that found the space before it was
+    // erased but locks it only now is refused (BeginTenant).
+    std::unique_lock lock(space->mu);
+    space->deleted = true;
     return {};
   }
 
@@ -747,12 +759,12 @@ class MemoryStorage final : public Storage {
     {
       std::lock_guard lock(spaces_mu_);
       auto it = spaces_.find(tenant.id);
-      if (it == spaces_.end())
-        return NotFound(fmt::format("tenant '{}' has no data space", tenant.slug));
+      if (it == spaces_.end()) return NoSpace(tenant);
       space = it->second;
     }
-    return std::unique_ptr<TenantTransaction>(
-        std::make_unique<MemoryTenantTransaction>(std::move(space), object_ids_, mode));
+    auto txn = std::make_unique<MemoryTenantTransaction>(space, object_ids_, mode);
+    if (space->deleted) return NoSpace(tenant);  // read under the lock the transaction holds
+    return std::unique_ptr<TenantTransaction>(std::move(txn));
   }
 
   // Reading the epoch costs nothing here, so writes report it and the Scheduler can use
@@ -784,6 +796,9 @@ class MemoryStorage final : public Storage {
  private:
   bool EpochIs(std::int64_t epoch) const {
     return shared_.epoch.load(std::memory_order_acquire) == epoch;
+  }
+  static Status NoSpace(const Tenant& tenant) {
+    return NotFound(fmt::format("tenant '{}' has no data space", tenant.slug));
   }
   static Status Moved(const Tenant& tenant) {
     return Aborted(fmt::format("tenant '{}' changed while this write was prepared; try again",
