@@ -315,6 +315,20 @@ int main(int argc, char** argv) {
   fmt::print("          {} occurrences cancelled\n", cancelled);
   Expect(cancelled == 2, "31 March and 7 April cancelled");
 
+  Step("Housekeeping: Maintain, from a timer in a real application");
+  const smooth::Hold lapsing =
+      Require(scheduler->PlaceHold(owner, tenant, consultation(sam, At(monday, 16), ann.id), 5min),
+              "PlaceHold Sam with Ann at 16:00, for 5 minutes");
+  clock.Advance(smooth::SchedulerOptions{}.unload_after);  // nobody calls for half an hour
+  const smooth::MaintenanceReport report = Require(scheduler->Maintain(), "Maintain");
+  fmt::print("          {} hold expired (#{}), {} tenant unloaded from memory\n",
+             report.holds_expired, lapsing.id, report.tenants_unloaded);
+  Expect(report.holds_expired == 1 && events.back().type == smooth::EventType::kHoldExpired,
+         "the hold's expiry announced without any other call");
+  Expect(report.tenants_unloaded == 1, "the idle tenant unloaded");
+  Expect(!availability(consult, {ann.id}, "Availability for Ann (loads the tenant again)").empty(),
+         "answers again after the unload");
+
   Step("The events delivered so far");
   for (std::size_t i = 0; i < events.size(); ++i) {
     const smooth::ScheduleEvent& e = events[i];

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,6 +37,19 @@ struct SchedulerOptions {
   std::size_t max_series_occurrences = 500;
   /// Widest availability query, in local days.
   int max_range_days = 62;
+  /// How long a tenant may go unused (by the Platform's clock) before Scheduler::Maintain
+  /// frees what this Scheduler keeps of it in memory; its next use loads it from storage
+  /// again. Positive.
+  Duration unload_after{std::chrono::minutes(30)};
+};
+
+/// What one Scheduler::Maintain call did.
+struct MaintenanceReport {
+  std::size_t holds_expired = 0;      // holds whose expiry it announced (hold_expired)
+  std::size_t tenants_unloaded = 0;   // unused for unload_after: their state freed
+  std::size_t tenants_forgotten = 0;  // no longer in storage (deleted): forgotten
+  std::size_t tenants_failed = 0;     // skipped for a storage error; `failure` is the first
+  Status failure;
 };
 
 /// What to create with Scheduler::CreateResource. Defaults and limits of every spec:
@@ -278,6 +292,21 @@ class Scheduler {
   std::uint64_t Subscribe(Listener listener);
   /// Stops calling the listener that Subscribe returned `handle` for.
   void Unsubscribe(std::uint64_t handle);
+
+  // --- Housekeeping --------------------------------------------------------------------
+
+  /// What no call does by itself, for a timer to run on a thread of its own (every few
+  /// seconds to a minute):
+  ///   - announces the holds that have expired in the tenants this Scheduler has loaded
+  ///     (hold_expired), which otherwise waits for the tenant's next use;
+  ///   - frees the state of tenants unused for SchedulerOptions::unload_after (their
+  ///     resources, services, customers and occupancy indexes); the next use loads it
+  ///     from storage again, as the first one after Open does;
+  ///   - forgets tenants that storage no longer has (deleted here or by another process).
+  /// A tenant that is being written to, or whose state is locked, is left for the next
+  /// call; Maintain never waits for a writer. Listeners are called on this thread. An error
+  /// reading the tenants list fails the call; one tenant's error skips that tenant.
+  Result<MaintenanceReport> Maintain();
 
  private:
   struct Impl;

@@ -89,7 +89,10 @@ struct WriterScratch {
 };
 
 struct TenantState {
-  std::shared_mutex mu;  // guards everything below but the outbox
+  std::shared_mutex mu;  // guards everything below but the outbox and last_used
+  // When an operation last began on the tenant (Platform clock, Instant's ticks), for
+  // Maintain's unloading.
+  std::atomic<Instant::rep> last_used{0};
   bool loaded = false;
   std::int64_t seq = 0;  // the storage change sequence this state reflects
   // The highest sequence known to be in storage (built from it, or a batch's commit
@@ -226,6 +229,9 @@ struct Scheduler::Impl {
 
   std::mutex tenants_mu;
   std::unordered_map<TenantId, std::shared_ptr<TenantState>> tenants;  // guarded by tenants_mu
+  // The last event sequence of each tenant whose state Maintain unloaded, for the state
+  // made on its next use, so that its events' seq goes on from there.
+  std::unordered_map<TenantId, std::int64_t> unloaded_event_seq;  // guarded by tenants_mu
 
   std::shared_mutex tenant_cache_mu;
   std::unordered_map<TenantId, Tenant> tenant_cache;  // guarded by tenant_cache_mu
@@ -241,9 +247,20 @@ struct Scheduler::Impl {
   Instant Now() const { return platform.Now(); }
 
   std::shared_ptr<TenantState> StateOf(TenantId id) {
-    std::lock_guard lock(tenants_mu);
-    auto& s = tenants[id];
-    if (!s) s = std::make_shared<TenantState>();
+    std::shared_ptr<TenantState> s;
+    {
+      std::lock_guard lock(tenants_mu);
+      auto& entry = tenants[id];
+      if (!entry) {
+        entry = std::make_shared<TenantState>();
+        if (auto it = unloaded_event_seq.find(id); it != unloaded_event_seq.end()) {
+          entry->event_seq = it->second;  // the state is not shared yet
+          unloaded_event_seq.erase(it);
+        }
+      }
+      s = entry;
+    }
+    s->last_used.store(Now().time_since_epoch().count(), std::memory_order_relaxed);
     return s;
   }
 
@@ -1042,8 +1059,10 @@ struct Scheduler::Impl {
   // knew of, or its batch assumed it current without looking): storage is asked, and a
   // hold that another writer released or confirmed first goes without an announcement; one
   // storage cannot tell about stays, for the catch-up that follows.
-  void ExpireHolds(TenantState& st, TenantId tenant, TenantTransaction* stored = nullptr) {
+  // Returns how many holds it took out.
+  std::size_t ExpireHolds(TenantState& st, TenantId tenant, TenantTransaction* stored = nullptr) {
     Instant now = Now();
+    std::size_t expired = 0;
     std::vector<ScheduleEvent> events;
     for (auto it = st.holds.begin(); it != st.holds.end();) {
       if (it->second.expires_at > now) {
@@ -1059,9 +1078,115 @@ struct Scheduler::Impl {
         announce = row && !row->released;
       }
       UnplaceHold(st, h.id);
+      ++expired;
       if (announce) events.push_back({tenant, 0, EventType::kHoldExpired, std::nullopt, h});
     }
     Queue(st, tenant, std::move(events));
+    return expired;
+  }
+
+  // --- Housekeeping (Maintain) -------------------------------------------------------
+
+  Result<MaintenanceReport> Maintain() {
+    std::vector<std::pair<TenantId, std::shared_ptr<TenantState>>> known;
+    {
+      std::lock_guard lock(tenants_mu);
+      known.assign(tenants.begin(), tenants.end());
+    }
+    // Which of them storage still has, read in one transaction.
+    std::vector<std::optional<Tenant>> rows;
+    {
+      auto txn = storage->BeginShared(TxnMode::kRead);
+      if (!txn) return txn.error();
+      for (const auto& [id, st] : known) {
+        auto t = (*txn)->GetTenant(id);
+        if (!t && t.error().code() != StatusCode::kNotFound) return t.error();
+        rows.push_back(t ? std::optional<Tenant>(std::move(*t)) : std::nullopt);
+      }
+    }
+    MaintenanceReport report;
+    const Instant cutoff = Now() - opt.unload_after;
+    for (std::size_t i = 0; i < known.size(); ++i) {
+      const TenantId id = known[i].first;
+      if (!rows[i]) {
+        Forget(id, known[i].second);
+        ++report.tenants_forgotten;
+        continue;
+      }
+      auto expired = AnnounceExpiredHolds(*rows[i], *known[i].second);
+      if (!expired) {
+        if (report.tenants_failed++ == 0) report.failure = expired.error();
+        continue;
+      }
+      report.holds_expired += *expired;
+      if (Unload(id, known[i].second, cutoff)) ++report.tenants_unloaded;
+    }
+    return report;  // unloaded and forgotten states are freed here, with `known`
+  }
+
+  // Takes out and announces the expired holds of a loaded state, as the tenant's next read
+  // would (BeginRead), unless its lock is taken: then that user will.
+  Result<std::size_t> AnnounceExpiredHolds(const Tenant& t, TenantState& st) {
+    {
+      std::shared_lock lock(st.mu, std::try_to_lock);
+      if (!lock || !st.loaded || !HasExpiredHold(st)) return 0;
+    }
+    auto txn = storage->BeginTenant(t, TxnMode::kRead);
+    if (!txn) return txn.error();
+    auto seq = (*txn)->ChangeSeq();
+    if (!seq) return seq.error();
+    std::size_t expired = 0;
+    {
+      std::unique_lock lock(st.mu, std::try_to_lock);
+      if (!lock || !st.loaded) return 0;
+      // A stale state (storage has moved on) asks storage which holds were released or
+      // confirmed meanwhile; the user that next finds it stale catches it up.
+      const bool stale = !st.WritesInFlight() && (st.dirty || st.resync || st.seq < *seq);
+      expired = ExpireHolds(st, t.id, stale ? txn->get() : nullptr);
+    }
+    Deliver(st);
+    return expired;
+  }
+
+  // Drops the state of a tenant nobody has used since `cutoff`, if nobody holds it or waits
+  // for it and it has no live holds (whose expiry it must still announce); the next use
+  // makes a new one, built from storage like the first. Only the event sequence outlives it.
+  bool Unload(TenantId id, const std::shared_ptr<TenantState>& st, Instant cutoff) {
+    auto idle = [&] {
+      return st->last_used.load(std::memory_order_relaxed) <= cutoff.time_since_epoch().count();
+    };
+    if (!idle()) return false;
+    std::lock_guard tenants_lock(tenants_mu);
+    auto it = tenants.find(id);
+    // Held by the map and by Maintain's list alone: no operation has it, and none can take
+    // it while tenants_mu is held (StateOf hands it out under it).
+    if (it == tenants.end() || it->second != st || st.use_count() != 2) return false;
+    {
+      std::unique_lock lock(st->mu, std::try_to_lock);
+      if (!lock || !idle() || st->WritesInFlight() || st->opening || !st->holds.empty())
+        return false;
+      std::lock_guard outbox(st->outbox_mu);
+      if (!st->outbox.empty()) return false;
+      unloaded_event_seq[id] = st->event_seq;
+    }
+    tenants.erase(it);
+    std::unique_lock cache_lock(tenant_cache_mu);
+    tenant_cache.erase(id);
+    return true;
+  }
+
+  // Forgets a tenant that storage no longer has. An operation still holding its state
+  // fails at storage, as any later one does (which makes a new, empty state, forgotten in
+  // turn).
+  void Forget(TenantId id, const std::shared_ptr<TenantState>& st) {
+    {
+      std::lock_guard lock(tenants_mu);
+      auto it = tenants.find(id);
+      if (it != tenants.end() && it->second == st) tenants.erase(it);
+      unloaded_event_seq.erase(id);
+    }
+    std::unique_lock lock(tenant_cache_mu);
+    tenant_cache.erase(id);
   }
 
   // --- Events --------------------------------------------------------------------------
@@ -1435,6 +1560,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Open(Platform& platform, Scheduler
   if (options.max_series_occurrences == 0)
     return InvalidArgument("max_series_occurrences: must be positive");
   if (options.max_range_days < 1) return InvalidArgument("max_range_days: must be positive");
+  SMOOTH_RETURN_IF_ERROR(ValidateDuration(options.unload_after, "unload_after", false));
   return std::unique_ptr<Scheduler>(new Scheduler(std::make_unique<Impl>(platform, options)));
 }
 
@@ -2435,6 +2561,8 @@ std::uint64_t Scheduler::Subscribe(Listener listener) {
   impl_->listener_count.store(impl_->listeners.size(), std::memory_order_release);
   return id;
 }
+
+Result<MaintenanceReport> Scheduler::Maintain() { return impl_->Maintain(); }
 
 void Scheduler::Unsubscribe(std::uint64_t handle) {
   std::lock_guard lock(impl_->listeners_mu);
