@@ -99,12 +99,14 @@ inline ChildProcess Spawn(const std::vector<std::string>& argv, const SpawnOptio
     child.out_fd = out_pipe[0];
   }
   if (options.stdin_text) {
-    ::close(in_pipe[0]);
     // Small inputs only (a password): they fit in the pipe buffer, so this cannot block.
+    // Written while this process still holds the read end too: a child that exits without
+    // reading (it refused its arguments, say) must not make the write raise SIGPIPE.
     const std::string& text = *options.stdin_text;
     ssize_t written = ::write(in_pipe[1], text.data(), text.size());
     CHECK(written == static_cast<ssize_t>(text.size()));
     ::close(in_pipe[1]);
+    ::close(in_pipe[0]);
   }
   return child;
 }
