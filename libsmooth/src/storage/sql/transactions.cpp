@@ -180,7 +180,13 @@ Status TxnCore::Send(bool commit) {
   std::vector<AppointmentRow> rows;
   if (pending_ != nullptr) rows.swap(*pending_);  // sent or failed: never sent twice
   Status sent = p_.sender->Send(conn(), begin, rows, commit);
-  if (!sent.ok()) failed_ = sent;
+  if (!sent.ok()) {
+    failed_ = sent;
+    // Begun and committed in one send, the transaction is over either way (PostgreSQL rolls
+    // an implicit one back at its first error): no ROLLBACK is owed, and one would only make
+    // the server warn that no transaction is in progress.
+    if (begin && commit) begun_ = false;
+  }
   return sent;
 }
 
