@@ -575,3 +575,30 @@ TEST_CASE("series: a start the gap makes equal to another is booked once") {
   CHECK(StartsOf(b.appointments) == Strings{"2026-03-07T07:30:00Z", "2026-03-07T08:30:00Z",
                                             "2026-03-08T07:30:00Z", "2026-03-09T06:30:00Z"});
 }
+
+TEST_CASE("series: time_zone keeps the wall clock of that zone, not the resource's") {
+  // A resource in London; the customer books weekly at 10:00 New York time. New York moves
+  // its clocks on 8 March, London on 29 March: between the two, 10:00 in New York is 14:00Z.
+  Zoned w("Europe/London", AlwaysOpen());
+  const Service talk = w.ServiceOf(30min);
+  SeriesRequest req = w.SeriesOf(talk, "2026-03-03T15:00:00Z", "FREQ=WEEKLY;COUNT=5");
+  req.time_zone = "America/New_York";
+  SeriesBooking ny = Must(w.scheduler->BookSeries(w.owner, w.acme.id, req));
+  CHECK(StartsOf(ny.appointments) == Strings{"2026-03-03T15:00:00Z", "2026-03-10T14:00:00Z",
+                                             "2026-03-17T14:00:00Z", "2026-03-24T14:00:00Z",
+                                             "2026-03-31T14:00:00Z"});
+
+  // Without it, the resource's wall clock: 15:00 London, 14:00Z once London moves.
+  SeriesRequest london = w.SeriesOf(talk, "2026-03-03T16:00:00Z", "FREQ=WEEKLY;COUNT=5");
+  SeriesBooking local = Must(w.scheduler->BookSeries(w.owner, w.acme.id, london));
+  CHECK(StartsOf(local.appointments) == Strings{"2026-03-03T16:00:00Z", "2026-03-10T16:00:00Z",
+                                                "2026-03-17T16:00:00Z", "2026-03-24T16:00:00Z",
+                                                "2026-03-31T15:00:00Z"});
+
+  const Strings before = w.Snapshot();
+  req.time_zone = "Mars/Base";
+  auto bad = w.scheduler->BookSeries(w.owner, w.acme.id, req);
+  CHECK_INVALID(bad, "time_zone");
+  CHECK(MessageOf(bad) == "time_zone: unknown time zone 'Mars/Base'");
+  CHECK(w.Snapshot() == before);
+}

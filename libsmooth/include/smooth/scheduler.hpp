@@ -112,9 +112,12 @@ struct OccurrenceConflict {
 
 struct SeriesRequest {
   BookingRequest first;  // the first occurrence; its start is the series' local start
-  /// RFC 5545 RRULE, e.g. "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10". Expanded in the zone of the
-  /// first requirement's resource, so 10:00 stays 10:00 local across DST.
+  /// RFC 5545 RRULE, e.g. "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10". Expanded in `time_zone`, so
+  /// 10:00 stays 10:00 local across DST.
   std::string rrule;
+  /// The IANA zone whose wall clock the series keeps (a customer's, say, when the resource
+  /// is elsewhere); empty = the zone of the first requirement's resource.
+  std::string time_zone;
 };
 
 /// The outcome of BookSeries: all occurrences booked, or none and every conflict named.

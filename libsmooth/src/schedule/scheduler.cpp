@@ -2205,6 +2205,12 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
   if (request.first.idempotency_key)
     return InvalidArgument("idempotency_key: not supported for series");
   SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(request.first.start, "start"));
+  const date::time_zone* asked_zone = nullptr;
+  if (!request.time_zone.empty()) {
+    auto z = internal::FindZone(request.time_zone, "time_zone");
+    if (!z) return z.error();
+    asked_zone = *z;
+  }
   return impl_->WriteBooking(
       actor, tenant,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<SeriesBooking> {
@@ -2212,11 +2218,12 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
         auto service = impl_->CheckRequest(st, request.first);
         if (!service) return service.error();
         SMOOTH_RETURN_IF_ERROR(impl_->AuthorizeBooking(actor, t, st, request.first));
-        // The series is written in the wall-clock of its first resource.
+        // The series keeps the wall clock asked for, else its first resource's.
         ResourceId anchor = request.first.resources.empty() || !request.first.resources[0]
                                 ? (*service)->service.requirements[0].resources[0]
                                 : *request.first.resources[0];
-        const date::time_zone* zone = st.resources.at(anchor).calendar.zone();
+        const date::time_zone* zone =
+            asked_zone != nullptr ? asked_zone : st.resources.at(anchor).calendar.zone();
         LocalDate first_date = internal::LocalDateOf(zone, request.first.start);
         std::chrono::minutes minutes = internal::LocalMinutesOf(zone, request.first.start);
         // Occurrences are whole local minutes; the start's seconds and below carry over to
