@@ -464,6 +464,30 @@ TEST_CASE("series: the booking permissions apply to the whole series") {
   CHECK(Must(w.scheduler->BookSeries(w.As("CUSTOMER"), w.acme.id, mine)).appointments.size() == 4);
 }
 
+TEST_CASE("series: CancelSeriesFrom goes by place in the series, not by rescheduled starts") {
+  NySeries w;
+  SeriesBooking b =
+      Must(w.scheduler->BookSeries(w.owner, w.acme.id, w.Weekly4("2026-03-02T15:00:00Z")));
+  REQUIRE(b.appointments.size() == 4);
+  std::vector<Appointment> weeks = b.appointments;  // Mondays 2, 9, 16 and 23 March
+  std::sort(weeks.begin(), weeks.end(),
+            [](const Appointment& x, const Appointment& y) { return x.start < y.start; });
+  // The second week's moves past the fourth's (to Wednesday 25 March), the fourth's to
+  // before the third (Friday 13 March), both at 10:00 New York.
+  Must(w.scheduler->Reschedule(w.owner, w.acme.id, weeks[1].id, At("2026-03-25T14:00:00Z")));
+  Must(w.scheduler->Reschedule(w.owner, w.acme.id, weeks[3].id, At("2026-03-13T14:00:00Z")));
+
+  // From the third on: the third and the fourth, wherever they are now; not the second.
+  CHECK(Must(w.scheduler->CancelSeriesFrom(w.owner, w.acme.id, weeks[2].id)) == 2);
+  auto status = [&](const Appointment& a) {
+    return Must(w.scheduler->GetAppointment(w.owner, w.acme.id, a.id)).status;
+  };
+  CHECK(status(weeks[0]) == AppointmentStatus::kConfirmed);
+  CHECK(status(weeks[1]) == AppointmentStatus::kConfirmed);
+  CHECK(status(weeks[2]) == AppointmentStatus::kCancelled);
+  CHECK(status(weeks[3]) == AppointmentStatus::kCancelled);
+}
+
 TEST_CASE("series: CancelSeriesFrom cancels that occurrence and the later ones only") {
   NySeries w;
   SeriesBooking b =

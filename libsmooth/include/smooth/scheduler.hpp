@@ -275,8 +275,9 @@ class Scheduler {
   Result<SeriesBooking> BookSeries(const Principal& actor, TenantId tenant,
                                    const SeriesRequest& request,
                                    std::vector<OccurrenceConflict>* conflicts = nullptr);
-  /// Cancels the occurrence `from` and every later occurrence of its series; returns how
-  /// many were cancelled.
+  /// Cancels the occurrence `from` and every occurrence after it in its series (in the
+  /// rule's order, wherever any has been rescheduled to since); returns how many were
+  /// cancelled. Occurrences already final are left as they are.
   Result<int> CancelSeriesFrom(const Principal& actor, TenantId tenant, AppointmentId from);
 
   // --- Availability --------------------------------------------------------------------

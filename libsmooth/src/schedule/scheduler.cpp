@@ -2313,8 +2313,13 @@ Result<int> Scheduler::CancelSeriesFrom(const Principal& actor, TenantId tenant,
                              Impl::OwnersOf(*op.st, first->customer, first->resources)));
     auto all = op.txn->ListSeries(*first->series);
     if (!all) return all.error();
-    std::erase_if(
-        *all, [&](const Appointment& a) { return a.start < first->start || IsFinal(a.status); });
+    // "Later" is by place in the series, not by the current start, so rescheduling one
+    // occurrence past another does not change which follow `first` (RFC 5545's
+    // THISANDFUTURE goes by RECURRENCE-ID, the original start, likewise). BookSeries
+    // inserts the occurrences in the rule's order in one transaction, and ids only grow,
+    // so that order is the ids'.
+    std::erase_if(*all,
+                  [&](const Appointment& a) { return a.id < first->id || IsFinal(a.status); });
     // Occurrences may be on other resources, with other owners: the actor must be allowed
     // to cancel every one, or nothing is cancelled.
     for (const Appointment& a : *all) {
