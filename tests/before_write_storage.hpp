@@ -16,6 +16,8 @@ class BeforeWriteStorage final : public Storage {
  public:
   explicit BeforeWriteStorage(std::shared_ptr<Storage> inner) : inner_(std::move(inner)) {}
   std::function<void()> before_write;
+  /// Likewise, just before the next DeleteTenant.
+  std::function<void()> before_delete;
 
   Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) override {
     if (mode == TxnMode::kWrite && before_write) std::exchange(before_write, nullptr)();
@@ -25,7 +27,10 @@ class BeforeWriteStorage final : public Storage {
   Result<Tenant> CreateTenant(Tenant tenant) override {
     return inner_->CreateTenant(std::move(tenant));
   }
-  Status DeleteTenant(const Tenant& tenant) override { return inner_->DeleteTenant(tenant); }
+  Status DeleteTenant(const Tenant& tenant, const BeforeDelete& before) override {
+    if (before_delete) std::exchange(before_delete, nullptr)();
+    return inner_->DeleteTenant(tenant, before);
+  }
   Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
                                                          TxnMode mode) override {
     return inner_->BeginTenant(tenant, mode);

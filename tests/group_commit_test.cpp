@@ -71,7 +71,9 @@ class FaultyStorage final : public Storage {
   }
   Result<std::int64_t> SharedEpoch() override { return inner_->SharedEpoch(); }
   Result<Tenant> CreateTenant(Tenant tenant) override { return inner_->CreateTenant(std::move(tenant)); }
-  Status DeleteTenant(const Tenant& tenant) override { return inner_->DeleteTenant(tenant); }
+  Status DeleteTenant(const Tenant& tenant, const BeforeDelete& before) override {
+    return inner_->DeleteTenant(tenant, before);
+  }
   Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant, TxnMode mode) override {
     auto txn = inner_->BeginTenant(tenant, mode);
     if (!txn) return txn.error();

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "before_write_storage.hpp"
@@ -53,6 +54,15 @@ struct Tenants : ScheduleWorld {
         Must(platform->StartMasquerade(support_session.id, users.at("TENANT_STAFF").id, "::1"));
   }
 };
+
+// "This process": a Platform on w's storage through a BeforeWriteStorage, so a test can have
+// w.platform (another process) act at the moment a call of this one writes.
+std::pair<std::shared_ptr<BeforeWriteStorage>, std::unique_ptr<Platform>> ThisProcess(World& w) {
+  auto hooked = std::make_shared<BeforeWriteStorage>(w.storage);
+  PlatformOptions o = w.platform->options();
+  o.storage = hooked;
+  return {hooked, Must(Platform::Open(o))};
+}
 
 TEST_CASE("a tenant is deleted only by a superuser, only once suspended; refusals change nothing") {
   Tenants w;
@@ -164,10 +174,7 @@ TEST_CASE("what is made in a tenant while it is deleted is refused, not left beh
   // rather than leave a row naming it: a domain's name would stay taken for good, and
   // nothing could reach the user, grant or session to remove it.
   World w;
-  auto hooked = std::make_shared<BeforeWriteStorage>(w.storage);
-  PlatformOptions o = w.platform->options();
-  o.storage = hooked;
-  auto p = Must(Platform::Open(o));  // this process; w.platform is the other one
+  auto [hooked, p] = ThisProcess(w);  // w.platform is the other one
   std::vector<TenantId> gone;
   auto doomed = [&](const std::string& slug) {
     Tenant t = Must(w.platform->CreateTenant(w.root_p, {.slug = slug, .name = slug}));
@@ -222,6 +229,25 @@ TEST_CASE("what is made in a tenant while it is deleted is refused, not left beh
     CHECK(std::find(gone.begin(), gone.end(), g.tenant.value_or(TenantId())) == gone.end());
   for (const Session& s : Must(txn->ListSessions()))
     CHECK(std::find(gone.begin(), gone.end(), s.tenant.value_or(TenantId())) == gone.end());
+}
+
+TEST_CASE("a masquerade a logout ends while its tenant is being deleted ends once in the log") {
+  // Another process ends the masquerade just before the deletion's transaction: the
+  // deletion must see it ended, not log its end a second time.
+  Tenants w;
+  auto [hooked, p] = ThisProcess(w);  // w.platform is the other one
+  Must(p->SuspendTenant(w.root_p, w.acme.id, "contract ended"));
+  const std::size_t before = w.masquerade->size();
+  hooked->before_delete = [&] { Must(w.platform->Logout(w.hijack.id)); };
+  Must(p->DeleteTenant(w.root_p, w.acme.id));
+  int ends = 0;
+  for (std::size_t i = before; i < w.masquerade->size(); ++i) {
+    auto line = ParseLine(w.masquerade->Lines()[i]);
+    if (line.at("action").as_string() == "HIJACK_END" &&
+        line.at("session_key").as_string() == w.hijack.session_key)
+      ++ends;
+  }
+  CHECK(ends == 1);
 }
 
 TEST_CASE(

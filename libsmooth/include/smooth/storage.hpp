@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -171,7 +172,12 @@ class Storage {
   /// the schema, in the same transaction). Its slug stays taken: CreateTenant refuses it
   /// (already_exists), since another process may still reach the old tenant's space by
   /// that name. not_found when the tenant does not exist.
-  virtual Status DeleteTenant(const Tenant& tenant) = 0;
+  ///
+  /// `before`, when given, runs inside the deleting shared write transaction before
+  /// anything is deleted, so what it reads is exactly what the deletion removes (Platform
+  /// lists there the masquerades the deletion ends). An error from it deletes nothing.
+  using BeforeDelete = std::function<Status(SharedTransaction&)>;
+  virtual Status DeleteTenant(const Tenant& tenant, const BeforeDelete& before = {}) = 0;
 
   /// Begins a transaction on one tenant's scheduling data. not_found (fails closed)
   /// when the tenant's space does not exist.

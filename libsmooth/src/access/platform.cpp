@@ -1045,21 +1045,21 @@ Status Platform::DeleteTenant(const Principal& actor, TenantId id) {
   if (t->status != TenantStatus::kSuspended)
     return FailedPrecondition(
         fmt::format("tenant '{}' is not suspended: suspend it first", t->slug));
-  // The masquerades into the tenant still open end with it, in masquerade.log.
+  // The masquerades into the tenant still open end with it, in masquerade.log: those the
+  // deleting transaction finds open, so one that a logout ends meanwhile ends once.
   std::vector<Impl::HijackEnd> ended;
-  {
-    auto txn = impl_->Read();
-    if (!txn) return txn.error();
-    auto sessions = (*txn)->ListSessions();
-    if (!sessions) return sessions.error();
-    for (const Session& m : *sessions) {
-      if (!m.original || m.IsEnded() || m.tenant != id) continue;
-      auto original = (*txn)->GetSession(*m.original);
-      ended.push_back(impl_->HijackEndOf(
-          **txn, m, original ? std::optional(original->user) : std::nullopt, "tenant deleted"));
-    }
-  }
-  SMOOTH_RETURN_IF_ERROR(impl_->opt.storage->DeleteTenant(*t));
+  SMOOTH_RETURN_IF_ERROR(
+      impl_->opt.storage->DeleteTenant(*t, [&](SharedTransaction& txn) -> Status {
+        auto sessions = txn.ListSessions();
+        if (!sessions) return sessions.error();
+        for (const Session& m : *sessions) {
+          if (!m.original || m.IsEnded() || m.tenant != id) continue;
+          auto original = txn.GetSession(*m.original);
+          ended.push_back(impl_->HijackEndOf(
+              txn, m, original ? std::optional(original->user) : std::nullopt, "tenant deleted"));
+        }
+        return {};
+      }));
   impl_->LogHijackEnds(ended);
   impl_->Security("TENANT_DELETED", {{"tenant", t->slug}, {"by", fresh->user.email}});
   return {};

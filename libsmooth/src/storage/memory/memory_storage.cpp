@@ -731,9 +731,10 @@ class MemoryStorage final : public Storage {
     return created;
   }
 
-  Status DeleteTenant(const Tenant& tenant) override {
+  Status DeleteTenant(const Tenant& tenant, const BeforeDelete& before) override {
     {
       MemorySharedTransaction txn(shared_, shared_mu_, TxnMode::kWrite);
+      if (before) SMOOTH_RETURN_IF_ERROR(before(txn));
       SMOOTH_RETURN_IF_ERROR(txn.DeleteTenantRows(tenant));
       SMOOTH_RETURN_IF_ERROR(txn.Commit());
     }  // the shared lock is let go first: a tenant writer may be waiting for it

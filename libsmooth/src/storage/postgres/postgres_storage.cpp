@@ -196,13 +196,14 @@ class PostgresStorage final : public Storage {
     return created;
   }
 
-  Status DeleteTenant(const Tenant& tenant) override {
+  Status DeleteTenant(const Tenant& tenant, const BeforeDelete& before) override {
     auto schema = TenantSchemaName(tenant.slug);
     // One transaction, as CreateTenant: the rows and the schema go together or not at all.
     // DROP SCHEMA waits for the tenant's transactions in flight, and those that begin after
     // it find the schema gone (EnterTenant; a deferred write's guard names the schema).
     auto txn = BeginSharedImpl(TxnMode::kWrite);
     if (!txn) return txn.error();
+    if (before) SMOOTH_RETURN_IF_ERROR(before(**txn));
     SMOOTH_RETURN_IF_ERROR((*txn)->DeleteTenantRows(tenant, SystemClock::Default().Now()));
     if (schema) {
       SMOOTH_RETURN_IF_ERROR((*txn)->WithConnection([&](Connection& c) -> Status {

@@ -392,10 +392,11 @@ class SqliteStorage final : public Storage {
     return created;
   }
 
-  Status DeleteTenant(const Tenant& tenant) override {
+  Status DeleteTenant(const Tenant& tenant, const BeforeDelete& before) override {
     std::string key = sql::SlugKey(tenant.slug);
     auto txn = BeginSharedImpl(TxnMode::kWrite);
     if (!txn) return txn.error();
+    if (before) SMOOTH_RETURN_IF_ERROR(before(**txn));
     SMOOTH_RETURN_IF_ERROR((*txn)->DeleteTenantRows(tenant, SystemClock::Default().Now()));
     // The file goes only if it is this tenant's: one that is not (made by hand, or left by
     // something else) was never used for it, and is not ours to remove.
