@@ -612,7 +612,7 @@ TEST_CASE("series: time_zone keeps the wall clock of that zone, not the resource
                                              "2026-03-17T14:00:00Z", "2026-03-24T14:00:00Z",
                                              "2026-03-31T14:00:00Z"});
 
-  // Without it, the resource's wall clock: 15:00 London, 14:00Z once London moves.
+  // Without it, the resource's wall clock: 16:00 London, 16:00Z, then 15:00Z once London moves.
   SeriesRequest london = w.SeriesOf(talk, "2026-03-03T16:00:00Z", "FREQ=WEEKLY;COUNT=5");
   SeriesBooking local = Must(w.scheduler->BookSeries(w.owner, w.acme.id, london));
   CHECK(StartsOf(local.appointments) == Strings{"2026-03-03T16:00:00Z", "2026-03-10T16:00:00Z",

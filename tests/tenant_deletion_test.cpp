@@ -250,6 +250,22 @@ TEST_CASE("a masquerade a logout ends while its tenant is being deleted ends onc
   CHECK(ends == 1);
 }
 
+TEST_CASE("a tenant reactivated while it is being deleted is not deleted") {
+  Tenants w;
+  auto [hooked, p] = ThisProcess(w);  // w.platform is the other one
+  Must(p->SuspendTenant(w.root_p, w.acme.id, "contract ended"));
+  const std::size_t masquerade_lines = w.masquerade->size();
+  hooked->before_delete = [&] { Must(w.platform->ReactivateTenant(w.root_p, w.acme.id)); };
+  Status deleted = p->DeleteTenant(w.root_p, w.acme.id);
+  CHECK(CodeOf(deleted) == "failed_precondition");
+  CHECK(MessageOf(deleted) == "tenant 'acme' is not suspended: suspend it first");
+  // Nothing went: the tenant, its data and its open masquerade.
+  CHECK(Must(p->GetTenant(w.root_p, w.acme.id)).status == TenantStatus::kActive);
+  CHECK(w.Snapshot() == std::vector<std::string>{Describe(w.acme_booking)});
+  CHECK(w.masquerade->size() == masquerade_lines);
+  CHECK(p->Authenticate(w.hijack.id));
+}
+
 TEST_CASE(
     "a write open on a tenant as it is deleted commits before the deletion returns, or never") {
   // Storage::DeleteTenant waits for the tenant's writers in flight: SQLite for the file's

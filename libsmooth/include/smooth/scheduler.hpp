@@ -45,7 +45,7 @@ struct SchedulerOptions {
 
 /// What one Scheduler::Maintain call did.
 struct MaintenanceReport {
-  std::size_t holds_expired = 0;      // holds whose expiry it announced (hold_expired)
+  std::size_t holds_expired = 0;      // hold_expired events it announced
   std::size_t tenants_unloaded = 0;   // unused for unload_after: their state freed
   std::size_t tenants_forgotten = 0;  // no longer in storage (deleted): forgotten
   std::size_t tenants_failed = 0;     // skipped for a storage error; `failure` is the first
@@ -307,9 +307,12 @@ class Scheduler {
   ///     resources, services, customers and occupancy indexes); the next use loads it
   ///     from storage again, as the first one after Open does;
   ///   - forgets tenants that storage no longer has (deleted here or by another process).
-  /// A tenant that is being written to, or whose state is locked, is left for the next
-  /// call; Maintain never waits for a writer. Listeners are called on this thread. An error
-  /// reading the tenants list fails the call; one tenant's error skips that tenant.
+  /// A tenant whose state is locked, or that this Scheduler is writing to, is left for the
+  /// next call: Maintain never waits for the engine's locks (on memory storage its read of a
+  /// tenant can wait for a commit under way there). It reads the list of tenants once a
+  /// call. Listeners are called on this thread, after Maintain's read of their tenant has
+  /// ended, so they may call back. An error reading the tenants list fails the call; one
+  /// tenant's error skips that tenant.
   Result<MaintenanceReport> Maintain();
 
  private:

@@ -1042,14 +1042,21 @@ Status Platform::DeleteTenant(const Principal& actor, TenantId id) {
                                           {"reason", "only a superuser deletes a tenant"}});
     return PermissionDenied("only a superuser deletes a tenant");
   }
-  if (t->status != TenantStatus::kSuspended)
+  auto require_suspended = [](const Tenant& tenant) -> Status {
+    if (tenant.status == TenantStatus::kSuspended) return {};
     return FailedPrecondition(
-        fmt::format("tenant '{}' is not suspended: suspend it first", t->slug));
-  // The masquerades into the tenant still open end with it, in masquerade.log: those the
-  // deleting transaction finds open, so one that a logout ends meanwhile ends once.
+        fmt::format("tenant '{}' is not suspended: suspend it first", tenant.slug));
+  };
+  SMOOTH_RETURN_IF_ERROR(require_suspended(*t));
+  // Decided again inside the deleting transaction, which also finds the masquerades into the
+  // tenant still open, to end them in masquerade.log: a reactivation or a logout committed
+  // meanwhile is seen, so an active tenant is never deleted and a masquerade ends once.
   std::vector<Impl::HijackEnd> ended;
-  SMOOTH_RETURN_IF_ERROR(
+  Status deleted =
       impl_->opt.storage->DeleteTenant(*t, [&](SharedTransaction& txn) -> Status {
+        auto now = txn.GetTenant(id);
+        if (!now) return now.error();
+        SMOOTH_RETURN_IF_ERROR(require_suspended(*now));
         auto sessions = txn.ListSessions();
         if (!sessions) return sessions.error();
         for (const Session& m : *sessions) {
@@ -1059,7 +1066,8 @@ Status Platform::DeleteTenant(const Principal& actor, TenantId id) {
               txn, m, original ? std::optional(original->user) : std::nullopt, "tenant deleted"));
         }
         return {};
-      }));
+      });
+  if (!deleted.ok()) return deleted;
   impl_->LogHijackEnds(ended);
   impl_->Security("TENANT_DELETED", {{"tenant", t->slug}, {"by", fresh->user.email}});
   return {};

@@ -1059,10 +1059,9 @@ struct Scheduler::Impl {
   // knew of, or its batch assumed it current without looking): storage is asked, and a
   // hold that another writer released or confirmed first goes without an announcement; one
   // storage cannot tell about stays, for the catch-up that follows.
-  // Returns how many holds it took out.
+  // Returns how many expiries it announced.
   std::size_t ExpireHolds(TenantState& st, TenantId tenant, TenantTransaction* stored = nullptr) {
     Instant now = Now();
-    std::size_t expired = 0;
     std::vector<ScheduleEvent> events;
     for (auto it = st.holds.begin(); it != st.holds.end();) {
       if (it->second.expires_at > now) {
@@ -1078,74 +1077,83 @@ struct Scheduler::Impl {
         announce = row && !row->released;
       }
       UnplaceHold(st, h.id);
-      ++expired;
       if (announce) events.push_back({tenant, 0, EventType::kHoldExpired, std::nullopt, h});
     }
+    const std::size_t announced = events.size();
     Queue(st, tenant, std::move(events));
-    return expired;
+    return announced;
   }
 
   // --- Housekeeping (Maintain) -------------------------------------------------------
 
   Result<MaintenanceReport> Maintain() {
     std::vector<std::pair<TenantId, std::shared_ptr<TenantState>>> known;
+    std::vector<TenantId> unloaded;
     {
       std::lock_guard lock(tenants_mu);
       known.assign(tenants.begin(), tenants.end());
+      for (const auto& [id, seq] : unloaded_event_seq) unloaded.push_back(id);
     }
-    // Which of them storage still has, read in one transaction.
-    std::vector<std::optional<Tenant>> rows;
+    // The tenants storage has, read once after the lists above were taken: whatever they
+    // name that it does not have was deleted.
+    std::unordered_map<TenantId, Tenant> stored;
     {
       auto txn = storage->BeginShared(TxnMode::kRead);
       if (!txn) return txn.error();
-      for (const auto& [id, st] : known) {
-        auto t = (*txn)->GetTenant(id);
-        if (!t && t.error().code() != StatusCode::kNotFound) return t.error();
-        rows.push_back(t ? std::optional<Tenant>(std::move(*t)) : std::nullopt);
-      }
+      auto all = (*txn)->ListTenants();
+      if (!all) return all.error();
+      for (Tenant& t : *all) stored.emplace(t.id, std::move(t));
     }
     MaintenanceReport report;
+    {
+      std::lock_guard lock(tenants_mu);
+      for (TenantId id : unloaded)
+        if (!stored.count(id)) unloaded_event_seq.erase(id);
+    }
     const Instant cutoff = Now() - opt.unload_after;
-    for (std::size_t i = 0; i < known.size(); ++i) {
-      const TenantId id = known[i].first;
-      if (!rows[i]) {
-        Forget(id, known[i].second);
+    for (const auto& [id, st] : known) {
+      auto row = stored.find(id);
+      if (row == stored.end()) {
+        Forget(id, st);
         ++report.tenants_forgotten;
         continue;
       }
-      auto expired = AnnounceExpiredHolds(*rows[i], *known[i].second);
+      auto expired = AnnounceExpiredHolds(row->second, *st);
       if (!expired) {
         if (report.tenants_failed++ == 0) report.failure = expired.error();
         continue;
       }
       report.holds_expired += *expired;
-      if (Unload(id, known[i].second, cutoff)) ++report.tenants_unloaded;
+      if (Unload(id, st, cutoff)) ++report.tenants_unloaded;
     }
     return report;  // unloaded and forgotten states are freed here, with `known`
   }
 
-  // Takes out and announces the expired holds of a loaded state, as the tenant's next read
-  // would (BeginRead), unless its lock is taken: then that user will.
+  // Takes out the expired holds of a loaded state and announces those storage still has
+  // unreleased, as the tenant's next read would (BeginRead); returns how many it announced.
+  // A state in use (its lock taken, or writes of this process in flight) is left to its
+  // users, who do the same.
   Result<std::size_t> AnnounceExpiredHolds(const Tenant& t, TenantState& st) {
     {
       std::shared_lock lock(st.mu, std::try_to_lock);
-      if (!lock || !st.loaded || !HasExpiredHold(st)) return 0;
+      if (!lock || !st.loaded || st.WritesInFlight() || !HasExpiredHold(st)) return 0;
     }
-    auto txn = storage->BeginTenant(t, TxnMode::kRead);
-    if (!txn) return txn.error();
-    auto seq = (*txn)->ChangeSeq();
-    if (!seq) return seq.error();
-    std::size_t expired = 0;
+    std::size_t announced = 0;
     {
+      auto txn = storage->BeginTenant(t, TxnMode::kRead);
+      if (!txn) return txn.error();
+      auto seq = (*txn)->ChangeSeq();
+      if (!seq) return seq.error();
       std::unique_lock lock(st.mu, std::try_to_lock);
-      if (!lock || !st.loaded) return 0;
-      // A stale state (storage has moved on) asks storage which holds were released or
-      // confirmed meanwhile; the user that next finds it stale catches it up.
-      const bool stale = !st.WritesInFlight() && (st.dirty || st.resync || st.seq < *seq);
-      expired = ExpireHolds(st, t.id, stale ? txn->get() : nullptr);
-    }
+      if (!lock || !st.loaded || st.WritesInFlight()) return 0;
+      // A stale state (storage has moved on) asks storage which holds another writer
+      // released or confirmed meanwhile; the user that next finds it stale catches it up.
+      const bool stale = st.dirty || st.resync || st.seq < *seq;
+      announced = ExpireHolds(st, t.id, stale ? txn->get() : nullptr);
+    }  // the read ends before listeners run: one may write to this tenant, and on memory
+       // storage that write would wait for this read, on this very thread
     Deliver(st);
-    return expired;
+    return announced;
   }
 
   // Drops the state of a tenant nobody has used since `cutoff`, if nobody holds it or waits
