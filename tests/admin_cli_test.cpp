@@ -424,9 +424,10 @@ TEST_CASE("smooth-admin refuses bad usage with exit status 2") {
 TEST_CASE("smooth-admin refuses a repeated option or a missing value with exit status 2") {
   fs::path dir = NewTempDir();
   Admin admin{.url = "sqlite:" + dir.string()};
-  std::ofstream(dir / "pw") << "correct horse battery\n";
-  REQUIRE(admin({"create-superuser", "--email", "root@example.com", "--password-file",
-                 (dir / "pw").string()})
+  // Not in the data directory: libsmooth installs only into an empty one.
+  const fs::path pw = fs::path(NewTempDir()) / "pw";
+  std::ofstream(pw) << "correct horse battery\n";
+  REQUIRE(admin({"create-superuser", "--email", "root@example.com", "--password-file", pw.string()})
               .exit_code == 0);
   // Which of two values was meant is not for the tool to guess.
   CommandResult r = admin({"create-tenant", "--slug", "acme", "--slug", "globex", "--name", "X"});
