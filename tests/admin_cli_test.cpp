@@ -718,6 +718,55 @@ TEST_CASE("smooth-admin leaves a data directory that does not exist alone when i
   }
 }
 
+std::string Joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+TEST_CASE(
+    "smooth-admin refuses a directory or a database that is not libsmooth's, changing nothing") {
+  // A --storage that names an existing directory of something else: every command that
+  // would install libsmooth there fails, naming it, and nothing is made in it.
+  const fs::path dir = NewTempDir();
+  std::ofstream(dir / "orders.csv") << "not ours\n";
+  Admin admin{.url = "sqlite:" + dir.string()};
+  const std::vector<std::vector<std::string>> commands = {
+      {"migrate"}, {"migrate", "--shared"}, {"create-superuser", "--email", "root@example.com"}};
+  for (const std::vector<std::string>& command : commands) {
+    INFO(Joined(command));
+    CommandResult r = admin(command, "correct horse battery\n");
+    CHECK_MESSAGE(r.exit_code == 1, r.output);
+    CHECK_MESSAGE(Contains(r.output, "sqlite data directory '" + dir.string() +
+                                         "': not a libsmooth data directory (it holds orders.csv"),
+                  r.output);
+  }
+  CHECK(admin({"check"}).exit_code == 1);
+  std::set<std::string> names;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir))
+    names.insert(entry.path().filename().string());
+  CHECK(names == std::set<std::string>{"orders.csv"});
+
+  if (TestStorageKind() != "postgresql") return;
+  Admin pg{.url = NewPgDatabase()};
+  PgExec(pg.url, "CREATE TABLE orders (id int)");
+  for (const std::vector<std::string>& command : commands) {
+    INFO(Joined(command));
+    CommandResult r = pg(command, "correct horse battery\n");
+    CHECK_MESSAGE(r.exit_code == 1, r.output);
+    CHECK_MESSAGE(Contains(r.output,
+                           "not a libsmooth database (it holds public.orders, and no "
+                           "libsmooth version table"),
+                  r.output);
+  }
+  CHECK(pg({"check"}).exit_code == 1);
+  CHECK(PgQuery(pg.url,
+                "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                "c.relnamespace WHERE n.nspname = 'public'") ==
+        std::vector<std::vector<std::string>>{{"orders"}});
+  CHECK(PgQuery(pg.url, "SELECT extname FROM pg_extension WHERE extname = 'btree_gist'").empty());
+}
+
 // --- backup ---
 
 // What a booking in a tenant needs: a room open around the clock, a service on it and a

@@ -75,7 +75,9 @@ Commands:
 
 Options:
   --storage URL           sqlite:<dir> (default sqlite:./data), postgresql://... or a
-                          libpq conninfo ('host=/run/postgresql dbname=smooth')
+                          libpq conninfo ('host=/run/postgresql dbname=smooth'); a new
+                          storage goes only into a missing or empty directory, or a
+                          database with nothing in public and no tenant_* schema
   --security-log FILE     append the security audit records (tenant and user creation,
                           password resets, sessions cleared) to FILE (JSON lines, mode 0600)
   --masquerade-log FILE   append the end of each masquerade clear-sessions ends to FILE
