@@ -702,6 +702,40 @@ TEST_CASE("smooth-admin clear-sessions ends an open masquerade in --masquerade-l
   CHECK(end.at("reason").as_string() == "original session expired");
 }
 
+// A command line, for a message.
+std::string Joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+TEST_CASE("smooth-admin --masquerade-log is created only by the commands that end masquerades") {
+  Admin admin{.url = "sqlite:" + NewTempDir()};
+  const fs::path log = fs::path(NewTempDir()) / "masquerade.log";
+  auto with_log = [&](std::vector<std::string> command) {
+    command.insert(command.begin(), {"--masquerade-log", log.string()});
+    INFO(Joined(command));
+    CommandResult r = admin(command, "first passphrase\n");
+    CHECK_MESSAGE(r.exit_code == 0, r.output);
+  };
+  const std::vector<std::vector<std::string>> others = {
+      {"create-superuser", "--email", "root@example.com"},
+      {"create-tenant", "--slug", "acme", "--name", "Acme"},
+      {"set-password", "--email", "root@example.com"},
+      {"migrate"},
+      {"check"},
+      {"backup", "--to", (fs::path(NewTempDir()) / "backup").string()}};
+  for (const std::vector<std::string>& command : others) {
+    with_log(command);
+    CHECK_MESSAGE(!fs::exists(log), command[0]);
+  }
+  with_log({"clear-sessions"});
+  CHECK(fs::exists(log));
+  fs::remove(log);
+  with_log({"delete-tenant", "--slug", "acme", "--confirm", "acme"});
+  CHECK(fs::exists(log));
+}
+
 TEST_CASE("smooth-admin leaves a data directory that does not exist alone when it cannot succeed") {
   // A mistyped --storage: neither command can succeed there, and neither may leave a new,
   // empty storage behind for the next command to take for the real one.
@@ -716,12 +750,6 @@ TEST_CASE("smooth-admin leaves a data directory that does not exist alone when i
     CHECK_MESSAGE(Contains(r.output, "no storage in " + dir.string()), r.output);
     CHECK_FALSE(fs::exists(dir));
   }
-}
-
-std::string Joined(const std::vector<std::string>& words) {
-  std::string out;
-  for (const std::string& w : words) out += (out.empty() ? "" : " ") + w;
-  return out;
 }
 
 TEST_CASE(
