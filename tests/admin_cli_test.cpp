@@ -424,9 +424,10 @@ TEST_CASE("smooth-admin refuses bad usage with exit status 2") {
 TEST_CASE("smooth-admin refuses a repeated option or a missing value with exit status 2") {
   fs::path dir = NewTempDir();
   Admin admin{.url = "sqlite:" + dir.string()};
-  std::ofstream(dir / "pw") << "correct horse battery\n";
-  REQUIRE(admin({"create-superuser", "--email", "root@example.com", "--password-file",
-                 (dir / "pw").string()})
+  // Not in the data directory: libsmooth installs only into an empty one.
+  const fs::path pw = fs::path(NewTempDir()) / "pw";
+  std::ofstream(pw) << "correct horse battery\n";
+  REQUIRE(admin({"create-superuser", "--email", "root@example.com", "--password-file", pw.string()})
               .exit_code == 0);
   // Which of two values was meant is not for the tool to guess.
   CommandResult r = admin({"create-tenant", "--slug", "acme", "--slug", "globex", "--name", "X"});
@@ -701,6 +702,40 @@ TEST_CASE("smooth-admin clear-sessions ends an open masquerade in --masquerade-l
   CHECK(end.at("reason").as_string() == "original session expired");
 }
 
+// A command line, for a message.
+std::string Joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+TEST_CASE("smooth-admin --masquerade-log is created only by the commands that end masquerades") {
+  Admin admin{.url = "sqlite:" + NewTempDir()};
+  const fs::path log = fs::path(NewTempDir()) / "masquerade.log";
+  auto with_log = [&](std::vector<std::string> command) {
+    command.insert(command.begin(), {"--masquerade-log", log.string()});
+    INFO(Joined(command));
+    CommandResult r = admin(command, "first passphrase\n");
+    CHECK_MESSAGE(r.exit_code == 0, r.output);
+  };
+  const std::vector<std::vector<std::string>> others = {
+      {"create-superuser", "--email", "root@example.com"},
+      {"create-tenant", "--slug", "acme", "--name", "Acme"},
+      {"set-password", "--email", "root@example.com"},
+      {"migrate"},
+      {"check"},
+      {"backup", "--to", (fs::path(NewTempDir()) / "backup").string()}};
+  for (const std::vector<std::string>& command : others) {
+    with_log(command);
+    CHECK_MESSAGE(!fs::exists(log), command[0]);
+  }
+  with_log({"clear-sessions"});
+  CHECK(fs::exists(log));
+  fs::remove(log);
+  with_log({"delete-tenant", "--slug", "acme", "--confirm", "acme"});
+  CHECK(fs::exists(log));
+}
+
 TEST_CASE("smooth-admin leaves a data directory that does not exist alone when it cannot succeed") {
   // A mistyped --storage: neither command can succeed there, and neither may leave a new,
   // empty storage behind for the next command to take for the real one.
@@ -715,6 +750,49 @@ TEST_CASE("smooth-admin leaves a data directory that does not exist alone when i
     CHECK_MESSAGE(Contains(r.output, "no storage in " + dir.string()), r.output);
     CHECK_FALSE(fs::exists(dir));
   }
+}
+
+TEST_CASE(
+    "smooth-admin refuses a directory or a database that is not libsmooth's, changing nothing") {
+  // A --storage that names an existing directory of something else: every command that
+  // would install libsmooth there fails, naming it, and nothing is made in it.
+  const fs::path dir = NewTempDir();
+  std::ofstream(dir / "orders.csv") << "not ours\n";
+  Admin admin{.url = "sqlite:" + dir.string()};
+  const std::vector<std::vector<std::string>> commands = {
+      {"migrate"}, {"migrate", "--shared"}, {"create-superuser", "--email", "root@example.com"}};
+  for (const std::vector<std::string>& command : commands) {
+    INFO(Joined(command));
+    CommandResult r = admin(command, "correct horse battery\n");
+    CHECK_MESSAGE(r.exit_code == 1, r.output);
+    CHECK_MESSAGE(Contains(r.output, "sqlite data directory '" + dir.string() +
+                                         "': not a libsmooth data directory (it holds orders.csv"),
+                  r.output);
+  }
+  CHECK(admin({"check"}).exit_code == 1);
+  std::set<std::string> names;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir))
+    names.insert(entry.path().filename().string());
+  CHECK(names == std::set<std::string>{"orders.csv"});
+
+  if (TestStorageKind() != "postgresql") return;
+  Admin pg{.url = NewPgDatabase()};
+  PgExec(pg.url, "CREATE TABLE orders (id int)");
+  for (const std::vector<std::string>& command : commands) {
+    INFO(Joined(command));
+    CommandResult r = pg(command, "correct horse battery\n");
+    CHECK_MESSAGE(r.exit_code == 1, r.output);
+    CHECK_MESSAGE(Contains(r.output,
+                           "not a libsmooth database (it holds public.orders, and no "
+                           "libsmooth version table"),
+                  r.output);
+  }
+  CHECK(pg({"check"}).exit_code == 1);
+  CHECK(PgQuery(pg.url,
+                "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                "c.relnamespace WHERE n.nspname = 'public'") ==
+        std::vector<std::vector<std::string>>{{"orders"}});
+  CHECK(PgQuery(pg.url, "SELECT extname FROM pg_extension WHERE extname = 'btree_gist'").empty());
 }
 
 // --- backup ---

@@ -115,6 +115,67 @@ TEST_CASE("a sqlite: storage keeps shared.db and one tenant_<slug>.db in a 0700 
   CHECK_FALSE(fs::exists(dir + "/tenant_acme.db.tmp"));
 }
 
+std::set<std::string> Entries(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) names.insert(entry.path().filename());
+  return names;
+}
+
+TEST_CASE("a directory that holds something but no shared.db is refused and left as it was") {
+  std::string dir = NewTempDir();
+  std::string expected;  // what the refusal names
+  SUBCASE("another application's files") {
+    for (const char* file : {"orders.csv", "invoice.pdf", ".profile", "notes.txt"})
+      std::ofstream(dir + "/" + file) << "not ours\n";
+    fs::create_directory(dir + "/uploads");
+    expected = "(it holds .profile, invoice.pdf, notes.txt and 2 more, and no shared.db)";
+  }
+  SUBCASE("one hidden file beside lost+found") {
+    fs::create_directory(dir + "/lost+found");
+    std::ofstream(dir + "/.keep") << "";
+    expected = "(it holds .keep, and no shared.db)";
+  }
+  SUBCASE("a data directory whose shared.db was removed: its tenants are not started afresh") {
+    NewTenant(*OpenAt(dir), "acme");
+    fs::remove(dir + "/shared.db");
+    expected = "tenant_acme.db";
+  }
+  const std::set<std::string> before = Entries(dir);
+  auto refused = OpenStorage("sqlite:" + dir);
+  REQUIRE_FALSE(refused.ok());
+  INFO(refused.error().ToString());
+  CHECK(refused.error().code() == StatusCode::kFailedPrecondition);
+  CHECK(refused.error().message().starts_with("sqlite data directory '" + dir +
+                                              "': not a libsmooth data directory"));
+  CHECK(refused.error().message().find(expected) != std::string::npos);
+  CHECK(refused.error().message().ends_with("refusing to install into it"));
+  CHECK(Entries(dir) == before);
+}
+
+TEST_CASE("an empty directory, or one with lost+found alone, is installed into") {
+  std::string dir = NewTempDir();
+  SUBCASE("empty") {}
+  SUBCASE("a new file system's mount point") { fs::create_directory(dir + "/lost+found"); }
+  NewTenant(*OpenAt(dir), "acme");
+  CHECK(fs::is_regular_file(dir + "/shared.db"));
+  // It is libsmooth's now, whatever else comes to be in it.
+  std::ofstream(dir + "/notes.txt") << "an operator's\n";
+  auto storage = OpenAt(dir);
+  CHECK(Must(Must(storage->BeginShared(TxnMode::kRead))->ListTenants()).size() == 1);
+}
+
+TEST_CASE("a directory left by a crash as libsmooth began installing opens") {
+  // shared.db is the first file made, empty, before anything else: what a process killed
+  // right after making it leaves.
+  std::string dir = NewTempDir();
+  std::ofstream(dir + "/shared.db").close();
+  fs::permissions(dir + "/shared.db", fs::perms::owner_read | fs::perms::owner_write);
+  auto storage = OpenAt(dir);
+  NewTenant(*storage, "acme");
+  CHECK(Column(dir + "/shared.db", "SELECT COUNT(*) FROM tenants") ==
+        std::vector<std::string>{"1"});
+}
+
 // The files hold password hashes and bookings: owner only, even in a directory that others
 // may read and under a permissive umask.
 TEST_CASE("a sqlite: storage's files are 0600 whatever the umask and the directory") {

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -918,6 +919,82 @@ TEST_CASE("without the right to create btree_gist, opening says what an admin mu
   Exec(db, "REASSIGN OWNED BY " + role + " TO smooth");
   Exec(db, "DROP OWNED BY " + role);
   Exec(admin, "DROP ROLE " + role);
+}
+
+// What a database holds that an install would add to: every relation in public, every
+// extension and every schema, one name a line.
+std::vector<std::string> Contents(const std::string& db) {
+  return Rows(db,
+              "SELECT 'relation ' || c.relname FROM pg_class c JOIN pg_namespace n "
+              "ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+              "UNION ALL SELECT 'extension ' || extname FROM pg_extension "
+              "UNION ALL SELECT 'schema ' || nspname FROM pg_namespace ORDER BY 1");
+}
+
+bool Has(const std::vector<std::string>& lines, const std::string& line) {
+  return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+TEST_CASE("a database that holds another application's tables is refused and left as it was") {
+  std::string db = NewPgDatabase();
+  const std::string name = Rows(db, "SELECT current_database()")[0];
+  std::vector<std::string> expected;  // what the refusal names, in its order
+  SUBCASE("tables, a view and a sequence in public") {
+    Exec(db,
+         "CREATE TABLE orders (id serial PRIMARY KEY); CREATE TABLE customers (id int); "
+         "CREATE VIEW big_orders AS SELECT * FROM orders");
+    expected = {"public.big_orders, public.customers, public.orders and 1 more"};
+  }
+  SUBCASE("a schema_migrations table that is not libsmooth's (golang-migrate's)") {
+    Exec(db, "CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean)");
+    Exec(db, "INSERT INTO schema_migrations VALUES (3, false)");
+    expected = {"public.schema_migrations"};
+  }
+  SUBCASE("a tenant schema and nothing in public") {
+    Exec(db, "CREATE SCHEMA tenant_acme; CREATE TABLE tenant_acme.resources (id int)");
+    expected = {"schema tenant_acme"};
+  }
+  const std::vector<std::string> before = Contents(db);
+
+  auto refused = OpenStorage(db);
+  REQUIRE_FALSE(refused.ok());
+  INFO(refused.error().ToString());
+  CHECK(refused.error().code() == StatusCode::kFailedPrecondition);
+  const std::string& message = refused.error().message();
+  CHECK(message.starts_with("postgresql database '" + name + "': not a libsmooth database"));
+  for (const std::string& part : expected) CHECK(message.find(part) != std::string::npos);
+  CHECK(message.ends_with("refusing to install into it"));  // nothing about btree_gist
+  // Nothing was made: no version table, no btree_gist, no tenant table.
+  CHECK(Contents(db) == before);
+  CHECK_FALSE(Has(Contents(db), "extension btree_gist"));
+}
+
+TEST_CASE("an empty database is installed into, an administrator's extensions or not") {
+  std::string db = NewPgDatabase();
+  SUBCASE("nothing at all") {}
+  SUBCASE("btree_gist, created by an administrator: it makes no relation in public") {
+    Exec(db, "CREATE EXTENSION btree_gist");
+    CHECK(Rows(db,
+               "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+               "c.relnamespace WHERE n.nspname = 'public'")[0] == "0");
+  }
+  SUBCASE("an extension whose view is in public") {
+    Exec(db, "CREATE EXTENSION pg_buffercache");
+    REQUIRE(Has(Contents(db), "relation pg_buffercache"));
+  }
+  auto storage = Open(db);
+  NewTenant(*storage, "acme");
+  CHECK(Has(Contents(db), "relation schema_migrations"));
+  CHECK(Has(Contents(db), "schema tenant_acme"));
+}
+
+TEST_CASE("a libsmooth database reopens, with whatever has been added to it since") {
+  std::string db = NewPgDatabase();
+  MadeElsewhere(db, "acme", "Chair 1");
+  Exec(db, "CREATE TABLE public.notes (id int)");
+  auto storage = Open(db);
+  Tenant acme = Must(Must(storage->BeginShared(TxnMode::kRead))->FindTenantBySlug("acme"));
+  CHECK(ResourceNames(*storage, acme, TxnMode::kRead) == std::vector<std::string>{"Chair 1"});
 }
 
 TEST_CASE("postgresql:// URLs and conninfo strings both open the backend") {

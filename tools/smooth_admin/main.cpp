@@ -75,10 +75,14 @@ Commands:
 
 Options:
   --storage URL           sqlite:<dir> (default sqlite:./data), postgresql://... or a
-                          libpq conninfo ('host=/run/postgresql dbname=smooth')
+                          libpq conninfo ('host=/run/postgresql dbname=smooth'); a new
+                          storage goes only into a missing or empty directory, or a
+                          database with nothing in public and no tenant_* schema
   --security-log FILE     append the security audit records (tenant and user creation,
                           password resets, sessions cleared) to FILE (JSON lines, mode 0600)
-  --masquerade-log FILE   append the end of each masquerade clear-sessions ends to FILE
+  --masquerade-log FILE   append the end of each masquerade clear-sessions or
+                          delete-tenant ends to FILE (JSON lines, mode 0600); the other
+                          commands end none, and neither write nor create FILE
 
 Exit status: 0 success, 1 failure, 2 bad usage.
 )";
@@ -507,6 +511,7 @@ int main(int argc, char** argv) {
   Args opts;
   std::optional<std::string> problem;
   std::function<int()> run;
+  bool ends_masquerades = false;  // whether the command can write to --masquerade-log
   if (command == "migrate") {
     problem = ParseOptions(args, i + 1, {"--tenant"}, {"--shared"}, opts);
     run = [&] { return Migrate(url, opts); };
@@ -521,9 +526,11 @@ int main(int argc, char** argv) {
     problem = ParseOptions(args, i + 1, {"--email", "--tenant", "--password-file"}, {}, opts);
     run = [&] { return SetPassword(url, logs, opts); };
   } else if (command == "delete-tenant") {
+    ends_masquerades = true;
     problem = ParseOptions(args, i + 1, {"--slug", "--confirm", "--reason", "--as"}, {}, opts);
     run = [&] { return DeleteTenant(url, logs, opts); };
   } else if (command == "clear-sessions") {
+    ends_masquerades = true;
     problem = ParseOptions(args, i + 1, {"--session-lifetime-days"}, {}, opts);
     run = [&] { return ClearSessions(url, logs, opts); };
   } else if (command == "check") {
@@ -536,6 +543,9 @@ int main(int argc, char** argv) {
     return Usage("unknown command '" + command + "'");
   }
   if (problem) return Usage(command + ": " + *problem);
+  // Given to every command alike (one set of global options in a wrapper script, say), the
+  // file is opened, and so created, only by a command that may write a line to it.
+  if (!ends_masquerades) logs.masquerade.clear();
   // A memory: storage ends with this process: nothing to migrate, check or back up, and what
   // create-* made would be gone when the command reports it done.
   if (url == "memory:")

@@ -263,6 +263,11 @@ struct StorageOptions {
 ///     unavailable when the server cannot be reached.
 /// Migrations run on open, shared database first, then every tenant's; an error names the
 /// database and the migration. invalid_argument for an unknown scheme or bad options.
+/// libsmooth installs itself only where there is nothing else: a data directory that is
+/// missing, empty (`lost+found` aside) or holds `shared.db`; a database whose `public`
+/// holds libsmooth's `schema_migrations`, or no relation (an extension's aside) and no
+/// `tenant_*` schema. Anything else — another application's, reached by a mistyped URL —
+/// is failed_precondition naming it and a few of the things in it, and nothing is changed.
 /// docs/storage.md describes the layouts, durability and the multi-process model.
 ///
 ///     auto storage = smooth::OpenStorage("sqlite:/var/lib/smooth");

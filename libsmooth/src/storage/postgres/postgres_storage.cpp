@@ -293,12 +293,15 @@ class PostgresStorage final : public Storage {
     return BeginTenantWith(std::move(*parts));
   }
 
-  // The migrations of `public`, under the migration lock (Init, and smooth-admin).
+  // The migrations of `public`, under the migration lock (Init, and smooth-admin), into a
+  // database that is libsmooth's or empty (OursOrEmpty).
   static Status MigrateSharedOn(Connection& c) {
-    Status shared = sql::Migrate(c, PostgresDialect::Instance(), "shared database",
-                                 SharedMigrations(), [](soci::session& s) { LockMigrations(s); });
-    if (!shared.ok()) return ExplainMissingExtension(c, std::move(shared));
-    return {};
+    Status shared = sql::Migrate(
+        c, PostgresDialect::Instance(), "shared database", SharedMigrations(),
+        [](soci::session& s) { LockMigrations(s); }, OursOrEmpty);
+    // A refused database, or one of a newer libsmooth, was not for want of the extension.
+    if (shared.ok() || shared.code() == StatusCode::kFailedPrecondition) return shared;
+    return ExplainMissingExtension(c, std::move(shared));
   }
 
   // The migrations of one existing tenant schema, under the migration lock.
@@ -336,6 +339,44 @@ class PostgresStorage final : public Storage {
   static void LockMigrations(soci::session& s) {
     long long key = kMigrationLockKey;
     s << "SELECT pg_advisory_xact_lock(:k)", soci::use(key);
+  }
+
+  // Refuses to install into a database that holds something but no libsmooth version table:
+  // another application's, reached by a mistyped URL, whose `public` libsmooth's shared
+  // tables would join. Counted: any relation in `public` but an index (whose table counts)
+  // or an extension's (an administrator may install extensions, btree_gist among them,
+  // into a new database), and any tenant_* schema. Run under the migration lock, in the
+  // transaction that would create the version table, so another process installing at the
+  // same time is seen.
+  static Status OursOrEmpty(soci::session& s) {
+    // Rails, Ecto and golang-migrate keep a public.schema_migrations too, other columns.
+    long long ours = 0;
+    s << "SELECT COUNT(*) FROM pg_catalog.pg_attribute "
+         "WHERE attrelid = to_regclass('public.schema_migrations') AND NOT attisdropped "
+         "AND attname IN ('version', 'name', 'applied_at')",
+        soci::into(ours);
+    if (ours == 3) return {};
+    std::vector<std::string> held;
+    std::string name;
+    soci::statement st =
+        (s.prepare << "SELECT 'public.' || c.relname FROM pg_catalog.pg_class c "
+                      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE n.nspname = 'public' AND c.relkind NOT IN ('i', 'I') AND NOT EXISTS ("
+                      "  SELECT 1 FROM pg_catalog.pg_depend d "
+                      "  WHERE d.classid = CAST('pg_class' AS regclass) AND d.objid = c.oid "
+                      "  AND d.deptype = 'e') "
+                      "UNION ALL SELECT 'schema ' || nspname FROM pg_catalog.pg_namespace "
+                      "WHERE starts_with(nspname, 'tenant_')",
+         soci::into(name));
+    if (st.execute(true)) {
+      do held.push_back(name);
+      while (st.fetch());
+    }
+    if (held.empty()) return {};
+    std::string database;
+    s << "SELECT current_database()", soci::into(database);
+    return sql::NotLibsmooth(fmt::format("postgresql database '{}'", database), "database",
+                             std::move(held), "libsmooth version table public.schema_migrations");
   }
 
   static Status NoSpace(const Tenant& tenant) {

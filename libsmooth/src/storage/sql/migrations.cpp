@@ -1,8 +1,10 @@
 // The migration runner.
 #include "storage/sql/migrations.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -81,13 +83,21 @@ Result<std::vector<int>> AppliedMigrations(Connection& conn, std::string_view da
 }
 
 Status Migrate(Connection& conn, const SqlDialect& dialect, std::string_view database,
-               std::span<const Migration> migrations, const MigrationScope& scope) {
+               std::span<const Migration> migrations, const MigrationScope& scope,
+               const InstallCheck& check) {
   SMOOTH_RETURN_IF_ERROR(CheckOrder(database, migrations));
   soci::session& sql = conn.session();
   int last_known = migrations.empty() ? 0 : migrations.back().version;
   try {
     dialect.Begin(sql, TxnMode::kWrite);
     if (scope) scope(sql);
+    if (check) {
+      Status allowed = check(sql);
+      if (!allowed.ok()) {
+        RollbackQuietly(conn);
+        return allowed;
+      }
+    }
     sql << kCreateSchemaMigrations;
     long long newest = 0;
     soci::indicator ind = soci::i_null;
@@ -151,6 +161,19 @@ Status MigrateInTransaction(Connection& conn, const SqlDialect& dialect, std::st
     }
   }
   return {};
+}
+
+Status NotLibsmooth(std::string_view what, std::string_view kind, std::vector<std::string> held,
+                    std::string_view lacks) {
+  constexpr std::size_t kNamed = 3;
+  std::sort(held.begin(), held.end());
+  std::string named;
+  for (std::size_t i = 0; i < held.size() && i < kNamed; ++i)
+    named += fmt::format("{}{}", i == 0 ? "" : ", ", held[i]);
+  if (held.size() > kNamed) named += fmt::format(" and {} more", held.size() - kNamed);
+  return FailedPrecondition(
+      fmt::format("{}: not a libsmooth {} (it holds {}, and no {}); refusing to install into it",
+                  what, kind, named, lacks));
 }
 
 }  // namespace smooth::internal::sql

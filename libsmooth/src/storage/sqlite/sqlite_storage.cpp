@@ -16,6 +16,8 @@
 #include <string>
 #include <system_error>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <soci/soci.h>
@@ -674,6 +676,30 @@ class SqliteStorage final : public Storage {
   std::uint64_t uses_ = 0;                                   // guarded by tenants_mu_
 };
 
+// Refuses an existing directory that holds something but no shared.db: another
+// application's, or a home directory, reached by a mistyped URL, which libsmooth's files
+// would join. shared.db is the first file libsmooth makes in a directory (Init, through
+// ConnectFile's O_EXCL), so a directory libsmooth ever wrote to holds it, and a crash at any
+// point leaves it either holding shared.db or as it was. lost+found (a new file system's
+// mount point has one) is not counted; anything else is, hidden files included.
+Status OursOrEmpty(const fs::path& dir) {
+  std::error_code ec;
+  const fs::path shared = dir / "shared.db";
+  if (fs::exists(shared, ec)) return {};
+  std::vector<std::string> held;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name != "lost+found") held.push_back(std::move(name));
+  }
+  if (ec)
+    return Unavailable(fmt::format("sqlite: cannot read the data directory: {}", ec.message()));
+  // Another process may have begun installing here since shared.db was looked for: then
+  // the listing may show its files, and shared.db is there now, made before them.
+  if (held.empty() || fs::exists(shared, ec)) return {};
+  return sql::NotLibsmooth(fmt::format("sqlite data directory '{}'", dir.string()),
+                           "data directory", std::move(held), "shared.db");
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Storage>> OpenSqliteStorage(std::string_view dir,
@@ -702,6 +728,8 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(std::string_view dir,
           fmt::format("sqlite: cannot restrict the data directory: {}", ec.message()));
   } else if (!fs::is_directory(path, ec)) {
     return InvalidArgument("storage url: the sqlite data path is not a directory");
+  } else {
+    SMOOTH_RETURN_IF_ERROR(OursOrEmpty(path));
   }
 
   auto storage = std::make_unique<SqliteStorage>(path, options);
