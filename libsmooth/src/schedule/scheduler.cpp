@@ -2582,12 +2582,14 @@ std::uint64_t Scheduler::Subscribe(Listener listener) {
   return id;
 }
 
-Result<MaintenanceReport> Scheduler::Maintain() { return impl_->Maintain(); }
-
 void Scheduler::Unsubscribe(std::uint64_t handle) {
   std::lock_guard lock(impl_->listeners_mu);
   impl_->listeners.erase(handle);
   impl_->listener_count.store(impl_->listeners.size(), std::memory_order_release);
 }
+
+// --- Housekeeping ------------------------------------------------------------------------
+
+Result<MaintenanceReport> Scheduler::Maintain() { return impl_->Maintain(); }
 
 }  // namespace smooth
