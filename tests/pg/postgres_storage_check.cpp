@@ -950,6 +950,12 @@ TEST_CASE("a database that holds another application's tables is refused and lef
     Exec(db, "INSERT INTO schema_migrations VALUES (3, false)");
     expected = {"public.schema_migrations"};
   }
+  SUBCASE("a schema_migrations with libsmooth's column names but other types") {
+    Exec(db,
+         "CREATE TABLE schema_migrations (version text PRIMARY KEY, name text, "
+         "applied_at timestamptz); CREATE TABLE orders (id int)");
+    expected = {"public.orders, public.schema_migrations"};
+  }
   SUBCASE("a tenant schema and nothing in public") {
     Exec(db, "CREATE SCHEMA tenant_acme; CREATE TABLE tenant_acme.resources (id int)");
     expected = {"schema tenant_acme"};
@@ -977,6 +983,11 @@ TEST_CASE("an empty database is installed into, an administrator's extensions or
     CHECK(Rows(db,
                "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
                "c.relnamespace WHERE n.nspname = 'public'")[0] == "0");
+  }
+  SUBCASE("an extension whose composite types are in public (tablefunc)") {
+    // Their extension dependency is recorded on the pg_type row, not the pg_class one.
+    Exec(db, "CREATE EXTENSION tablefunc");
+    REQUIRE(Has(Contents(db), "relation tablefunc_crosstab_2"));
   }
   SUBCASE("an extension whose view is in public") {
     Exec(db, "CREATE EXTENSION pg_buffercache");

@@ -349,11 +349,14 @@ class PostgresStorage final : public Storage {
   // transaction that would create the version table, so another process installing at the
   // same time is seen.
   static Status OursOrEmpty(soci::session& s) {
-    // Rails, Ecto and golang-migrate keep a public.schema_migrations too, other columns.
+    // Rails, Ecto and golang-migrate keep a public.schema_migrations too, other columns
+    // (or the same names with other types).
     long long ours = 0;
     s << "SELECT COUNT(*) FROM pg_catalog.pg_attribute "
          "WHERE attrelid = to_regclass('public.schema_migrations') AND NOT attisdropped "
-         "AND attname IN ('version', 'name', 'applied_at')",
+         "AND ((attname = 'version' AND atttypid = CAST('integer' AS regtype)) "
+         "  OR (attname = 'name' AND atttypid = CAST('text' AS regtype)) "
+         "  OR (attname = 'applied_at' AND atttypid = CAST('bigint' AS regtype)))",
         soci::into(ours);
     if (ours == 3) return {};
     std::vector<std::string> held;
@@ -362,9 +365,10 @@ class PostgresStorage final : public Storage {
         (s.prepare << "SELECT 'public.' || c.relname FROM pg_catalog.pg_class c "
                       "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                       "WHERE n.nspname = 'public' AND c.relkind NOT IN ('i', 'I') AND NOT EXISTS ("
-                      "  SELECT 1 FROM pg_catalog.pg_depend d "
-                      "  WHERE d.classid = CAST('pg_class' AS regclass) AND d.objid = c.oid "
-                      "  AND d.deptype = 'e') "
+                      "  SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype = 'e' AND ("
+                      "    (d.classid = CAST('pg_class' AS regclass) AND d.objid = c.oid) OR"
+                      // an extension's composite type is recorded as the type's member
+                      "    (d.classid = CAST('pg_type' AS regclass) AND d.objid = c.reltype))) "
                       "UNION ALL SELECT 'schema ' || nspname FROM pg_catalog.pg_namespace "
                       "WHERE starts_with(nspname, 'tenant_')",
          soci::into(name));
