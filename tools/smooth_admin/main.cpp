@@ -82,7 +82,7 @@ Options:
                           password resets, sessions cleared) to FILE (JSON lines, mode 0600)
   --masquerade-log FILE   append the end of each masquerade clear-sessions or
                           delete-tenant ends to FILE (JSON lines, mode 0600); the other
-                          commands end none, and neither write nor create FILE
+                          commands log none, and neither write nor create FILE
 
 Exit status: 0 success, 1 failure, 2 bad usage.
 )";
