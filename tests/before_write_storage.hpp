@@ -1,5 +1,5 @@
 // A storage that lets a test act between a call's reads and its write: what another process
-// does in that moment (platform_test, tenant_deletion_test).
+// does in that moment (platform_test, tenant_deletion_test, maintenance_test).
 #pragma once
 
 #include <functional>
@@ -18,6 +18,8 @@ class BeforeWriteStorage final : public Storage {
   std::function<void()> before_write;
   /// Likewise, just before the next DeleteTenant.
   std::function<void()> before_delete;
+  /// Likewise, just before the next tenant transaction of any kind begins.
+  std::function<void()> before_tenant;
 
   Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) override {
     if (mode == TxnMode::kWrite && before_write) std::exchange(before_write, nullptr)();
@@ -33,6 +35,7 @@ class BeforeWriteStorage final : public Storage {
   }
   Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
                                                          TxnMode mode) override {
+    if (before_tenant) std::exchange(before_tenant, nullptr)();
     return inner_->BeginTenant(tenant, mode);
   }
 

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "before_write_storage.hpp"
 #include "schedule_fixtures.hpp"
 
 using namespace smooth;
@@ -180,6 +181,30 @@ TEST_CASE("Maintain forgets tenants deleted here or by another process") {
   CHECK(v.Maintain().tenants_forgotten == 1);
   CHECK_CODE(v.w.scheduler->ListResources(v.w.root_p, v.w.globex.id), StatusCode::kNotFound);
   CHECK(v.Maintain().tenants_forgotten == 0);
+}
+
+TEST_CASE("a tenant deleted while Maintain looks at it is forgotten, not a failure") {
+  Venue v;
+  // This process: a Scheduler whose storage lets another process act just before the
+  // tenant's next transaction begins.
+  auto hooked = std::make_shared<BeforeWriteStorage>(v.w.storage);
+  PlatformOptions o = v.w.platform->options();
+  o.storage = hooked;
+  auto platform = Must(Platform::Open(o));
+  auto scheduler = Must(Scheduler::Open(*platform));
+  Must(scheduler->PlaceHold(v.w.owner, v.w.acme.id, v.At(Mon(10)), 5min));
+  v.w.clock.Advance(6min);  // the hold's expiry is due: Maintain reads acme for it
+  hooked->before_tenant = [&] {
+    Must(v.w.platform->SuspendTenant(v.w.root_p, v.w.acme.id, "closed"));
+    Must(v.w.platform->DeleteTenant(v.w.root_p, v.w.acme.id));
+  };
+  auto report = scheduler->Maintain();
+  REQUIRE_MESSAGE(report.ok(), report.error().message());
+  CHECK(hooked->before_tenant == nullptr);  // the deletion came in between
+  CHECK_MESSAGE(report->tenants_failed == 0, report->failure.message());
+  CHECK(report->tenants_forgotten == 1);
+  CHECK(report->holds_expired == 0);
+  CHECK(Must(scheduler->Maintain()).tenants_forgotten == 0);
 }
 
 TEST_CASE("unload_after must be positive") {

@@ -1119,6 +1119,11 @@ struct Scheduler::Impl {
         continue;
       }
       auto expired = AnnounceExpiredHolds(row->second, *st);
+      if (!expired && expired.error().code() == StatusCode::kNotFound && Deleted(id)) {
+        Forget(id, st);  // deleted since the listing
+        ++report.tenants_forgotten;
+        continue;
+      }
       if (!expired) {
         if (report.tenants_failed++ == 0) report.failure = expired.error();
         continue;
@@ -1181,6 +1186,14 @@ struct Scheduler::Impl {
     std::unique_lock cache_lock(tenant_cache_mu);
     tenant_cache.erase(id);
     return true;
+  }
+
+  // Whether storage has no tenant `id` any more; false when it cannot tell.
+  bool Deleted(TenantId id) {
+    auto txn = storage->BeginShared(TxnMode::kRead);
+    if (!txn) return false;
+    auto t = (*txn)->GetTenant(id);
+    return !t && t.error().code() == StatusCode::kNotFound;
   }
 
   // Forgets a tenant that storage no longer has. An operation still holding its state
