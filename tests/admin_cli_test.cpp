@@ -752,6 +752,18 @@ TEST_CASE("smooth-admin leaves a data directory that does not exist alone when i
   }
 }
 
+std::set<std::string> Names(const fs::path& dir) {
+  std::set<std::string> names;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir))
+    names.insert(entry.path().filename().string());
+  return names;
+}
+
+std::string FileContents(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 TEST_CASE(
     "smooth-admin refuses a directory or a database that is not libsmooth's, changing nothing") {
   // A --storage that names an existing directory of something else: every command that
@@ -775,6 +787,33 @@ TEST_CASE(
     names.insert(entry.path().filename().string());
   CHECK(names == std::set<std::string>{"orders.csv"});
 
+  // Another program's SQLite database under libsmooth's file name.
+  const fs::path other = NewTempDir();
+  const fs::path shared = other / "shared.db";
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(shared.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "CREATE TABLE orders (id INTEGER)", nullptr, nullptr, nullptr) ==
+            SQLITE_OK);
+    sqlite3_close(db);
+  }
+  const std::string before = FileContents(shared);
+  Admin foreign{.url = "sqlite:" + other.string()};
+  const std::string refusal = "sqlite shared database '" + shared.string() +
+                              "': not a libsmooth database (it holds table orders, and no "
+                              "libsmooth version table schema_migrations)";
+  for (const std::vector<std::string>& command : commands) {
+    INFO(Joined(command));
+    CommandResult r = foreign(command, "correct horse battery\n");
+    CHECK_MESSAGE(r.exit_code == 1, r.output);
+    CHECK_MESSAGE(Contains(r.output, refusal), r.output);
+  }
+  CommandResult checked = foreign({"check"});
+  CHECK_MESSAGE(checked.exit_code == 1, checked.output);
+  CHECK_MESSAGE(Contains(checked.output, refusal), checked.output);
+  CHECK(FileContents(shared) == before);
+  CHECK(Names(other) == std::set<std::string>{"shared.db"});
+
   if (TestStorageKind() != "postgresql") return;
   Admin pg{.url = NewPgDatabase()};
   PgExec(pg.url, "CREATE TABLE orders (id int)");
@@ -787,7 +826,12 @@ TEST_CASE(
                            "libsmooth version table"),
                   r.output);
   }
-  CHECK(pg({"check"}).exit_code == 1);
+  CommandResult pg_checked = pg({"check"});
+  CHECK_MESSAGE(pg_checked.exit_code == 1, pg_checked.output);
+  CHECK_MESSAGE(Contains(pg_checked.output,
+                         "not a libsmooth database (it holds public.orders, and no libsmooth "
+                         "version table"),
+                pg_checked.output);
   CHECK(PgQuery(pg.url,
                 "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
                 "c.relnamespace WHERE n.nspname = 'public'") ==
@@ -846,13 +890,6 @@ std::map<std::string, std::string> DirectoryContents(const fs::path& dir) {
         std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   return contents;
-}
-
-std::set<std::string> Names(const fs::path& dir) {
-  std::set<std::string> names;
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir))
-    names.insert(entry.path().filename().string());
-  return names;
 }
 
 fs::perms Mode(const fs::path& path) { return fs::status(path).permissions() & fs::perms::mask; }

@@ -135,6 +135,10 @@ TEST_CASE("a directory that holds something but no shared.db is refused and left
     std::ofstream(dir + "/.keep") << "";
     expected = "(it holds .keep, and no shared.db)";
   }
+  SUBCASE("a name that would rewrite the terminal is shown escaped") {
+    std::ofstream(dir + "/a\x1b[2Jb\nc") << "";
+    expected = "(it holds a\\x1b[2Jb\\x0ac, and no shared.db)";
+  }
   SUBCASE("a data directory whose shared.db was removed: its tenants are not started afresh") {
     NewTenant(*OpenAt(dir), "acme");
     fs::remove(dir + "/shared.db");
@@ -150,6 +154,37 @@ TEST_CASE("a directory that holds something but no shared.db is refused and left
   CHECK(refused.error().message().find(expected) != std::string::npos);
   CHECK(refused.error().message().ends_with("refusing to install into it"));
   CHECK(Entries(dir) == before);
+}
+
+std::string Contents(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_CASE("a shared.db that is another program's database is refused and left as it was") {
+  std::string dir = NewTempDir();
+  const fs::path shared = dir + "/shared.db";
+  std::ofstream(shared).close();  // an empty file is an empty database
+  std::string expected;           // what the refusal names
+  SUBCASE("tables of its own") {
+    Exec(shared, "CREATE TABLE orders (id INTEGER); CREATE VIEW big AS SELECT * FROM orders");
+    expected = "(it holds table orders, view big, and no libsmooth version table";
+  }
+  SUBCASE("a schema_migrations of another framework's shape") {
+    // Rails keeps one: a single text column.
+    Exec(shared, "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY)");
+    expected = "(it holds table schema_migrations, and no libsmooth version table";
+  }
+  const std::string before = Contents(shared);
+  auto refused = OpenStorage("sqlite:" + dir);
+  REQUIRE_FALSE(refused.ok());
+  INFO(refused.error().ToString());
+  CHECK(refused.error().code() == StatusCode::kFailedPrecondition);
+  CHECK(refused.error().message().starts_with("sqlite shared database '" + shared.string() +
+                                              "': not a libsmooth database"));
+  CHECK(refused.error().message().find(expected) != std::string::npos);
+  CHECK(Contents(shared) == before);  // not even switched to WAL mode
+  CHECK(Entries(dir) == std::set<std::string>{"shared.db"});
 }
 
 TEST_CASE("an empty directory, or one with lost+found alone, is installed into") {

@@ -921,6 +921,23 @@ TEST_CASE("without the right to create btree_gist, opening says what an admin mu
   Exec(admin, "DROP ROLE " + role);
 }
 
+TEST_CASE("a role that may not create tables in public is told that, not about btree_gist") {
+  std::string admin = TestPgConninfo();
+  std::string role = fmt::format("smooth_reader_{}", ::getpid());
+  std::string db = NewPgDatabase();  // no btree_gist, and PostgreSQL 15 gives PUBLIC no CREATE
+  Exec(admin, "DROP ROLE IF EXISTS " + role);
+  Exec(admin, "CREATE ROLE " + role + " LOGIN");
+  {
+    auto opened = OpenStorage(db + " user=" + role);
+    REQUIRE_FALSE(opened.ok());
+    INFO(opened.error().message());
+    CHECK(opened.error().message().find("permission denied for schema public") !=
+          std::string::npos);
+    CHECK(opened.error().message().find("btree_gist") == std::string::npos);
+  }
+  Exec(admin, "DROP ROLE " + role);
+}
+
 // What a database holds that an install would add to: every relation in public, every
 // extension and every schema, one name a line.
 std::vector<std::string> Contents(const std::string& db) {

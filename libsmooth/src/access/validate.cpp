@@ -56,22 +56,6 @@ std::string LowerAscii(std::string_view s) {
 bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-// Error messages echo user input; bytes that could break a log line or a terminal are
-// shown as \xNN instead.
-std::string Printable(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b < 0x20 || b >= 0x7f) {
-      out += fmt::format("\\x{:02x}", b);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 // Checks an already lower-cased domain name. Returns what is wrong as a phrase that reads
 // after either "<field>: " or "<field>: domain ", or nullopt when the name is fine.
 std::optional<std::string> DomainProblem(std::string_view name) {

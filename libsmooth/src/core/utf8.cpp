@@ -1,5 +1,7 @@
 #include "core/utf8.hpp"
 
+#include <fmt/format.h>
+
 namespace smooth::internal {
 namespace {
 
@@ -55,6 +57,20 @@ std::string ToValidUtf8(std::string_view text) {
     } else {
       out.append(text.substr(0, n));
       text.remove_prefix(n);
+    }
+  }
+  return out;
+}
+
+std::string Printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b >= 0x7f) {
+      out += fmt::format("\\x{:02x}", b);
+    } else {
+      out += c;
     }
   }
   return out;

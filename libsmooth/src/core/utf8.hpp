@@ -15,4 +15,9 @@ std::optional<std::size_t> Utf8Length(std::string_view text);
 /// text comes back unchanged.
 std::string ToValidUtf8(std::string_view text);
 
+/// `text` for an error message that echoes input (a name, a path): every byte that could
+/// break a log line or a terminal — below 0x20, 0x7f, and the bytes of non-ASCII text —
+/// shown as \xNN.
+std::string Printable(std::string_view text);
+
 }  // namespace smooth::internal

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -76,18 +77,29 @@ Result<std::unique_ptr<sql::Connection>> ConnectExisting(const fs::path& path,
   return sqlite::ConnectFile(path, label, StorageOptions{}, /*create=*/false);
 }
 
-Status MigrateOne(const fs::path& path, std::string_view label,
-                  std::span<const sql::Migration> migrations, const Progress& progress) {
+// Migrates the database file `path` with `migrate` and reports the version it is at.
+Status MigrateFile(const fs::path& path, std::string_view label,
+                   const std::function<Status(sql::Connection&)>& migrate,
+                   const Progress& progress) {
   auto conn = ConnectExisting(path, label);
   if (!conn) return conn.error();
-  const sql::SqlDialect& dialect = sqlite::Dialect();
-  SMOOTH_RETURN_IF_ERROR(sql::Migrate(**conn, dialect, label, migrations));
+  SMOOTH_RETURN_IF_ERROR(migrate(**conn));
   if (progress) {
     auto applied = sql::AppliedMigrations(**conn, label);
     if (!applied) return applied.error();
     progress(fmt::format("{}: at version {}", label, applied->empty() ? 0 : applied->back()));
   }
   return {};
+}
+
+Status MigrateTenantFile(const fs::path& dir, std::string_view slug, const Progress& progress) {
+  std::string label = TenantLabel(slug);
+  return MigrateFile(
+      TenantFile(dir, slug), label,
+      [&label](sql::Connection& c) {
+        return sql::Migrate(c, sqlite::Dialect(), label, sqlite::TenantMigrations());
+      },
+      progress);
 }
 
 struct TenantEntry {
@@ -333,13 +345,15 @@ Result<std::vector<CheckFinding>> PgCheck(std::string_view url) {
   if (!pg) return pg.error();
   std::vector<CheckFinding> findings;
   auto shared = (*pg)->AppliedMigrations("public", "shared database");
-  if (!shared) {
-    findings.push_back({"shared database", false, shared.error().message()});
-    return findings;
-  }
   findings.push_back(
-      VersionFinding("shared database", *shared, postgres::SharedMigrations(), ""));
-  if (!findings.back().ok) return findings;  // tenants cannot be listed reliably
+      shared ? VersionFinding("shared database", *shared, postgres::SharedMigrations(), "")
+             : CheckFinding{"shared database", false, shared.error().message()});
+  if (!findings.back().ok) {
+    // Another application's database: say so, not what it lacks.
+    Status ours = (*pg)->OursOrEmpty();
+    if (ours.code() == StatusCode::kFailedPrecondition) findings.back().detail = ours.message();
+    return findings;  // tenants cannot be listed reliably
+  }
   auto tenants = (*pg)->Tenants();
   if (!tenants) {
     findings.push_back({"shared database", false, tenants.error().message()});
@@ -615,7 +629,13 @@ Status MigrateShared(std::string_view url, const Progress& progress) {
     auto created = OpenStorage(url);
     if (!created) return created.error();
   }
-  return MigrateOne(shared, "shared database", sqlite::SharedMigrations(), progress);
+  SMOOTH_RETURN_IF_ERROR(sqlite::SharedFileOursOrEmpty(shared, StorageOptions{}.busy_timeout));
+  return MigrateFile(
+      shared, "shared database",
+      [](sql::Connection& c) {
+        return sql::Migrate(c, sqlite::Dialect(), "shared database", sqlite::SharedMigrations());
+      },
+      progress);
 }
 
 Status MigrateTenant(std::string_view url, std::string_view slug, const Progress& progress) {
@@ -636,8 +656,7 @@ Status MigrateTenant(std::string_view url, std::string_view slug, const Progress
   if (!tenants) return tenants.error();
   for (const TenantEntry& t : *tenants) {
     if (sql::SlugKey(t.slug) != sql::SlugKey(slug)) continue;
-    return MigrateOne(TenantFile(dir, t.slug), TenantLabel(t.slug), sqlite::TenantMigrations(),
-                      progress);
+    return MigrateTenantFile(dir, t.slug, progress);
   }
   return NotFound(fmt::format("tenant '{}': no such tenant", slug));
 }
@@ -657,8 +676,7 @@ Status MigrateAll(std::string_view url, const Progress& progress) {
   auto tenants = ListTenants(dir);
   if (!tenants) return tenants.error();
   for (const TenantEntry& t : *tenants)
-    SMOOTH_RETURN_IF_ERROR(MigrateOne(TenantFile(dir, t.slug), TenantLabel(t.slug),
-                                      sqlite::TenantMigrations(), progress));
+    SMOOTH_RETURN_IF_ERROR(MigrateTenantFile(dir, t.slug, progress));
   return {};
 }
 
@@ -678,7 +696,12 @@ Result<std::vector<CheckFinding>> Check(std::string_view url) {
     return findings;
   }
   CheckDatabase(shared, "shared database", sqlite::SharedMigrations(), findings);
-  if (!findings.back().ok) return findings;  // tenants cannot be listed reliably
+  if (!findings.back().ok) {
+    // Another program's database under libsmooth's name: say so, not what it lacks.
+    Status ours = sqlite::SharedFileOursOrEmpty(shared, StorageOptions{}.busy_timeout);
+    if (!ours.ok()) findings.back().detail = ours.message();
+    return findings;  // tenants cannot be listed reliably
+  }
 
   auto tenants = ListTenants(*dir);
   if (!tenants) {

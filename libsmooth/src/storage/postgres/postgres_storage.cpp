@@ -299,8 +299,14 @@ class PostgresStorage final : public Storage {
     Status shared = sql::Migrate(
         c, PostgresDialect::Instance(), "shared database", SharedMigrations(),
         [](soci::session& s) { LockMigrations(s); }, OursOrEmpty);
-    // A refused database, or one of a newer libsmooth, was not for want of the extension.
-    if (shared.ok() || shared.code() == StatusCode::kFailedPrecondition) return shared;
+    // Only the extension's own migration fails for want of it (sql::Migrate's message names
+    // the migration that failed); a refused database, one of a newer libsmooth or a role
+    // that may not create tables in public fails for another reason.
+    const sql::Migration& extension = SharedMigrations().front();
+    if (shared.ok() ||
+        shared.message().find(fmt::format("migration {} '{}' failed", extension.version,
+                                          extension.name)) == std::string::npos)
+      return shared;
     return ExplainMissingExtension(c, std::move(shared));
   }
 
@@ -312,33 +318,6 @@ class PostgresStorage final : public Storage {
                           LockMigrations(s);
                           s << enter;
                         });
-  }
-
-  // A new connection with the backend's session settings (for smooth-admin).
-  Result<std::unique_ptr<Connection>> ConnectOne() const { return Connect(); }
-
-  static Result<bool> SchemaExistsOn(Connection& c, const std::string& schema) {
-    return SchemaExists(c, schema);
-  }
-
-  Result<std::string> QueryPooled(const std::string& query) {
-    auto lease = pool_.Acquire();
-    if (!lease) return lease.error();
-    try {
-      std::string value;
-      soci::indicator ind = soci::i_null;
-      (*lease)->session() << query, soci::into(value, ind);
-      return ind == soci::i_ok ? value : std::string("NULL");
-    } catch (const soci::soci_error& e) {
-      if (PostgresDialect::Instance().ConnectionLost(e)) (*lease)->MarkBroken();
-      return FromSoci(e, "query");
-    }
-  }
-
- private:
-  static void LockMigrations(soci::session& s) {
-    long long key = kMigrationLockKey;
-    s << "SELECT pg_advisory_xact_lock(:k)", soci::use(key);
   }
 
   // Refuses to install into a database that holds something but no libsmooth version table:
@@ -381,6 +360,33 @@ class PostgresStorage final : public Storage {
     s << "SELECT current_database()", soci::into(database);
     return sql::NotLibsmooth(fmt::format("postgresql database '{}'", database), "database",
                              std::move(held), "libsmooth version table public.schema_migrations");
+  }
+
+  // A new connection with the backend's session settings (for smooth-admin).
+  Result<std::unique_ptr<Connection>> ConnectOne() const { return Connect(); }
+
+  static Result<bool> SchemaExistsOn(Connection& c, const std::string& schema) {
+    return SchemaExists(c, schema);
+  }
+
+  Result<std::string> QueryPooled(const std::string& query) {
+    auto lease = pool_.Acquire();
+    if (!lease) return lease.error();
+    try {
+      std::string value;
+      soci::indicator ind = soci::i_null;
+      (*lease)->session() << query, soci::into(value, ind);
+      return ind == soci::i_ok ? value : std::string("NULL");
+    } catch (const soci::soci_error& e) {
+      if (PostgresDialect::Instance().ConnectionLost(e)) (*lease)->MarkBroken();
+      return FromSoci(e, "query");
+    }
+  }
+
+ private:
+  static void LockMigrations(soci::session& s) {
+    long long key = kMigrationLockKey;
+    s << "SELECT pg_advisory_xact_lock(:k)", soci::use(key);
   }
 
   static Status NoSpace(const Tenant& tenant) {
@@ -734,6 +740,11 @@ Result<std::vector<int>> PostgresMaintenance::AppliedMigrations(const std::strin
     return FromSoci(e, label);
   }
   return applied;
+}
+
+Status PostgresMaintenance::OursOrEmpty() {
+  return impl_->ReadIn("public", "shared database: looking at what it holds",
+                       [](soci::session& s) { return PostgresStorage::OursOrEmpty(s); });
 }
 
 Result<bool> PostgresMaintenance::SchemaExists(const std::string& schema) {

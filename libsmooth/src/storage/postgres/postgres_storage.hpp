@@ -50,6 +50,10 @@ class PostgresMaintenance {
   Result<std::vector<TenantRow>> Tenants();
   /// The versions in `schema`'s schema_migrations ("public" for the shared database).
   Result<std::vector<int>> AppliedMigrations(const std::string& schema, std::string_view label);
+  /// failed_precondition, naming the database and some of what it holds, when it holds
+  /// another application's relations and no libsmooth version table (MigrateShared refuses
+  /// to install into it); ok when it is libsmooth's or empty.
+  Status OursOrEmpty();
   /// Whether the schema exists.
   Result<bool> SchemaExists(const std::string& schema);
   /// The tenant_id of `schema`'s tenant_meta row; nullopt when there is not exactly one.

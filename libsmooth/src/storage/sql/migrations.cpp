@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8.hpp"
+
 namespace smooth::internal::sql {
 namespace {
 
@@ -169,11 +171,11 @@ Status NotLibsmooth(std::string_view what, std::string_view kind, std::vector<st
   std::sort(held.begin(), held.end());
   std::string named;
   for (std::size_t i = 0; i < held.size() && i < kNamed; ++i)
-    named += fmt::format("{}{}", i == 0 ? "" : ", ", held[i]);
+    named += fmt::format("{}{}", i == 0 ? "" : ", ", Printable(held[i]));
   if (held.size() > kNamed) named += fmt::format(" and {} more", held.size() - kNamed);
   return FailedPrecondition(
       fmt::format("{}: not a libsmooth {} (it holds {}, and no {}); refusing to install into it",
-                  what, kind, named, lacks));
+                  Printable(what), kind, named, lacks));
 }
 
 }  // namespace smooth::internal::sql

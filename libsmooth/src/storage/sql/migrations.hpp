@@ -43,7 +43,8 @@ Status Migrate(Connection& conn, const SqlDialect& dialect, std::string_view dat
 
 /// failed_precondition for a database, or a SQLite data directory, that is not libsmooth's
 /// and not empty: `what` ("postgresql database 'shop'", a `kind` of store) holds `held`
-/// (a few of them are named, in order) and not `lacks`, what libsmooth's would have.
+/// (a few of them are named, in order) and not `lacks`, what libsmooth's would have. Names and
+/// `what` are shown with control bytes escaped (Printable): they come from the store.
 /// Installing there would put libsmooth's tables among another application's data.
 Status NotLibsmooth(std::string_view what, std::string_view kind, std::vector<std::string> held,
                     std::string_view lacks);

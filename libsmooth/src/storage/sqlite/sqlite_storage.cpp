@@ -8,11 +8,14 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <unordered_map>
@@ -156,6 +159,45 @@ Status SyncDirectory(const fs::path& dir) {
   }
   ::close(fd);
   return {};
+}
+
+// Looked at read-only, before any connection switches the file to WAL mode: a refused file
+// is left exactly as it was. libsmooth's schema_migrations is told from another program's
+// table of that name by its columns and their declared types. A file that cannot be read
+// here is left to the connection that follows, which reports why.
+Status SharedFileOursOrEmpty(const fs::path& path, std::chrono::milliseconds busy_timeout) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return {};
+  sqlite_api::sqlite3* raw = nullptr;
+  int rc = sqlite_api::sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  std::unique_ptr<sqlite_api::sqlite3, int (*)(sqlite_api::sqlite3*)> db(raw,
+                                                                         sqlite_api::sqlite3_close);
+  if (rc != SQLITE_OK) return {};
+  sqlite_api::sqlite3_busy_timeout(db.get(), static_cast<int>(busy_timeout.count()));
+  // Every row's first column, as text; nullopt when the query fails.
+  auto column = [&db](const char* query) -> std::optional<std::vector<std::string>> {
+    sqlite_api::sqlite3_stmt* raw_st = nullptr;
+    if (sqlite_api::sqlite3_prepare_v2(db.get(), query, -1, &raw_st, nullptr) != SQLITE_OK)
+      return {};
+    std::unique_ptr<sqlite_api::sqlite3_stmt, int (*)(sqlite_api::sqlite3_stmt*)> st(
+        raw_st, sqlite_api::sqlite3_finalize);
+    std::vector<std::string> out;
+    int step;
+    while ((step = sqlite_api::sqlite3_step(st.get())) == SQLITE_ROW)
+      out.emplace_back(reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(st.get(), 0)));
+    if (step != SQLITE_DONE) return {};
+    return out;
+  };
+  auto ours = column(
+      "SELECT COUNT(*) FROM pragma_table_info('schema_migrations') "
+      "WHERE (name = 'version' AND type = 'INTEGER') OR (name = 'name' AND type = 'TEXT') "
+      "OR (name = 'applied_at' AND type = 'BIGINT')");
+  if (!ours || ours->empty() || (*ours)[0] == "3") return {};
+  auto held = column(
+      "SELECT type || ' ' || name FROM sqlite_master WHERE name NOT LIKE 'sqlite!_%' ESCAPE '!'");
+  if (!held || held->empty()) return {};
+  return sql::NotLibsmooth(fmt::format("sqlite shared database '{}'", path.string()), "database",
+                           std::move(*held), "libsmooth version table schema_migrations");
 }
 
 Result<std::unique_ptr<Connection>> ConnectFile(const fs::path& path, std::string_view label,
@@ -305,6 +347,7 @@ class SqliteStorage final : public Storage {
 
   // Creates and migrates shared.db, then migrates every tenant file there is.
   Status Init() {
+    SMOOTH_RETURN_IF_ERROR(SharedFileOursOrEmpty(shared_->path, options_.busy_timeout));
     auto conn = Connect(shared_->path, shared_->label, true);
     if (!conn) return conn.error();
     SMOOTH_RETURN_IF_ERROR(

@@ -1,6 +1,7 @@
 // The SQLite backend: shared.db plus one tenant_<slug>.db per tenant in a data directory.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string_view>
@@ -32,6 +33,14 @@ Status SyncFile(const std::filesystem::path& path, std::string_view label);
 
 /// Makes a new name, rename or link in `dir` durable; the error names the directory.
 Status SyncDirectory(const std::filesystem::path& dir);
+
+/// Whether shared.db, at `path`, may be migrated: ok when it is missing, empty or
+/// libsmooth's; failed_precondition, naming the file and some of what it holds, when it
+/// holds tables but not libsmooth's version table (another program's database under
+/// libsmooth's name). Reads the file without changing it; waits up to `busy_timeout` for a
+/// writer's lock.
+Status SharedFileOursOrEmpty(const std::filesystem::path& path,
+                             std::chrono::milliseconds busy_timeout);
 
 /// A connection to the database file `path` with the settings every connection of the
 /// backend gets: busy_timeout, WAL, `synchronous` and foreign keys, per `options`. Without
