@@ -563,8 +563,9 @@ def main():
           f"| {fmt_ratio(ratio(i, o))} |")
     w("")
     w("libsmooth's availability time includes the whole public call (authorization, which "
-      "re-reads the actor; the tenant's read transaction; building the result), a cost that does "
-      "not depend on N and dominates the one-resource query; the baseline pays none of it.")
+      "checks the actor against the storage's shared epoch; the tenant's read transaction; "
+      "building the result), a cost that does not depend on N and dominates the one-resource "
+      "query; the baseline pays none of it.")
     w("")
 
     w("## The baseline")
