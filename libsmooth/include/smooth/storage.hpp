@@ -200,7 +200,7 @@ class Storage {
     if (!txn) return txn.error();
     auto seq = (*txn)->BumpChangeSeq();
     if (!seq) return seq.error();
-    return BumpedWrite{std::move(*txn), *seq};
+    return BumpedWrite{std::move(*txn), *seq, std::nullopt};
   }
 
   /// Optionally, a write transaction that goes to the database only when it must, for a

@@ -48,9 +48,10 @@ class PostgresDialect final : public sql::SqlDialect {
     return dialect;
   }
 
-  // Every transaction starts with search_path set to `public` alone, so no "$user" schema
-  // can shadow the shared tables; a tenant transaction then narrows it to its own schema.
-  // SET LOCAL ends with the transaction. Writers run READ COMMITTED: once they hold the
+  // A shared transaction starts with search_path set to `public` alone, so no "$user"
+  // schema can shadow the shared tables; a tenant transaction sets its own schema alone
+  // instead, in its BEGIN's statement string (EnterTenant). SET LOCAL ends with the
+  // transaction. Writers run READ COMMITTED: once they hold the
   // row lock that serializes them (shared_ids, change_seq), each statement sees every
   // commit before it. Readers get one snapshot for the whole transaction, so a change
   // sequence and the rows read with it agree.
