@@ -43,6 +43,23 @@ inline int CountActions(const std::vector<std::string>& lines, std::string_view 
   return n;
 }
 
+/// Checks that `refused` is a masquerade's refusal of what no masquerade may do, and that
+/// the last of `security`'s lines records it: PERMISSION_DENIED as the user acted as, with
+/// `permission`, the refusal as its reason and the user behind the masquerade.
+inline void CheckMasqueradeRefusal(const Status& refused, const MemoryAuditSink& security,
+                                   std::string_view permission, const User& acted_as,
+                                   const User& hijacker) {
+  CHECK(refused.code() == StatusCode::kPermissionDenied);
+  CHECK(refused.message().starts_with("a masquerade may not "));
+  REQUIRE_FALSE(security.Lines().empty());
+  boost::json::object line = ParseLine(security.Lines().back());
+  CHECK(line.at("action").as_string() == "PERMISSION_DENIED");
+  CHECK(line.at("permission").as_string() == permission);
+  CHECK(line.at("user_email").as_string() == acted_as.email);
+  CHECK(line.at("hijacker_email").as_string() == hijacker.email);
+  CHECK(line.at("reason").as_string() == refused.message());
+}
+
 struct World {
   ManualClock clock{T0()};
   std::shared_ptr<Storage> storage{TestStorage()};

@@ -672,10 +672,13 @@ TEST_CASE("passwords: a masquerade changes and sets none") {
   const User& staff = w.users.at("TENANT_STAFF");
   Session m = Must(w.platform->StartMasquerade(owner.id, staff.id, "::1"));
   Principal as_staff = Must(w.platform->Authenticate(m.id));
-  CHECK(w.platform->ChangePassword(as_staff, World::kPassword, "taken over 123").code() ==
-        StatusCode::kPermissionDenied);
-  CHECK(w.platform->SetPassword(as_staff, w.users.at("CUSTOMER").id, "taken over 123").code() ==
-        StatusCode::kPermissionDenied);
+  const User& owner_user = w.users.at("TENANT_OWNER");
+  testing::CheckMasqueradeRefusal(
+      w.platform->ChangePassword(as_staff, World::kPassword, "taken over 123"), *w.security,
+      "user.update", staff, owner_user);
+  testing::CheckMasqueradeRefusal(
+      w.platform->SetPassword(as_staff, w.users.at("CUSTOMER").id, "taken over 123"), *w.security,
+      "user.update", staff, owner_user);
   CHECK(w.platform->Login(w.HostOf(staff), staff.email, World::kPassword, "::1"));
 }
 
@@ -792,8 +795,9 @@ TEST_CASE("sessions: a user, or who may deactivate it, ends all its sessions at 
         StatusCode::kNotFound);
   Session owner = w.LoginAs(w.users.at("TENANT_OWNER"));
   Session m = Must(w.platform->StartMasquerade(owner.id, staff.id, "::1"));
-  CHECK(w.platform->EndSessions(Must(w.platform->Authenticate(m.id)), staff.id).code() ==
-        StatusCode::kPermissionDenied);
+  testing::CheckMasqueradeRefusal(
+      w.platform->EndSessions(Must(w.platform->Authenticate(m.id)), staff.id), *w.security,
+      "user.deactivate", staff, w.users.at("TENANT_OWNER"));
   CHECK(w.platform->Authenticate(b.id));
 
   w.security->Clear();

@@ -79,7 +79,8 @@ TEST_CASE("a tenant is deleted only by a superuser, only once suspended; refusal
       Must(w.platform->StartMasquerade(w.LoginAs(w.root).id, w.users.at("PLATFORM_MANAGER").id,
                                        "::1"))
           .id));
-  CHECK(CodeOf(w.platform->DeleteTenant(as_root_masquerading, w.acme.id)) == "permission_denied");
+  CheckMasqueradeRefusal(w.platform->DeleteTenant(as_root_masquerading, w.acme.id), *w.security,
+                         "tenant.delete", w.users.at("PLATFORM_MANAGER"), w.root);
   Status active = w.platform->DeleteTenant(w.root_p, w.acme.id);
   CHECK(CodeOf(active) == "failed_precondition");
   CHECK(active.message() == "tenant 'acme' is not suspended: suspend it first");

@@ -200,7 +200,7 @@ class Platform {
   Result<Tenant> ReactivateTenant(const Principal& actor, TenantId id);
   /// Deletes a tenant for good, with everything it has: its data, its domains, its users
   /// and their sessions and grants (Storage::DeleteTenant). Only a SUPERUSER, not during a
-  /// masquerade (permission_denied, audited), and only a suspended tenant
+  /// masquerade (permission_denied, audited as EndSessions says), and only a suspended tenant
   /// (failed_precondition: suspend it first, which already stops its users). Masquerades
   /// into it that were still open end in masquerade.log (HIJACK_END, "tenant deleted").
   /// Its slug is never used again (CreateTenant: already_exists). Audited TENANT_DELETED.
@@ -236,7 +236,8 @@ class Platform {
   Result<User> ReactivateUser(const Principal& actor, UserId id);
   /// Ends every session of the user at once ("log out everywhere"), the caller's own
   /// included when it is the user: for oneself, or with user.deactivate over the user.
-  /// Not during a masquerade. Audited SESSIONS_REVOKED.
+  /// Not during a masquerade (permission_denied, audited PERMISSION_DENIED with
+  /// hijacker_email). Audited SESSIONS_REVOKED.
   Status EndSessions(const Principal& actor, UserId id);
   /// Deletes from storage every session no call would accept any more: ended (Logout,
   /// StopMasquerade), expired (session_lifetime after its login), revoked (EndSessions, a
@@ -254,14 +255,14 @@ class Platform {
   /// user ends, this one included: log in again with the new password. A wrong current
   /// password is permission_denied ("current_password: does not match") and counts as a
   /// failed login of the account (so guessing is throttled as login is); a masquerade may
-  /// not. `new_password`: 8 to 1024 bytes. Audited PASSWORD_CHANGED, or
-  /// PASSWORD_CHANGE_FAILED.
+  /// not (permission_denied, audited as EndSessions says). `new_password`: 8 to 1024 bytes. Audited
+  /// PASSWORD_CHANGED, or PASSWORD_CHANGE_FAILED.
   Status ChangePassword(const Principal& actor, std::string_view current_password,
                         std::string_view new_password);
   /// Sets another user's password (an administrator's reset): needs user.update over the
   /// user, who must rank below the actor, as for ChangeRole. The user's sessions end. Not
-  /// for one's own password (ChangePassword), nor during a masquerade. Audited
-  /// PASSWORD_SET.
+  /// for one's own password (ChangePassword), nor during a masquerade (audited as
+  /// EndSessions says). Audited PASSWORD_SET.
   Status SetPassword(const Principal& actor, UserId id, std::string_view new_password);
   /// Sets the password of the user with `email` in `tenant` (platform users: nullopt) with
   /// no actor: for an operator with access to the storage itself, who could change the

@@ -318,6 +318,20 @@ struct Platform::Impl {
     return internal::Evaluate(actor.facts(), action, target, *grants);
   }
 
+  // Refuses what no masquerade may do (delete a tenant, end sessions, set or change a
+  // password), written to security.log as any denial is, with who is behind the masquerade.
+  Status MasqueradeRefused(const FreshActor& actor, std::string_view permission,
+                           std::optional<TenantId> tenant, std::string reason) {
+    Security("PERMISSION_DENIED",
+             {{"user_email", actor.user.email},
+              {"role", std::string(RoleName(actor.user.role))},
+              {"permission", std::string(permission)},
+              {"target_tenant", tenant ? AuditValue(tenant->value()) : AuditValue(nullptr)},
+              {"reason", reason},
+              {"hijacker_email", actor.original ? actor.original->email : std::string()}});
+    return PermissionDenied(std::move(reason));
+  }
+
   // Decide and audit: denials and grant-made allowances go to security.log.
   Decision DecideAudited(const FreshActor& actor, Action action, const Target& target,
                          std::vector<AuditRecord>* held = nullptr) {
@@ -1030,7 +1044,9 @@ Result<Tenant> Platform::ReactivateTenant(const Principal& actor, TenantId id) {
 Status Platform::DeleteTenant(const Principal& actor, TenantId id) {
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
-  if (fresh->original) return PermissionDenied("a masquerade may not delete tenants");
+  if (fresh->original)
+    return impl_->MasqueradeRefused(*fresh, "tenant.delete", id,
+                                    "a masquerade may not delete tenants");
   // Who may suspend the tenant, and of them only a superuser: no matrix cell grants this.
   auto t = impl_->TenantAllowing(*fresh, id, Action::kTenantSuspend);
   if (!t) return t.error();
@@ -1332,7 +1348,9 @@ Result<User> Platform::ReactivateUser(const Principal& actor, UserId id) {
 Status Platform::EndSessions(const Principal& actor, UserId id) {
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
-  if (fresh->original) return PermissionDenied("a masquerade may not end sessions");
+  if (fresh->original)
+    return impl_->MasqueradeRefused(*fresh, ActionName(Action::kUserDeactivate), fresh->user.tenant,
+                                    "a masquerade may not end sessions");
   auto u = impl_->VisibleUser(*fresh, id);
   if (!u) return u.error();
   if (u->user.id != fresh->user.id) {
@@ -1448,7 +1466,9 @@ Status Platform::ChangePassword(const Principal& actor, std::string_view current
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
   if (fresh->original)
-    return PermissionDenied("a masquerade may not change the password of the user it acts as");
+    return impl_->MasqueradeRefused(
+        *fresh, ActionName(Action::kUserUpdate), fresh->user.tenant,
+        "a masquerade may not change the password of the user it acts as");
   const User& me = fresh->user;
   // As every authorization refuses them: an inactive user, a suspended tenant's.
   if (auto refusal = internal::ActorRefusal(fresh->facts())) return PermissionDenied(*refusal);
@@ -1487,7 +1507,8 @@ Status Platform::SetPassword(const Principal& actor, UserId id, std::string_view
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
   if (fresh->original)
-    return PermissionDenied("a masquerade may not set passwords");
+    return impl_->MasqueradeRefused(*fresh, ActionName(Action::kUserUpdate), fresh->user.tenant,
+                                    "a masquerade may not set passwords");
   auto u = impl_->VisibleUser(*fresh, id);
   if (!u) return u.error();
   if (u->user.id == fresh->user.id)
