@@ -231,9 +231,16 @@ Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::App
   // check it with).
   auto* backend = static_cast<soci::postgresql_session_backend*>(c.session().get_backend());
   PGconn* pg = backend != nullptr ? backend->conn_ : nullptr;
-  auto lost = [&] {
+  // `committing`: the commit was sent, so the server may have made it before the
+  // connection failed, and nobody here can tell.
+  auto lost = [&](bool committing = false) {
     c.MarkBroken();  // in an unknown state: closed, never reused
     const char* why = pg != nullptr ? PQerrorMessage(pg) : "no connection";
+    if (committing)
+      return Unavailable(fmt::format(
+          "{}: the connection failed as the write was committed, so whether it was saved is "
+          "unknown (a retry with the same idempotency key finds out): {}",
+          database_, why));
     return Unavailable(fmt::format("{}: the connection failed: {}", database_, why));
   };
   if (begin && !guard_)
@@ -258,7 +265,7 @@ Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::App
   PGresult* error = nullptr;
   if (!sent || !pipe.Finish(error) || PQstatus(pg) != CONNECTION_OK) {
     PQclear(error);
-    return lost();
+    return lost(/*committing=*/sent && commit);
   }
   if (error == nullptr) return {};
 
