@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "property_random.hpp"
@@ -136,9 +137,9 @@ struct Process {
   std::vector<HoldId> expiries;  // hold_expired announced
 };
 
-// Who acts: the tenant's owner, or the CUSTOMER user linked to the first customer, to
-// whom notice rules apply.
-enum class Who { kOwner, kCustomer };
+// Who acts: the tenant's owner; the CUSTOMER user linked to the first customer, to whom
+// notice rules apply; or a STAFF user, who sees the appointments of resources linked to it.
+enum class Who { kOwner, kCustomer, kStaff };
 
 // A hold as the answers of PlaceHold, ReleaseHold and ConfirmHold describe it.
 struct KnownHold {
@@ -166,6 +167,7 @@ class Case {
       for (Process& p : processes_) CheckEvents(p);
       if (!failed_ && (rng_.Chance(0.35) || i + 1 == ops_)) CheckAgainstFresh(rng_.Chance(0.2));
     }
+    if (!failed_ && rng_.Chance(0.3)) DeleteTenant();
     if (verbose_ || failed_) MESSAGE(Where() << " ran:\n" << Log());
     return !failed_;
   }
@@ -221,6 +223,9 @@ class Case {
     const User customer = user(Role::kCustomer, "pat");
     customer_ = Must(w_.platform->ActAs(customer.id));
     other_customer_ = Must(other_.ActAs(customer.id));
+    staff_user_ = user(Role::kTenantStaff, "sam").id;
+    staff_ = Must(w_.platform->ActAs(staff_user_));
+    other_staff_ = Must(other_.ActAs(staff_user_));
 
     const int processes = rng_.Int(2, 3);
     for (int i = 0; i < processes; ++i) {
@@ -267,6 +272,7 @@ class Case {
   const Principal& ActorFor(const Platform& p, Who who) const {
     const bool fixture = &p == w_.platform.get();
     if (who == Who::kCustomer) return fixture ? customer_ : other_customer_;
+    if (who == Who::kStaff) return fixture ? staff_ : other_staff_;
     return fixture ? owner_ : other_owner_;
   }
   const Principal& OwnerFor(const Platform& p) const { return ActorFor(p, Who::kOwner); }
@@ -341,6 +347,7 @@ class Case {
     Process& p =
         processes_[static_cast<std::size_t>(rng_.Int(0, static_cast<int>(processes_.size()) - 1))];
     const int roll = rng_.Int(0, 99);
+    if (roll < 3) return Race();
     if (roll < 20) return BookOffered(p);
     if (roll < 30) return Book(p);
     if (roll < 38) return Reschedule(p);
@@ -652,7 +659,7 @@ class Case {
     if (!row) return Fail(fmt::format("{} GetResource: {}", p.name, MessageOf(row)));
     Resource r = *row;
     std::string what;
-    switch (rng_.Int(0, 5)) {
+    switch (rng_.Int(0, 6)) {
       case 0:
       case 1:
         r.capacity = r.capacity == 1 ? 2 : rng_.Int(1, 3);
@@ -671,6 +678,10 @@ class Case {
       case 4:
         r.time_zone = rng_.Pick(zones_);
         what = "zone " + r.time_zone;
+        break;
+      case 5:
+        r.user = r.user ? std::nullopt : std::optional<UserId>(staff_user_);
+        what = r.user ? "linked to the staff user" : "linked to nobody";
         break;
       default:
         r.is_active = !r.is_active || rng_.Chance(0.5);
@@ -752,6 +763,110 @@ class Case {
     Note(fmt::format("clock +{}min: {}", by / 1min, Show(Now())));
   }
 
+  // Every process books the same offered start on the same resource at once, each on a
+  // thread of its own: at least one gets it, a resource of capacity 1 goes to exactly one,
+  // and the others are told `conflict` (the capacity check follows).
+  void Race() {
+    const Platform* on = nullptr;
+    auto fresh = Fresh(&on);
+    const ServiceId service = rng_.Pick(service_ids_);
+    const LocalDate day = AddDays(first_day_, rng_.Int(0, 5));
+    auto slots = fresh->Availability(
+        OwnerFor(*on), tenant_,
+        {.service = service, .from = day, .to = day, .time_zone = rng_.Pick(zones_)});
+    if (!slots || slots->empty()) return;
+    const Slot slot = rng_.Pick(*slots);
+    const ResourceId contended = rng_.Pick(slot.free[0]);
+    int capacity = 0;
+    for (const Resource& r : Must(fresh->ListResources(OwnerFor(*on), tenant_)))
+      if (r.id == contended) capacity = r.capacity;
+    std::vector<BookingRequest> requests;
+    for (std::size_t i = 0; i < processes_.size(); ++i) {
+      BookingRequest r{.service = service, .customer = ActiveCustomer(), .start = slot.start};
+      r.resources.resize(slot.free.size());
+      r.resources[0] = contended;
+      requests.push_back(std::move(r));
+    }
+    std::vector<std::optional<Result<Appointment>>> results(processes_.size());
+    {
+      std::vector<std::jthread> threads;
+      for (std::size_t i = 0; i < processes_.size(); ++i) {
+        threads.emplace_back([&, i] {
+          Process& p = processes_[i];
+          results[i] = p.scheduler->Book(OwnerFor(*p.platform), tenant_, requests[i]);
+        });
+      }
+    }
+    int booked = 0;
+    std::string answers;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const Result<Appointment>& r = *results[i];
+      answers += fmt::format(" {}:{}", processes_[i].name, CodeOf(r));
+      if (r) {
+        ++booked;
+        ++writes_ok_;
+        Remember(*r);
+      } else if (r.error().code() != StatusCode::kConflict) {
+        Fail(fmt::format("{} racing for {} on R{} was refused with {} ({})", processes_[i].name,
+                         Show(slot.start), contended.value(), CodeOf(r), MessageOf(r)));
+      }
+    }
+    Note(fmt::format("race for {} svc={} on R{} (capacity {}):{}", Show(slot.start),
+                     service.value(), contended.value(), capacity, answers));
+    if (booked == 0 || (capacity == 1 && booked != 1))
+      Fail(fmt::format("{} of {} racing bookings of offered {} on R{} (capacity {}) succeeded",
+                       booked, results.size(), Describe(slot), contended.value(), capacity));
+  }
+
+  // The tenant is suspended, then deleted, each through either platform: no process may
+  // answer from what it still remembers of it, and Maintain forgets it without failing.
+  void DeleteTenant() {
+    Must((rng_.Chance(0.5) ? *w_.platform : other_).SuspendTenant(w_.root_p, tenant_, "closing"));
+    Note("tenant suspended");
+    for (Process& p : processes_) {
+      const BookingRequest r{.service = service_ids_[0],
+                             .customer = customer_ids_[0],
+                             .start = RandomInstant(),
+                             .outside_hours = true};
+      auto refused = p.scheduler->Book(OwnerFor(*p.platform), tenant_, r);
+      if (CodeOf(refused) != "permission_denied")
+        return Fail(fmt::format("{} books in a suspended tenant: {} ({})", p.name, CodeOf(refused),
+                                MessageOf(refused)));
+    }
+    Platform& admin = rng_.Chance(0.5) ? *w_.platform : other_;
+    Must(admin.DeleteTenant(w_.root_p, tenant_));
+    Note("tenant deleted");
+    const Platform* on = nullptr;
+    auto fresh = Fresh(&on);
+    const AvailabilityQuery q{
+        .service = service_ids_[0], .from = first_day_, .to = last_day_, .time_zone = zones_[0]};
+    const BookingRequest r{
+        .service = service_ids_[0], .customer = customer_ids_[0], .start = RandomInstant()};
+    auto expected = [&](Scheduler& s, const Principal& a) {
+      return std::vector<std::string>{CodeOf(s.ListResources(a, tenant_)),
+                                      CodeOf(s.Availability(a, tenant_, q)),
+                                      CodeOf(s.ListAppointments(a, tenant_, list_from_, list_to_)),
+                                      CodeOf(s.Book(a, tenant_, r))};
+    };
+    // As the SUPERUSER: the tenant's own users went with it, and a call by one of them is
+    // `unauthenticated` wherever the tenant's row is still cached (TenantFor), `not_found`
+    // where it is not; both refuse, and that is not what this looks at.
+    const auto fresh_answers = expected(*fresh, w_.root_p);
+    if (fresh_answers != std::vector<std::string>(4, "not_found"))
+      return Fail(fmt::format("after DeleteTenant a fresh Scheduler answers {}",
+                              FirstDifference(fresh_answers, {})));
+    for (Process& p : processes_) {
+      for (int round = 0; round < 2; ++round) {
+        const auto here = expected(*p.scheduler, w_.root_p);
+        if (here != fresh_answers)
+          return Fail(fmt::format("{} answers for a deleted tenant{}: {}", p.name,
+                                  round ? " after Maintain" : "",
+                                  FirstDifference(here, fresh_answers)));
+        Maintain(p);
+      }
+    }
+  }
+
   // Nobody calls for longer than any process's unload_after; then each one's housekeeping
   // runs, which unloads the tenant (unless it still has a hold to announce).
   void Idle() {
@@ -785,6 +900,11 @@ class Case {
     const auto expect_resources = DescribeAll(resources);
     const auto expect_services = DescribeAll(Must(fresh->ListServices(actor, tenant_)));
     const auto expect_customers = DescribeAll(Must(fresh->ListCustomers(actor, tenant_)));
+    // What the customer or the staff member may read depends on who is linked to what.
+    const Who reader = rng_.Chance(0.5) ? Who::kCustomer : Who::kStaff;
+    const std::string reader_name = reader == Who::kCustomer ? "the customer" : "the staff";
+    const auto expect_readable =
+        Readable(fresh->ListAppointments(ActorFor(*on, reader), tenant_, list_from_, list_to_));
     std::vector<ServiceId> services;
     if (every_service) {
       services = service_ids_;
@@ -834,11 +954,20 @@ class Case {
       compare("appointments",
               DescribeAll(Must(s.ListAppointments(a, tenant_, list_from_, list_to_))),
               expect_appointments);
+      compare(fmt::format("appointments seen by {}", reader_name),
+              Readable(
+                  s.ListAppointments(ActorFor(*p.platform, reader), tenant_, list_from_, list_to_)),
+              expect_readable);
       compare("resources", DescribeAll(Must(s.ListResources(a, tenant_))), expect_resources);
       compare("services", DescribeAll(Must(s.ListServices(a, tenant_))), expect_services);
       compare("customers", DescribeAll(Must(s.ListCustomers(a, tenant_))), expect_customers);
       if (failed_) return;
     }
+  }
+
+  static std::vector<std::string> Readable(const Result<std::vector<Appointment>>& r) {
+    if (!r) return {CodeOf(r) + ": " + MessageOf(r)};
+    return DescribeAll(*r);
   }
 
   // The events a process delivered since the last look: numbered one by one, and a hold's
@@ -936,6 +1065,9 @@ class Case {
   Principal other_owner_;  // the same user, on the other platform
   Principal customer_;     // the CUSTOMER linked to customer_ids_[0], likewise
   Principal other_customer_;
+  UserId staff_user_;
+  Principal staff_;  // a STAFF user, linked to some resources by UpdateResource
+  Principal other_staff_;
   std::vector<Process> processes_;
   std::vector<ResourceId> resource_ids_;
   std::vector<ServiceId> service_ids_;
