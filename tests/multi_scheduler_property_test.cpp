@@ -14,6 +14,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -348,6 +349,7 @@ class Case {
         processes_[static_cast<std::size_t>(rng_.Int(0, static_cast<int>(processes_.size()) - 1))];
     const int roll = rng_.Int(0, 99);
     if (roll < 3) return Race();
+    if (roll < 6) return Burst();
     if (roll < 20) return BookOffered(p);
     if (roll < 30) return Book(p);
     if (roll < 38) return Reschedule(p);
@@ -480,17 +482,7 @@ class Case {
     BookingRequest r{.service = service,
                      .customer = who == Who::kCustomer ? customer_ids_[0] : ActiveCustomer(),
                      .start = slot.start};
-    if (rng_.Chance(0.5)) {
-      std::vector<std::optional<ResourceId>> picked;
-      for (const auto& free : slot.free) {
-        std::vector<ResourceId> left;
-        for (ResourceId id : free)
-          if (std::find(picked.begin(), picked.end(), id) == picked.end()) left.push_back(id);
-        if (left.empty()) break;
-        picked.push_back(rng_.Pick(left));
-      }
-      if (picked.size() == slot.free.size()) r.resources = picked;
-    }
+    if (rng_.Chance(0.5)) r.resources = DistinctPick(slot);
     auto booked = p.scheduler->Book(ActorFor(*p.platform, who), tenant_, r);
     Note(fmt::format("{} books offered{} {} ({}): {} {}", p.name,
                      who == Who::kCustomer ? " as the customer" : "", ShowRequest(r),
@@ -502,6 +494,21 @@ class Case {
     ++writes_ok_;
     Remember(*booked);
     FreshAgrees(p, *booked, "an offered booking");
+  }
+
+  // A free resource of `slot` for each requirement, none twice, picked at random; empty
+  // when this way of picking finds none. Each can host the booking at that start, so
+  // together they can.
+  std::vector<std::optional<ResourceId>> DistinctPick(const Slot& slot) {
+    std::vector<std::optional<ResourceId>> picked;
+    for (const auto& free : slot.free) {
+      std::vector<ResourceId> left;
+      for (ResourceId id : free)
+        if (std::find(picked.begin(), picked.end(), id) == picked.end()) left.push_back(id);
+      if (left.empty()) return {};
+      picked.push_back(rng_.Pick(left));
+    }
+    return picked;
   }
 
   CustomerId ActiveCustomer() {
@@ -763,9 +770,9 @@ class Case {
     Note(fmt::format("clock +{}min: {}", by / 1min, Show(Now())));
   }
 
-  // Every process books the same offered start on the same resource at once, each on a
-  // thread of its own: at least one gets it, a resource of capacity 1 goes to exactly one,
-  // and the others are told `conflict` (the capacity check follows).
+  // Every process books the same offered start on the same resources at once, each on a
+  // thread of its own: at least one gets it, exactly one if one of the resources has
+  // capacity 1, and the others are told `conflict` (the capacity check follows).
   void Race() {
     const Platform* on = nullptr;
     auto fresh = Fresh(&on);
@@ -776,16 +783,21 @@ class Case {
         {.service = service, .from = day, .to = day, .time_zone = rng_.Pick(zones_)});
     if (!slots || slots->empty()) return;
     const Slot slot = rng_.Pick(*slots);
-    const ResourceId contended = rng_.Pick(slot.free[0]);
+    const auto contended = DistinctPick(slot);
+    if (contended.empty()) return;
     int capacity = 0;
-    for (const Resource& r : Must(fresh->ListResources(OwnerFor(*on), tenant_)))
-      if (r.id == contended) capacity = r.capacity;
+    std::string names;
+    for (const Resource& r : Must(fresh->ListResources(OwnerFor(*on), tenant_))) {
+      if (std::find(contended.begin(), contended.end(), r.id) == contended.end()) continue;
+      capacity = capacity == 0 ? r.capacity : std::min(capacity, r.capacity);
+      names += fmt::format("R{} ", r.id.value());
+    }
     std::vector<BookingRequest> requests;
     for (std::size_t i = 0; i < processes_.size(); ++i) {
-      BookingRequest r{.service = service, .customer = ActiveCustomer(), .start = slot.start};
-      r.resources.resize(slot.free.size());
-      r.resources[0] = contended;
-      requests.push_back(std::move(r));
+      requests.push_back({.service = service,
+                          .customer = ActiveCustomer(),
+                          .start = slot.start,
+                          .resources = contended});
     }
     std::vector<std::optional<Result<Appointment>>> results(processes_.size());
     {
@@ -807,19 +819,147 @@ class Case {
         ++writes_ok_;
         Remember(*r);
       } else if (r.error().code() != StatusCode::kConflict) {
-        Fail(fmt::format("{} racing for {} on R{} was refused with {} ({})", processes_[i].name,
-                         Show(slot.start), contended.value(), CodeOf(r), MessageOf(r)));
+        Fail(fmt::format("{} racing for {} on {}was refused with {} ({})", processes_[i].name,
+                         Show(slot.start), names, CodeOf(r), MessageOf(r)));
       }
     }
-    Note(fmt::format("race for {} svc={} on R{} (capacity {}):{}", Show(slot.start),
-                     service.value(), contended.value(), capacity, answers));
+    Note(fmt::format("race for {} svc={} on {}(least capacity {}):{}", Show(slot.start),
+                     service.value(), names, capacity, answers));
     if (booked == 0 || (capacity == 1 && booked != 1))
-      Fail(fmt::format("{} of {} racing bookings of offered {} on R{} (capacity {}) succeeded",
-                       booked, results.size(), Describe(slot), contended.value(), capacity));
+      Fail(fmt::format("{} of {} racing bookings of offered {} on {}(least capacity {}) succeeded",
+                       booked, results.size(), Describe(slot), names, capacity));
+  }
+
+  // What one write of a burst answered, for the bookkeeping done once all have.
+  struct Outcome {
+    std::string code = "ok";
+    std::string message;
+    std::optional<Appointment> appointment;
+    std::optional<Hold> placed;
+    std::optional<HoldId> released;  // released or confirmed
+  };
+  template <typename T>
+  static Outcome OutcomeOf(const Result<T>& r) {
+    return {.code = CodeOf(r), .message = r ? "" : MessageOf(r)};
+  }
+
+  // Every process makes one random write at the same time, on a thread of its own. Who
+  // wins is up to the threads, so no refusal is re-asked; but every answer must be one a
+  // write can give without failing (no `aborted`, `unavailable` or `internal`), and the
+  // comparison with a fresh Scheduler and the capacity check follow at once.
+  void Burst() {
+    std::vector<std::string> what(processes_.size());
+    std::vector<std::function<Outcome(Scheduler&, const Principal&)>> writes;
+    for (std::size_t i = 0; i < processes_.size(); ++i) {
+      auto id = SomeAppointment();
+      KnownHold* h = SomeHold();
+      switch (rng_.Int(0, 5)) {
+        case 0:
+        case 1: {
+          BookingRequest r = RandomRequest(SomeStart());
+          r.idempotency_key.reset();
+          what[i] = "Book " + ShowRequest(r);
+          writes.push_back([this, r](Scheduler& s, const Principal& a) {
+            auto b = s.Book(a, tenant_, r);
+            Outcome o = OutcomeOf(b);
+            if (b) o.appointment = *b;
+            return o;
+          });
+          break;
+        }
+        case 2: {
+          BookingRequest r = RandomRequest(SomeStart());
+          r.idempotency_key.reset();
+          r.status = AppointmentStatus::kConfirmed;
+          what[i] = "PlaceHold " + ShowRequest(r);
+          writes.push_back([this, r](Scheduler& s, const Principal& a) {
+            auto held = s.PlaceHold(a, tenant_, r, 10min);
+            Outcome o = OutcomeOf(held);
+            if (held) o.placed = *held;
+            return o;
+          });
+          break;
+        }
+        case 3:
+          if (id) {
+            const Instant to = SomeStart();
+            what[i] = fmt::format("Reschedule #{} to {}", id->value(), Show(to));
+            writes.push_back([this, id = *id, to](Scheduler& s, const Principal& a) {
+              auto moved = s.Reschedule(a, tenant_, id, to);
+              Outcome o = OutcomeOf(moved);
+              if (moved) o.appointment = *moved;
+              return o;
+            });
+            break;
+          }
+          [[fallthrough]];
+        case 4:
+          if (id) {
+            what[i] = fmt::format("Cancel #{}", id->value());
+            writes.push_back([this, id = *id](Scheduler& s, const Principal& a) {
+              auto done = s.Cancel(a, tenant_, id);
+              Outcome o = OutcomeOf(done);
+              if (done) o.appointment = *done;
+              return o;
+            });
+            break;
+          }
+          [[fallthrough]];
+        default:
+          if (h != nullptr) {
+            const HoldId hold = h->hold.id;
+            what[i] = fmt::format("ConfirmHold H{}", hold.value());
+            writes.push_back([this, hold](Scheduler& s, const Principal& a) {
+              auto done = s.ConfirmHold(a, tenant_, hold);
+              Outcome o = OutcomeOf(done);
+              if (done) {
+                o.appointment = *done;
+                o.released = hold;
+              }
+              return o;
+            });
+          } else {
+            // The capacity of a resource, lowered or raised, as the process last read it.
+            const ResourceId r = rng_.Pick(resource_ids_);
+            const int capacity = rng_.Int(1, 2);
+            what[i] = fmt::format("UpdateResource R{} capacity {}", r.value(), capacity);
+            writes.push_back([this, r, capacity](Scheduler& s, const Principal& a) {
+              auto row = s.GetResource(a, tenant_, r);
+              if (!row) return OutcomeOf(row);
+              row->capacity = capacity;
+              return OutcomeOf(s.UpdateResource(a, tenant_, *row));
+            });
+          }
+      }
+    }
+    std::vector<Outcome> outcomes(processes_.size());
+    {
+      std::vector<std::jthread> threads;
+      for (std::size_t i = 0; i < processes_.size(); ++i) {
+        threads.emplace_back([&, i] {
+          Process& p = processes_[i];
+          outcomes[i] = writes[i](*p.scheduler, OwnerFor(*p.platform));
+        });
+      }
+    }
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      const Outcome& o = outcomes[i];
+      Note(fmt::format("{} in a burst: {}: {} {}", processes_[i].name, what[i], o.code, o.message));
+      if (o.code == "ok") ++writes_ok_;
+      if (o.appointment) Remember(*o.appointment);
+      if (o.placed) holds_.push_back({*o.placed});
+      for (KnownHold& h : holds_)
+        if (o.released && h.hold.id == *o.released) h.released = true;
+      if (o.code == "aborted" || o.code == "unavailable" || o.code == "internal")
+        Fail(fmt::format("{} answered {} in a burst: {} ({})", processes_[i].name, what[i], o.code,
+                         o.message));
+    }
+    if (!failed_) CheckAgainstFresh(true);
   }
 
   // The tenant is suspended, then deleted, each through either platform: no process may
-  // answer from what it still remembers of it, and Maintain forgets it without failing.
+  // book in it meanwhile (and each refuses as a fresh one does), nor answer from what it
+  // still remembers of it once it is gone, and Maintain forgets it without failing.
   void DeleteTenant() {
     Must((rng_.Chance(0.5) ? *w_.platform : other_).SuspendTenant(w_.root_p, tenant_, "closing"));
     Note("tenant suspended");
@@ -829,9 +969,9 @@ class Case {
                              .start = RandomInstant(),
                              .outside_hours = true};
       auto refused = p.scheduler->Book(OwnerFor(*p.platform), tenant_, r);
-      if (CodeOf(refused) != "permission_denied")
-        return Fail(fmt::format("{} books in a suspended tenant: {} ({})", p.name, CodeOf(refused),
-                                MessageOf(refused)));
+      if (refused) return Fail(fmt::format("{} books in a suspended tenant", p.name));
+      SameRefusal(p, "Book in a suspended tenant " + ShowRequest(r), refused,
+                  [&](Scheduler& s, const Principal& a) { return s.Book(a, tenant_, r); });
     }
     Platform& admin = rng_.Chance(0.5) ? *w_.platform : other_;
     Must(admin.DeleteTenant(w_.root_p, tenant_));
