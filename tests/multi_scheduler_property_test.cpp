@@ -39,9 +39,9 @@ using ::smooth::testing::Show;
 constexpr int kSeeds = 3;
 constexpr int kCasesPerSeed = 3;
 constexpr int kOpsPerCase = 300;
-constexpr int kSeedsElsewhere = 1;
+constexpr int kSeedsElsewhere = 2;
 constexpr int kCasesPerSeedElsewhere = 3;
-constexpr int kOpsPerCaseElsewhere = 150;
+constexpr int kOpsPerCaseElsewhere = 200;
 
 // A Sunday on which `zone` changes its offset, and another zone the tenant also works in.
 struct DstChange {
