@@ -14,22 +14,23 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "fixtures.hpp"
+#include "property_random.hpp"
 #include "smooth/scheduler.hpp"
 
 using namespace smooth;
 using namespace std::chrono_literals;
+using smooth::testing::EnvInt;
 using smooth::testing::Must;
+using smooth::testing::Rng;
 using smooth::testing::World;
 using std::chrono::minutes;
 
@@ -110,37 +111,6 @@ std::string Show(const std::vector<ResourceId>& ids) {
   for (ResourceId id : ids) out += fmt::format("{}{}", out.size() > 1 ? "," : "", id.value());
   return out + "}";
 }
-
-// --- Randomness --------------------------------------------------------------------------
-
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) : engine_(seed) {}
-  int Int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(engine_); }
-  bool Chance(double p) { return std::bernoulli_distribution(p)(engine_); }
-  template <typename C>
-  auto Pick(const C& c) -> decltype(c[0]) {
-    return c[static_cast<std::size_t>(Int(0, static_cast<int>(c.size()) - 1))];
-  }
-  // A minute in [lo, hi], mostly on a 5-minute grid, sometimes anywhere.
-  int Minute(int lo, int hi) {
-    const int step = Chance(0.8) ? 5 : 1;
-    return lo + step * Int(0, (hi - lo) / step);
-  }
-  // Some seconds and microseconds, so "now" never ties with a minute boundary.
-  Duration OddSeconds() { return std::chrono::seconds(Int(1, 59)) + Duration(Int(1, 999999)); }
-  std::vector<ResourceId> Subset(const std::vector<ResourceId>& from) {
-    std::vector<ResourceId> out;
-    for (ResourceId id : from) {
-      if (Chance(0.6)) out.push_back(id);
-    }
-    if (out.empty()) out.push_back(Pick(from));
-    return out;
-  }
-
- private:
-  std::mt19937_64 engine_;
-};
 
 DailyInterval Iv(int from, int to) { return {minutes{from}, minutes{to}}; }
 
@@ -1001,12 +971,6 @@ class Case {
   std::vector<Slot> slots_;
   std::map<Instant, const Slot*> slot_at_;
 };
-
-std::optional<int> EnvInt(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return std::nullopt;
-  return std::atoi(v);
-}
 
 }  // namespace
 
