@@ -814,6 +814,31 @@ TEST_CASE("multi-resource: one resource in two requirements is never assigned tw
   CHECK(w.Book(w.stylist, Mon(14), {w.a.id}));  // A was left untouched
 }
 
+TEST_CASE("multi-resource: requirements that cannot each have their own resource say so") {
+  ScheduleWorld w;
+  Resource b = w.AddResource({.name = "B", .time_zone = "UTC", .hours = AlwaysOpen()});
+  Resource c = w.AddResource({.name = "C", .time_zone = "UTC", .hours = Weekdays({Hours(14, 17)})});
+  // B for the first; C or B for the second. At 10:00 C is closed and B is free: no
+  // resource is busy and one is open for each requirement, but the second's only open one
+  // is the first's.
+  Service pair = w.AddService(
+      {.name = "Pair", .duration = 60min, .requirements = {OneOf({b.id}), OneOf({c.id, b.id})}});
+  Customer pat = w.AddCustomer("Pat");
+  auto at = [&](Instant start) {
+    return w.Book(w.owner, {.service = pair.id, .customer = pat.id, .start = start});
+  };
+  auto refused = at(Mon(10));
+  CHECK_CODE(refused, StatusCode::kFailedPrecondition);
+  CHECK(MessageOf(refused) ==
+        "resources: at 2026-03-09T10:00:00Z the requirements cannot each "
+        "have a resource of their own");
+  CHECK(w.Snapshot().empty());
+  CHECK(Must(at(Mon(14))).resources == Ids{b.id, c.id});  // C open: each has its own
+  // With B and C both taken at 15:00, capacity is what stands in the way: conflict.
+  Must(w.Book(w.owner, {.service = pair.id, .customer = pat.id, .start = Mon(15)}));
+  CHECK_CODE(at(Mon(15)), StatusCode::kConflict);
+}
+
 TEST_CASE("multi-resource: a requested resource outside its requirement's set is invalid") {
   ColorBar w;
   CHECK_CODE(w.Book(w.color, Mon(10), {w.r1.id, std::nullopt}), StatusCode::kInvalidArgument);

@@ -1358,6 +1358,13 @@ struct Scheduler::Impl {
     if (internal::AssignDistinct(w.candidates, &picks)) return picks;
     if (capacity_blocked)
       return Conflict(fmt::format("start: no capacity at {}", FormatRfc3339(start)));
+    // Every requirement has an open, free resource, but not one of its own: those of one are
+    // all needed by others (the rest being closed).
+    if (std::none_of(w.candidates.begin(), w.candidates.begin() + static_cast<std::ptrdiff_t>(n),
+                     [](const std::vector<ResourceId>& c) { return c.empty(); }))
+      return FailedPrecondition(
+          fmt::format("resources: at {} the requirements cannot each have a resource of their own",
+                      FormatRfc3339(start)));
     return FailedPrecondition(
         fmt::format("start: {} is outside working hours", FormatRfc3339(start)));
   }
