@@ -839,6 +839,39 @@ TEST_CASE(
   CHECK(PgQuery(pg.url, "SELECT extname FROM pg_extension WHERE extname = 'btree_gist'").empty());
 }
 
+TEST_CASE("smooth-admin check names another framework's shared.db, whatever its versions say") {
+  // Rails keeps schema_migrations with one text column of timestamps; check read those as
+  // libsmooth's version numbers before it asked whose the file is. In WAL mode, as many
+  // programs keep theirs, and left without a -wal or -shm file beside it.
+  const fs::path dir = NewTempDir();
+  const fs::path shared = dir / "shared.db";
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(shared.c_str(), &db) == SQLITE_OK);
+    REQUIRE(
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode = WAL; "
+                     "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY); "
+                     "INSERT INTO schema_migrations VALUES ('20240101120000'), ('not a number')",
+                     nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  REQUIRE(Names(dir) == std::set<std::string>{"shared.db"});
+  const std::string before = FileContents(shared);
+  Admin admin{.url = "sqlite:" + dir.string()};
+  CommandResult checked = admin({"check"});
+  CHECK_MESSAGE(checked.exit_code == 1, checked.output);
+  CHECK_MESSAGE(Contains(checked.output, "sqlite shared database '" + shared.string() +
+                                             "': not a libsmooth database (it holds table "
+                                             "schema_migrations, and no libsmooth version table"),
+                checked.output);
+  CommandResult migrated = admin({"migrate"});
+  CHECK_MESSAGE(migrated.exit_code == 1, migrated.output);
+  CHECK_MESSAGE(Contains(migrated.output, "not a libsmooth database"), migrated.output);
+  CHECK(FileContents(shared) == before);
+  CHECK(Names(dir) == std::set<std::string>{"shared.db"});
+}
+
 // --- backup ---
 
 // What a booking in a tenant needs: a room open around the clock, a service on it and a

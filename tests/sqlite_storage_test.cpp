@@ -6,6 +6,8 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -175,6 +177,11 @@ TEST_CASE("a shared.db that is another program's database is refused and left as
     Exec(shared, "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY)");
     expected = "(it holds table schema_migrations, and no libsmooth version table";
   }
+  SUBCASE("in WAL mode, closed: looking at it makes no -wal or -shm file beside it") {
+    Exec(shared, "PRAGMA journal_mode = WAL; CREATE TABLE orders (id INTEGER)");
+    REQUIRE(Entries(dir) == std::set<std::string>{"shared.db"});
+    expected = "(it holds table orders, and no libsmooth version table";
+  }
   const std::string before = Contents(shared);
   auto refused = OpenStorage("sqlite:" + dir);
   REQUIRE_FALSE(refused.ok());
@@ -185,6 +192,37 @@ TEST_CASE("a shared.db that is another program's database is refused and left as
   CHECK(refused.error().message().find(expected) != std::string::npos);
   CHECK(Contents(shared) == before);  // not even switched to WAL mode
   CHECK(Entries(dir) == std::set<std::string>{"shared.db"});
+}
+
+TEST_CASE("a shared.db whose tables are still only in its -wal file is libsmooth's") {
+  // A process killed before any checkpoint: shared.db itself holds no table yet, its -wal
+  // holds them all. Looking at it read-only must read the -wal, as SQLite does.
+  std::string dir = NewTempDir();
+  const fs::path shared = dir + "/shared.db";
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto storage = OpenStorage("sqlite:" + dir);
+    ::_exit(storage.ok() ? 0 : 1);  // no close, no checkpoint
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  REQUIRE(fs::exists(dir + "/shared.db-wal"));
+  {  // the file alone, as if no -wal were there, has no table
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(("file:" + shared.string() + "?immutable=1").c_str(), &db,
+                            SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM sqlite_master", -1, &st, nullptr) ==
+            SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(st, 0) == 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  auto reopened = OpenStorage("sqlite:" + dir);
+  CHECK_MESSAGE(reopened.ok(), reopened.error().ToString());
 }
 
 TEST_CASE("an empty directory, or one with lost+found alone, is installed into") {

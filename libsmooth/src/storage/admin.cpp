@@ -695,13 +695,16 @@ Result<std::vector<CheckFinding>> Check(std::string_view url) {
     findings.push_back({"shared database", false, "shared.db does not exist"});
     return findings;
   }
-  CheckDatabase(shared, "shared database", sqlite::SharedMigrations(), findings);
-  if (!findings.back().ok) {
-    // Another program's database under libsmooth's name: say so, not what it lacks.
-    Status ours = sqlite::SharedFileOursOrEmpty(shared, StorageOptions{}.busy_timeout);
-    if (!ours.ok()) findings.back().detail = ours.message();
-    return findings;  // tenants cannot be listed reliably
+  // Another program's database under libsmooth's name: say so, not what it lacks. Asked
+  // first: its tables are not read as libsmooth's (another schema_migrations' versions need
+  // not be numbers).
+  Status ours = sqlite::SharedFileOursOrEmpty(shared, StorageOptions{}.busy_timeout);
+  if (!ours.ok()) {
+    findings.push_back({"shared database", false, ours.message()});
+    return findings;
   }
+  CheckDatabase(shared, "shared database", sqlite::SharedMigrations(), findings);
+  if (!findings.back().ok) return findings;  // tenants cannot be listed reliably
 
   auto tenants = ListTenants(*dir);
   if (!tenants) {

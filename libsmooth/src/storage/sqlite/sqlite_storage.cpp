@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -102,21 +103,24 @@ bool UrisSupported() {
   return supported;
 }
 
+// `path` as a URI filename, without parameters.
+std::string FileUri(const std::string& path) {
+  std::string uri = "file:";
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-' || c == '~')
+      uri += static_cast<char>(c);
+    else
+      uri += fmt::format("%{:02X}", c);
+  }
+  return uri;
+}
+
 // The SOCI connect string for `path`. With URI filenames, `mode=rw` makes SQLite refuse
 // to create a missing file, so a tenant file deleted under us is never silently recreated
 // empty. Without them, the caller's existence check is all there is.
 Result<std::string> ConnectString(const fs::path& path, bool create) {
   std::string p = path.string();
-  if (UrisSupported()) {
-    std::string uri = "file:";
-    for (unsigned char c : p) {
-      if (std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-' || c == '~')
-        uri += static_cast<char>(c);
-      else
-        uri += fmt::format("%{:02X}", c);
-    }
-    return fmt::format("dbname={}?mode={}", uri, create ? "rwc" : "rw");
-  }
+  if (UrisSupported()) return fmt::format("dbname={}?mode={}", FileUri(p), create ? "rwc" : "rw");
   if (p.find('"') != std::string::npos)
     return InvalidArgument("sqlite: the data directory's path may not contain '\"'");
   return fmt::format("dbname=\"{}\"", p);
@@ -168,8 +172,22 @@ Status SyncDirectory(const fs::path& dir) {
 Status SharedFileOursOrEmpty(const fs::path& path, std::chrono::milliseconds busy_timeout) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return {};
+  // A file in WAL mode with no -wal file beside it holds all it has itself, and nobody has
+  // it open; a read-only connection would make a -wal and a -shm file beside it that it
+  // cannot remove when it closes. Read it as immutable then, which makes none. With a -wal
+  // (where a libsmooth process's schema may still be), read it as SQLite reads it.
+  fs::path wal = path;
+  wal += "-wal";
+  bool immutable = false;
+  if (!fs::exists(wal, ec) && !ec) {
+    char header[20] = {};
+    std::ifstream in(path, std::ios::binary);
+    immutable = in.read(header, sizeof header) && (header[18] == 2 || header[19] == 2);
+  }
+  const std::string uri = FileUri(path.string()) + (immutable ? "?immutable=1" : "?mode=ro");
   sqlite_api::sqlite3* raw = nullptr;
-  int rc = sqlite_api::sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  int rc = sqlite_api::sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+                                       nullptr);
   std::unique_ptr<sqlite_api::sqlite3, int (*)(sqlite_api::sqlite3*)> db(raw,
                                                                          sqlite_api::sqlite3_close);
   if (rc != SQLITE_OK) return {};
