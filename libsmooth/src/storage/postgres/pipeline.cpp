@@ -239,7 +239,8 @@ Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::App
     if (committing)
       return Unavailable(fmt::format(
           "{}: the connection failed as the write was committed, so whether it was saved is "
-          "unknown (a retry with the same idempotency key finds out): {}",
+          "unknown (read it back before doing it again; a booking retried with its idempotency "
+          "key finds out): {}",
           database_, why));
     return Unavailable(fmt::format("{}: the connection failed: {}", database_, why));
   };
