@@ -148,13 +148,12 @@ struct KnownHold {
   bool released = false;  // released or confirmed
 };
 
-class Case {
+class Case : public PropertyCase {
  public:
   Case(World& w, Platform& other, int seed, int index, int ops, bool verbose)
-      : w_(w),
+      : PropertyCase(seed, index),
+        w_(w),
         other_(other),
-        seed_(seed),
-        index_(index),
         ops_(ops),
         verbose_(verbose),
         rng_(static_cast<std::uint64_t>(seed) * 1000003u + static_cast<std::uint64_t>(index)) {}
@@ -180,20 +179,6 @@ class Case {
   int unloads() const { return unloads_; }
 
  private:
-  std::string Where() const { return fmt::format("seed {} case {} op {}", seed_, index_, op_); }
-  std::string Log() const {
-    std::string out;
-    for (const std::string& line : log_) out += "  " + line + "\n";
-    return out;
-  }
-  void Note(std::string line) { log_.push_back(fmt::format("{:3} {}", op_, line)); }
-  void Fail(const std::string& what) {
-    if (failed_) return;
-    failed_ = true;
-    FAIL_CHECK(Where() << ": " << what << "\n(reproduce with SMOOTH_PTEST_SEED=" << seed_
-                       << " SMOOTH_PTEST_CASE=" << index_ << ")");
-  }
-
   // --- The world ---------------------------------------------------------------------
 
   void Setup() {
@@ -1180,14 +1165,9 @@ class Case {
 
   World& w_;
   Platform& other_;
-  const int seed_;
-  const int index_;
   const int ops_;
   const bool verbose_;
   Rng rng_;
-  int op_ = 0;
-  bool failed_ = false;
-  std::vector<std::string> log_;
   int checks_ = 0;
   int writes_ok_ = 0;
   int refusals_ = 0;
@@ -1219,20 +1199,17 @@ class Case {
 };
 
 TEST_CASE("Schedulers sharing one storage answer as a fresh one does, after any writes") {
-  const std::optional<int> only_seed = EnvInt("SMOOTH_PTEST_SEED");
-  const std::optional<int> only_case = EnvInt("SMOOTH_PTEST_CASE");
+  const PropertyRun run;
   const bool full = TestStorageKind() == "memory";
   const int seeds = full ? kSeeds : kSeedsElsewhere;
   const int cases = full ? kCasesPerSeed : kCasesPerSeedElsewhere;
   const int ops = EnvInt("SMOOTH_PTEST_OPS").value_or(full ? kOpsPerCase : kOpsPerCaseElsewhere);
   int ran = 0, passed = 0, checks = 0, writes = 0, refusals = 0, conflicts = 0, unloads = 0;
-  for (int seed = 1; seed <= (only_seed ? *only_seed : seeds); ++seed) {
-    if (only_seed && seed != *only_seed) continue;
+  run.ForEachSeed(seeds, [&](int seed) {
     World w;
     auto other = w.OpenPlatform();
-    for (int index = 0; index < (only_case ? *only_case + 1 : cases); ++index) {
-      if (only_case && index != *only_case) continue;
-      Case c(w, *other, seed, index, ops, only_seed && only_case);
+    run.ForEachCase(cases, [&](int index, bool verbose) {
+      Case c(w, *other, seed, index, ops, verbose);
       ++ran;
       if (c.Run()) ++passed;
       checks += c.checks();
@@ -1240,14 +1217,14 @@ TEST_CASE("Schedulers sharing one storage answer as a fresh one does, after any 
       refusals += c.refusals();
       conflicts += c.conflicts();
       unloads += c.unloads();
-    }
-  }
+    });
+  });
   MESSAGE(
       fmt::format("{} cases of {} operations: {} writes accepted, {} refused and re-asked "
                   "({} conflicts), {} comparisons with a fresh Scheduler, {} unloads",
                   ran, ops, writes, refusals, conflicts, checks, unloads));
   CHECK(passed == ran);
-  if (only_seed || only_case) return;
+  if (run.narrowed()) return;
   CHECK(ran == seeds * cases);
   // The sequences must have exercised both sides.
   CHECK(writes > ran * ops / 10);

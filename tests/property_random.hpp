@@ -1,12 +1,17 @@
-// What the randomized (property) tests share: their random source, and how a run is narrowed
-// to one seed and case from the environment (SMOOTH_PTEST_SEED, SMOOTH_PTEST_CASE).
+// What the randomized (property) tests share: their random source, the log of a case, and
+// how a run is narrowed to one seed and case from the environment (SMOOTH_PTEST_SEED,
+// SMOOTH_PTEST_CASE).
 #pragma once
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "smooth/ids.hpp"
@@ -45,11 +50,67 @@ class Rng {
   std::mt19937_64 engine_;
 };
 
+/// What one randomized case ran, and its first failure, told with how to run it again. A
+/// case class derives from it, sets `op_` as it goes and checks `failed_`.
+class PropertyCase {
+ protected:
+  PropertyCase(int seed, int index) : seed_(seed), index_(index) {}
+
+  std::string Where() const { return fmt::format("seed {} case {} op {}", seed_, index_, op_); }
+  // The operations noted so far, one a line.
+  std::string Log() const {
+    std::string out;
+    for (const std::string& line : log_) out += "  " + line + "\n";
+    return out;
+  }
+  void Note(std::string line) { log_.push_back(fmt::format("{:3} {}", op_, line)); }
+  // Fails the test once, with where and how to reproduce; later failures of the case are
+  // consequences and are not reported.
+  void Fail(const std::string& what) {
+    if (failed_) return;
+    failed_ = true;
+    FAIL_CHECK(Where() << ": " << what << "\n(reproduce with SMOOTH_PTEST_SEED=" << seed_
+                       << " SMOOTH_PTEST_CASE=" << index_ << ")");
+  }
+
+  const int seed_;
+  const int index_;
+  int op_ = 0;
+  bool failed_ = false;
+  std::vector<std::string> log_;
+};
+
 /// The integer in environment variable `name`, if it is set and not empty.
 inline std::optional<int> EnvInt(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') return std::nullopt;
   return std::atoi(v);
 }
+
+}  // namespace smooth::testing
+
+namespace smooth::testing {
+
+/// Which seeds and cases a run covers: every one, or only those SMOOTH_PTEST_SEED and
+/// SMOOTH_PTEST_CASE name (a case named alone runs under every seed).
+struct PropertyRun {
+  std::optional<int> only_seed = EnvInt("SMOOTH_PTEST_SEED");
+  std::optional<int> only_case = EnvInt("SMOOTH_PTEST_CASE");
+
+  bool narrowed() const { return only_seed || only_case; }
+  /// Calls `f(seed)` for seeds 1..`seeds`, or the one named.
+  template <typename F>
+  void ForEachSeed(int seeds, F f) const {
+    for (int seed = 1; seed <= (only_seed ? *only_seed : seeds); ++seed)
+      if (!only_seed || seed == *only_seed) f(seed);
+  }
+  /// Calls `f(index, verbose)` for cases 0..`cases`-1, or the one named; `verbose` when a
+  /// single seed and case were named, whose operations are then worth printing.
+  template <typename F>
+  void ForEachCase(int cases, F f) const {
+    for (int index = 0; index < (only_case ? *only_case + 1 : cases); ++index)
+      if (!only_case || index == *only_case) f(index, only_seed && only_case);
+  }
+};
 
 }  // namespace smooth::testing
