@@ -107,46 +107,21 @@ struct TenantEntry {
   std::string slug;
 };
 
-using Rows = std::vector<std::vector<std::string>>;
-using SqliteHandle = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
+using sqlite::QueryRows;
+using sqlite::ReadOnlyFile;
+using sqlite::Rows;
 
-// A read-only connection to an existing database file (never creating it), waiting for
-// locks as the backend's connections do.
-Result<SqliteHandle> OpenReadOnly(const fs::path& path) {
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-  SqliteHandle db(raw, sqlite3_close);
-  if (rc != SQLITE_OK)
-    return Internal(fmt::format("cannot open {}: {}", path.filename().string(), sqlite3_errstr(rc)));
-  sqlite3_busy_timeout(db.get(), static_cast<int>(StorageOptions{}.busy_timeout.count()));
-  return db;
-}
-
-// The rows of `query` on `db` (the file `file`), every column as text.
-Result<Rows> QueryRows(sqlite3* db, std::string_view file, const std::string& query) {
-  sqlite3_stmt* raw_st = nullptr;
-  if (sqlite3_prepare_v2(db, query.c_str(), -1, &raw_st, nullptr) != SQLITE_OK)
-    return Internal(fmt::format("{}: {}", file, sqlite3_errmsg(db)));
-  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st(raw_st, sqlite3_finalize);
-  Rows rows;
-  int rc;
-  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
-    std::vector<std::string> row;
-    for (int i = 0; i < sqlite3_column_count(st.get()); ++i) {
-      const unsigned char* text = sqlite3_column_text(st.get(), i);
-      row.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
-    }
-    rows.push_back(std::move(row));
-  }
-  if (rc != SQLITE_DONE) return Internal(fmt::format("{}: {}", file, sqlite3_errmsg(db)));
-  return rows;
+// A read-only connection to an existing database file, waiting for locks as the backend's
+// connections do.
+Result<ReadOnlyFile> OpenReadOnly(const fs::path& path) {
+  return ReadOnlyFile::Open(path, StorageOptions{}.busy_timeout);
 }
 
 // The rows of a one-query read on a file opened read-only, every column as text.
 Result<Rows> ReadOnlyQuery(const fs::path& path, const std::string& query) {
   auto db = OpenReadOnly(path);
   if (!db) return db.error();
-  return QueryRows(db->get(), path.filename().string(), query);
+  return db->Query(query);
 }
 
 // The tenants that the shared database open on `db` lists, in id order.
@@ -161,7 +136,7 @@ Result<std::vector<TenantEntry>> TenantsIn(sqlite3* db) {
 Result<std::vector<TenantEntry>> ListTenants(const fs::path& dir) {
   auto db = OpenReadOnly(dir / "shared.db");
   if (!db) return db.error();
-  return TenantsIn(db->get());
+  return TenantsIn(db->handle());
 }
 
 CheckFinding VersionFinding(const std::string& label, const std::vector<int>& applied,
@@ -510,7 +485,7 @@ Result<Copy> Snapshot(const fs::path& from, const fs::path& to, const std::strin
   auto conn = sqlite::ConnectFile(to, label, StorageOptions{}, /*create=*/true, /*scratch=*/true);
   if (!conn) return conn.error();
   sqlite3* dest = RawHandle(**conn);
-  sqlite3_backup* backup = sqlite3_backup_init(dest, "main", source->get(), "main");
+  sqlite3_backup* backup = sqlite3_backup_init(dest, "main", source->handle(), "main");
   if (backup == nullptr)
     return Internal(fmt::format("{}: cannot start copying {}: {}", label, from.filename().string(),
                                 sqlite3_errmsg(dest)));

@@ -165,6 +165,42 @@ Status SyncDirectory(const fs::path& dir) {
   return {};
 }
 
+void ReadOnlyFile::Close(sqlite_api::sqlite3* db) { sqlite_api::sqlite3_close(db); }
+
+Result<ReadOnlyFile> ReadOnlyFile::Open(const fs::path& path,
+                                        std::chrono::milliseconds busy_timeout, bool immutable) {
+  const std::string uri = FileUri(path.string()) + (immutable ? "?immutable=1" : "?mode=ro");
+  sqlite_api::sqlite3* raw = nullptr;
+  int rc = sqlite_api::sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+                                       nullptr);
+  ReadOnlyFile file(raw, path.filename().string());
+  if (rc != SQLITE_OK)
+    return Internal(fmt::format("cannot open {}: {}", file.file_, sqlite_api::sqlite3_errstr(rc)));
+  sqlite_api::sqlite3_busy_timeout(raw, static_cast<int>(busy_timeout.count()));
+  return file;
+}
+
+Result<Rows> QueryRows(sqlite_api::sqlite3* db, std::string_view file, const std::string& query) {
+  sqlite_api::sqlite3_stmt* raw = nullptr;
+  if (sqlite_api::sqlite3_prepare_v2(db, query.c_str(), -1, &raw, nullptr) != SQLITE_OK)
+    return Internal(fmt::format("{}: {}", file, sqlite_api::sqlite3_errmsg(db)));
+  std::unique_ptr<sqlite_api::sqlite3_stmt, int (*)(sqlite_api::sqlite3_stmt*)> st(
+      raw, sqlite_api::sqlite3_finalize);
+  Rows rows;
+  int rc;
+  while ((rc = sqlite_api::sqlite3_step(st.get())) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int i = 0; i < sqlite_api::sqlite3_column_count(st.get()); ++i) {
+      const unsigned char* text = sqlite_api::sqlite3_column_text(st.get(), i);
+      row.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+    }
+    rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE)
+    return Internal(fmt::format("{}: {}", file, sqlite_api::sqlite3_errmsg(db)));
+  return rows;
+}
+
 // Looked at read-only, before any connection switches the file to WAL mode: a refused file
 // is left exactly as it was. libsmooth's schema_migrations is told from another program's
 // table of that name by its columns and their declared types. A file that cannot be read
@@ -184,26 +220,14 @@ Status SharedFileOursOrEmpty(const fs::path& path, std::chrono::milliseconds bus
     std::ifstream in(path, std::ios::binary);
     immutable = in.read(header, sizeof header) && (header[18] == 2 || header[19] == 2);
   }
-  const std::string uri = FileUri(path.string()) + (immutable ? "?immutable=1" : "?mode=ro");
-  sqlite_api::sqlite3* raw = nullptr;
-  int rc = sqlite_api::sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-                                       nullptr);
-  std::unique_ptr<sqlite_api::sqlite3, int (*)(sqlite_api::sqlite3*)> db(raw,
-                                                                         sqlite_api::sqlite3_close);
-  if (rc != SQLITE_OK) return {};
-  sqlite_api::sqlite3_busy_timeout(db.get(), static_cast<int>(busy_timeout.count()));
-  // Every row's first column, as text; nullopt when the query fails.
-  auto column = [&db](const char* query) -> std::optional<std::vector<std::string>> {
-    sqlite_api::sqlite3_stmt* raw_st = nullptr;
-    if (sqlite_api::sqlite3_prepare_v2(db.get(), query, -1, &raw_st, nullptr) != SQLITE_OK)
-      return {};
-    std::unique_ptr<sqlite_api::sqlite3_stmt, int (*)(sqlite_api::sqlite3_stmt*)> st(
-        raw_st, sqlite_api::sqlite3_finalize);
+  auto file = ReadOnlyFile::Open(path, busy_timeout, immutable);
+  if (!file) return {};
+  // Every row's first column; nullopt when the query fails.
+  auto column = [&file](const char* query) -> std::optional<std::vector<std::string>> {
+    auto rows = file->Query(query);
+    if (!rows) return std::nullopt;
     std::vector<std::string> out;
-    int step;
-    while ((step = sqlite_api::sqlite3_step(st.get())) == SQLITE_ROW)
-      out.emplace_back(reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(st.get(), 0)));
-    if (step != SQLITE_DONE) return {};
+    for (auto& row : *rows) out.push_back(std::move(row.at(0)));
     return out;
   };
   auto ours = column(

@@ -4,11 +4,17 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "smooth/storage.hpp"
 #include "storage/sql/connection.hpp"
 #include "storage/sql/dialect.hpp"
+
+namespace sqlite_api {
+struct sqlite3;  // SQLite's C API, as SOCI's backend header declares it
+}
 
 namespace smooth::internal::sqlite {
 
@@ -33,6 +39,39 @@ Status SyncFile(const std::filesystem::path& path, std::string_view label);
 
 /// Makes a new name, rename or link in `dir` durable; the error names the directory.
 Status SyncDirectory(const std::filesystem::path& dir);
+
+/// Rows of a query, every column as text (NULL as "").
+using Rows = std::vector<std::vector<std::string>>;
+
+/// Every row of `query` on the connection `db`, which is of the file named `file`: the C API,
+/// for connections SOCI does not hold or reads it does not wrap. An error names the file.
+Result<Rows> QueryRows(sqlite_api::sqlite3* db, std::string_view file, const std::string& query);
+
+/// A database file read with SQLite's own API, outside the pools: what the backend looks at
+/// before it opens shared.db, and what smooth-admin checks and copies. Read-only: the file is
+/// never created, written or switched to WAL mode.
+class ReadOnlyFile {
+ public:
+  /// Opens the existing file `path`, waiting up to `busy_timeout` for a writer's lock. With
+  /// `immutable`, SQLite takes no lock and makes no -wal or -shm file beside it: only for a
+  /// file nobody has open.
+  static Result<ReadOnlyFile> Open(const std::filesystem::path& path,
+                                   std::chrono::milliseconds busy_timeout, bool immutable = false);
+
+  /// Every row of `query` (QueryRows).
+  Result<Rows> Query(const std::string& query) const { return QueryRows(db_.get(), file_, query); }
+
+  /// The connection, for the C API calls this does not wrap (a backup).
+  sqlite_api::sqlite3* handle() const { return db_.get(); }
+
+ private:
+  ReadOnlyFile(sqlite_api::sqlite3* db, std::string file)
+      : db_(db, &Close), file_(std::move(file)) {}
+  static void Close(sqlite_api::sqlite3* db);
+
+  std::unique_ptr<sqlite_api::sqlite3, void (*)(sqlite_api::sqlite3*)> db_;
+  std::string file_;  // its file name, for messages
+};
 
 /// Whether shared.db, at `path`, may be migrated: ok when it is missing, empty or
 /// libsmooth's; failed_precondition, naming the file and some of what it holds, when it
