@@ -2544,13 +2544,15 @@ Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, Tenant
     if (!st.resources.count(r)) return NotFound(fmt::format("resources: resource {} not found", r));
   if (!service.is_active) return std::vector<Slot>{};
 
-  // Starts the time policy allows: not in the past; notice and advance for customers.
+  // Starts the time policy allows: not in the past; notice and advance for customers; and
+  // only starts Book accepts at all (ValidateInstant: years 1 to 9999 UTC), which the last
+  // local date 9999-12-31 runs past in a zone west of UTC.
   Instant now = impl_->Now();
-  Instant earliest = now;
-  Instant latest_exclusive = Instant::max();
+  Instant earliest = std::max(now, internal::kFirstInstant);
+  Instant latest_exclusive = internal::kEndInstant;
   if (actor.user.role == Role::kCustomer) {
-    earliest = now + service.min_notice;
-    latest_exclusive = now + service.max_advance + kTick;
+    earliest = std::max(earliest, now + service.min_notice);
+    latest_exclusive = std::min(latest_exclusive, now + service.max_advance + kTick);
   }
   const Span window{std::max(window_start, earliest), std::min(window_end, latest_exclusive)};
 
