@@ -21,6 +21,7 @@
 
 #include "access/epoch_hint.hpp"
 #include "access/validate.hpp"
+#include "core/enum_names.hpp"
 #include "schedule/civil_time.hpp"
 #include "schedule/engine.hpp"
 #include "schedule/recurrence.hpp"
@@ -1598,6 +1599,7 @@ namespace {
 
 Status ValidateResource(const Resource& r) {
   SMOOTH_RETURN_IF_ERROR(internal::ValidateText(r.name, "name", 200));
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(r.kind, &ResourceKindName, "kind"));
   if (r.capacity < 1) return InvalidArgument("capacity: must be at least 1");
   if (r.capacity > 10000) return InvalidArgument("capacity: must be at most 10000");
   return {};
@@ -1809,7 +1811,7 @@ static Status CheckCustomerFields(Customer& c) {
     c.email = *email;
   }
   if (c.phone.size() > 40) return InvalidArgument("phone: longer than 40 bytes");
-  return {};
+  return internal::ValidateEnum(c.status, &CustomerStatusName, "status");
 }
 
 Status Scheduler::Impl::CheckCustomerLogin(const Principal& actor, TenantId tenant,
@@ -2057,6 +2059,7 @@ Result<Appointment> Scheduler::SetStatus(const Principal& actor, TenantId tenant
                                          AppointmentStatus status) {
   if (status == AppointmentStatus::kCancelled)
     return InvalidArgument("status: cancel with Scheduler::Cancel, which frees capacity");
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(status, &AppointmentStatusName, "status"));
   return impl_->ChangeStatus(actor, tenant, id, status, Action::kAppointmentUpdate,
                              EventType::kUpdated);
 }
