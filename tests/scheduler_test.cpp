@@ -929,6 +929,25 @@ TEST_CASE("reschedule: the old occupancy, buffers included, never blocks the new
   CHECK(earlier.version == 3);
 }
 
+TEST_CASE("reschedule: onto a resource made inactive says so, not that hours are closed") {
+  Salon w;
+  Appointment a = Must(w.Book(w.owner, w.Cut(Mon(10))));
+  Resource ann = w.ann;
+  ann.is_active = false;
+  Must(w.scheduler->UpdateResource(w.owner, w.acme.id, ann));
+  const Strings before = w.Snapshot();
+  // 11:00 is inside Ann's hours and free: only her being inactive stands in the way, as it
+  // does for a booking naming her.
+  auto moved = w.scheduler->Reschedule(w.owner, w.acme.id, a.id, Mon(11));
+  CHECK_CODE(moved, StatusCode::kFailedPrecondition);
+  CHECK(MessageOf(moved) == fmt::format("resources: resource {} is not active", w.ann.id));
+  auto booked = w.Book(
+      w.owner,
+      {.service = w.cut.id, .customer = w.pat.id, .start = Mon(11), .resources = {w.ann.id}});
+  CHECK(MessageOf(booked) == MessageOf(moved));
+  CHECK(w.Snapshot() == before);
+}
+
 TEST_CASE("reschedule: a taken, closed, past or stale move is refused and changes nothing") {
   Salon w;
   Appointment a = Must(w.Book(w.owner, w.Cut(Mon(10))));

@@ -1383,13 +1383,18 @@ struct Scheduler::Impl {
     if (c == st.customers.end()) return NotFound(fmt::format("customer {} not found", r.customer));
     if (c->second.status == CustomerStatus::kBlocked)
       return FailedPrecondition("customer: is blocked");
-    for (const std::optional<ResourceId>& id : r.resources) {
-      // An unknown resource is for CheckRequest to name.
-      auto it = id ? st.resources.find(*id) : st.resources.end();
-      if (it != st.resources.end() && !it->second.resource.is_active)
-        return FailedPrecondition(fmt::format("resources: resource {} is not active", *id));
-    }
+    for (const std::optional<ResourceId>& id : r.resources)
+      if (id) SMOOTH_RETURN_IF_ERROR(CheckActive(st, *id));
     return &service;
+  }
+
+  // failed_precondition when resource `id`, named for a booking (or kept by a moved one),
+  // is not active; an unknown one is for the caller to name.
+  static Status CheckActive(const TenantState& st, ResourceId id) {
+    auto it = st.resources.find(id);
+    if (it != st.resources.end() && !it->second.resource.is_active)
+      return FailedPrecondition(fmt::format("resources: resource {} is not active", id));
+    return {};
   }
 
   // Checks a request's shape and references; returns the service.
@@ -1973,6 +1978,8 @@ Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenan
         auto service = st.services.find(a->service);
         if (service == st.services.end()) return Internal("appointment without its service");
         SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(actor, service->second.service, new_start));
+        // A resource taken out of new bookings takes no moved ones either, and says so.
+        for (ResourceId r : a->resources) SMOOTH_RETURN_IF_ERROR(Impl::CheckActive(st, r));
         // Take the appointment out of the indexes while deciding, so it never blocks itself.
         Impl::PlacementGuard guard{*impl_, st, {}, {}, false};
         guard.Remove(a->id);
