@@ -106,6 +106,34 @@ TEST_CASE("the longest service with the longest buffers books at the last accept
   CHECK(confirmed.end == kLastAccepted + kLongestService);
 }
 
+TEST_CASE("availability offers no start after year 9999 UTC, which Book would refuse") {
+  // 9999-12-31 in New York runs until 10000-01-01T05:00Z: its last five hours are starts no
+  // call accepts, so offering them breaks "every slot offered can be booked".
+  Chair w;
+  Resource ny =
+      w.AddResource({.name = "NY", .time_zone = "America/New_York", .hours = AlwaysOpen()});
+  Service hourly =
+      w.AddService({.name = "Hourly", .slot_interval = 60min, .requirements = {OneOf({ny.id})}});
+  const std::vector<Slot> slots =
+      Must(w.scheduler->Availability(w.owner, w.acme.id,
+                                     {.service = hourly.id,
+                                      .from = {9999, 12, 31},
+                                      .to = {9999, 12, 31},
+                                      .time_zone = "America/New_York"}));
+  Strings starts;
+  for (const Slot& s : slots) starts.push_back(Show(s.start));
+  Strings expected;
+  for (int h = 5; h < 24; ++h) expected.push_back(fmt::format("9999-12-31T{:02}:00:00Z", h));
+  CHECK(starts == expected);
+  // Every one offered books.
+  for (const Slot& s : slots) {
+    CAPTURE(Show(s.start));
+    auto booked = w.Book(w.owner, {.service = hourly.id, .customer = w.pat.id, .start = s.start});
+    REQUIRE(booked.ok());
+    Must(w.scheduler->Cancel(w.owner, w.acme.id, booked->id));
+  }
+}
+
 TEST_CASE("a series may not run past year 9999") {
   Chair w;
   const std::size_t events = w.events.size();

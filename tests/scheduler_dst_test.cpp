@@ -436,6 +436,27 @@ TEST_CASE("series: seconds of the first start carry over to every occurrence") {
                                             "2026-11-02T06:30:15.500000Z"});
 }
 
+TEST_CASE("series: UNTIL bounds the starts booked, seconds of the first start included") {
+  // Occurrences start at hh:mm:30; an UNTIL at hh:mm:00 of a day comes before that day's
+  // start, which must not be booked ("occurrences starting at or before that instant").
+  Zoned w("UTC", AlwaysOpen());
+  Service cut = w.ServiceOf(30min);
+  for (const std::string rrule : {"FREQ=DAILY;UNTIL=20260311T100000Z",    // a UTC date-time
+                                  "FREQ=DAILY;UNTIL=20260311T100000"}) {  // a floating one
+    CAPTURE(rrule);
+    SeriesBooking b = Must(w.scheduler->BookSeries(w.owner, w.acme.id,
+                                                   w.SeriesOf(cut, "2026-03-09T10:00:30Z", rrule)));
+    CHECK(StartsOf(b.appointments) == Strings{"2026-03-09T10:00:30Z", "2026-03-10T10:00:30Z"});
+    Must(w.scheduler->CancelSeriesFrom(w.owner, w.acme.id, b.appointments.front().id));
+  }
+  // An UNTIL on the start itself keeps it, to the microsecond.
+  SeriesBooking b = Must(w.scheduler->BookSeries(
+      w.owner, w.acme.id,
+      w.SeriesOf(cut, "2026-03-09T10:00:00Z", "FREQ=DAILY;UNTIL=20260311T100000Z")));
+  CHECK(StartsOf(b.appointments) ==
+        Strings{"2026-03-09T10:00:00Z", "2026-03-10T10:00:00Z", "2026-03-11T10:00:00Z"});
+}
+
 TEST_CASE("series: London weekly at 10:00 moves from 10:00Z to 09:00Z at the March change") {
   Zoned w("Europe/London", Weekdays({Hours(9, 17)}));
   Service cut = w.ServiceOf(30min);

@@ -155,6 +155,42 @@ TEST_CASE("resources: bad input names the field and changes nothing") {
   CHECK(now.name == "Ann");
 }
 
+TEST_CASE("an enum field out of range is invalid_argument naming it, and changes nothing") {
+  // Storage writes an enum by its name; one with no name was written as "unknown", which
+  // SQL storage cannot read back, so every later call on the tenant failed.
+  Salon w;
+  const auto bad_kind = static_cast<ResourceKind>(7);
+  const auto bad_status = static_cast<AppointmentStatus>(7);
+  const auto bad_customer_status = static_cast<CustomerStatus>(7);
+  const Appointment booked = Must(w.Book(w.owner, w.Cut(Mon(10))));
+  const Strings before = w.Snapshot();
+  const std::size_t events = w.events.size();
+
+  CHECK_INVALID(w.scheduler->CreateResource(w.owner, w.acme.id, {.name = "Bob", .kind = bad_kind}),
+                "kind");
+  Resource ann = w.ann;
+  ann.kind = bad_kind;
+  CHECK_INVALID(w.scheduler->UpdateResource(w.owner, w.acme.id, ann), "kind");
+  Customer pat = w.pat;
+  pat.status = bad_customer_status;
+  CHECK_INVALID(w.scheduler->UpdateCustomer(w.owner, w.acme.id, pat), "status");
+  CHECK_INVALID(w.scheduler->SetStatus(w.owner, w.acme.id, booked.id, bad_status), "status");
+
+  // Nothing changed, here or in storage, which a new Scheduler reads whole.
+  CHECK(w.Snapshot() == before);
+  CHECK(w.events.size() == events);
+  CHECK(Must(w.scheduler->ListResources(w.owner, w.acme.id)).size() == 1);
+  auto fresh = Must(Scheduler::Open(*w.platform));
+  const auto resources = fresh->ListResources(w.owner, w.acme.id);
+  REQUIRE_MESSAGE(resources.ok(), MessageOf(resources));
+  REQUIRE(resources->size() == 1);
+  CHECK(resources->front().kind == ResourceKind::kStaff);
+  CHECK(Must(fresh->GetCustomer(w.owner, w.acme.id, w.pat.id)).status == CustomerStatus::kActive);
+  CHECK(Must(fresh->GetAppointment(w.owner, w.acme.id, booked.id)).status ==
+        AppointmentStatus::kConfirmed);
+  CHECK_CODE(fresh->Book(w.owner, w.acme.id, w.Cut(Mon(10))), StatusCode::kConflict);
+}
+
 TEST_CASE("resources: lowering capacity below what is booked is a conflict") {
   ScheduleWorld w;
   Resource r = w.AddResource(
@@ -891,6 +927,25 @@ TEST_CASE("reschedule: the old occupancy, buffers included, never blocks the new
   Appointment earlier = Must(w.scheduler->Reschedule(w.owner, w.acme.id, a.id, Mon(10)));
   CHECK(earlier.start == Mon(10));
   CHECK(earlier.version == 3);
+}
+
+TEST_CASE("reschedule: onto a resource made inactive says so, not that hours are closed") {
+  Salon w;
+  Appointment a = Must(w.Book(w.owner, w.Cut(Mon(10))));
+  Resource ann = w.ann;
+  ann.is_active = false;
+  Must(w.scheduler->UpdateResource(w.owner, w.acme.id, ann));
+  const Strings before = w.Snapshot();
+  // 11:00 is inside Ann's hours and free: only her being inactive stands in the way, as it
+  // does for a booking naming her.
+  auto moved = w.scheduler->Reschedule(w.owner, w.acme.id, a.id, Mon(11));
+  CHECK_CODE(moved, StatusCode::kFailedPrecondition);
+  CHECK(MessageOf(moved) == fmt::format("resources: resource {} is not active", w.ann.id));
+  auto booked = w.Book(
+      w.owner,
+      {.service = w.cut.id, .customer = w.pat.id, .start = Mon(11), .resources = {w.ann.id}});
+  CHECK(MessageOf(booked) == MessageOf(moved));
+  CHECK(w.Snapshot() == before);
 }
 
 TEST_CASE("reschedule: a taken, closed, past or stale move is refused and changes nothing") {

@@ -19,4 +19,16 @@ Result<Enum> ParseByName(std::string_view name, const std::array<Enum, N>& all,
   return InvalidArgument(fmt::format("{}: unknown value '{}'", field, name));
 }
 
+/// Ok when `value` is one of its enum's values, otherwise invalid_argument naming `field`: a
+/// value cast from an out-of-range integer, which to_name() calls "unknown". Storage writes
+/// an enum by its name and reads it back with ParseByName, which refuses "unknown", so such
+/// a value must be refused before anything is written.
+template <typename Enum>
+Status ValidateEnum(Enum value, std::string_view (*to_name)(Enum), std::string_view field) {
+  if (to_name(value) == "unknown")
+    return InvalidArgument(
+        fmt::format("{}: unknown value {}", field, static_cast<long long>(value)));
+  return Status::Ok();
+}
+
 }  // namespace smooth::internal

@@ -6,6 +6,7 @@
 #include <libical/ical.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -193,7 +194,8 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
 Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
                                                  const date::time_zone* zone, LocalDate first_date,
                                                  std::chrono::minutes start_minutes,
-                                                 std::size_t max_occurrences) {
+                                                 std::size_t max_occurrences, Duration seconds) {
+  assert(seconds >= Duration(0) && seconds < std::chrono::minutes(1));
   if (!IsValidDate(first_date)) {
     return InvalidArgument(fmt::format("start: {} is not a date", FormatLocalDate(first_date)));
   }
@@ -280,7 +282,7 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   // libical is only given a local bound at or after it (plus the horizon) to stop at.
   enum class UntilKind { kNone, kDate, kUtc, kFloating };
   UntilKind until_kind = UntilKind::kNone;
-  date::local_seconds local_limit = horizon;  // last local start allowed (inclusive)
+  date::local_time<Duration> local_limit = horizon;  // last local start allowed (inclusive)
   Instant utc_limit{};
   date::local_seconds bound = horizon;  // given to libical
   if (!icaltime_is_null_time(rule.until)) {
@@ -288,8 +290,8 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
     if (u.is_date) {
       until_kind = UntilKind::kDate;
       u.hour = u.minute = u.second = 0;
-      local_limit = LocalSecondsOf(u) + date::days(1) - std::chrono::seconds(1);
-      bound = local_limit;
+      local_limit = LocalSecondsOf(u) + date::days(1) - Duration(1);
+      bound = LocalSecondsOf(u) + date::days(1) - std::chrono::seconds(1);
     } else if (icaltime_is_utc(u)) {
       until_kind = UntilKind::kUtc;
       utc_limit = Instant(LocalSecondsOf(u).time_since_epoch());
@@ -297,8 +299,8 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
       bound = date::floor<std::chrono::seconds>(ToLocal(zone, utc_limit)) + date::days(1);
     } else {
       until_kind = UntilKind::kFloating;
-      local_limit = LocalSecondsOf(u);
-      bound = local_limit;
+      bound = LocalSecondsOf(u);
+      local_limit = bound;
     }
     if (bound > horizon) {
       return Refuse(
@@ -333,10 +335,11 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
     const icaltimetype t = icalrecur_iterator_next(it.get());
     if (icaltime_is_null_time(t)) break;
     const date::local_seconds local = LocalSecondsOf(t) + shift;
-    if (until_kind != UntilKind::kUtc && local > local_limit) break;
+    // UNTIL bounds the start as booked, the first start's seconds included.
+    if (until_kind != UntilKind::kUtc && local + seconds > local_limit) break;
     const LocalDate date = FromLocalDays(date::floor<date::days>(local));
     const std::chrono::minutes minutes(t.hour * 60 + t.minute);
-    const Instant instant = LocalToInstant(zone, date, minutes);
+    const Instant instant = LocalToInstant(zone, date, minutes) + seconds;
     if (until_kind == UntilKind::kUtc && instant > utc_limit) continue;
     // Local starts in a spring-forward gap are read with the offset before it, which can
     // make them the instant of another start (02:30 and 03:30 on a New York March change

@@ -16,7 +16,7 @@
 namespace smooth::internal {
 
 /// One occurrence of a series: its local date and wall-clock start, and the instant that
-/// start maps to in the series' zone.
+/// start maps to in the series' zone, plus the series' seconds (see ExpandRecurrence).
 struct Occurrence {
   LocalDate date;
   std::chrono::minutes start{0};  // minutes after local midnight
@@ -45,6 +45,9 @@ inline constexpr int kMaxRecurrenceYears = 100;
 /// - The rule must end: COUNT, or UNTIL as a DATE (inclusive of that whole local date), a
 ///   UTC date-time (occurrences starting at or before that instant) or a floating
 ///   date-time (compared with local start times).
+/// - `seconds` (0 to under a minute) is the first start's part below the minute, which the
+///   rule's whole minutes do not carry: every occurrence starts that much after its minute,
+///   and UNTIL is compared with that start.
 /// - The series must end within kMaxRecurrenceYears of `first_date`.
 /// - The first local start is an occurrence only if it matches the rule (libical's reading
 ///   of the case RFC 5545 leaves undefined): WEEKLY;BYDAY=MO from a Saturday starts on
@@ -57,6 +60,7 @@ inline constexpr int kMaxRecurrenceYears = 100;
 Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
                                                  const date::time_zone* zone, LocalDate first_date,
                                                  std::chrono::minutes start_minutes,
-                                                 std::size_t max_occurrences = 500);
+                                                 std::size_t max_occurrences = 500,
+                                                 Duration seconds = Duration(0));
 
 }  // namespace smooth::internal

@@ -21,6 +21,7 @@
 
 #include "access/epoch_hint.hpp"
 #include "access/validate.hpp"
+#include "core/enum_names.hpp"
 #include "schedule/civil_time.hpp"
 #include "schedule/engine.hpp"
 #include "schedule/recurrence.hpp"
@@ -1382,13 +1383,18 @@ struct Scheduler::Impl {
     if (c == st.customers.end()) return NotFound(fmt::format("customer {} not found", r.customer));
     if (c->second.status == CustomerStatus::kBlocked)
       return FailedPrecondition("customer: is blocked");
-    for (const std::optional<ResourceId>& id : r.resources) {
-      // An unknown resource is for CheckRequest to name.
-      auto it = id ? st.resources.find(*id) : st.resources.end();
-      if (it != st.resources.end() && !it->second.resource.is_active)
-        return FailedPrecondition(fmt::format("resources: resource {} is not active", *id));
-    }
+    for (const std::optional<ResourceId>& id : r.resources)
+      if (id) SMOOTH_RETURN_IF_ERROR(CheckActive(st, *id));
     return &service;
+  }
+
+  // failed_precondition when resource `id`, named for a booking (or kept by a moved one),
+  // is not active; an unknown one is for the caller to name.
+  static Status CheckActive(const TenantState& st, ResourceId id) {
+    auto it = st.resources.find(id);
+    if (it != st.resources.end() && !it->second.resource.is_active)
+      return FailedPrecondition(fmt::format("resources: resource {} is not active", id));
+    return {};
   }
 
   // Checks a request's shape and references; returns the service.
@@ -1598,6 +1604,7 @@ namespace {
 
 Status ValidateResource(const Resource& r) {
   SMOOTH_RETURN_IF_ERROR(internal::ValidateText(r.name, "name", 200));
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(r.kind, &ResourceKindName, "kind"));
   if (r.capacity < 1) return InvalidArgument("capacity: must be at least 1");
   if (r.capacity > 10000) return InvalidArgument("capacity: must be at most 10000");
   return {};
@@ -1809,7 +1816,7 @@ static Status CheckCustomerFields(Customer& c) {
     c.email = *email;
   }
   if (c.phone.size() > 40) return InvalidArgument("phone: longer than 40 bytes");
-  return {};
+  return internal::ValidateEnum(c.status, &CustomerStatusName, "status");
 }
 
 Status Scheduler::Impl::CheckCustomerLogin(const Principal& actor, TenantId tenant,
@@ -1971,6 +1978,8 @@ Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenan
         auto service = st.services.find(a->service);
         if (service == st.services.end()) return Internal("appointment without its service");
         SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(actor, service->second.service, new_start));
+        // A resource taken out of new bookings takes no moved ones either, and says so.
+        for (ResourceId r : a->resources) SMOOTH_RETURN_IF_ERROR(Impl::CheckActive(st, r));
         // Take the appointment out of the indexes while deciding, so it never blocks itself.
         Impl::PlacementGuard guard{*impl_, st, {}, {}, false};
         guard.Remove(a->id);
@@ -2057,6 +2066,7 @@ Result<Appointment> Scheduler::SetStatus(const Principal& actor, TenantId tenant
                                          AppointmentStatus status) {
   if (status == AppointmentStatus::kCancelled)
     return InvalidArgument("status: cancel with Scheduler::Cancel, which frees capacity");
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(status, &AppointmentStatusName, "status"));
   return impl_->ChangeStatus(actor, tenant, id, status, Action::kAppointmentUpdate,
                              EventType::kUpdated);
 }
@@ -2261,7 +2271,7 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
         const auto local_start = internal::ToLocal(zone, request.first.start);
         const Duration extra = local_start - date::floor<std::chrono::minutes>(local_start);
         auto occurrences = internal::ExpandRecurrence(request.rrule, zone, first_date, minutes,
-                                                      impl_->opt.max_series_occurrences);
+                                                      impl_->opt.max_series_occurrences, extra);
         if (!occurrences) return occurrences.error();
         if (occurrences->empty()) return InvalidArgument("rrule: produces no occurrences");
 
@@ -2278,8 +2288,8 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
         for (const internal::Occurrence& occ : *occurrences) {
           BookingRequest r = request.first;
           // The first local start, when it is an occurrence, is the start asked for exactly.
-          r.start = occ.date == first_date && occ.start == minutes ? request.first.start
-                                                                   : occ.instant + extra;
+          r.start =
+              occ.date == first_date && occ.start == minutes ? request.first.start : occ.instant;
           // A rule can run past the last accepted instant (a daily series from 9999-12-30).
           SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(r.start, "rrule: an occurrence's start"));
           auto plan = impl_->PlanBooking(actor, t, st, r);
@@ -2544,13 +2554,15 @@ Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, Tenant
     if (!st.resources.count(r)) return NotFound(fmt::format("resources: resource {} not found", r));
   if (!service.is_active) return std::vector<Slot>{};
 
-  // Starts the time policy allows: not in the past; notice and advance for customers.
+  // Starts the time policy allows: not in the past; notice and advance for customers; and
+  // only starts Book accepts at all (ValidateInstant: years 1 to 9999 UTC), which the last
+  // local date 9999-12-31 runs past in a zone west of UTC.
   Instant now = impl_->Now();
-  Instant earliest = now;
-  Instant latest_exclusive = Instant::max();
+  Instant earliest = std::max(now, internal::kFirstInstant);
+  Instant latest_exclusive = internal::kEndInstant;
   if (actor.user.role == Role::kCustomer) {
-    earliest = now + service.min_notice;
-    latest_exclusive = now + service.max_advance + kTick;
+    earliest = std::max(earliest, now + service.min_notice);
+    latest_exclusive = std::min(latest_exclusive, now + service.max_advance + kTick);
   }
   const Span window{std::max(window_start, earliest), std::min(window_end, latest_exclusive)};
 
