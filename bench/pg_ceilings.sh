@@ -74,11 +74,11 @@ guard='WITH advanced AS (UPDATE tenant_acme.change_seq SET value = value + 1 RET
   SELECT CASE WHEN EXISTS (SELECT 1 FROM advanced) THEN 0 ELSE 1 END;
 SELECT CASE WHEN value = 0 THEN 0 ELSE 1 END FROM public.shared_epoch;'
 columns='id, service, resources, customer, start_at, end_at, buffer_before, buffer_after, status,
-  notes, created_by, created_at, updated_at, version, idempotency_key, series, outside_hours,
-  change_seq'
+  notes, created_by, created_at, updated_at, version, idempotency_key, booked_start, series,
+  outside_hours, change_seq'
 # g: the row's number in its statement; r: its staff.
 values="nextval('ids'), 1, '[' || r || ']', 1, t + g, t + g + 1, 0, 0, 'confirmed', '', 1, 0, 0, 1,
-  NULL, NULL, 0, 5"
+  NULL, NULL, NULL, 0, 5"
 rows() {  # count: the FROM clause of a statement writing `count` rows
   if [ "$1" = 1 ]; then
     echo "FROM (SELECT $now AS t, 0 AS g, 1001 + :client_id AS r) s"

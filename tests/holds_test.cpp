@@ -517,6 +517,14 @@ TEST_CASE("a retried ConfirmHold with the same key returns the appointment it ma
         a.id);
   CHECK(AllAppointments(shop) == std::vector<AppointmentId>{a.id});
   CHECK(shop.events.size() == events);  // nothing more was booked or announced
+  // And once the appointment has been moved: the retry is of the confirmation as made.
+  Appointment moved = Must(shop.scheduler->Reschedule(shop.manager, shop.tenant, a.id, kTen + 1h));
+  CHECK(moved.booked_start == std::optional<Instant>(hold.start));
+  Appointment after_move =
+      Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id, "confirm-1"));
+  CHECK(after_move.id == a.id);
+  CHECK(after_move.start == kTen + 1h);
+  CHECK(AllAppointments(shop) == std::vector<AppointmentId>{a.id});
   // Without the key, or with another, the hold is simply no longer live.
   CHECK(CodeOf(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, hold.id)) ==
         "failed_precondition");

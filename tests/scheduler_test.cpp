@@ -1220,6 +1220,41 @@ TEST_CASE("idempotency: the same key with different content is a conflict") {
   CHECK(w.Book(w.owner, fresh));
 }
 
+TEST_CASE("idempotency: a retry after the booking was moved still finds it") {
+  // The retry is compared with the request as it was booked, not with where the appointment
+  // is now: a client retrying its booking must not be told its key was used for another.
+  Salon w;
+  BookingRequest req = w.Cut(Mon(10));
+  req.idempotency_key = "checkout-9";
+  Appointment first = Must(w.Book(w.owner, req));
+  CHECK_FALSE(first.booked_start.has_value());
+  Appointment moved = Must(w.scheduler->Reschedule(w.owner, w.acme.id, first.id, Mon(14)));
+  CHECK(moved.booked_start == std::optional<Instant>(Mon(10)));
+  // A second move keeps the start it was booked at.
+  moved = Must(w.scheduler->Reschedule(w.owner, w.acme.id, first.id, Mon(15)));
+  CHECK(moved.booked_start == std::optional<Instant>(Mon(10)));
+  const Strings before = w.Snapshot();
+  const std::size_t events_before = w.events.size();
+
+  Appointment again = Must(w.Book(w.owner, req));
+  CHECK(again.id == first.id);
+  CHECK(again.start == Mon(15));
+  CHECK(again.version == moved.version);
+  CHECK(w.Snapshot() == before);
+  CHECK(w.events.size() == events_before);
+  // The key with the start it has now is not the request it was booked with.
+  BookingRequest at_new_start = req;
+  at_new_start.start = Mon(15);
+  CHECK_CODE(w.Book(w.owner, at_new_start), StatusCode::kConflict);
+  CHECK(w.Snapshot() == before);
+
+  // Storage keeps it: a Scheduler opened afresh answers the same.
+  auto fresh = Must(Scheduler::Open(*w.platform));
+  Appointment stored = Must(fresh->GetAppointment(w.owner, w.acme.id, first.id));
+  CHECK(stored.booked_start == std::optional<Instant>(Mon(10)));
+  CHECK(Must(fresh->Book(w.owner, w.acme.id, req)).id == first.id);
+}
+
 TEST_CASE("idempotency keys belong to one tenant") {
   Salon w;
   Resource gx = w.AddResource(

@@ -188,7 +188,7 @@ TEST_CASE("migrations are recorded per schema, applied once, and never go backwa
   std::string db = NewPgDatabase();
   Tenant acme = MadeElsewhere(db, "acme", "Chair 1");
   std::vector<std::string> shared = {"1", "2", "3", "4", "5", "6", "7", "8"};
-  std::vector<std::string> tenant = {"1", "2", "3", "4", "5", "6", "7", "8"};
+  std::vector<std::string> tenant = {"1", "2", "3", "4", "5", "6", "7", "8", "9"};
   const std::string shared_sql = "SELECT version FROM public.schema_migrations ORDER BY version";
   const std::string tenant_sql =
       "SELECT version FROM tenant_acme.schema_migrations ORDER BY version";

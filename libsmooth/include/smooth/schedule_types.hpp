@@ -122,6 +122,9 @@ struct Appointment {
   Instant updated_at{};
   std::int64_t version = 1;  // +1 on every change
   std::optional<std::string> idempotency_key;
+  /// The start it was booked at, once Reschedule has moved it (kept through later moves);
+  /// unset while it has never moved. A retry with its idempotency key is compared with it.
+  std::optional<Instant> booked_start;
   std::optional<SeriesId> series;
   bool outside_hours = false;  // booked outside working hours by a manager, audited
   /// The tenant change sequence of the write that last touched this row.

@@ -1517,9 +1517,12 @@ struct Scheduler::Impl {
                                   {"start", FormatRfc3339(a.start)}});
   }
 
-  // Same request as the one that created `a`? Used for idempotent retries.
+  // Same request as the one that created `a`? Used for idempotent retries. A move changes
+  // only the start, and keeps the one it was booked at.
   static bool SameRequest(const Appointment& a, const BookingRequest& r) {
-    if (a.service != r.service || a.customer != r.customer || a.start != r.start) return false;
+    if (a.service != r.service || a.customer != r.customer ||
+        a.booked_start.value_or(a.start) != r.start)
+      return false;
     for (std::size_t i = 0; i < r.resources.size() && i < a.resources.size(); ++i)
       if (r.resources[i] && *r.resources[i] != a.resources[i]) return false;
     return true;
@@ -1996,6 +1999,7 @@ Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenan
         auto picks = impl_->Pick(st, kept, {}, timing, new_start, ignore_hours);
         if (!picks) return picks.error();
         Appointment moved = *a;
+        if (!moved.booked_start) moved.booked_start = a->start;
         moved.start = new_start;
         moved.end = new_start + timing.duration;
         moved.outside_hours =

@@ -291,11 +291,9 @@ std::span<const sql::Migration> TenantMigrations() {
            // when the row was built, and follows later capacity changes (below).
            "CREATE FUNCTION appointment_occupancy_sync() RETURNS trigger LANGUAGE plpgsql"
            " SET search_path FROM CURRENT AS $fn$\n"
-           "BEGIN\n"
-           SMOOTH_OCCUPANCY_STATUS_ONLY
-           "  DELETE FROM appointment_occupancy WHERE appointment_id = NEW.id;\n"
-           SMOOTH_OCCUPANCY_ROWS_OF_NEW
-           "  RETURN NEW;\n"
+           "BEGIN\n" SMOOTH_OCCUPANCY_STATUS_ONLY
+           "  DELETE FROM appointment_occupancy WHERE appointment_id = "
+           "NEW.id;\n" SMOOTH_OCCUPANCY_ROWS_OF_NEW "  RETURN NEW;\n"
            "END\n"
            "$fn$",
            "CREATE TRIGGER appointments_occupancy AFTER INSERT OR UPDATE ON appointments"
@@ -319,13 +317,9 @@ std::span<const sql::Migration> TenantMigrations() {
            // A new appointment has no occupancy rows yet: no DELETE to look for them.
            "CREATE OR REPLACE FUNCTION appointment_occupancy_sync() RETURNS trigger"
            " LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$\n"
-           "BEGIN\n"
-           SMOOTH_OCCUPANCY_STATUS_ONLY
-           "  IF TG_OP = 'UPDATE' THEN\n"
+           "BEGIN\n" SMOOTH_OCCUPANCY_STATUS_ONLY "  IF TG_OP = 'UPDATE' THEN\n"
            "    DELETE FROM appointment_occupancy WHERE appointment_id = NEW.id;\n"
-           "  END IF;\n"
-           SMOOTH_OCCUPANCY_ROWS_OF_NEW
-           "  RETURN NEW;\n"
+           "  END IF;\n" SMOOTH_OCCUPANCY_ROWS_OF_NEW "  RETURN NEW;\n"
            "END\n"
            "$fn$",
        }},
@@ -449,6 +443,13 @@ std::span<const sql::Migration> TenantMigrations() {
            // Whether a hold was placed outside working hours, for the appointment it is
            // confirmed into. Holds written before this were all placed inside hours.
            "ALTER TABLE holds ADD COLUMN outside_hours INTEGER NOT NULL DEFAULT 0",
+       }},
+      {9,
+       "appointment_booked_start",
+       {
+           // The start an appointment was booked at, set when it is first moved, for
+           // retries with its idempotency key. Appointments moved before this have none.
+           "ALTER TABLE appointments ADD COLUMN booked_start BIGINT",
        }},
   };
   return kMigrations;

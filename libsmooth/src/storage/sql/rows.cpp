@@ -486,6 +486,7 @@ AppointmentRow ToRow(const Appointment& a) {
   r.updated_at = Micros(a.updated_at);
   r.version = a.version;
   r.idempotency_key = NullableText(a.idempotency_key);
+  r.booked_start = NullableInstant(a.booked_start);
   r.series = NullableId(a.series);
   r.outside_hours = a.outside_hours;
   r.change_seq = a.change_seq;
@@ -514,6 +515,7 @@ Result<Appointment> FromRow(const AppointmentRow& r) {
   a.updated_at = ToInstant(r.updated_at);
   a.version = r.version;
   a.idempotency_key = OptionalText(r.idempotency_key);
+  a.booked_start = OptionalInstant(r.booked_start);
   a.series = OptionalId<SeriesId>(r.series);
   a.outside_hours = r.outside_hours != 0;
   a.change_seq = r.change_seq;

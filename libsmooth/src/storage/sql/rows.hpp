@@ -230,14 +230,15 @@ struct AppointmentRow {
   static constexpr std::string_view kTable = "appointments";
   static constexpr std::string_view kColumns =
       "service, resources, customer, start_at, end_at, buffer_before, buffer_after, status, "
-      "notes, created_by, created_at, updated_at, version, idempotency_key, series, "
-      "outside_hours, change_seq, id";
+      "notes, created_by, created_at, updated_at, version, idempotency_key, booked_start, "
+      "series, outside_hours, change_seq, id";
   long long service = 0;
   std::string resources;  // JSON
   long long customer = 0, start_at = 0, end_at = 0, buffer_before = 0, buffer_after = 0;
   std::string status, notes;
   long long created_by = 0, created_at = 0, updated_at = 0, version = 0;
   Nullable<std::string> idempotency_key;
+  Nullable<long long> booked_start;
   Nullable<long long> series;
   long long outside_hours = 0, change_seq = 0, id = 0;
   template <typename F>
@@ -256,6 +257,7 @@ struct AppointmentRow {
     f(updated_at);
     f(version);
     f(idempotency_key);
+    f(booked_start);
     f(series);
     f(outside_hours);
     f(change_seq);

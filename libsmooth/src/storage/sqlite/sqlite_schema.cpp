@@ -216,6 +216,13 @@ std::span<const sql::Migration> TenantMigrations() {
            // confirmed into. Holds written before this were all placed inside hours.
            "ALTER TABLE holds ADD COLUMN outside_hours INTEGER NOT NULL DEFAULT 0",
        }},
+      {4,
+       "appointment_booked_start",
+       {
+           // The start an appointment was booked at, set when it is first moved, for
+           // retries with its idempotency key. Appointments moved before this have none.
+           "ALTER TABLE appointments ADD COLUMN booked_start BIGINT",
+       }},
   };
   return kMigrations;
 }
