@@ -180,6 +180,8 @@ std::span<const sql::Migration> TenantMigrations() {
   // Statements run with search_path set to the tenant's schema alone, so unqualified
   // names land there; the functions keep that search_path (SET search_path FROM CURRENT)
   // whoever calls them.
+  // The trigger functions below are laid out as SQL, line by line.
+  // clang-format off
   static const std::vector<sql::Migration> kMigrations = {
       {1,
        "create_tenant_tables",
@@ -291,9 +293,11 @@ std::span<const sql::Migration> TenantMigrations() {
            // when the row was built, and follows later capacity changes (below).
            "CREATE FUNCTION appointment_occupancy_sync() RETURNS trigger LANGUAGE plpgsql"
            " SET search_path FROM CURRENT AS $fn$\n"
-           "BEGIN\n" SMOOTH_OCCUPANCY_STATUS_ONLY
-           "  DELETE FROM appointment_occupancy WHERE appointment_id = "
-           "NEW.id;\n" SMOOTH_OCCUPANCY_ROWS_OF_NEW "  RETURN NEW;\n"
+           "BEGIN\n"
+           SMOOTH_OCCUPANCY_STATUS_ONLY
+           "  DELETE FROM appointment_occupancy WHERE appointment_id = NEW.id;\n"
+           SMOOTH_OCCUPANCY_ROWS_OF_NEW
+           "  RETURN NEW;\n"
            "END\n"
            "$fn$",
            "CREATE TRIGGER appointments_occupancy AFTER INSERT OR UPDATE ON appointments"
@@ -317,9 +321,13 @@ std::span<const sql::Migration> TenantMigrations() {
            // A new appointment has no occupancy rows yet: no DELETE to look for them.
            "CREATE OR REPLACE FUNCTION appointment_occupancy_sync() RETURNS trigger"
            " LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$\n"
-           "BEGIN\n" SMOOTH_OCCUPANCY_STATUS_ONLY "  IF TG_OP = 'UPDATE' THEN\n"
+           "BEGIN\n"
+           SMOOTH_OCCUPANCY_STATUS_ONLY
+           "  IF TG_OP = 'UPDATE' THEN\n"
            "    DELETE FROM appointment_occupancy WHERE appointment_id = NEW.id;\n"
-           "  END IF;\n" SMOOTH_OCCUPANCY_ROWS_OF_NEW "  RETURN NEW;\n"
+           "  END IF;\n"
+           SMOOTH_OCCUPANCY_ROWS_OF_NEW
+           "  RETURN NEW;\n"
            "END\n"
            "$fn$",
        }},
@@ -452,6 +460,7 @@ std::span<const sql::Migration> TenantMigrations() {
            "ALTER TABLE appointments ADD COLUMN booked_start BIGINT",
        }},
   };
+  // clang-format on
   return kMigrations;
 }
 
