@@ -649,6 +649,66 @@ TEST_CASE("passwords: a user changes its own with the current one, and every ses
   }
 }
 
+namespace {
+// A clock that runs `before_next_now` (once) just before it next tells the time: lets a test
+// act at the moment a call reads the clock, with the clock moved on as it would have.
+class HookedClock final : public Clock {
+ public:
+  explicit HookedClock(const Clock& base) : base_(base) {}
+  mutable std::function<void()> before_next_now;
+  Instant Now() const override {
+    if (before_next_now) std::exchange(before_next_now, nullptr)();
+    return base_.Now();
+  }
+
+ private:
+  const Clock& base_;
+};
+}  // namespace
+
+TEST_CASE("passwords: a login that checked the old password while it changed makes no session") {
+  // Argon2id takes a while: a login may verify the old password, then the user changes it
+  // (another process, say), and only then does the login write its session. The old password
+  // must not yield a session that outlives the change.
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  const HostMatch host = w.HostOf(staff);
+  Principal me = Must(w.platform->Authenticate(w.LoginAs(staff).id));
+  const std::string fresh_password = "a brand new passphrase";
+
+  auto hooked = std::make_shared<BeforeWriteStorage>(w.storage);
+  HookedClock clock(w.clock);
+  PlatformOptions o = w.platform->options();
+  o.storage = hooked;
+  o.clock = &clock;
+  auto attacker_side = Must(Platform::Open(o));
+  // Login's read of the user comes after it has counted the attempt; its next look at the
+  // clock comes after it has checked the password. The change commits in between.
+  hooked->before_read = [&] {
+    clock.before_next_now = [&] {
+      w.clock.Advance(1s);
+      Must(w.platform->ChangePassword(me, World::kPassword, fresh_password));
+      w.clock.Advance(1s);
+    };
+  };
+  auto late = attacker_side->Login(host, staff.email, World::kPassword, "198.51.100.9");
+  CHECK_FALSE(hooked->before_read);
+  CHECK_FALSE(clock.before_next_now);  // the change did happen in between
+  if (late) {
+    // Whatever the login answered, what it made must not work after the change.
+    auto p = w.platform->Authenticate(late->token, host);
+    CHECK_FALSE(p);
+  }
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code() == StatusCode::kUnauthenticated);
+  CHECK(late.error().message() == "invalid email or password");
+  auto failed = testing::ParseLine(w.security->Lines().back());
+  CHECK(failed.at("action").as_string() == "LOGIN_FAILED");
+  CHECK(failed.at("reason").as_string() == "password changed meanwhile");
+  // The new password logs in as ever.
+  Must(w.platform->Login(host, staff.email, fresh_password, "::1"));
+}
+
 TEST_CASE("passwords: guessing the current one is throttled with the account's logins") {
   World w;
   const User& staff = w.users.at("TENANT_STAFF");

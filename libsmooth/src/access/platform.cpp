@@ -828,24 +828,34 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
     if (hash) rehashed = std::move(*hash);  // else keep the old one: the login stands
   }
 
-  Session s{.id = {}, .session_key = RandomKey(), .user = user->id, .tenant = user->tenant,
-            .original = std::nullopt, .ip_address = std::string(ip_address),
-            .created_at = Now(), .ended_at = std::nullopt};
-  // A session works only if made after the user's sessions were last revoked (Refresh): one
-  // made in that very microsecond is dated just after it.
-  if (user->sessions_revoked_at && s.created_at <= *user->sessions_revoked_at)
-    s.created_at = *user->sessions_revoked_at + std::chrono::microseconds(1);
+  Session s{.id = {},
+            .session_key = RandomKey(),
+            .user = user->id,
+            .tenant = user->tenant,
+            .original = std::nullopt,
+            .ip_address = std::string(ip_address),
+            .created_at = Now(),
+            .ended_at = std::nullopt};
   auto txn = impl_->Write();
   if (!txn) return txn.error();
+  // The user as stored now. Its password may have changed while this login checked the old
+  // one (argon2id takes a while): the old password is worth nothing from the change on, so
+  // it makes no session, which would be dated after the change and so outlive it.
+  auto current = (*txn)->GetUser(user->id);
+  if (!current) {
+    if (current.error().code() != StatusCode::kNotFound) return current.error();
+    return fail(*normalized, "unknown user");
+  }
+  if (current->password_hash != user->password_hash)
+    return fail(*normalized, "password changed meanwhile");
+  // A session works only if made after the user's sessions were last revoked (Refresh): one
+  // made in that very microsecond is dated just after it.
+  if (current->sessions_revoked_at && s.created_at <= *current->sessions_revoked_at)
+    s.created_at = *current->sessions_revoked_at + std::chrono::microseconds(1);
   SMOOTH_RETURN_IF_ERROR((*txn)->ClearLoginFailures(key));
   if (rehashed) {
-    auto current = (*txn)->GetUser(user->id);
-    if (!current) return current.error();
-    // Only the hash this login verified is replaced, not one changed meanwhile.
-    if (current->password_hash == user->password_hash) {
-      current->password_hash = std::move(*rehashed);
-      SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
-    }
+    current->password_hash = std::move(*rehashed);
+    SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
   }
   auto created = impl_->InsertSession(**txn, std::move(s));
   if (!created) return created;
