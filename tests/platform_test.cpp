@@ -531,6 +531,24 @@ TEST_CASE("bytes that are not UTF-8: refused as input, harmless in the audit tra
   CHECK(failed.at("ip_address").as_string() == "203.0.113.9\xef\xbf\xbd");
 }
 
+TEST_CASE("text with a NUL: refused as input, so no backend stores less than it was given") {
+  // PostgreSQL cannot store U+0000 in text and cut the name short there; the others kept it.
+  World w;
+  const std::string nul_name("Bob\0 (platform support)", 23);
+  CheckInvalid(w.platform->CreateUser(w.root_p, {.email = "bob@acme.test",
+                                                 .display_name = nul_name,
+                                                 .role = Role::kCustomer,
+                                                 .tenant = w.acme.id,
+                                                 .password = World::kPassword}),
+               "display_name");
+  CHECK(Must(w.platform->ListUsers(w.root_p, w.acme.id)).size() == 4);
+  CheckInvalid(w.platform->UpdateTenant(w.root_p, w.acme.id, {.name = std::string("Ac\0me", 5)}),
+               "name");
+  CHECK(Must(w.platform->GetTenant(w.root_p, w.acme.id)).name == "Acme");
+  CheckInvalid(w.platform->SuspendTenant(w.root_p, w.acme.id, std::string("late\0", 5)), "reason");
+  CHECK(Must(w.platform->GetTenant(w.root_p, w.acme.id)).status == TenantStatus::kActive);
+}
+
 // "tenant_" + slug names the PostgreSQL schema: the longest slug the platform accepts works
 // on every backend.
 TEST_CASE("tenants: the longest slug accepted works on every backend") {
