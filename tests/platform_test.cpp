@@ -531,6 +531,24 @@ TEST_CASE("bytes that are not UTF-8: refused as input, harmless in the audit tra
   CHECK(failed.at("ip_address").as_string() == "203.0.113.9\xef\xbf\xbd");
 }
 
+TEST_CASE("an ip_address no backend can store is kept as the audit line shows it") {
+  // The client's address is whatever the server was told (a forwarded header, say). As text
+  // that is not UTF-8 it failed a good login on PostgreSQL (internal), and a NUL cut it short
+  // there; every backend now stores it as the audit trail writes it, with U+FFFD.
+  World w;
+  const User& owner = w.users.at("TENANT_OWNER");
+  const User& staff = w.users.at("TENANT_STAFF");
+  const std::string replaced = "203.0.113.9\xef\xbf\xbd";
+  Session s =
+      Must(w.platform->Login(w.HostOf(owner), owner.email, World::kPassword, "203.0.113.9\xff"));
+  CHECK(s.ip_address == replaced);
+  CHECK(Must(w.platform->Authenticate(s.id)).session->ip_address == replaced);
+  CHECK(testing::ParseLine(w.security->Lines().back()).at("ip_address").as_string() == replaced);
+  Session m = Must(w.platform->StartMasquerade(s.id, staff.id, std::string("203.0.113.9\0", 12)));
+  CHECK(Must(w.platform->Authenticate(m.id)).session->ip_address == replaced);
+  CHECK(testing::ParseLine(w.masquerade->Lines().back()).at("ip_address").as_string() == replaced);
+}
+
 TEST_CASE("text with a NUL: refused as input, so no backend stores less than it was given") {
   // PostgreSQL cannot store U+0000 in text and cut the name short there; the others kept it.
   World w;

@@ -19,6 +19,7 @@
 #include "access/password.hpp"
 #include "access/rules.hpp"
 #include "access/validate.hpp"
+#include "core/utf8.hpp"
 
 namespace smooth {
 
@@ -761,7 +762,9 @@ Result<Principal> Platform::ActAs(UserId user) {
 }
 
 Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
-                                std::string_view password, std::string_view ip_address) {
+                                std::string_view password, std::string_view client_ip) {
+  // What the server was told, so any bytes: kept as text every backend stores as it is.
+  const std::string ip_address = internal::ToStorableText(client_ip);
   const Status generic = Unauthenticated("invalid email or password");
   std::optional<TenantId> tenant;
   std::optional<std::string> slug;
@@ -772,7 +775,7 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
   }
   auto fail = [&](std::string_view who, std::string reason) {
     impl_->Security("LOGIN_FAILED", {{"email", std::string(who)},
-                                     {"ip_address", std::string(ip_address)},
+                                     {"ip_address", ip_address},
                                      {"tenant", OptionalText(slug)},
                                      {"reason", std::move(reason)}});
     return generic;
@@ -833,7 +836,7 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
             .user = user->id,
             .tenant = user->tenant,
             .original = std::nullopt,
-            .ip_address = std::string(ip_address),
+            .ip_address = ip_address,
             .created_at = Now(),
             .ended_at = std::nullopt};
   auto txn = impl_->Write();
@@ -861,7 +864,7 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
   if (!created) return created;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
   impl_->Security("LOGIN_SUCCESS", {{"email", user->email},
-                                    {"ip_address", std::string(ip_address)},
+                                    {"ip_address", ip_address},
                                     {"tenant", OptionalText(slug)},
                                     {"session_key", created->session_key}});
   return created;
@@ -1550,7 +1553,8 @@ Status Platform::ResetPasswordAsOperator(std::optional<TenantId> tenant, std::st
 // --- Masquerading ------------------------------------------------------------------------
 
 Result<Session> Platform::StartMasquerade(SessionId original, UserId target,
-                                          std::string_view ip_address) {
+                                          std::string_view client_ip) {
+  const std::string ip_address = internal::ToStorableText(client_ip);  // as Login keeps it
   auto denied = [&](const std::string& hijacker, const std::string& hijacked,
                     const std::optional<std::string>& tenant, const std::string& reason) {
     impl_->MasqueradeLog("HIJACK_DENIED", hijacker, hijacked, ip_address, "", tenant, reason);
@@ -1592,9 +1596,14 @@ Result<Session> Platform::StartMasquerade(SessionId original, UserId target,
     denied(hijacker.email, target_user->email, slug, *refusal);
     return PermissionDenied(*refusal);
   }
-  Session s{.id = {}, .session_key = RandomKey(), .user = target_user->id,
-            .tenant = target_user->tenant, .original = original,
-            .ip_address = std::string(ip_address), .created_at = Now(), .ended_at = {}};
+  Session s{.id = {},
+            .session_key = RandomKey(),
+            .user = target_user->id,
+            .tenant = target_user->tenant,
+            .original = original,
+            .ip_address = ip_address,
+            .created_at = Now(),
+            .ended_at = {}};
   auto created = impl_->InsertSession(**txn, std::move(s));
   if (!created) return created;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
