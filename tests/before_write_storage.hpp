@@ -1,4 +1,4 @@
-// A storage that lets a test act between a call's reads and its write: what another process
+// A storage that lets a test act before a call's reads or its write: what another process
 // does in that moment (platform_test, tenant_deletion_test, maintenance_test).
 #pragma once
 
@@ -16,6 +16,8 @@ class BeforeWriteStorage final : public Storage {
  public:
   explicit BeforeWriteStorage(std::shared_ptr<Storage> inner) : inner_(std::move(inner)) {}
   std::function<void()> before_write;
+  /// Likewise, just before the next shared read transaction begins.
+  std::function<void()> before_read;
   /// Likewise, just before the next DeleteTenant.
   std::function<void()> before_delete;
   /// Likewise, just before the next tenant transaction of any kind begins.
@@ -23,6 +25,7 @@ class BeforeWriteStorage final : public Storage {
 
   Result<std::unique_ptr<SharedTransaction>> BeginShared(TxnMode mode) override {
     if (mode == TxnMode::kWrite && before_write) std::exchange(before_write, nullptr)();
+    if (mode == TxnMode::kRead && before_read) std::exchange(before_read, nullptr)();
     return inner_->BeginShared(mode);
   }
   Result<std::int64_t> SharedEpoch() override { return inner_->SharedEpoch(); }

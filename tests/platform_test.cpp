@@ -531,6 +531,42 @@ TEST_CASE("bytes that are not UTF-8: refused as input, harmless in the audit tra
   CHECK(failed.at("ip_address").as_string() == "203.0.113.9\xef\xbf\xbd");
 }
 
+TEST_CASE("an ip_address no backend can store is kept as the audit line shows it") {
+  // The client's address is whatever the server was told (a forwarded header, say). As text
+  // that is not UTF-8 it failed a good login on PostgreSQL (internal), and a NUL cut it short
+  // there; every backend now stores it as the audit trail writes it, with U+FFFD.
+  World w;
+  const User& owner = w.users.at("TENANT_OWNER");
+  const User& staff = w.users.at("TENANT_STAFF");
+  const std::string replaced = "203.0.113.9\xef\xbf\xbd";
+  Session s =
+      Must(w.platform->Login(w.HostOf(owner), owner.email, World::kPassword, "203.0.113.9\xff"));
+  CHECK(s.ip_address == replaced);
+  CHECK(Must(w.platform->Authenticate(s.id)).session->ip_address == replaced);
+  CHECK(testing::ParseLine(w.security->Lines().back()).at("ip_address").as_string() == replaced);
+  Session m = Must(w.platform->StartMasquerade(s.id, staff.id, std::string("203.0.113.9\0", 12)));
+  CHECK(Must(w.platform->Authenticate(m.id)).session->ip_address == replaced);
+  CHECK(testing::ParseLine(w.masquerade->Lines().back()).at("ip_address").as_string() == replaced);
+}
+
+TEST_CASE("text with a NUL: refused as input, so no backend stores less than it was given") {
+  // PostgreSQL cannot store U+0000 in text and cut the name short there; the others kept it.
+  World w;
+  const std::string nul_name("Bob\0 (platform support)", 23);
+  CheckInvalid(w.platform->CreateUser(w.root_p, {.email = "bob@acme.test",
+                                                 .display_name = nul_name,
+                                                 .role = Role::kCustomer,
+                                                 .tenant = w.acme.id,
+                                                 .password = World::kPassword}),
+               "display_name");
+  CHECK(Must(w.platform->ListUsers(w.root_p, w.acme.id)).size() == 4);
+  CheckInvalid(w.platform->UpdateTenant(w.root_p, w.acme.id, {.name = std::string("Ac\0me", 5)}),
+               "name");
+  CHECK(Must(w.platform->GetTenant(w.root_p, w.acme.id)).name == "Acme");
+  CheckInvalid(w.platform->SuspendTenant(w.root_p, w.acme.id, std::string("late\0", 5)), "reason");
+  CHECK(Must(w.platform->GetTenant(w.root_p, w.acme.id)).status == TenantStatus::kActive);
+}
+
 // "tenant_" + slug names the PostgreSQL schema: the longest slug the platform accepts works
 // on every backend.
 TEST_CASE("tenants: the longest slug accepted works on every backend") {
@@ -647,6 +683,66 @@ TEST_CASE("passwords: a user changes its own with the current one, and every ses
     CHECK(line.find(World::kPassword) == std::string::npos);
     CHECK(line.find(stored) == std::string::npos);
   }
+}
+
+namespace {
+// A clock that runs `before_next_now` (once) just before it next tells the time: lets a test
+// act at the moment a call reads the clock, with the clock moved on as it would have.
+class HookedClock final : public Clock {
+ public:
+  explicit HookedClock(const Clock& base) : base_(base) {}
+  mutable std::function<void()> before_next_now;
+  Instant Now() const override {
+    if (before_next_now) std::exchange(before_next_now, nullptr)();
+    return base_.Now();
+  }
+
+ private:
+  const Clock& base_;
+};
+}  // namespace
+
+TEST_CASE("passwords: a login that checked the old password while it changed makes no session") {
+  // Argon2id takes a while: a login may verify the old password, then the user changes it
+  // (another process, say), and only then does the login write its session. The old password
+  // must not yield a session that outlives the change.
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  const HostMatch host = w.HostOf(staff);
+  Principal me = Must(w.platform->Authenticate(w.LoginAs(staff).id));
+  const std::string fresh_password = "a brand new passphrase";
+
+  auto hooked = std::make_shared<BeforeWriteStorage>(w.storage);
+  HookedClock clock(w.clock);
+  PlatformOptions o = w.platform->options();
+  o.storage = hooked;
+  o.clock = &clock;
+  auto attacker_side = Must(Platform::Open(o));
+  // Login's read of the user comes after it has counted the attempt; its next look at the
+  // clock comes after it has checked the password. The change commits in between.
+  hooked->before_read = [&] {
+    clock.before_next_now = [&] {
+      w.clock.Advance(1s);
+      Must(w.platform->ChangePassword(me, World::kPassword, fresh_password));
+      w.clock.Advance(1s);
+    };
+  };
+  auto late = attacker_side->Login(host, staff.email, World::kPassword, "198.51.100.9");
+  CHECK_FALSE(hooked->before_read);
+  CHECK_FALSE(clock.before_next_now);  // the change did happen in between
+  if (late) {
+    // Whatever the login answered, what it made must not work after the change.
+    auto p = w.platform->Authenticate(late->token, host);
+    CHECK_FALSE(p);
+  }
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code() == StatusCode::kUnauthenticated);
+  CHECK(late.error().message() == "invalid email or password");
+  auto failed = testing::ParseLine(w.security->Lines().back());
+  CHECK(failed.at("action").as_string() == "LOGIN_FAILED");
+  CHECK(failed.at("reason").as_string() == "password changed meanwhile");
+  // The new password logs in as ever.
+  Must(w.platform->Login(host, staff.email, fresh_password, "::1"));
 }
 
 TEST_CASE("passwords: guessing the current one is throttled with the account's logins") {

@@ -390,6 +390,53 @@ TEST_CASE("customers: created with their fields; an empty name is invalid") {
              StatusCode::kNotFound);
 }
 
+TEST_CASE("notes, phone and idempotency keys: bytes no backend can store are refused") {
+  // PostgreSQL text holds neither U+0000 nor bytes that are not UTF-8: it cut a phone short
+  // at a NUL, and failed a booking with such notes or key as an internal error, while memory
+  // and SQLite kept them. Every backend now refuses them, naming the field.
+  ScheduleWorld w;
+  Resource chair = w.AddResource(
+      {.name = "Chair", .capacity = 1, .time_zone = "UTC", .hours = Weekdays({Hours(9, 17)})});
+  Service cut = w.AddService({.name = "Cut", .requirements = {OneOf({chair.id})}});
+  Customer pat = w.AddCustomer("Pat");
+  const std::vector<std::string> unstorable = {std::string("call\0me", 7), "caf\xe9", "\xc3(",
+                                               std::string(1, '\0')};
+  for (const std::string& bad : unstorable) {
+    CAPTURE(bad);
+    CHECK_INVALID(
+        w.scheduler->Book(w.owner, w.acme.id,
+                          {.service = cut.id, .customer = pat.id, .start = Mon(10), .notes = bad}),
+        "notes");
+    CHECK_INVALID(w.scheduler->Book(w.owner, w.acme.id,
+                                    {.service = cut.id,
+                                     .customer = pat.id,
+                                     .start = Mon(10),
+                                     .idempotency_key = "k-" + bad}),
+                  "idempotency_key");
+    CHECK_INVALID(w.scheduler->PlaceHold(
+                      w.owner, w.acme.id,
+                      {.service = cut.id, .customer = pat.id, .start = Mon(10), .notes = bad}),
+                  "notes");
+    CHECK_INVALID(w.scheduler->CreateCustomer(w.owner, w.acme.id, {.name = "Lee", .phone = bad}),
+                  "phone");
+    Customer changed = pat;
+    changed.phone = "555 " + bad;
+    CHECK_INVALID(w.scheduler->UpdateCustomer(w.owner, w.acme.id, changed), "phone");
+  }
+  // Nothing was stored: no appointment, no other customer, Pat's phone as it was.
+  auto fresh = Must(Scheduler::Open(*w.platform));
+  CHECK(Must(fresh->ListAppointments(w.owner, w.acme.id, Mon(0), Mon(24))).empty());
+  auto customers = Must(fresh->ListCustomers(w.owner, w.acme.id));
+  REQUIRE(customers.size() == 1);
+  CHECK(customers[0].phone == pat.phone);
+  // Tabs, newlines and any valid UTF-8 are text like any other.
+  const std::string notes = "Zoë ☕\n\tline two";
+  Appointment a = Must(
+      w.scheduler->Book(w.owner, w.acme.id,
+                        {.service = cut.id, .customer = pat.id, .start = Mon(10), .notes = notes}));
+  CHECK(Must(fresh->GetAppointment(w.owner, w.acme.id, a.id)).notes == notes);
+}
+
 TEST_CASE("another tenant's ids are not found, whoever asks from the wrong tenant") {
   Salon w;
   Appointment a = Must(w.Book(w.owner, w.Cut(Mon(10))));

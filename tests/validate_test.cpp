@@ -13,6 +13,7 @@ using smooth::internal::NormalizeDomainName;
 using smooth::internal::NormalizeEmail;
 using smooth::internal::ValidatePassword;
 using smooth::internal::ValidateSlug;
+using smooth::internal::ValidateStorable;
 using smooth::internal::ValidateText;
 
 // A refusal is invalid_argument and its message starts with "<field>: ".
@@ -259,4 +260,19 @@ TEST_CASE("text must be valid UTF-8, and every byte of it counts") {
   // Continuation bytes on their own are not free characters: 100,000 of them are refused.
   CheckRefused(ValidateText("x" + Repeat('\x80', 100000), "reason", 500), "reason");
   CHECK(ValidateText("\xe2\x82\xac 5", "reason", 3).ok());  // the euro sign: 3 bytes, 1 point
+}
+
+TEST_CASE("text must not hold a NUL, which PostgreSQL cannot store") {
+  // PostgreSQL text cannot hold U+0000: it would be cut short there (or refused) while the
+  // other backends keep it, so the same input would be stored differently.
+  const smooth::Status s = ValidateText(std::string("Bob\0 (admin)", 12), "display_name", 200);
+  CheckRefused(s, "display_name");
+  CHECK(s.message() == "display_name: must not contain a NUL character");
+  CheckRefused(ValidateText(std::string(1, '\0'), "name", 200), "name");
+  // What is storable: valid UTF-8 without NUL, whatever its length.
+  CHECK(ValidateStorable("\xe2\x82\xac 5\t\n", "notes").ok());
+  CHECK(ValidateStorable("", "notes").ok());
+  CHECK(ValidateStorable(std::string("a\0b", 3), "notes").message() ==
+        "notes: must not contain a NUL character");
+  CHECK(ValidateStorable("a\xff", "phone").message() == "phone: must be valid UTF-8");
 }

@@ -16,6 +16,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -151,6 +152,40 @@ std::vector<Target> Targets(smooth::Platform& platform) {
        invalid,
        {"password:"},
        [](const std::string& s) { return smooth::internal::ValidatePassword(s); }},
+      // Free text (names, reasons) and what is stored as given (notes, phone, keys).
+      {"ValidateText",
+       {"Acme Hair & Beauty", "Zo\xc3\xab \xe2\x98\x95", "cover for\nthe week"},
+       invalid,
+       {"name:"},
+       [](const std::string& s) { return smooth::internal::ValidateText(s, "name", 200); }},
+      {"ValidateStorable",
+       {"", "+1 555 0100", "call after 5\tpm"},
+       invalid,
+       {"notes:"},
+       [](const std::string& s) { return smooth::internal::ValidateStorable(s, "notes"); }},
+      // The names of stored enums, read back by their parsers: each answers for its own field.
+      {"enum names",
+       {"TENANT_STAFF", "appointment.read_all", "enterprise", "suspended", "verified", "no_show",
+        "equipment", "blocked"},
+       {},
+       {},
+       [](const std::string& s) -> Status {
+         const std::pair<Status, std::string_view> answers[] = {
+             {StatusOf(smooth::ParseRole(s)), "role:"},
+             {StatusOf(smooth::ParseAction(s)), "action:"},
+             {StatusOf(smooth::ParseTier(s)), "tier:"},
+             {StatusOf(smooth::ParseTenantStatus(s)), "status:"},
+             {StatusOf(smooth::ParseDomainVerification(s)), "verification:"},
+             {StatusOf(smooth::ParseAppointmentStatus(s)), "status:"},
+             {StatusOf(smooth::ParseResourceKind(s)), "kind:"},
+             {StatusOf(smooth::ParseCustomerStatus(s)), "status:"}};
+         for (const auto& [answer, field] : answers)
+           if (!answer.ok() && (answer.code() != StatusCode::kInvalidArgument ||
+                                !answer.message().starts_with(field)))
+             return smooth::Internal(
+                 fmt::format("expected '{}...', got {}", field, answer.ToString()));
+         return {};
+       }},
       {"time zone name",
        {"Europe/Berlin", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+5"},
        invalid,

@@ -129,6 +129,8 @@ class Platform {
   /// Logs in on a host: platform users on the platform host, a tenant's users on that
   /// tenant's hosts. Every failure is the same unauthenticated "invalid email or
   /// password" (audited with the real reason), with similar timing for unknown users.
+  /// `ip_address` is recorded (session and audit lines) as text: bytes that are not UTF-8,
+  /// and NUL, become U+FFFD, as StartMasquerade records its own.
   Result<Session> Login(const HostMatch& where, std::string_view email,
                         std::string_view password, std::string_view ip_address);
 

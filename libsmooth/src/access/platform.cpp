@@ -19,6 +19,7 @@
 #include "access/password.hpp"
 #include "access/rules.hpp"
 #include "access/validate.hpp"
+#include "core/utf8.hpp"
 
 namespace smooth {
 
@@ -761,7 +762,9 @@ Result<Principal> Platform::ActAs(UserId user) {
 }
 
 Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
-                                std::string_view password, std::string_view ip_address) {
+                                std::string_view password, std::string_view client_ip) {
+  // What the server was told, so any bytes: kept as text every backend stores as it is.
+  const std::string ip_address = internal::ToStorableText(client_ip);
   const Status generic = Unauthenticated("invalid email or password");
   std::optional<TenantId> tenant;
   std::optional<std::string> slug;
@@ -772,7 +775,7 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
   }
   auto fail = [&](std::string_view who, std::string reason) {
     impl_->Security("LOGIN_FAILED", {{"email", std::string(who)},
-                                     {"ip_address", std::string(ip_address)},
+                                     {"ip_address", ip_address},
                                      {"tenant", OptionalText(slug)},
                                      {"reason", std::move(reason)}});
     return generic;
@@ -828,30 +831,40 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
     if (hash) rehashed = std::move(*hash);  // else keep the old one: the login stands
   }
 
-  Session s{.id = {}, .session_key = RandomKey(), .user = user->id, .tenant = user->tenant,
-            .original = std::nullopt, .ip_address = std::string(ip_address),
-            .created_at = Now(), .ended_at = std::nullopt};
-  // A session works only if made after the user's sessions were last revoked (Refresh): one
-  // made in that very microsecond is dated just after it.
-  if (user->sessions_revoked_at && s.created_at <= *user->sessions_revoked_at)
-    s.created_at = *user->sessions_revoked_at + std::chrono::microseconds(1);
+  Session s{.id = {},
+            .session_key = RandomKey(),
+            .user = user->id,
+            .tenant = user->tenant,
+            .original = std::nullopt,
+            .ip_address = ip_address,
+            .created_at = Now(),
+            .ended_at = std::nullopt};
   auto txn = impl_->Write();
   if (!txn) return txn.error();
+  // The user as stored now. Its password may have changed while this login checked the old
+  // one (argon2id takes a while): the old password is worth nothing from the change on, so
+  // it makes no session, which would be dated after the change and so outlive it.
+  auto current = (*txn)->GetUser(user->id);
+  if (!current) {
+    if (current.error().code() != StatusCode::kNotFound) return current.error();
+    return fail(*normalized, "unknown user");
+  }
+  if (current->password_hash != user->password_hash)
+    return fail(*normalized, "password changed meanwhile");
+  // A session works only if made after the user's sessions were last revoked (Refresh): one
+  // made in that very microsecond is dated just after it.
+  if (current->sessions_revoked_at && s.created_at <= *current->sessions_revoked_at)
+    s.created_at = *current->sessions_revoked_at + std::chrono::microseconds(1);
   SMOOTH_RETURN_IF_ERROR((*txn)->ClearLoginFailures(key));
   if (rehashed) {
-    auto current = (*txn)->GetUser(user->id);
-    if (!current) return current.error();
-    // Only the hash this login verified is replaced, not one changed meanwhile.
-    if (current->password_hash == user->password_hash) {
-      current->password_hash = std::move(*rehashed);
-      SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
-    }
+    current->password_hash = std::move(*rehashed);
+    SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
   }
   auto created = impl_->InsertSession(**txn, std::move(s));
   if (!created) return created;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
   impl_->Security("LOGIN_SUCCESS", {{"email", user->email},
-                                    {"ip_address", std::string(ip_address)},
+                                    {"ip_address", ip_address},
                                     {"tenant", OptionalText(slug)},
                                     {"session_key", created->session_key}});
   return created;
@@ -1540,7 +1553,8 @@ Status Platform::ResetPasswordAsOperator(std::optional<TenantId> tenant, std::st
 // --- Masquerading ------------------------------------------------------------------------
 
 Result<Session> Platform::StartMasquerade(SessionId original, UserId target,
-                                          std::string_view ip_address) {
+                                          std::string_view client_ip) {
+  const std::string ip_address = internal::ToStorableText(client_ip);  // as Login keeps it
   auto denied = [&](const std::string& hijacker, const std::string& hijacked,
                     const std::optional<std::string>& tenant, const std::string& reason) {
     impl_->MasqueradeLog("HIJACK_DENIED", hijacker, hijacked, ip_address, "", tenant, reason);
@@ -1582,9 +1596,14 @@ Result<Session> Platform::StartMasquerade(SessionId original, UserId target,
     denied(hijacker.email, target_user->email, slug, *refusal);
     return PermissionDenied(*refusal);
   }
-  Session s{.id = {}, .session_key = RandomKey(), .user = target_user->id,
-            .tenant = target_user->tenant, .original = original,
-            .ip_address = std::string(ip_address), .created_at = Now(), .ended_at = {}};
+  Session s{.id = {},
+            .session_key = RandomKey(),
+            .user = target_user->id,
+            .tenant = target_user->tenant,
+            .original = original,
+            .ip_address = ip_address,
+            .created_at = Now(),
+            .ended_at = {}};
   auto created = impl_->InsertSession(**txn, std::move(s));
   if (!created) return created;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());

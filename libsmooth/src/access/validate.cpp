@@ -179,10 +179,17 @@ Status ValidatePassword(std::string_view password, std::string_view field) {
   return Status::Ok();
 }
 
+Status ValidateStorable(std::string_view text, std::string_view field) {
+  if (!Utf8Length(text)) return Invalid(field, "must be valid UTF-8");
+  if (text.find('\0') != std::string_view::npos)
+    return Invalid(field, "must not contain a NUL character");
+  return Status::Ok();
+}
+
 Status ValidateText(std::string_view text, std::string_view field, std::size_t max_chars) {
   if (TrimAscii(text).empty()) return Invalid(field, "must not be empty");
+  SMOOTH_RETURN_IF_ERROR(ValidateStorable(text, field));
   const std::optional<std::size_t> code_points = Utf8Length(text);
-  if (!code_points) return Invalid(field, "must be valid UTF-8");
   if (*code_points > max_chars) {
     return Invalid(field, fmt::format("must be at most {} characters", max_chars));
   }

@@ -34,7 +34,12 @@ inline constexpr std::size_t kMaxPasswordBytes = 1024;
 /// 8..1024 bytes. Never truncated, never trimmed.
 Status ValidatePassword(std::string_view password, std::string_view field = "password");
 
-/// Valid UTF-8, non-empty after trimming, and at most `max_chars` code points.
+/// Valid UTF-8 without NUL, of any length: text that every backend stores as it is given
+/// (PostgreSQL's text holds neither U+0000 nor bytes that are not UTF-8: it would cut the
+/// text short at a NUL, or fail the write).
+Status ValidateStorable(std::string_view text, std::string_view field);
+
+/// Storable (ValidateStorable), non-empty after trimming, and at most `max_chars` code points.
 Status ValidateText(std::string_view text, std::string_view field, std::size_t max_chars);
 
 }  // namespace smooth::internal

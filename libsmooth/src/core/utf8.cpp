@@ -46,12 +46,16 @@ std::optional<std::size_t> Utf8Length(std::string_view text) {
   return count;
 }
 
-std::string ToValidUtf8(std::string_view text) {
+namespace {
+
+// `text` with each byte that does not begin a valid sequence, and each NUL when `nul`,
+// replaced by U+FFFD.
+std::string Replaced(std::string_view text, bool nul) {
   std::string out;
   out.reserve(text.size());
   while (!text.empty()) {
     const std::size_t n = SequenceLength(text);
-    if (n == 0) {
+    if (n == 0 || (nul && text.front() == '\0')) {
       out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
       text.remove_prefix(1);
     } else {
@@ -61,6 +65,12 @@ std::string ToValidUtf8(std::string_view text) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string ToValidUtf8(std::string_view text) { return Replaced(text, false); }
+
+std::string ToStorableText(std::string_view text) { return Replaced(text, true); }
 
 std::string Printable(std::string_view text) {
   std::string out;

@@ -15,6 +15,10 @@ std::optional<std::size_t> Utf8Length(std::string_view text);
 /// text comes back unchanged.
 std::string ToValidUtf8(std::string_view text);
 
+/// ToValidUtf8, with each NUL replaced by U+FFFD too: text every storage backend keeps as it
+/// is (PostgreSQL's text holds no NUL), for what is recorded rather than refused.
+std::string ToStorableText(std::string_view text);
+
 /// `text` for an error message that echoes input (a name, a path): every byte that could
 /// break a log line or a terminal — below 0x20, 0x7f, and the bytes of non-ASCII text —
 /// shown as \xNN.

@@ -210,6 +210,7 @@ Status ValidateDuration(Duration d, std::string_view field, bool allow_zero) {
 Status ValidateIdempotencyKey(const std::optional<std::string>& key) {
   if (key && (key->empty() || key->size() > 200))
     return InvalidArgument("idempotency_key: must be 1 to 200 bytes");
+  if (key) return internal::ValidateStorable(*key, "idempotency_key");
   return {};
 }
 
@@ -1428,6 +1429,7 @@ struct Scheduler::Impl {
           return InvalidArgument(fmt::format("resources: resource {} requested twice", id));
     }
     if (r.notes.size() > 10000) return InvalidArgument("notes: longer than 10000 bytes");
+    SMOOTH_RETURN_IF_ERROR(internal::ValidateStorable(r.notes, "notes"));
     SMOOTH_RETURN_IF_ERROR(ValidateIdempotencyKey(r.idempotency_key));
     return &service;
   }
@@ -1819,6 +1821,7 @@ static Status CheckCustomerFields(Customer& c) {
     c.email = *email;
   }
   if (c.phone.size() > 40) return InvalidArgument("phone: longer than 40 bytes");
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateStorable(c.phone, "phone"));
   return internal::ValidateEnum(c.status, &CustomerStatusName, "status");
 }
 
