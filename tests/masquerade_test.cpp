@@ -267,3 +267,40 @@ TEST_CASE("masquerade.log carries the seed's fields for start, end and denial") 
     CHECK(line.find("$argon2") == std::string::npos);
   }
 }
+
+// In the matrix, what a masquerade does is the acted-as user's doing; in security.log, every
+// line it causes also names the user behind it, so the two are told apart afterwards.
+TEST_CASE("security.log names the user behind a masquerade on every line it causes") {
+  World w;
+  const User& root = w.users.at("SUPERUSER");
+  const User& manager = w.users.at("TENANT_MANAGER");
+  auto act = [&](const Principal& p, const std::string& email) {
+    w.security->Clear();
+    User made = Must(w.platform->CreateUser(p, {.email = email,
+                                                .display_name = "New",
+                                                .role = Role::kCustomer,
+                                                .tenant = w.acme.id,
+                                                .password = World::kPassword}));
+    Must(w.platform->ChangeRole(p, made.id, Role::kTenantStaff));
+    Must(w.platform->DeactivateUser(p, made.id));
+    CHECK_FALSE(w.platform->Authorize(p, Action::kTenantSuspend, {w.acme.id, {}, false, {}}));
+    std::vector<std::string> actions;
+    std::vector<std::string> behind;
+    for (const std::string& line : w.security->Lines()) {
+      boost::json::object o = testing::ParseLine(line);
+      actions.emplace_back(o.at("action").as_string());
+      behind.emplace_back(o.contains("hijacker_email") ? o.at("hijacker_email").as_string()
+                                                       : "(none)");
+    }
+    CHECK(actions == std::vector<std::string>{"USER_CREATED", "ROLE_CHANGED", "USER_DEACTIVATED",
+                                              "PERMISSION_DENIED"});
+    return behind;
+  };
+  Session s = w.LoginAs(root);
+  Principal as_manager = Must(w.platform->Authenticate(
+      Must(w.platform->StartMasquerade(s.id, manager.id, "192.0.2.10")).id));
+  CHECK(act(as_manager, "made-in-masquerade@acme.test") == std::vector<std::string>(4, root.email));
+  // The manager itself: nobody behind it.
+  CHECK(act(w.As("TENANT_MANAGER"), "made-by-manager@acme.test") ==
+        std::vector<std::string>(4, "(none)"));
+}

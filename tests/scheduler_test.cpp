@@ -1412,6 +1412,25 @@ TEST_CASE(
   CHECK(w.Snapshot().size() == 4);
 }
 
+TEST_CASE("outside_hours: a booking made in a masquerade names the user behind it") {
+  Salon w;
+  const User& root = w.users.at("SUPERUSER");
+  const User& owner = w.users.at("TENANT_OWNER");
+  Session s = w.LoginAs(root);
+  Principal as_owner = Must(
+      w.platform->Authenticate(Must(w.platform->StartMasquerade(s.id, owner.id, "192.0.2.1")).id));
+  w.security->Clear();
+  BookingRequest req = w.Cut(Mon(20));
+  req.outside_hours = true;
+  Must(w.Book(as_owner, req));
+  REQUIRE(w.security->size() == 1);
+  boost::json::object line = testing::ParseLine(w.security->Lines().back());
+  CHECK(line.at("action").as_string() == "BOOKED_OUTSIDE_HOURS");
+  // As every line a masquerade causes: the user acted as, and who was behind it.
+  CHECK(line.at("user_email").as_string() == owner.email);
+  CHECK(line.at("hijacker_email").as_string() == root.email);
+}
+
 TEST_CASE("outside_hours: staff and customers asking for it are denied") {
   Salon w;
   Customer me = w.AddCustomer("Me", w.users.at("CUSTOMER").id);

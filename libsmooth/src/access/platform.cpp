@@ -149,6 +149,14 @@ struct Platform::Impl {
     else
       Write(opt.security_log.get(), std::move(action), std::move(fields));
   }
+  // To security.log, for what `actor`'s call did or was refused: under a masquerade the line
+  // also names the user behind it (`hijacker_email`), whatever the action.
+  void Security(const FreshActor& actor, std::string action,
+                std::vector<std::pair<std::string, AuditValue>> fields,
+                std::vector<AuditRecord>* held = nullptr) const {
+    if (actor.original) fields.emplace_back("hijacker_email", actor.original->email);
+    Security(std::move(action), std::move(fields), held);
+  }
   void MasqueradeLog(std::string action, const std::string& hijacker, const std::string& hijacked,
                      std::string_view ip, const std::string& session_key,
                      const std::optional<std::string>& tenant,
@@ -323,13 +331,12 @@ struct Platform::Impl {
   // password), written to security.log as any denial is, with who is behind the masquerade.
   Status MasqueradeRefused(const FreshActor& actor, std::string_view permission,
                            std::optional<TenantId> tenant, std::string reason) {
-    Security("PERMISSION_DENIED",
+    Security(actor, "PERMISSION_DENIED",
              {{"user_email", actor.user.email},
               {"role", std::string(RoleName(actor.user.role))},
               {"permission", std::string(permission)},
               {"target_tenant", tenant ? AuditValue(tenant->value()) : AuditValue(nullptr)},
-              {"reason", reason},
-              {"hijacker_email", actor.original ? actor.original->email : std::string()}});
+              {"reason", reason}});
     return PermissionDenied(std::move(reason));
   }
 
@@ -338,12 +345,13 @@ struct Platform::Impl {
                          std::vector<AuditRecord>* held = nullptr) {
     Decision d = Decide(actor, action, target);
     if (!d.allowed) {
-      Security("PERMISSION_DENIED", {{"user_email", actor.user.email},
-                                     {"role", std::string(RoleName(actor.user.role))},
-                                     {"permission", std::string(ActionName(action))},
-                                     {"target_tenant", target.tenant ? AuditValue(target.tenant->value())
-                                                                     : AuditValue(nullptr)},
-                                     {"reason", d.reason}},
+      Security(actor, "PERMISSION_DENIED",
+               {{"user_email", actor.user.email},
+                {"role", std::string(RoleName(actor.user.role))},
+                {"permission", std::string(ActionName(action))},
+                {"target_tenant",
+                 target.tenant ? AuditValue(target.tenant->value()) : AuditValue(nullptr)},
+                {"reason", d.reason}},
                held);
     } else {
       AuditGrantUse(actor, action, d, held);
@@ -355,9 +363,10 @@ struct Platform::Impl {
   void AuditGrantUse(const FreshActor& actor, Action action, const Decision& d,
                      std::vector<AuditRecord>* held = nullptr) const {
     if (!d.allowed || !d.via_grant) return;
-    Security("GRANT_USED", {{"user_email", actor.user.email},
-                            {"permission", std::string(ActionName(action))},
-                            {"grant_id", d.via_grant->value()}},
+    Security(actor, "GRANT_USED",
+             {{"user_email", actor.user.email},
+              {"permission", std::string(ActionName(action))},
+              {"grant_id", d.via_grant->value()}},
              held);
   }
 
@@ -509,11 +518,12 @@ struct Platform::Impl {
     g.revoked_by = actor.user.id;
     g.revoke_reason = std::string(reason);
     SMOOTH_RETURN_IF_ERROR(txn.UpdateGrant(g));
-    Security("GRANT_REVOKED", {{"grant_id", g.id.value()},
-                               {"revoked_by", actor.user.email},
-                               {"grantee_id", g.grantee.value()},
-                               {"permission", std::string(ActionName(g.action))},
-                               {"reason", std::string(reason)}});
+    Security(actor, "GRANT_REVOKED",
+             {{"grant_id", g.id.value()},
+              {"revoked_by", actor.user.email},
+              {"grantee_id", g.grantee.value()},
+              {"permission", std::string(ActionName(g.action))},
+              {"reason", std::string(reason)}});
     return g;
   }
 
@@ -627,7 +637,7 @@ struct Platform::Impl {
       if (active) row.sessions_revoked_at = now;
     });
     if (!updated) return updated;
-    Security(active ? "USER_REACTIVATED" : "USER_DEACTIVATED",
+    Security(*fresh, active ? "USER_REACTIVATED" : "USER_DEACTIVATED",
              {{"user_email", updated->email}, {"by", fresh->user.email}});
     return updated;
   }
@@ -667,8 +677,9 @@ struct Platform::Impl {
     current->status = status;
     SMOOTH_RETURN_IF_ERROR((*txn)->UpdateTenant(*current));
     SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
-    Security(status == TenantStatus::kSuspended ? "TENANT_SUSPENDED" : "TENANT_REACTIVATED",
-             {{"tenant", current->slug}, {"by", fresh->user.email}, {"reason", std::string(reason)}});
+    Security(
+        *fresh, status == TenantStatus::kSuspended ? "TENANT_SUSPENDED" : "TENANT_REACTIVATED",
+        {{"tenant", current->slug}, {"by", fresh->user.email}, {"reason", std::string(reason)}});
     return current;
   }
 
@@ -962,9 +973,10 @@ Result<Tenant> Platform::CreateTenant(const Principal& actor, const TenantSpec& 
            .created_at = Now()};
   auto created = impl_->opt.storage->CreateTenant(t);
   if (!created) return created;
-  impl_->Security("TENANT_CREATED", {{"tenant", created->slug},
-                                     {"tenant_id", created->id.value()},
-                                     {"created_by", (*who)->user.email}});
+  impl_->Security(**who, "TENANT_CREATED",
+                  {{"tenant", created->slug},
+                   {"tenant_id", created->id.value()},
+                   {"created_by", (*who)->user.email}});
   return created;
 }
 
@@ -1040,7 +1052,7 @@ Result<Tenant> Platform::UpdateTenant(const Principal& actor, TenantId id,
   SMOOTH_RETURN_IF_ERROR((*txn)->UpdateTenant(*current));
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
   changed.insert(changed.begin(), {{"tenant", current->slug}, {"by", fresh->user.email}});
-  impl_->Security("TENANT_UPDATED", std::move(changed));
+  impl_->Security(*fresh, "TENANT_UPDATED", std::move(changed));
   return current;
 }
 
@@ -1064,11 +1076,12 @@ Status Platform::DeleteTenant(const Principal& actor, TenantId id) {
   auto t = impl_->TenantAllowing(*fresh, id, Action::kTenantSuspend);
   if (!t) return t.error();
   if (fresh->user.role != Role::kSuperuser) {
-    impl_->Security("PERMISSION_DENIED", {{"user_email", fresh->user.email},
-                                          {"role", std::string(RoleName(fresh->user.role))},
-                                          {"permission", "tenant.delete"},
-                                          {"target_tenant", id.value()},
-                                          {"reason", "only a superuser deletes a tenant"}});
+    impl_->Security(*fresh, "PERMISSION_DENIED",
+                    {{"user_email", fresh->user.email},
+                     {"role", std::string(RoleName(fresh->user.role))},
+                     {"permission", "tenant.delete"},
+                     {"target_tenant", id.value()},
+                     {"reason", "only a superuser deletes a tenant"}});
     return PermissionDenied("only a superuser deletes a tenant");
   }
   auto require_suspended = [](const Tenant& tenant) -> Status {
@@ -1098,7 +1111,7 @@ Status Platform::DeleteTenant(const Principal& actor, TenantId id) {
       });
   if (!deleted.ok()) return deleted;
   impl_->LogHijackEnds(ended);
-  impl_->Security("TENANT_DELETED", {{"tenant", t->slug}, {"by", fresh->user.email}});
+  impl_->Security(*fresh, "TENANT_DELETED", {{"tenant", t->slug}, {"by", fresh->user.email}});
   return {};
 }
 
@@ -1163,8 +1176,8 @@ Result<Domain> Platform::AddDomain(const Principal& actor, const DomainSpec& spe
   auto created = (*txn)->InsertDomain(dom);
   if (!created) return created;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
-  impl_->Security("DOMAIN_ADDED", {{"domain", created->name}, {"tenant", tenant->slug},
-                                   {"by", fresh->user.email}});
+  impl_->Security(*fresh, "DOMAIN_ADDED",
+                  {{"domain", created->name}, {"tenant", tenant->slug}, {"by", fresh->user.email}});
   return created;
 }
 
@@ -1203,7 +1216,7 @@ Result<Domain> Platform::SetDomainVerification(const Principal& actor, DomainId 
       verification == DomainVerification::kVerified ? std::optional(Now()) : std::nullopt;
   SMOOTH_RETURN_IF_ERROR((*txn)->UpdateDomain(*current));
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
-  impl_->Security("DOMAIN_VERIFICATION",
+  impl_->Security(*fresh, "DOMAIN_VERIFICATION",
                   {{"domain", current->name},
                    {"verification", std::string(DomainVerificationName(verification))},
                    {"by", fresh->user.email}});
@@ -1286,11 +1299,12 @@ Result<User> Platform::CreateUser(const Principal& actor, const UserSpec& spec) 
   auto created = (*txn)->InsertUser(u);
   if (!created) return created;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
-  impl_->Security("USER_CREATED", {{"user_email", created->email},
-                                   {"role", std::string(RoleName(created->role))},
-                                   {"tenant_id", created->tenant ? AuditValue(created->tenant->value())
-                                                                 : AuditValue(nullptr)},
-                                   {"created_by", fresh->user.email}});
+  impl_->Security(
+      *fresh, "USER_CREATED",
+      {{"user_email", created->email},
+       {"role", std::string(RoleName(created->role))},
+       {"tenant_id", created->tenant ? AuditValue(created->tenant->value()) : AuditValue(nullptr)},
+       {"created_by", fresh->user.email}});
   return created;
 }
 
@@ -1343,10 +1357,11 @@ Result<User> Platform::ChangeRole(const Principal& actor, UserId id, Role new_ro
   Role old_role = u->user.role;
   auto updated = impl_->UpdateUserRow(id, [&](User& row) { row.role = new_role; });
   if (!updated) return updated;
-  impl_->Security("ROLE_CHANGED", {{"user_email", updated->email},
-                                   {"old_role", std::string(RoleName(old_role))},
-                                   {"new_role", std::string(RoleName(new_role))},
-                                   {"by", fresh->user.email}});
+  impl_->Security(*fresh, "ROLE_CHANGED",
+                  {{"user_email", updated->email},
+                   {"old_role", std::string(RoleName(old_role))},
+                   {"new_role", std::string(RoleName(new_role))},
+                   {"by", fresh->user.email}});
   return updated;
 }
 
@@ -1374,7 +1389,8 @@ Status Platform::EndSessions(const Principal& actor, UserId id) {
   const Instant now = Now();
   auto updated = impl_->UpdateUserRow(id, [&](User& row) { row.sessions_revoked_at = now; });
   if (!updated) return updated.error();
-  impl_->Security("SESSIONS_REVOKED", {{"user_email", updated->email}, {"by", fresh->user.email}});
+  impl_->Security(*fresh, "SESSIONS_REVOKED",
+                  {{"user_email", updated->email}, {"by", fresh->user.email}});
   return {};
 }
 
@@ -1670,13 +1686,14 @@ Result<Grant> Platform::CreateGrant(const Principal& grantor, UserId grantee, Ac
   auto created = (*txn)->InsertGrant(g);
   if (!created) return created;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
-  impl_->Security("GRANT_CREATED", {{"grant_id", created->id.value()},
-                                    {"grantor", fresh->user.email},
-                                    {"grantee", target->email},
-                                    {"permission", std::string(ActionName(action))},
-                                    {"scope", std::string(ScopeName(scope))},
-                                    {"expires_at", FormatRfc3339(created->expires_at)},
-                                    {"reason", created->reason}});
+  impl_->Security(*fresh, "GRANT_CREATED",
+                  {{"grant_id", created->id.value()},
+                   {"grantor", fresh->user.email},
+                   {"grantee", target->email},
+                   {"permission", std::string(ActionName(action))},
+                   {"scope", std::string(ScopeName(scope))},
+                   {"expires_at", FormatRfc3339(created->expires_at)},
+                   {"reason", created->reason}});
   return created;
 }
 

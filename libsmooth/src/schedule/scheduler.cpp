@@ -1512,11 +1512,13 @@ struct Scheduler::Impl {
 
   void AuditOutsideHours(const Principal& actor, const Tenant& t, const Appointment& a) {
     if (!a.outside_hours) return;
-    platform.RecordSecurityEvent("BOOKED_OUTSIDE_HOURS",
-                                 {{"user_email", actor.RealUser().email},
-                                  {"tenant", t.slug},
-                                  {"appointment_id", a.id.value()},
-                                  {"start", FormatRfc3339(a.start)}});
+    std::vector<std::pair<std::string, AuditValue>> fields = {{"user_email", actor.user.email},
+                                                              {"tenant", t.slug},
+                                                              {"appointment_id", a.id.value()},
+                                                              {"start", FormatRfc3339(a.start)}};
+    // As Platform writes every line of a masquerade's doing: who was behind it too.
+    if (actor.original) fields.emplace_back("hijacker_email", actor.original->email);
+    platform.RecordSecurityEvent("BOOKED_OUTSIDE_HOURS", std::move(fields));
   }
 
   // Same request as the one that created `a`? Used for idempotent retries. A move changes
