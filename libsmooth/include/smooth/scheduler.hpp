@@ -116,7 +116,8 @@ struct SeriesRequest {
   /// 10:00 stays 10:00 local across DST.
   std::string rrule;
   /// The IANA zone whose wall clock the series keeps (a customer's, say, when the resource
-  /// is elsewhere); empty = the zone of the first requirement's resource.
+  /// is elsewhere); empty = the zone of the first requirement's resource: the one `first`
+  /// names for it, else the first the service lists for it, whichever each occurrence gets.
   std::string time_zone;
 };
 
