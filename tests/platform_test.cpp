@@ -1346,3 +1346,59 @@ TEST_CASE("authorization follows changes made through another Platform at once")
   CHECK(w.platform->Evaluate(manager_here, Action::kResourceManage, acme).reason ==
         "the acting user is inactive");
 }
+
+// An enum value cast from an integer out of range has no name: storage would write it as
+// "unknown" and could not read the row back. Each is refused up front, naming the field.
+TEST_CASE("enum values out of range are invalid_argument naming the field, and change nothing") {
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  const std::size_t users_before = Must(w.platform->ListUsers(w.root_p, w.acme.id)).size();
+  auto refused = [](const auto& result, std::string_view field) {
+    CHECK_MESSAGE(!result.ok(), field);
+    if (result.ok()) return;
+    CHECK(result.error().code() == StatusCode::kInvalidArgument);
+    CHECK_MESSAGE(result.error().message().starts_with(std::string(field) + ": "),
+                  result.error().message());
+  };
+  refused(w.platform->CreateUser(w.root_p, {.email = "odd@acme.test",
+                                            .display_name = "Odd",
+                                            .role = static_cast<Role>(99),
+                                            .tenant = w.acme.id,
+                                            .password = World::kPassword}),
+          "role");
+  refused(w.platform->ChangeRole(w.root_p, staff.id, static_cast<Role>(99)), "role");
+  refused(w.platform->CreateTenant(
+              w.root_p, {.slug = "odd1", .name = "Odd", .tier = static_cast<SubscriptionTier>(99)}),
+          "tier");
+  refused(w.platform->CreateTenant(
+              w.root_p, {.slug = "odd2", .name = "Odd", .status = static_cast<TenantStatus>(99)}),
+          "status");
+  refused(
+      w.platform->UpdateTenant(w.root_p, w.acme.id,
+                               {.name = std::nullopt, .tier = static_cast<SubscriptionTier>(99)}),
+      "tier");
+  Domain d = Must(w.platform->AddDomain(
+      w.root_p,
+      {.name = "booking.odd-example.com", .tenant = w.acme.id, .is_custom_domain = true}));
+  refused(w.platform->SetDomainVerification(w.root_p, d.id, static_cast<DomainVerification>(99)),
+          "verification");
+  refused(
+      w.platform->CreateGrant(w.As("TENANT_OWNER"), staff.id, static_cast<Action>(999), "a reason"),
+      "action");
+
+  // Asked about such an action, the matrix allows nobody, the superuser included.
+  CHECK_FALSE(
+      w.platform->Authorize(w.root_p, static_cast<Action>(999), {w.acme.id, {}, false, {}}));
+  CHECK(ActionName(static_cast<Action>(-1)) == "unknown");
+
+  // Nothing was written: every row still reads back, as it was.
+  CHECK(Must(w.platform->ListUsers(w.root_p, w.acme.id)).size() == users_before);
+  CHECK(Must(w.platform->GetUser(w.root_p, staff.id)).role == Role::kTenantStaff);
+  Tenant acme = Must(w.platform->GetTenant(w.root_p, w.acme.id));
+  CHECK(acme.tier == w.acme.tier);
+  CHECK(Must(w.platform->ListDomains(w.root_p, w.acme.id)).back().verification ==
+        DomainVerification::kPending);
+  CHECK(w.platform->ResolveHost("odd1.lvh.me").error().code() == StatusCode::kNotFound);
+  CHECK(w.platform->ResolveHost("odd2.lvh.me").error().code() == StatusCode::kNotFound);
+  CHECK(Must(w.platform->ListGrants(w.root_p, {})).empty());
+}

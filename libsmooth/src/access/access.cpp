@@ -22,7 +22,7 @@ std::string_view RoleName(Role role) {
     case Role::kTenantStaff: return "TENANT_STAFF";
     case Role::kCustomer: return "CUSTOMER";
   }
-  return "UNKNOWN";
+  return "unknown";
 }
 
 Result<Role> ParseRole(std::string_view name) {
@@ -191,7 +191,8 @@ constexpr std::array<Action, kActionCount> kAllActions = MakeAllActions();
 }  // namespace
 
 std::string_view ActionName(Action action) {
-  return kMatrix[static_cast<std::size_t>(action)].name;
+  const auto i = static_cast<std::size_t>(action);  // a negative value wraps: out of range too
+  return i < kMatrix.size() ? kMatrix[i].name : std::string_view("unknown");
 }
 
 Result<Action> ParseAction(std::string_view name) {
@@ -201,7 +202,11 @@ Result<Action> ParseAction(std::string_view name) {
 const std::array<Action, kActionCount>& AllActions() { return kAllActions; }
 
 Scope MatrixScope(Role role, Action action) {
-  return kMatrix[static_cast<std::size_t>(action)].scopes[static_cast<std::size_t>(role)];
+  // An action or role cast from an integer out of range is allowed nothing.
+  const auto a = static_cast<std::size_t>(action);
+  const auto r = static_cast<std::size_t>(role);
+  if (a >= kMatrix.size() || r >= kAllRoles.size()) return Scope::kNone;
+  return kMatrix[a].scopes[r];
 }
 
 std::string RenderPermissionMatrixMarkdown() {

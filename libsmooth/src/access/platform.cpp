@@ -19,6 +19,7 @@
 #include "access/password.hpp"
 #include "access/rules.hpp"
 #include "access/validate.hpp"
+#include "core/enum_names.hpp"
 #include "core/utf8.hpp"
 
 namespace smooth {
@@ -71,6 +72,7 @@ std::string TokenHash(std::string_view token) {
 }
 
 Status ValidateRoleTenant(Role role, const std::optional<TenantId>& tenant) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(role, &RoleName, "role"));
   if (!IsPlatformRole(role) && !tenant)
     return InvalidArgument(
         fmt::format("Users with role {} must be assigned to a tenant", RoleName(role)));
@@ -963,6 +965,8 @@ Result<Tenant> Platform::CreateTenant(const Principal& actor, const TenantSpec& 
   SMOOTH_RETURN_IF_ERROR(internal::ValidateSlug(spec.slug));
   SMOOTH_RETURN_IF_ERROR(internal::ValidateText(spec.name, "name", 200));
   SMOOTH_RETURN_IF_ERROR(ValidateTimeZone(spec.time_zone, "time_zone"));
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(spec.tier, &TierName, "tier"));
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(spec.status, &TenantStatusName, "status"));
   if (spec.status == TenantStatus::kSuspended)
     return InvalidArgument("status: a tenant cannot be created suspended");
   Target target{.tenant = std::nullopt, .owner = {}, .is_temporary = spec.is_demo, .role = {}};
@@ -1025,6 +1029,7 @@ Result<Tenant> Platform::UpdateTenant(const Principal& actor, TenantId id,
                                       const TenantUpdate& update) {
   if (!update.name && !update.tier) return InvalidArgument("update: nothing to change");
   if (update.name) SMOOTH_RETURN_IF_ERROR(internal::ValidateText(*update.name, "name", 200));
+  if (update.tier) SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(*update.tier, &TierName, "tier"));
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
   auto t = impl_->TenantAllowing(*fresh, id, Action::kTenantUpdate);
@@ -1183,6 +1188,8 @@ Result<Domain> Platform::AddDomain(const Principal& actor, const DomainSpec& spe
 
 Result<Domain> Platform::SetDomainVerification(const Principal& actor, DomainId id,
                                                DomainVerification verification) {
+  SMOOTH_RETURN_IF_ERROR(
+      internal::ValidateEnum(verification, &DomainVerificationName, "verification"));
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
   Result<Domain> dom = NotFound("");
@@ -1344,6 +1351,7 @@ Result<std::vector<User>> Platform::ListUsers(const Principal& actor,
 }
 
 Result<User> Platform::ChangeRole(const Principal& actor, UserId id, Role new_role) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(new_role, &RoleName, "role"));
   auto fresh = impl_->Refresh(actor);
   if (!fresh) return fresh.error();
   auto u = impl_->VisibleUser(*fresh, id);
@@ -1649,6 +1657,7 @@ Result<Session> Platform::StopMasquerade(SessionId masquerade) {
 
 Result<Grant> Platform::CreateGrant(const Principal& grantor, UserId grantee, Action action,
                                     std::string_view reason, std::chrono::minutes duration) {
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(action, &ActionName, "action"));
   SMOOTH_RETURN_IF_ERROR(internal::ValidateText(reason, "reason", 500));
   if (duration < std::chrono::minutes(1) || duration > impl_->opt.max_grant_duration)
     return InvalidArgument(fmt::format("duration_minutes: must be between 1 and {}",
