@@ -437,6 +437,38 @@ TEST_CASE("notes, phone and idempotency keys: bytes no backend can store are ref
   CHECK(Must(fresh->GetAppointment(w.owner, w.acme.id, a.id)).notes == notes);
 }
 
+TEST_CASE("time off: a reason no backend can store is refused, and changes nothing") {
+  // The reason is stored inside the resource's hours (JSON). Bytes that are not UTF-8 were
+  // written as they were: PostgreSQL failed the write, and SQLite kept a row whose hours no
+  // longer parse, so a Scheduler opened afresh could not read the tenant's resources.
+  ScheduleWorld w;
+  Resource ann = w.AddResource({.name = "Ann", .time_zone = "UTC"});
+  for (const std::string& bad :
+       {std::string("caf\xe9"), std::string("\xc3("), std::string("off\0duty", 8)}) {
+    CAPTURE(bad);
+    WorkingHours hours;
+    hours.time_off.push_back({.start = Mon(12), .end = Mon(13), .reason = bad});
+    CHECK_INVALID(w.scheduler->CreateResource(w.owner, w.acme.id, {.name = "Bob", .hours = hours}),
+                  "time_off");
+    Resource changed = ann;
+    changed.hours = hours;
+    CHECK_INVALID(w.scheduler->UpdateResource(w.owner, w.acme.id, changed), "time_off");
+  }
+  auto fresh = Must(Scheduler::Open(*w.platform));
+  const auto resources = fresh->ListResources(w.owner, w.acme.id);
+  REQUIRE_MESSAGE(resources.ok(), MessageOf(resources));
+  REQUIRE(resources->size() == 1);
+  CHECK(resources->front().hours.time_off.empty());
+  // Any valid UTF-8 is a reason like any other.
+  Resource away = ann;
+  away.hours.time_off.push_back(
+      {.start = Mon(12), .end = Mon(13), .reason = "Zo\xc3\xab \xe2\x98\x95"});
+  Must(w.scheduler->UpdateResource(w.owner, w.acme.id, away));
+  CHECK(Must(Must(Scheduler::Open(*w.platform))->GetResource(w.owner, w.acme.id, ann.id))
+            .hours.time_off.at(0)
+            .reason == "Zo\xc3\xab \xe2\x98\x95");
+}
+
 TEST_CASE("another tenant's ids are not found, whoever asks from the wrong tenant") {
   Salon w;
   Appointment a = Must(w.Book(w.owner, w.Cut(Mon(10))));

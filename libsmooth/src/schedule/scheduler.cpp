@@ -1614,6 +1614,10 @@ Status ValidateResource(const Resource& r) {
   SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(r.kind, &ResourceKindName, "kind"));
   if (r.capacity < 1) return InvalidArgument("capacity: must be at least 1");
   if (r.capacity > 10000) return InvalidArgument("capacity: must be at most 10000");
+  // A reason is stored with the hours, as JSON that must read back: text like any other.
+  for (std::size_t i = 0; i < r.hours.time_off.size(); ++i)
+    SMOOTH_RETURN_IF_ERROR(internal::ValidateStorable(
+        r.hours.time_off[i].reason, fmt::format("time_off: entry {} reason", i + 1)));
   return {};
 }
 
