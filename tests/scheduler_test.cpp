@@ -437,6 +437,21 @@ TEST_CASE("notes, phone and idempotency keys: bytes no backend can store are ref
   CHECK(Must(fresh->GetAppointment(w.owner, w.acme.id, a.id)).notes == notes);
 }
 
+TEST_CASE("idempotency: a key no backend can store is refused before it is looked up") {
+  // The key is looked up before the request is checked (a retry). PostgreSQL is handed text
+  // up to its first NUL, so "k\0x" was looked up as "k": a booking with a key never used
+  // answered as a retry of the one made with "k". Every backend refuses it, naming the field.
+  Salon w;
+  BookingRequest req = w.Cut(Mon(10));
+  req.idempotency_key = "k";
+  Must(w.Book(w.owner, req));
+  for (const std::string& bad : {std::string("k\0x", 3), std::string("k\0", 2)}) {
+    BookingRequest retry = req;
+    retry.idempotency_key = bad;
+    CHECK_INVALID(w.scheduler->Book(w.owner, w.acme.id, retry), "idempotency_key");
+  }
+}
+
 TEST_CASE("time off: a reason no backend can store is refused, and changes nothing") {
   // The reason is stored inside the resource's hours (JSON). Bytes that are not UTF-8 were
   // written as they were: PostgreSQL failed the write, and SQLite kept a row whose hours no

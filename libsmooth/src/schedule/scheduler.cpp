@@ -1938,6 +1938,8 @@ Result<std::vector<Customer>> Scheduler::ListCustomers(const Principal& actor, T
 Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
                                     const BookingRequest& request) {
   SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(request.start, "start"));
+  // Before Retried looks the key up: storage must be asked about the key given, all of it.
+  SMOOTH_RETURN_IF_ERROR(ValidateIdempotencyKey(request.idempotency_key));
   return impl_->WriteBooking(
       actor, tenant,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
