@@ -2286,7 +2286,8 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
         const auto local_start = internal::ToLocal(zone, request.first.start);
         const Duration extra = local_start - date::floor<std::chrono::minutes>(local_start);
         auto occurrences = internal::ExpandRecurrence(request.rrule, zone, first_date, minutes,
-                                                      impl_->opt.max_series_occurrences, extra);
+                                                      impl_->opt.max_series_occurrences, extra,
+                                                      request.first.start);
         if (!occurrences) return occurrences.error();
         if (occurrences->empty()) return InvalidArgument("rrule: produces no occurrences");
 
@@ -2303,8 +2304,7 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
         for (const internal::Occurrence& occ : *occurrences) {
           BookingRequest r = request.first;
           // The first local start, when it is an occurrence, is the start asked for exactly.
-          r.start =
-              occ.date == first_date && occ.start == minutes ? request.first.start : occ.instant;
+          r.start = occ.instant;
           // A rule can run past the last accepted instant (a daily series from 9999-12-30).
           SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(r.start, "rrule: an occurrence's start"));
           auto plan = impl_->PlanBooking(actor, t, st, r);
