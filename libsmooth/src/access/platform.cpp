@@ -933,7 +933,10 @@ Status Platform::Logout(SessionId session) {
   SMOOTH_RETURN_IF_ERROR(impl_->EndSession(**txn, *s, ended));
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
   impl_->LogHijackEnds(ended);
-  impl_->Security("LOGOUT", {{"session_key", s->session_key}});
+  std::vector<std::pair<std::string, AuditValue>> fields = {{"session_key", s->session_key}};
+  // A masquerade's logout is a call made in it: who was behind it, as on its other lines.
+  if (s->original && !ended.empty()) fields.emplace_back("hijacker_email", ended.front().hijacker);
+  impl_->Security("LOGOUT", std::move(fields));
   return {};
 }
 
