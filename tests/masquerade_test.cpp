@@ -304,3 +304,26 @@ TEST_CASE("security.log names the user behind a masquerade on every line it caus
   CHECK(act(w.As("TENANT_MANAGER"), "made-by-manager@acme.test") ==
         std::vector<std::string>(4, "(none)"));
 }
+
+// Logging out of a masquerade session is a call made in it: its LOGOUT line names who was
+// behind it too, as every line a masquerade causes does (architecture.md, Audit).
+TEST_CASE("LOGOUT of a masquerade session names the user behind it") {
+  World w;
+  const User& root = w.users.at("SUPERUSER");
+  const User& manager = w.users.at("TENANT_MANAGER");
+  Session s = w.LoginAs(root);
+  Session m = Must(w.platform->StartMasquerade(s.id, manager.id, "192.0.2.10"));
+  w.security->Clear();
+  Must(w.platform->Logout(m.id));
+  REQUIRE(w.security->size() == 1);
+  boost::json::object line = testing::ParseLine(w.security->Lines().back());
+  CHECK(line.at("action").as_string() == "LOGOUT");
+  CHECK(line.at("session_key").as_string() == m.session_key);
+  REQUIRE(line.contains("hijacker_email"));
+  CHECK(line.at("hijacker_email").as_string() == root.email);
+  // The original session's own logout: nobody behind it.
+  w.security->Clear();
+  Must(w.platform->Logout(s.id));
+  REQUIRE(w.security->size() == 1);
+  CHECK_FALSE(testing::ParseLine(w.security->Lines().back()).contains("hijacker_email"));
+}

@@ -745,6 +745,40 @@ TEST_CASE("passwords: a login that checked the old password while it changed mak
   Must(w.platform->Login(host, staff.email, fresh_password, "::1"));
 }
 
+TEST_CASE("passwords: a login that another login's rehash overtook still logs in") {
+  // After the platform's password cost changes, each login replaces the user's hash with one
+  // at the new cost. Two logins with the right password at once (two devices): the first to
+  // commit rehashes, and the second then finds a hash other than the one it checked. The
+  // password is the same, so the second must log in too.
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  const HostMatch host = w.HostOf(staff);
+  const PasswordCost raised{2, 8192};  // not the cost the stored hash was made at
+  auto hooked = std::make_shared<BeforeWriteStorage>(w.storage);
+  HookedClock clock(w.clock);
+  PlatformOptions o = w.platform->options();
+  o.storage = hooked;
+  o.clock = &clock;
+  o.password_cost = raised;
+  auto phone = Must(Platform::Open(o));
+  PlatformOptions other = w.platform->options();
+  other.password_cost = raised;
+  auto laptop = Must(Platform::Open(other));
+  // The laptop logs in (and rehashes) after the phone checked the password, before it writes.
+  hooked->before_read = [&] {
+    clock.before_next_now = [&] {
+      Must(laptop->Login(host, staff.email, World::kPassword, "198.51.100.7"));
+    };
+  };
+  auto late = phone->Login(host, staff.email, World::kPassword, "198.51.100.9");
+  CHECK_FALSE(clock.before_next_now);  // the laptop did log in in between
+  REQUIRE_MESSAGE(late.ok(), (late ? std::string() : late.error().message()));
+  CHECK(Must(w.platform->Authenticate(late->token, host)).user.id == staff.id);
+  CHECK(testing::ParseLine(w.security->Lines().back()).at("action").as_string() == "LOGIN_SUCCESS");
+  // A password changed meanwhile is still refused (the case above).
+  Must(w.platform->Login(host, staff.email, World::kPassword, "::1"));
+}
+
 TEST_CASE("passwords: guessing the current one is throttled with the account's logins") {
   World w;
   const User& staff = w.users.at("TENANT_STAFF");

@@ -457,6 +457,22 @@ TEST_CASE("series: UNTIL bounds the starts booked, seconds of the first start in
         Strings{"2026-03-09T10:00:00Z", "2026-03-10T10:00:00Z", "2026-03-11T10:00:00Z"});
 }
 
+TEST_CASE("series: a UTC UNTIL bounds a first start in the repeated hour as booked") {
+  // 2026-11-01 01:30 EST (the second 01:30) = 06:30Z; the wall clock 01:30 otherwise means
+  // its first occurrence, 05:30Z. An UNTIL between the two comes before the start booked.
+  Zoned w("America/New_York", AlwaysOpen());
+  Service cut = w.ServiceOf(30min);
+  auto before = w.scheduler->BookSeries(
+      w.owner, w.acme.id,
+      w.SeriesOf(cut, "2026-11-01T06:30:00Z", "FREQ=DAILY;UNTIL=20261101T060000Z"));
+  CHECK_MESSAGE(!before.ok(), "booked " << (before ? StartsOf(before->appointments).at(0) : ""));
+  // An UNTIL on that start keeps it.
+  SeriesBooking on = Must(w.scheduler->BookSeries(
+      w.owner, w.acme.id,
+      w.SeriesOf(cut, "2026-11-01T06:30:00Z", "FREQ=DAILY;UNTIL=20261101T063000Z")));
+  CHECK(StartsOf(on.appointments) == Strings{"2026-11-01T06:30:00Z"});
+}
+
 TEST_CASE("series: London weekly at 10:00 moves from 10:00Z to 09:00Z at the March change") {
   Zoned w("Europe/London", Weekdays({Hours(9, 17)}));
   Service cut = w.ServiceOf(30min);

@@ -437,6 +437,53 @@ TEST_CASE("notes, phone and idempotency keys: bytes no backend can store are ref
   CHECK(Must(fresh->GetAppointment(w.owner, w.acme.id, a.id)).notes == notes);
 }
 
+TEST_CASE("idempotency: a key no backend can store is refused before it is looked up") {
+  // The key is looked up before the request is checked (a retry). PostgreSQL is handed text
+  // up to its first NUL, so "k\0x" was looked up as "k": a booking with a key never used
+  // answered as a retry of the one made with "k". Every backend refuses it, naming the field.
+  Salon w;
+  BookingRequest req = w.Cut(Mon(10));
+  req.idempotency_key = "k";
+  Must(w.Book(w.owner, req));
+  for (const std::string& bad : {std::string("k\0x", 3), std::string("k\0", 2)}) {
+    BookingRequest retry = req;
+    retry.idempotency_key = bad;
+    CHECK_INVALID(w.scheduler->Book(w.owner, w.acme.id, retry), "idempotency_key");
+  }
+}
+
+TEST_CASE("time off: a reason no backend can store is refused, and changes nothing") {
+  // The reason is stored inside the resource's hours (JSON). Bytes that are not UTF-8 were
+  // written as they were: PostgreSQL failed the write, and SQLite kept a row whose hours no
+  // longer parse, so a Scheduler opened afresh could not read the tenant's resources.
+  ScheduleWorld w;
+  Resource ann = w.AddResource({.name = "Ann", .time_zone = "UTC"});
+  for (const std::string& bad :
+       {std::string("caf\xe9"), std::string("\xc3("), std::string("off\0duty", 8)}) {
+    CAPTURE(bad);
+    WorkingHours hours;
+    hours.time_off.push_back({.start = Mon(12), .end = Mon(13), .reason = bad});
+    CHECK_INVALID(w.scheduler->CreateResource(w.owner, w.acme.id, {.name = "Bob", .hours = hours}),
+                  "time_off");
+    Resource changed = ann;
+    changed.hours = hours;
+    CHECK_INVALID(w.scheduler->UpdateResource(w.owner, w.acme.id, changed), "time_off");
+  }
+  auto fresh = Must(Scheduler::Open(*w.platform));
+  const auto resources = fresh->ListResources(w.owner, w.acme.id);
+  REQUIRE_MESSAGE(resources.ok(), MessageOf(resources));
+  REQUIRE(resources->size() == 1);
+  CHECK(resources->front().hours.time_off.empty());
+  // Any valid UTF-8 is a reason like any other.
+  Resource away = ann;
+  away.hours.time_off.push_back(
+      {.start = Mon(12), .end = Mon(13), .reason = "Zo\xc3\xab \xe2\x98\x95"});
+  Must(w.scheduler->UpdateResource(w.owner, w.acme.id, away));
+  CHECK(Must(Must(Scheduler::Open(*w.platform))->GetResource(w.owner, w.acme.id, ann.id))
+            .hours.time_off.at(0)
+            .reason == "Zo\xc3\xab \xe2\x98\x95");
+}
+
 TEST_CASE("another tenant's ids are not found, whoever asks from the wrong tenant") {
   Salon w;
   Appointment a = Must(w.Book(w.owner, w.Cut(Mon(10))));

@@ -844,43 +844,58 @@ Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
     if (hash) rehashed = std::move(*hash);  // else keep the old one: the login stands
   }
 
-  Session s{.id = {},
-            .session_key = RandomKey(),
-            .user = user->id,
-            .tenant = user->tenant,
-            .original = std::nullopt,
-            .ip_address = ip_address,
-            .created_at = Now(),
-            .ended_at = std::nullopt};
-  auto txn = impl_->Write();
-  if (!txn) return txn.error();
-  // The user as stored now. Its password may have changed while this login checked the old
-  // one (argon2id takes a while): the old password is worth nothing from the change on, so
-  // it makes no session, which would be dated after the change and so outlive it.
-  auto current = (*txn)->GetUser(user->id);
-  if (!current) {
-    if (current.error().code() != StatusCode::kNotFound) return current.error();
-    return fail(*normalized, "unknown user");
+  // The hash the password was checked against.
+  std::string checked = user->password_hash;
+  for (int tries = 1;; ++tries) {
+    std::string stored;  // the hash stored now, when it is not `checked`
+    {
+      Session s{.id = {},
+                .session_key = RandomKey(),
+                .user = user->id,
+                .tenant = user->tenant,
+                .original = std::nullopt,
+                .ip_address = ip_address,
+                .created_at = Now(),
+                .ended_at = std::nullopt};
+      auto txn = impl_->Write();
+      if (!txn) return txn.error();
+      // The user as stored now. Its password may have changed while this login checked the
+      // old one (argon2id takes a while): the old password is worth nothing from the change
+      // on, so it makes no session, which would be dated after the change and so outlive it.
+      auto current = (*txn)->GetUser(user->id);
+      if (!current) {
+        if (current.error().code() != StatusCode::kNotFound) return current.error();
+        return fail(*normalized, "unknown user");
+      }
+      if (current->password_hash == checked) {
+        // A session works only if made after the user's sessions were last revoked
+        // (Refresh): one made in that very microsecond is dated just after it.
+        if (current->sessions_revoked_at && s.created_at <= *current->sessions_revoked_at)
+          s.created_at = *current->sessions_revoked_at + std::chrono::microseconds(1);
+        SMOOTH_RETURN_IF_ERROR((*txn)->ClearLoginFailures(key));
+        if (rehashed) {
+          current->password_hash = std::move(*rehashed);
+          SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
+        }
+        auto created = impl_->InsertSession(**txn, std::move(s));
+        if (!created) return created;
+        SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+        impl_->Security("LOGIN_SUCCESS", {{"email", user->email},
+                                          {"ip_address", ip_address},
+                                          {"tenant", OptionalText(slug)},
+                                          {"session_key", created->session_key}});
+        return created;
+      }
+      stored = std::move(current->password_hash);
+    }  // the transaction is rolled back before hashing again
+    // Another hash is stored: a new password, or the same one hashed again (another login's
+    // rehash at a new cost), which still logs in. Checked outside the transaction, as the
+    // first check was; what this login would have rehashed is left as the other stored it.
+    if (tries == 3 || !internal::VerifyPassword(stored, password))
+      return fail(*normalized, "password changed meanwhile");
+    checked = std::move(stored);
+    rehashed.reset();
   }
-  if (current->password_hash != user->password_hash)
-    return fail(*normalized, "password changed meanwhile");
-  // A session works only if made after the user's sessions were last revoked (Refresh): one
-  // made in that very microsecond is dated just after it.
-  if (current->sessions_revoked_at && s.created_at <= *current->sessions_revoked_at)
-    s.created_at = *current->sessions_revoked_at + std::chrono::microseconds(1);
-  SMOOTH_RETURN_IF_ERROR((*txn)->ClearLoginFailures(key));
-  if (rehashed) {
-    current->password_hash = std::move(*rehashed);
-    SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
-  }
-  auto created = impl_->InsertSession(**txn, std::move(s));
-  if (!created) return created;
-  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
-  impl_->Security("LOGIN_SUCCESS", {{"email", user->email},
-                                    {"ip_address", ip_address},
-                                    {"tenant", OptionalText(slug)},
-                                    {"session_key", created->session_key}});
-  return created;
 }
 
 Result<Principal> Platform::Authenticate(SessionId session) {
@@ -918,7 +933,10 @@ Status Platform::Logout(SessionId session) {
   SMOOTH_RETURN_IF_ERROR(impl_->EndSession(**txn, *s, ended));
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
   impl_->LogHijackEnds(ended);
-  impl_->Security("LOGOUT", {{"session_key", s->session_key}});
+  std::vector<std::pair<std::string, AuditValue>> fields = {{"session_key", s->session_key}};
+  // A masquerade's logout is a call made in it: who was behind it, as on its other lines.
+  if (s->original && !ended.empty()) fields.emplace_back("hijacker_email", ended.front().hijacker);
+  impl_->Security("LOGOUT", std::move(fields));
   return {};
 }
 

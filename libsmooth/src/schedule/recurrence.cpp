@@ -194,7 +194,8 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
 Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
                                                  const date::time_zone* zone, LocalDate first_date,
                                                  std::chrono::minutes start_minutes,
-                                                 std::size_t max_occurrences, Duration seconds) {
+                                                 std::size_t max_occurrences, Duration seconds,
+                                                 std::optional<Instant> first_instant) {
   assert(seconds >= Duration(0) && seconds < std::chrono::minutes(1));
   if (!IsValidDate(first_date)) {
     return InvalidArgument(fmt::format("start: {} is not a date", FormatLocalDate(first_date)));
@@ -339,7 +340,11 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
     if (until_kind != UntilKind::kUtc && local + seconds > local_limit) break;
     const LocalDate date = FromLocalDays(date::floor<date::days>(local));
     const std::chrono::minutes minutes(t.hour * 60 + t.minute);
-    const Instant instant = LocalToInstant(zone, date, minutes) + seconds;
+    // The first local start is the instant it was asked at (the second of a repeated wall
+    // clock time, say), which a UTC UNTIL then bounds.
+    const Instant instant = first_instant && date == first_date && minutes == start_minutes
+                                ? *first_instant
+                                : LocalToInstant(zone, date, minutes) + seconds;
     if (until_kind == UntilKind::kUtc && instant > utc_limit) continue;
     // Local starts in a spring-forward gap are read with the offset before it, which can
     // make them the instant of another start (02:30 and 03:30 on a New York March change

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -48,6 +49,9 @@ inline constexpr int kMaxRecurrenceYears = 100;
 /// - `seconds` (0 to under a minute) is the first start's part below the minute, which the
 ///   rule's whole minutes do not carry: every occurrence starts that much after its minute,
 ///   and UNTIL is compared with that start.
+/// - `first_instant`, when given, is the instant of the first local start (of the two a
+///   fall-back day's repeated hour has, the one asked for): the occurrence at `first_date`
+///   and `start_minutes`, if the rule has it, is that instant, and a UTC UNTIL bounds it.
 /// - The series must end within kMaxRecurrenceYears of `first_date`.
 /// - The first local start is an occurrence only if it matches the rule (libical's reading
 ///   of the case RFC 5545 leaves undefined): WEEKLY;BYDAY=MO from a Saturday starts on
@@ -61,6 +65,7 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
                                                  const date::time_zone* zone, LocalDate first_date,
                                                  std::chrono::minutes start_minutes,
                                                  std::size_t max_occurrences = 500,
-                                                 Duration seconds = Duration(0));
+                                                 Duration seconds = Duration(0),
+                                                 std::optional<Instant> first_instant = {});
 
 }  // namespace smooth::internal

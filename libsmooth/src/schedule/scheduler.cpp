@@ -1614,6 +1614,10 @@ Status ValidateResource(const Resource& r) {
   SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(r.kind, &ResourceKindName, "kind"));
   if (r.capacity < 1) return InvalidArgument("capacity: must be at least 1");
   if (r.capacity > 10000) return InvalidArgument("capacity: must be at most 10000");
+  // A reason is stored with the hours, as JSON that must read back: text like any other.
+  for (std::size_t i = 0; i < r.hours.time_off.size(); ++i)
+    SMOOTH_RETURN_IF_ERROR(internal::ValidateStorable(
+        r.hours.time_off[i].reason, fmt::format("time_off: entry {} reason", i + 1)));
   return {};
 }
 
@@ -1934,6 +1938,8 @@ Result<std::vector<Customer>> Scheduler::ListCustomers(const Principal& actor, T
 Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
                                     const BookingRequest& request) {
   SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(request.start, "start"));
+  // Before Retried looks the key up: storage must be asked about the key given, all of it.
+  SMOOTH_RETURN_IF_ERROR(ValidateIdempotencyKey(request.idempotency_key));
   return impl_->WriteBooking(
       actor, tenant,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
@@ -2280,7 +2286,8 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
         const auto local_start = internal::ToLocal(zone, request.first.start);
         const Duration extra = local_start - date::floor<std::chrono::minutes>(local_start);
         auto occurrences = internal::ExpandRecurrence(request.rrule, zone, first_date, minutes,
-                                                      impl_->opt.max_series_occurrences, extra);
+                                                      impl_->opt.max_series_occurrences, extra,
+                                                      request.first.start);
         if (!occurrences) return occurrences.error();
         if (occurrences->empty()) return InvalidArgument("rrule: produces no occurrences");
 
@@ -2297,8 +2304,7 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
         for (const internal::Occurrence& occ : *occurrences) {
           BookingRequest r = request.first;
           // The first local start, when it is an occurrence, is the start asked for exactly.
-          r.start =
-              occ.date == first_date && occ.start == minutes ? request.first.start : occ.instant;
+          r.start = occ.instant;
           // A rule can run past the last accepted instant (a daily series from 9999-12-30).
           SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(r.start, "rrule: an occurrence's start"));
           auto plan = impl_->PlanBooking(actor, t, st, r);
