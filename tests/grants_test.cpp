@@ -2,10 +2,12 @@
 // injected clock, revocation, bulk revocation, and their audit lines.
 #include <doctest/doctest.h>
 
+#include "before_write_storage.hpp"
 #include "fixtures.hpp"
 
 using namespace smooth;
 using namespace std::chrono_literals;
+using smooth::testing::BeforeWriteStorage;
 using smooth::testing::Must;
 using smooth::testing::World;
 
@@ -100,14 +102,15 @@ TEST_CASE("bulk revoke skips grants the actor may not revoke") {
             .allowed);
 }
 
-// A Principal held across its user's deactivation stops working everywhere, the grantor's
-// right to revoke its own grants included.
-TEST_CASE("a deactivated grantor's held Principal revokes nothing") {
+// A Principal held across its user's deactivation stops working everywhere, the right to
+// revoke grants included (the owner outranks the staff member the manager's grants went to).
+TEST_CASE("a deactivated user's held Principal revokes nothing") {
   World w;
   Principal owner = w.As("TENANT_OWNER");
+  Principal manager = w.As("TENANT_MANAGER");
   const User& staff = w.users.at("TENANT_STAFF");
-  Grant g1 = Must(w.platform->CreateGrant(owner, staff.id, Action::kCustomerManage, "cover"));
-  Grant g2 = Must(w.platform->CreateGrant(owner, staff.id, Action::kServiceManage, "cover"));
+  Grant g1 = Must(w.platform->CreateGrant(manager, staff.id, Action::kCustomerManage, "cover"));
+  Grant g2 = Must(w.platform->CreateGrant(manager, staff.id, Action::kServiceManage, "cover"));
   Must(w.platform->DeactivateUser(w.root_p, owner.user.id));
   CHECK_FALSE(w.platform->Authorize(owner, Action::kTenantRead, kAcme(w)));
   auto one = w.platform->RevokeGrant(owner, g1.id, "by a deactivated user");
@@ -117,8 +120,134 @@ TEST_CASE("a deactivated grantor's held Principal revokes nothing") {
   CHECK(Must(w.platform->RevokeGrants(owner, {g2.id}, "by a deactivated user")) == 0);
   // Both grants still act.
   CHECK(Must(w.platform->ListGrants(w.root_p, {.only_active = true})).size() == 2);
+  CHECK(w.platform->Authorize(w.As("TENANT_STAFF"), Action::kCustomerManage, kAcme(w)).allowed);
 }
 
+// A grant is judged on its grantor's and its grantee's standing when it is made. A
+// deactivation or a role change of either ends it, in the same transaction, with an audit
+// line naming why; a reactivation or a change back does not bring it back.
+TEST_CASE("a grant ends when its grantor or grantee is deactivated or changes role") {
+  World w;
+  Principal owner = w.As("TENANT_OWNER");
+  Principal manager = w.As("TENANT_MANAGER");
+  Principal staff = w.As("TENANT_STAFF");
+  const User& customer = w.users.at("CUSTOMER");
+  auto active_grants = [&] {
+    return Must(w.platform->ListGrants(w.root_p, {.only_active = true}));
+  };
+  auto only_grant_revoked_for = [&] {
+    auto all = Must(w.platform->ListGrants(w.root_p, {}));
+    REQUIRE(all.size() == 1);
+    CHECK(all[0].StatusAt(w.clock.Now()) == GrantStatus::kRevoked);
+    return all[0].revoke_reason;
+  };
+
+  SUBCASE("the grantor is deactivated") {
+    Grant by_manager =
+        Must(w.platform->CreateGrant(manager, staff.user.id, Action::kCustomerManage, "cover"));
+    Grant by_owner =
+        Must(w.platform->CreateGrant(owner, customer.id, Action::kAppointmentReadAll, "vip"));
+    w.security->Clear();
+    Must(w.platform->DeactivateUser(owner, manager.user.id));
+    auto lines = w.security->Lines();
+    CHECK_FALSE(w.platform->Authorize(staff, Action::kCustomerManage, kAcme(w)).allowed);
+    auto left = active_grants();
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].id == by_owner.id);
+    auto all = Must(w.platform->ListGrants(w.root_p, {.grantee = staff.user.id}));
+    REQUIRE(all.size() == 1);
+    CHECK(all[0].StatusAt(w.clock.Now()) == GrantStatus::kRevoked);
+    CHECK(all[0].revoked_by == owner.user.id);
+    CHECK(all[0].revoke_reason == "the grantor was deactivated");
+
+    REQUIRE(lines.size() == 2);
+    CHECK(testing::ParseLine(lines[0]).at("action").as_string() == "USER_DEACTIVATED");
+    auto revoked = testing::ParseLine(lines[1]);
+    CHECK(revoked.at("action").as_string() == "GRANT_REVOKED");
+    CHECK(revoked.at("grant_id").as_int64() == by_manager.id.value());
+    CHECK(revoked.at("reason").as_string() == "the grantor was deactivated");
+    CHECK(revoked.at("revoked_by").as_string() == "tenant_owner@acme.test");
+
+    // Reactivated, the manager's grant stays revoked.
+    Must(w.platform->ReactivateUser(owner, manager.user.id));
+    CHECK_FALSE(w.platform->Authorize(staff, Action::kCustomerManage, kAcme(w)).allowed);
+  }
+
+  SUBCASE("the grantee is deactivated") {
+    Must(w.platform->CreateGrant(manager, staff.user.id, Action::kCustomerManage, "cover"));
+    Must(w.platform->DeactivateUser(owner, staff.user.id));
+    CHECK(active_grants().empty());
+    Must(w.platform->ReactivateUser(owner, staff.user.id));
+    Principal back = w.platform->ActAs(staff.user.id).value();
+    CHECK_FALSE(w.platform->Authorize(back, Action::kCustomerManage, kAcme(w)).allowed);
+    CHECK(only_grant_revoked_for() == "the grantee was deactivated");
+  }
+
+  SUBCASE("the grantor changes role") {
+    Must(w.platform->CreateGrant(manager, staff.user.id, Action::kCustomerManage, "cover"));
+    Must(w.platform->ChangeRole(owner, manager.user.id, Role::kTenantStaff));
+    CHECK(active_grants().empty());
+    Must(w.platform->ChangeRole(owner, manager.user.id, Role::kTenantManager));
+    CHECK_FALSE(w.platform->Authorize(staff, Action::kCustomerManage, kAcme(w)).allowed);
+    CHECK(only_grant_revoked_for() == "the grantor changed role");
+  }
+
+  SUBCASE("the grantee changes role") {
+    Must(w.platform->CreateGrant(manager, staff.user.id, Action::kAppointmentReadAll, "audit"));
+    Must(w.platform->CreateGrant(manager, customer.id, Action::kAppointmentReadAll, "vip"));
+    // Demoted to customer, the staff member does not keep what the grant gave a staff member.
+    Must(w.platform->ChangeRole(owner, staff.user.id, Role::kCustomer));
+    CHECK_FALSE(w.platform->Authorize(staff, Action::kAppointmentReadAll, kAcme(w)).allowed);
+    auto left = active_grants();
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].grantee == customer.id);
+    // Setting the same role again changes nothing and ends nothing.
+    Must(w.platform->ChangeRole(owner, customer.id, Role::kCustomer));
+    CHECK(active_grants().size() == 1);
+  }
+
+  SUBCASE("a deactivated user is given no grant") {
+    Must(w.platform->DeactivateUser(owner, staff.user.id));
+    auto g = w.platform->CreateGrant(manager, staff.user.id, Action::kCustomerManage, "cover");
+    REQUIRE_FALSE(g);
+    CHECK(g.error().code() == StatusCode::kFailedPrecondition);
+    CHECK(g.error().message() == "grantee: user tenant_staff@acme.test is deactivated");
+    CHECK(Must(w.platform->ListGrants(w.root_p, {})).empty());
+  }
+}
+
+// The revocations are part of the deactivation's transaction: when it fails, the user stays
+// active and the grant stays in force.
+TEST_CASE("a deactivation whose grant revocation fails changes nothing") {
+  World w;
+  Principal owner = w.As("TENANT_OWNER");
+  Principal manager = w.As("TENANT_MANAGER");
+  Principal staff = w.As("TENANT_STAFF");
+  Must(w.platform->CreateGrant(manager, staff.user.id, Action::kCustomerManage, "cover"));
+  auto hooked = std::make_shared<BeforeWriteStorage>(w.storage);
+  PlatformOptions o = w.platform->options();
+  o.storage = hooked;
+  auto other = Must(Platform::Open(o));
+  int asked = 0;
+  hooked->on_update_grant = [&] {
+    ++asked;
+    return Unavailable("the database went away");
+  };
+  w.security->Clear();
+  auto off = other->DeactivateUser(owner, manager.user.id);
+  REQUIRE_FALSE(off);
+  CHECK(off.error().code() == StatusCode::kUnavailable);
+  CHECK(asked == 1);
+  CHECK(w.security->Lines().empty());  // nothing is said of what did not happen
+  hooked->on_update_grant = nullptr;
+
+  CHECK(Must(w.platform->GetUser(w.root_p, manager.user.id)).is_active);
+  CHECK(w.platform->Authorize(staff, Action::kCustomerManage, kAcme(w)).allowed);
+  CHECK(Must(w.platform->ListGrants(w.root_p, {.only_active = true})).size() == 1);
+  // The same change with nothing failing goes through whole.
+  Must(other->ChangeRole(owner, manager.user.id, Role::kTenantStaff));
+  CHECK(Must(w.platform->ListGrants(w.root_p, {.only_active = true})).empty());
+}
 // A listing of grants in several tenants shows each reader the grants it may read: all of
 // them to the platform's readers, its own tenant's to an owner, none to sales.
 TEST_CASE("a listing of grants across tenants shows each reader its own") {

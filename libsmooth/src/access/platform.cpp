@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -513,8 +514,10 @@ struct Platform::Impl {
     return txn.UpdateSession(s);
   }
 
+  // Revokes `g` in `txn`; its GRANT_REVOKED line goes to `held`, to be written once the
+  // transaction has committed.
   Result<Grant> RevokeOne(SharedTransaction& txn, const FreshActor& actor, Grant g,
-                          std::string_view reason) {
+                          std::string_view reason, std::vector<AuditRecord>* held) {
     if (g.revoked_at) return FailedPrecondition(fmt::format("grant {} is already revoked", g.id));
     g.revoked_at = Now();
     g.revoked_by = actor.user.id;
@@ -525,7 +528,8 @@ struct Platform::Impl {
               {"revoked_by", actor.user.email},
               {"grantee_id", g.grantee.value()},
               {"permission", std::string(ActionName(g.action))},
-              {"reason", std::string(reason)}});
+              {"reason", std::string(reason)}},
+             held);
     return g;
   }
 
@@ -594,17 +598,44 @@ struct Platform::Impl {
     return u;
   }
 
-  // Re-reads user `id` in a write transaction, applies `change` and commits.
-  template <typename Change>
-  Result<User> UpdateUserRow(UserId id, Change change) {
+  // Re-reads user `id` in a write transaction, applies `change` and commits. `also`, when
+  // given, runs in the same transaction after the update, and its failure undoes it.
+  template <typename Change, typename Also = std::nullptr_t>
+  Result<User> UpdateUserRow(UserId id, Change change, Also also = nullptr) {
     auto txn = Write();
     if (!txn) return txn.error();
     auto current = (*txn)->GetUser(id);
     if (!current) return current;
     change(*current);
     SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
+    if constexpr (!std::is_same_v<Also, std::nullptr_t>) SMOOTH_RETURN_IF_ERROR(also(**txn));
     SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
     return current;
+  }
+
+  // Revokes, in `txn`, the active grants user `id` gave or holds. A grant is judged on its
+  // grantor's and its grantee's standing when it is made; a role change or a deactivation of
+  // either ends that standing, so it ends the grant too. `event` says what happened ("was
+  // deactivated"); the GRANT_REVOKED lines go to `held`, for after the commit.
+  Status RevokeGrantsOf(SharedTransaction& txn, const FreshActor& actor, UserId id,
+                        std::string_view event, std::vector<AuditRecord>& held) {
+    for (bool as_grantor : {true, false}) {
+      GrantFilter f{.grantee = {}, .action = {}, .grantor = {}, .tenant = {}, .only_active = true};
+      (as_grantor ? f.grantor : f.grantee) = id;
+      auto grants = txn.ListGrants(f, Now());
+      if (!grants) return grants.error();
+      for (const Grant& g : *grants) {
+        auto revoked =
+            RevokeOne(txn, actor, g,
+                      fmt::format("the {} {}", as_grantor ? "grantor" : "grantee", event), &held);
+        if (!revoked) return revoked.error();
+      }
+    }
+    return {};
+  }
+
+  void WriteSecurity(const std::vector<AuditRecord>& held) const {
+    for (const AuditRecord& r : held) Append(opt.security_log.get(), r);
   }
 
   // Stores a new password for user `id` and revokes its sessions (SetPassword and the
@@ -634,13 +665,20 @@ struct Platform::Impl {
     if (active && u->user.is_active)
       return FailedPrecondition(fmt::format("user {} is not deactivated", u->user.email));
     const Instant now = Now();
-    auto updated = UpdateUserRow(id, [&](User& row) {
-      row.is_active = active;
-      if (active) row.sessions_revoked_at = now;
-    });
+    std::vector<AuditRecord> revoked;
+    auto updated = UpdateUserRow(
+        id,
+        [&](User& row) {
+          row.is_active = active;
+          if (active) row.sessions_revoked_at = now;
+        },
+        [&](SharedTransaction& txn) {
+          return active ? Status() : RevokeGrantsOf(txn, *fresh, id, "was deactivated", revoked);
+        });
     if (!updated) return updated;
     Security(*fresh, active ? "USER_REACTIVATED" : "USER_DEACTIVATED",
              {{"user_email", updated->email}, {"by", fresh->user.email}});
+    WriteSecurity(revoked);
     return updated;
   }
 
@@ -699,14 +737,16 @@ struct Platform::Impl {
     auto txn = Write();
     if (!txn) return txn.error();
     int count = 0;
+    std::vector<AuditRecord> held;
     for (GrantId id : revocable) {
       auto g = (*txn)->GetGrant(id);
       if (!g || g->revoked_at) continue;
-      auto revoked = RevokeOne(**txn, *fresh, *g, reason);
+      auto revoked = RevokeOne(**txn, *fresh, *g, reason, &held);
       if (!revoked) return revoked.error();
       ++count;
     }
     SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+    WriteSecurity(held);
     return count;
   }
 };
@@ -973,9 +1013,7 @@ Status Platform::Check(const Principal& actor, Action action, const Target& targ
   return fresh ? Status() : fresh.error();
 }
 
-void Platform::WriteHeld(std::vector<AuditRecord> held) {
-  for (const AuditRecord& r : held) Impl::Append(impl_->opt.security_log.get(), r);
-}
+void Platform::WriteHeld(std::vector<AuditRecord> held) { impl_->WriteSecurity(held); }
 
 // --- Tenants and domains -----------------------------------------------------------------
 
@@ -1381,13 +1419,21 @@ Result<User> Platform::ChangeRole(const Principal& actor, UserId id, Role new_ro
     if (!d.allowed) return PermissionDenied(d.reason);
   }
   Role old_role = u->user.role;
-  auto updated = impl_->UpdateUserRow(id, [&](User& row) { row.role = new_role; });
+  std::vector<AuditRecord> revoked;
+  auto updated = impl_->UpdateUserRow(
+      id, [&](User& row) { row.role = new_role; },
+      [&](SharedTransaction& txn) {
+        return new_role == old_role
+                   ? Status()
+                   : impl_->RevokeGrantsOf(txn, *fresh, id, "changed role", revoked);
+      });
   if (!updated) return updated;
   impl_->Security(*fresh, "ROLE_CHANGED",
                   {{"user_email", updated->email},
                    {"old_role", std::string(RoleName(old_role))},
                    {"new_role", std::string(RoleName(new_role))},
                    {"by", fresh->user.email}});
+  impl_->WriteSecurity(revoked);
   return updated;
 }
 
@@ -1686,6 +1732,9 @@ Result<Grant> Platform::CreateGrant(const Principal& grantor, UserId grantee, Ac
   if (!stored) return NotFound(fmt::format("grantee: user {} not found", grantee));
   const User* target = &stored->user;
   if (target->id == fresh->user.id) return PermissionDenied("grantee: cannot grant to yourself");
+  // Deactivation ends a user's grants, so one made before reactivation must not be waiting.
+  if (!target->is_active)
+    return FailedPrecondition(fmt::format("grantee: user {} is deactivated", target->email));
   Target over_grantee = stored->Target();
   Decision d = impl_->DecideAudited(*fresh, Action::kGrantCreate, over_grantee);
   if (!d.allowed) return PermissionDenied(d.reason);
@@ -1745,9 +1794,11 @@ Result<Grant> Platform::RevokeGrant(const Principal& actor, GrantId id, std::str
   if (!txn) return txn.error();
   auto current = (*txn)->GetGrant(id);
   if (!current) return current;
-  auto revoked = impl_->RevokeOne(**txn, *fresh, *current, reason);
+  std::vector<AuditRecord> held;
+  auto revoked = impl_->RevokeOne(**txn, *fresh, *current, reason, &held);
   if (!revoked) return revoked;
   SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+  impl_->WriteSecurity(held);
   return revoked;
 }
 
