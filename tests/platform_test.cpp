@@ -365,15 +365,65 @@ TEST_CASE("domains: validation, uniqueness, permissions, one primary") {
   Must(w.platform->AddDomain(owner, {.name = "acme.com", .tenant = w.acme.id, .is_primary = true, .is_custom_domain = true}));
   auto all = Must(Must(w.storage->BeginShared(TxnMode::kRead))->ListDomains(w.acme.id));
   CHECK(std::count_if(all.begin(), all.end(), [](const Domain& d) { return d.is_primary; }) == 1);
-  CHECK(w.platform->AddDomain(w.As("globex:TENANT_OWNER"),
-                              {.name = "acme.com", .tenant = w.globex.id, .is_custom_domain = true})
-            .error().code() == StatusCode::kAlreadyExists);
+  // A tenant has a name once (several tenants may claim one: see the next test case).
+  auto again = w.platform->AddDomain(
+      owner, {.name = "ACME.com", .tenant = w.acme.id, .is_custom_domain = true});
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code() == StatusCode::kAlreadyExists);
+  CHECK(again.error().message() == "domain 'acme.com' already exists");
   CHECK(w.platform->AddDomain(w.As("globex:TENANT_OWNER"),
                               {.name = "x.com", .tenant = w.acme.id, .is_custom_domain = true})
             .error().code() == StatusCode::kNotFound);
   CHECK(w.platform->AddDomain(w.As("TENANT_MANAGER"),
                               {.name = "y.com", .tenant = w.acme.id, .is_custom_domain = true})
             .error().code() == StatusCode::kPermissionDenied);
+}
+
+// A custom domain is the tenant's only once the platform has checked it, so asking for a
+// name proves nothing: a tenant that asks for another company's name first must not keep the
+// company from asking for it too. Several tenants may claim a name; one holds it verified.
+TEST_CASE("domains: several tenants may claim a custom domain, one holds it verified") {
+  World w;
+  Principal owner = w.As("TENANT_OWNER");
+  Principal squatter = w.As("globex:TENANT_OWNER");
+  Principal manager = w.As("PLATFORM_MANAGER");
+  Domain theirs = Must(w.platform->AddDomain(
+      squatter, {.name = "book.acme-corp.com", .tenant = w.globex.id, .is_custom_domain = true}));
+  Domain ours = Must(w.platform->AddDomain(
+      owner, {.name = "book.acme-corp.com", .tenant = w.acme.id, .is_custom_domain = true}));
+  CHECK(ours.id != theirs.id);
+  CHECK(ours.verification == DomainVerification::kPending);
+  CHECK(w.platform->ResolveHost("book.acme-corp.com").error().code() == StatusCode::kNotFound);
+
+  Must(w.platform->SetDomainVerification(manager, ours.id, DomainVerification::kVerified));
+  CHECK(Must(w.platform->ResolveHost("book.acme-corp.com")).tenant->id == w.acme.id);
+  // The other claim cannot be verified while this one is, and nothing changes for trying.
+  auto second =
+      w.platform->SetDomainVerification(manager, theirs.id, DomainVerification::kVerified);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code() == StatusCode::kAlreadyExists);
+  CHECK(second.error().message() == "domain 'book.acme-corp.com' is verified for another tenant");
+  auto listed = Must(w.platform->ListDomains(squatter, w.globex.id));
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].verification == DomainVerification::kPending);
+  CHECK(Must(w.platform->ResolveHost("book.acme-corp.com")).tenant->id == w.acme.id);
+  // The other tenant may still claim it (the name may change hands), as a third may.
+  Tenant third = Must(w.platform->CreateTenant(w.root_p, {.slug = "initech", .name = "Initech"}));
+  Must(w.platform->AddDomain(
+      w.root_p, {.name = "book.acme-corp.com", .tenant = third.id, .is_custom_domain = true}));
+
+  // Once the first is no longer verified, the other can be; the host follows.
+  Must(w.platform->SetDomainVerification(manager, ours.id, DomainVerification::kFailed));
+  CHECK(w.platform->ResolveHost("book.acme-corp.com").error().code() == StatusCode::kNotFound);
+  Must(w.platform->SetDomainVerification(manager, theirs.id, DomainVerification::kVerified));
+  CHECK(Must(w.platform->ResolveHost("book.acme-corp.com")).tenant->id == w.globex.id);
+
+  // Deleting the tenant that holds it verified frees the name for the others.
+  Must(w.platform->SuspendTenant(w.root_p, w.globex.id, "closing"));
+  Must(w.platform->DeleteTenant(w.root_p, w.globex.id));
+  CHECK(w.platform->ResolveHost("book.acme-corp.com").error().code() == StatusCode::kNotFound);
+  Must(w.platform->SetDomainVerification(manager, ours.id, DomainVerification::kVerified));
+  CHECK(Must(w.platform->ResolveHost("book.acme-corp.com")).tenant->id == w.acme.id);
 }
 
 TEST_CASE("users: role and tenant must agree, with the exact messages") {

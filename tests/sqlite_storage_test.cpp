@@ -56,15 +56,20 @@ std::vector<std::string> Column(const fs::path& db, const std::string& sql) {
   return out;
 }
 
-void Exec(const fs::path& db, const std::string& sql) {
+// Runs `sql` on a database file; returns SQLite's error message, empty when it succeeded.
+std::string TryExec(const fs::path& db, const std::string& sql) {
   sqlite3* conn = nullptr;
   REQUIRE(sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
   char* error = nullptr;
-  CHECK_MESSAGE(sqlite3_exec(conn, sql.c_str(), nullptr, nullptr, &error) == SQLITE_OK,
-                (error ? error : ""));
+  std::string message;
+  if (sqlite3_exec(conn, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK)
+    message = error ? error : "failed";
   sqlite3_free(error);
   sqlite3_close(conn);
+  return message;
 }
+
+void Exec(const fs::path& db, const std::string& sql) { CHECK(TryExec(db, sql) == ""); }
 
 Resource SampleResource() {
   Resource r;
@@ -344,7 +349,8 @@ TEST_CASE("migrations are recorded in every database, applied once, and never go
   auto tenant = Column(dir + "/tenant_acme.db", versions);
   CHECK(shared == std::vector<std::string>{"1:create_shared_tables", "2:index_shared_lookups",
                                            "3:shared_epoch", "4:login_failures", "5:session_tokens",
-                                           "6:sessions_revoked_at", "7:deleted_tenants"});
+                                           "6:sessions_revoked_at", "7:deleted_tenants",
+                                           "8:domain_claims"});
   CHECK(tenant == std::vector<std::string>{"1:create_tenant_tables",
                                            "2:index_appointments_and_holds", "3:hold_outside_hours",
                                            "4:appointment_booked_start"});
@@ -583,9 +589,11 @@ TEST_CASE("a statement error that makes SQLite roll back the transaction spoils 
 }
 
 TEST_CASE("uniqueness is the database's: slugs case-insensitively, emails per tenant, keys") {
-  auto storage = OpenAt(NewTempDir());
+  const std::string dir = NewTempDir();
+  auto storage = OpenAt(dir);
   Tenant acme = NewTenant(*storage, "acme");
   Tenant globex = NewTenant(*storage, "globex");
+  Tenant initech = NewTenant(*storage, "initech");
 
   auto dup = storage->CreateTenant({.slug = "ACME", .name = "Shouting"});
   CHECK(dup.error() == AlreadyExists("slug: tenant 'ACME' already exists"));
@@ -602,9 +610,22 @@ TEST_CASE("uniqueness is the database's: slugs case-insensitively, emails per te
   moving.email = "x@example.com";
   CHECK(shared->UpdateUser(moving) ==
         AlreadyExists("email: 'x@example.com' is already registered"));
-  Must(shared->InsertDomain({.name = "a.example.com", .tenant = acme.id}));
-  CHECK(shared->InsertDomain({.name = "a.example.com", .tenant = globex.id}).error() ==
+  // A domain name: once per tenant, and verified for one tenant.
+  Domain claim = Must(shared->InsertDomain({.name = "a.example.com", .tenant = acme.id}));
+  CHECK(shared->InsertDomain({.name = "a.example.com", .tenant = acme.id}).error() ==
         AlreadyExists("domain 'a.example.com' already exists"));
+  Domain other_claim = Must(shared->InsertDomain({.name = "a.example.com", .tenant = globex.id}));
+  claim.verification = DomainVerification::kVerified;
+  Must(shared->UpdateDomain(claim));
+  CHECK(Must(shared->FindDomainByName("a.example.com")).id == claim.id);
+  other_claim.verification = DomainVerification::kVerified;
+  CHECK(shared->UpdateDomain(other_claim) ==
+        AlreadyExists("domain 'a.example.com' is verified for another tenant"));
+  CHECK(shared
+            ->InsertDomain({.name = "a.example.com",
+                            .tenant = initech.id,
+                            .verification = DomainVerification::kVerified})
+            .error() == AlreadyExists("domain 'a.example.com' is verified for another tenant"));
   Must(shared->InsertSession({.session_key = "s", .user = moving.id}));
   CHECK(shared->InsertSession({.session_key = "s", .user = moving.id}).error() ==
         AlreadyExists("session_key: already in use"));
@@ -619,6 +640,21 @@ TEST_CASE("uniqueness is the database's: slugs case-insensitively, emails per te
   Must(shared->Commit());
   auto check = Must(storage->BeginShared(TxnMode::kRead));
   CHECK(Must(check->GetSession(renamed.id)).session_key == "u");
+  check.reset();
+  // Between concurrent writers, and against a write that skips the checks above, the
+  // schema's unique indexes hold the domain rules.
+  const std::string shared_db = dir + "/shared.db";
+  const std::string insert =
+      "INSERT INTO domains (id, name, tenant, is_primary, is_custom_domain, verification,"
+      " created_at) VALUES ({}, 'b.example.com', {}, 0, 1, '{}', 0)";
+  CHECK(TryExec(shared_db, fmt::format(fmt::runtime(insert), 9001, acme.id.value(), "verified")) ==
+        "");
+  CHECK(TryExec(shared_db, fmt::format(fmt::runtime(insert), 9002, globex.id.value(), "pending")) ==
+        "");
+  CHECK(TryExec(shared_db, fmt::format(fmt::runtime(insert), 9003, globex.id.value(), "failed")) ==
+        "UNIQUE constraint failed: domains.tenant, domains.name");
+  CHECK(TryExec(shared_db, "UPDATE domains SET verification = 'verified' WHERE id = 9002") ==
+        "UNIQUE constraint failed: domains.name");
 
   auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
   Appointment a = SampleAppointment(ResourceId(1), ServiceId(2));

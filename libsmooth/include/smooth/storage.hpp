@@ -27,7 +27,9 @@ enum class TxnMode { kRead, kWrite };
 /// Insert* assign the id (and fill it in the returned copy); uniqueness rules are the
 /// storage's to enforce and surface as already_exists:
 ///   - tenant slug, case-insensitively;
-///   - domain name;
+///   - domain name within its tenant, and among verified domains (kVerified) across all
+///     tenants: several tenants may claim a name, one holds it verified (InsertDomain and
+///     UpdateDomain);
 ///   - user email within a tenant, and among platform users (tenant == nullopt);
 ///   - session_key, and a session's token_hash when it has one.
 /// A domain, user, grant or session that names a tenant is inserted only while that tenant
@@ -46,6 +48,7 @@ class SharedTransaction {
   virtual Result<Domain> InsertDomain(Domain domain) = 0;
   virtual Status UpdateDomain(const Domain& domain) = 0;
   virtual Result<Domain> GetDomain(DomainId id) = 0;
+  /// The verified domain named `name`; a name only pending or failed is not_found.
   virtual Result<Domain> FindDomainByName(std::string_view name) = 0;
   virtual Result<std::vector<Domain>> ListDomains(TenantId tenant) = 0;
 

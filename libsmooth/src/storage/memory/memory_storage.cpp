@@ -94,7 +94,7 @@ struct SharedData {
   std::map<std::string, TenantId> tenant_by_slug;  // lower-cased slug
   std::set<std::string> deleted_slugs;             // lower-cased; never taken again
   std::map<DomainId, Domain> domains;
-  std::map<std::string, DomainId> domain_by_name;
+  std::map<std::string, DomainId> domain_by_name;  // verified domains only
   std::map<UserId, User> users;
   std::map<std::pair<std::int64_t, std::string>, UserId> user_by_email;  // (tenant or 0, email)
   std::map<GrantId, Grant> grants;
@@ -167,11 +167,14 @@ class MemorySharedTransaction final : public SharedTransaction {
   Result<Domain> InsertDomain(Domain d) override {
     SMOOTH_RETURN_IF_ERROR(Writable());
     SMOOTH_RETURN_IF_ERROR(RequireTenant(d.tenant));
-    if (data_.domain_by_name.count(d.name))
-      return AlreadyExists(fmt::format("domain '{}' already exists", d.name));
+    for (const Domain& other : Values(data_.domains))
+      if (other.tenant == d.tenant && other.name == d.name)
+        return AlreadyExists(fmt::format("domain '{}' already exists", d.name));
+    SMOOTH_RETURN_IF_ERROR(VerifiedNameFree(d));
     d.id = DomainId(NextId());
     undo_.Put(data_.domains, d.id, d);
-    undo_.Put(data_.domain_by_name, d.name, d.id);
+    if (d.verification == DomainVerification::kVerified)
+      undo_.Put(data_.domain_by_name, d.name, d.id);
     return d;
   }
   Status UpdateDomain(const Domain& d) override {
@@ -179,7 +182,12 @@ class MemorySharedTransaction final : public SharedTransaction {
     auto it = data_.domains.find(d.id);
     if (it == data_.domains.end()) return NotFound(fmt::format("domain {} not found", d.id));
     if (it->second.name != d.name) return InvalidArgument("domain: name cannot change");
+    SMOOTH_RETURN_IF_ERROR(VerifiedNameFree(d));
+    const bool was_verified = it->second.verification == DomainVerification::kVerified;
+    const bool verified = d.verification == DomainVerification::kVerified;
     undo_.Put(data_.domains, d.id, d);
+    if (verified && !was_verified) undo_.Put(data_.domain_by_name, d.name, d.id);
+    if (was_verified && !verified) undo_.Erase(data_.domain_by_name, d.name);
     return {};
   }
   Result<Domain> GetDomain(DomainId id) override { return GetRow(data_.domains, id, "domain"); }
@@ -383,7 +391,8 @@ class MemorySharedTransaction final : public SharedTransaction {
     }
     for (const Domain& d : Values(data_.domains)) {
       if (d.tenant != t.id) continue;
-      undo_.Erase(data_.domain_by_name, d.name);
+      if (d.verification == DomainVerification::kVerified)
+        undo_.Erase(data_.domain_by_name, d.name);
       undo_.Erase(data_.domains, d.id);
     }
     undo_.Erase(data_.tenant_by_slug, key);
@@ -419,6 +428,14 @@ class MemorySharedTransaction final : public SharedTransaction {
   // SqlSharedTransaction's RequireTenant checks.
   Status RequireTenant(std::optional<TenantId> id) const {
     if (id && !data_.tenants.count(*id)) return NotFound(fmt::format("tenant {} not found", *id));
+    return {};
+  }
+  // already_exists when `d` is verified and another domain holds its name verified.
+  Status VerifiedNameFree(const Domain& d) const {
+    if (d.verification != DomainVerification::kVerified) return {};
+    auto it = data_.domain_by_name.find(d.name);
+    if (it != data_.domain_by_name.end() && it->second != d.id)
+      return AlreadyExists(fmt::format("domain '{}' is verified for another tenant", d.name));
     return {};
   }
   std::int64_t NextId() {

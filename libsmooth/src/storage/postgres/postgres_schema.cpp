@@ -172,6 +172,16 @@ std::span<const sql::Migration> SharedMigrations() {
            "CREATE TABLE deleted_tenants (slug_key TEXT PRIMARY KEY, tenant_id BIGINT NOT NULL,"
            " deleted_at BIGINT NOT NULL)",
        }},
+      {9,
+       "domain_claims",
+       {
+           // A name may be claimed (pending) by several tenants, once each, and verified for
+           // one: a tenant that asks for another's name first no longer keeps it from them.
+           "ALTER TABLE domains DROP CONSTRAINT domains_name_key",
+           "CREATE UNIQUE INDEX domains_by_tenant_name ON domains (tenant, name)",
+           "CREATE UNIQUE INDEX domains_verified_name ON domains (name)"
+           " WHERE verification = 'verified'",
+       }},
   };
   return kMigrations;
 }

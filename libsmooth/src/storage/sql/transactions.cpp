@@ -377,15 +377,34 @@ Status SqlSharedTransaction::DeleteTenantRows(const Tenant& t, Instant now) {
   });
 }
 
+namespace {
+// A name is claimed by several tenants at most once each, and verified for one of them
+// (unique indexes domains_by_tenant_name and domains_verified_name). Checked before the
+// write for a message that says which; the indexes decide between concurrent writers.
+std::string VerifiedElsewhere(const Domain& d) {
+  return fmt::format("domain '{}' is verified for another tenant", d.name);
+}
+bool NameVerifiedElsewhere(Connection& conn, const Domain& d) {
+  if (d.verification != DomainVerification::kVerified) return false;
+  return Scalar<long long>(conn,
+                           "SELECT id FROM domains WHERE name = :name AND id <> :id"
+                           " AND verification = 'verified'",
+                           Params<std::string, long long>{{d.name, d.id.value()}})
+      .has_value();
+}
+}  // namespace
+
 Result<Domain> SqlSharedTransaction::InsertDomain(Domain d) {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
   std::string taken = fmt::format("domain '{}' already exists", d.name);
   return core_.RunGuarded(
       [&]() -> Result<Domain> {
         SMOOTH_RETURN_IF_ERROR(RequireTenant(core_.conn(), d.tenant.value()));
-        if (Scalar<long long>(core_.conn(), "SELECT id FROM domains WHERE name = :name",
-                              Params<std::string>{{d.name}}))
+        if (Scalar<long long>(core_.conn(),
+                              "SELECT id FROM domains WHERE name = :name AND tenant = :tenant",
+                              Params<std::string, long long>{{d.name, d.tenant.value()}}))
           return AlreadyExists(taken);
+        if (NameVerifiedElsewhere(core_.conn(), d)) return AlreadyExists(VerifiedElsewhere(d));
         d.id = DomainId(NextId());
         DomainRow row = ToRow(d);
         Exec(core_.conn(), InsertSql<DomainRow>(), row);
@@ -396,15 +415,18 @@ Result<Domain> SqlSharedTransaction::InsertDomain(Domain d) {
 
 Status SqlSharedTransaction::UpdateDomain(const Domain& d) {
   SMOOTH_RETURN_IF_ERROR(core_.Writable());
-  return core_.Run([&]() -> Status {
-    auto name = Scalar<std::string>(core_.conn(), "SELECT name FROM domains WHERE id = :id",
-                                    IdParam(d.id.value()));
-    if (!name) return NotFound(fmt::format("domain {} not found", d.id));
-    if (*name != d.name) return InvalidArgument("domain: name cannot change");
-    DomainRow row = ToRow(d);
-    Exec(core_.conn(), UpdateSql<DomainRow>(), row);
-    return {};
-  });
+  return core_.RunGuarded(
+      [&]() -> Status {
+        auto name = Scalar<std::string>(core_.conn(), "SELECT name FROM domains WHERE id = :id",
+                                        IdParam(d.id.value()));
+        if (!name) return NotFound(fmt::format("domain {} not found", d.id));
+        if (*name != d.name) return InvalidArgument("domain: name cannot change");
+        if (NameVerifiedElsewhere(core_.conn(), d)) return AlreadyExists(VerifiedElsewhere(d));
+        DomainRow row = ToRow(d);
+        Exec(core_.conn(), UpdateSql<DomainRow>(), row);
+        return {};
+      },
+      VerifiedElsewhere(d));
 }
 
 Result<Domain> SqlSharedTransaction::GetDomain(DomainId id) {
@@ -415,7 +437,8 @@ Result<Domain> SqlSharedTransaction::GetDomain(DomainId id) {
 }
 
 Result<Domain> SqlSharedTransaction::FindDomainByName(std::string_view name) {
-  static const std::string sql = SelectSql<DomainRow>("WHERE name = :name");
+  static const std::string sql =
+      SelectSql<DomainRow>("WHERE name = :name AND verification = 'verified'");
   return core_.Run([&] {
     return SelectOne<DomainRow>(core_.conn(), sql, Params<std::string>{{std::string(name)}},
                                 fmt::format("domain '{}' not found", name));

@@ -119,6 +119,33 @@ std::span<const sql::Migration> SharedMigrations() {
            "CREATE TABLE deleted_tenants (slug_key TEXT PRIMARY KEY, tenant_id INTEGER NOT NULL,"
            " deleted_at INTEGER NOT NULL)",
        }},
+      {8,
+       "domain_claims",
+       {
+           // A name may be claimed (pending) by several tenants, once each, and verified for
+           // one: a tenant that asks for another's name first no longer keeps it from them.
+           // SQLite cannot drop a column's UNIQUE, so the table is rebuilt, same columns.
+           "CREATE TABLE domains_claims ("
+           " id INTEGER PRIMARY KEY,"
+           " name TEXT NOT NULL,"
+           " tenant INTEGER NOT NULL,"
+           " is_primary INTEGER NOT NULL,"
+           " is_custom_domain INTEGER NOT NULL,"
+           " route53_zone_id TEXT,"
+           " verification TEXT NOT NULL,"
+           " verified_at INTEGER,"
+           " created_at INTEGER NOT NULL)",
+           "INSERT INTO domains_claims (id, name, tenant, is_primary, is_custom_domain,"
+           " route53_zone_id, verification, verified_at, created_at)"
+           " SELECT id, name, tenant, is_primary, is_custom_domain, route53_zone_id,"
+           " verification, verified_at, created_at FROM domains",
+           "DROP TABLE domains",
+           "ALTER TABLE domains_claims RENAME TO domains",
+           "CREATE INDEX domains_by_tenant ON domains (tenant)",
+           "CREATE UNIQUE INDEX domains_by_tenant_name ON domains (tenant, name)",
+           "CREATE UNIQUE INDEX domains_verified_name ON domains (name)"
+           " WHERE verification = 'verified'",
+       }},
   };
   return kMigrations;
 }
