@@ -391,6 +391,57 @@ TEST_CASE("migrations are recorded in every database, applied once, and never go
   }
 }
 
+// Shared migration 8 rebuilds the domains table; a database from before keeps its rows.
+TEST_CASE("a shared database from before domain claims keeps its domains when migrated") {
+  std::string dir = NewTempDir();
+  auto storage = OpenAt(dir);
+  Tenant acme = NewTenant(*storage, "acme");
+  Tenant globex = NewTenant(*storage, "globex");
+  Domain verified;
+  {
+    auto shared = Must(storage->BeginShared(TxnMode::kWrite));
+    verified = Must(shared->InsertDomain({.name = "book.acme.com",
+                                          .tenant = acme.id,
+                                          .is_primary = true,
+                                          .is_custom_domain = true,
+                                          .route53_zone_id = "Z1",
+                                          .verification = DomainVerification::kVerified,
+                                          .verified_at = T0(),
+                                          .created_at = T0()}));
+    Must(shared->Commit());
+  }
+  storage.reset();
+  // The table as migrations 1 and 2 made it, and migration 8 not yet applied.
+  Exec(dir + "/shared.db",
+       "CREATE TABLE old_domains (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+       " tenant INTEGER NOT NULL, is_primary INTEGER NOT NULL, is_custom_domain INTEGER NOT NULL,"
+       " route53_zone_id TEXT, verification TEXT NOT NULL, verified_at INTEGER,"
+       " created_at INTEGER NOT NULL);"
+       "INSERT INTO old_domains SELECT id, name, tenant, is_primary, is_custom_domain,"
+       " route53_zone_id, verification, verified_at, created_at FROM domains;"
+       "DROP TABLE domains; ALTER TABLE old_domains RENAME TO domains;"
+       "CREATE INDEX domains_by_tenant ON domains (tenant);"
+       "DELETE FROM schema_migrations WHERE version = 8");
+  REQUIRE(Column(dir + "/shared.db", "SELECT MAX(version) FROM schema_migrations") ==
+          std::vector<std::string>{"7"});
+
+  storage = OpenAt(dir);
+  CHECK(Column(dir + "/shared.db", "SELECT MAX(version) FROM schema_migrations") ==
+        std::vector<std::string>{"8"});
+  auto shared = Must(storage->BeginShared(TxnMode::kWrite));
+  Domain kept = Must(shared->FindDomainByName("book.acme.com"));
+  CHECK(kept.id == verified.id);
+  CHECK(kept.tenant == acme.id);
+  CHECK(kept.is_primary);
+  CHECK(kept.is_custom_domain);
+  CHECK(kept.route53_zone_id == std::optional<std::string>("Z1"));
+  CHECK(kept.verified_at == std::optional<Instant>(T0()));
+  CHECK(kept.created_at == T0());
+  Must(shared->InsertDomain(
+      {.name = "book.acme.com", .tenant = globex.id, .is_custom_domain = true}));
+  Must(shared->Commit());
+}
+
 TEST_CASE("what was committed survives closing and reopening, field for field") {
   std::string dir = NewTempDir();
   Tenant acme;

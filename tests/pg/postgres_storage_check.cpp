@@ -699,6 +699,36 @@ TEST_CASE("a domain name is claimed once per tenant and verified for one, by the
   CHECK(Must(shared->FindDomainByName("a.example.com")).tenant == globex.id);
 }
 
+TEST_CASE("a database from before domain claims keeps its domains when migrated") {
+  std::string db = NewPgDatabase();
+  Tenant acme, globex;
+  Domain verified;
+  {
+    auto storage = Open(db);
+    acme = NewTenant(*storage, "acme");
+    globex = NewTenant(*storage, "globex");
+    auto shared = Must(storage->BeginShared(TxnMode::kWrite));
+    verified = Must(shared->InsertDomain({.name = "book.acme.com",
+                                          .tenant = acme.id,
+                                          .is_custom_domain = true,
+                                          .verification = DomainVerification::kVerified}));
+    Must(shared->Commit());
+  }
+  // The constraint as migration 2 made it, and migration 9 not yet applied.
+  Exec(db, "DROP INDEX public.domains_by_tenant_name");
+  Exec(db, "DROP INDEX public.domains_verified_name");
+  Exec(db, "ALTER TABLE public.domains ADD CONSTRAINT domains_name_key UNIQUE (name)");
+  Exec(db, "DELETE FROM public.schema_migrations WHERE version = 9");
+
+  auto storage = Open(db);
+  CHECK(Rows(db, "SELECT MAX(version) FROM public.schema_migrations")[0] == "9");
+  auto shared = Must(storage->BeginShared(TxnMode::kWrite));
+  CHECK(Must(shared->FindDomainByName("book.acme.com")).id == verified.id);
+  Must(shared->InsertDomain(
+      {.name = "book.acme.com", .tenant = globex.id, .is_custom_domain = true}));
+  Must(shared->Commit());
+}
+
 TEST_CASE("slugs that differ only by case cannot both exist") {
   std::string db = NewPgDatabase();
   auto storage = Open(db);
