@@ -33,6 +33,7 @@ struct Faults {
   std::function<void()> before_commit;  // runs in every commit before it reaches storage
   std::atomic<int> commits{0};
   std::atomic<int> deferred{0};  // write transactions begun with BeginTenantWriteAt
+  std::atomic<bool> fail_key_lookups{false};  // FindAppointmentByIdempotencyKey fails
 };
 
 class FaultyTransaction final : public internal::ForwardingTenantTransaction {
@@ -44,6 +45,10 @@ class FaultyTransaction final : public internal::ForwardingTenantTransaction {
     if (a.notes == "fail") return Internal("injected: insert refused");
     if (a.notes == "slow" && faults_.on_slow) faults_.on_slow();
     return ForwardingTenantTransaction::InsertAppointment(std::move(a));
+  }
+  Result<Appointment> FindAppointmentByIdempotencyKey(std::string_view key) override {
+    if (faults_.fail_key_lookups) return Unavailable("injected: the lookup failed");
+    return ForwardingTenantTransaction::FindAppointmentByIdempotencyKey(key);
   }
   Status Commit() override {
     if (faults_.before_commit) faults_.before_commit();
@@ -417,6 +422,28 @@ TEST_CASE("a read catches up with another process's commit while this one's batc
   auto offered = f.Offered();
   CHECK(std::find(offered.begin(), offered.end(), Show(Mon(15))) == offered.end());
   CHECK(std::find(offered.begin(), offered.end(), Show(Mon(10))) == offered.end());
+}
+
+// A retry whose look-up of its key fails cannot tell a new booking from one made before.
+// It must say so (unavailable: try again), not go on as a new booking and be told the slot
+// is taken: the client would take its own booking for one that failed.
+TEST_CASE("a retry whose key look-up fails is unavailable, not a new booking") {
+  FaultyWorld f;
+  BookingRequest request{
+      .service = f.cut.id, .customer = f.pat.id, .start = Mon(10), .idempotency_key = "pay-7"};
+  Appointment first = Must(f.scheduler->Book(f.w.owner, f.w.acme.id, request));
+  f.faults.fail_key_lookups = true;
+  auto retry = f.scheduler->Book(f.w.owner, f.w.acme.id, request);
+  CHECK_CODE(retry, StatusCode::kUnavailable);
+  CHECK(MessageOf(retry).find("injected: the lookup failed") != std::string::npos);
+  // A request with a new key, the same slot: not a retry, and the slot is taken.
+  request.idempotency_key = "pay-8";
+  CHECK_CODE(f.scheduler->Book(f.w.owner, f.w.acme.id, request), StatusCode::kUnavailable);
+  f.faults.fail_key_lookups = false;
+  CHECK_CODE(f.scheduler->Book(f.w.owner, f.w.acme.id, request), StatusCode::kConflict);
+  request.idempotency_key = "pay-7";
+  CHECK(Must(f.scheduler->Book(f.w.owner, f.w.acme.id, request)).id == first.id);
+  CHECK(f.Stored() == std::vector<std::string>{Show(Mon(10))});
 }
 
 // An idempotent retry that finds the row an earlier member of its own batch wrote answers

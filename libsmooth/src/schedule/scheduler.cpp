@@ -1541,7 +1541,13 @@ struct Scheduler::Impl {
                                              const BookingRequest& r, bool may_be_retry = true) {
     if (!r.idempotency_key) return std::optional<Appointment>();
     auto existing = op.txn->FindAppointmentByIdempotencyKey(*r.idempotency_key);
-    if (!existing) return std::optional<Appointment>();
+    if (!existing) {
+      // Only a key that is not there makes this a new booking. Any other failure leaves
+      // unknown whether the booking was made before: a retry told "slot taken" then would
+      // take its own booking for one that failed.
+      if (existing.error().code() == StatusCode::kNotFound) return std::optional<Appointment>();
+      return existing.error();
+    }
     if (!may_be_retry || !SameRequest(*existing, r))
       return Conflict("idempotency_key: already used for a different booking");
     auto c = op.st->customers.find(existing->customer);
