@@ -8,76 +8,25 @@
 #include <utility>
 
 #include "smooth/storage.hpp"
+#include "storage/forwarding.hpp"
 
 namespace smooth::testing {
 
-/// Forwards to the transaction it wraps, except that UpdateGrant first asks `on_update_grant`
-/// and fails with its answer when that is not ok: a write failing inside a transaction.
-class HookedSharedTransaction final : public SharedTransaction {
+/// A shared transaction whose UpdateGrant first asks `on_update_grant` and fails with its
+/// answer when that is not ok: a write failing inside a transaction.
+class HookedSharedTransaction final : public internal::ForwardingSharedTransaction {
  public:
   HookedSharedTransaction(std::unique_ptr<SharedTransaction> inner,
                           std::function<Status()> on_update_grant)
-      : inner_(std::move(inner)), on_update_grant_(std::move(on_update_grant)) {}
+      : ForwardingSharedTransaction(std::move(inner)),
+        on_update_grant_(std::move(on_update_grant)) {}
 
-  Result<Tenant> GetTenant(TenantId id) override { return inner_->GetTenant(id); }
-  Result<Tenant> FindTenantBySlug(std::string_view slug) override {
-    return inner_->FindTenantBySlug(slug);
-  }
-  Result<std::vector<Tenant>> ListTenants() override { return inner_->ListTenants(); }
-  Status UpdateTenant(const Tenant& t) override { return inner_->UpdateTenant(t); }
-  Result<Domain> InsertDomain(Domain d) override { return inner_->InsertDomain(std::move(d)); }
-  Status UpdateDomain(const Domain& d) override { return inner_->UpdateDomain(d); }
-  Result<Domain> GetDomain(DomainId id) override { return inner_->GetDomain(id); }
-  Result<Domain> FindDomainByName(std::string_view name) override {
-    return inner_->FindDomainByName(name);
-  }
-  Result<std::vector<Domain>> ListDomains(TenantId tenant) override {
-    return inner_->ListDomains(tenant);
-  }
-  Result<User> InsertUser(User u) override { return inner_->InsertUser(std::move(u)); }
-  Status UpdateUser(const User& u) override { return inner_->UpdateUser(u); }
-  Result<User> GetUser(UserId id) override { return inner_->GetUser(id); }
-  Result<User> FindUserByEmail(std::optional<TenantId> tenant, std::string_view email) override {
-    return inner_->FindUserByEmail(tenant, email);
-  }
-  Result<std::vector<User>> ListUsers(std::optional<TenantId> tenant) override {
-    return inner_->ListUsers(tenant);
-  }
-  Result<Grant> InsertGrant(Grant g) override { return inner_->InsertGrant(std::move(g)); }
   Status UpdateGrant(const Grant& g) override {
     if (Status s = on_update_grant_(); !s.ok()) return s;
-    return inner_->UpdateGrant(g);
+    return ForwardingSharedTransaction::UpdateGrant(g);
   }
-  Result<Grant> GetGrant(GrantId id) override { return inner_->GetGrant(id); }
-  Result<std::vector<Grant>> ListGrants(const GrantFilter& f, Instant now) override {
-    return inner_->ListGrants(f, now);
-  }
-  Result<Session> InsertSession(Session s) override { return inner_->InsertSession(std::move(s)); }
-  Status UpdateSession(const Session& s) override { return inner_->UpdateSession(s); }
-  Result<Session> GetSession(SessionId id) override { return inner_->GetSession(id); }
-  Result<Session> FindSessionByTokenHash(std::string_view hash) override {
-    return inner_->FindSessionByTokenHash(hash);
-  }
-  Result<std::vector<Session>> ListLiveMasquerades(SessionId original) override {
-    return inner_->ListLiveMasquerades(original);
-  }
-  Result<std::vector<Session>> ListSessions() override { return inner_->ListSessions(); }
-  Result<int> DeleteSessions(const std::vector<SessionId>& ids) override {
-    return inner_->DeleteSessions(ids);
-  }
-  Result<int> CountLoginFailures(std::string_view account, Instant since) override {
-    return inner_->CountLoginFailures(account, since);
-  }
-  Status RecordLoginFailure(std::string_view account, Instant at, Instant forget_before) override {
-    return inner_->RecordLoginFailure(account, at, forget_before);
-  }
-  Status ClearLoginFailures(std::string_view account) override {
-    return inner_->ClearLoginFailures(account);
-  }
-  Status Commit() override { return inner_->Commit(); }
 
  private:
-  std::unique_ptr<SharedTransaction> inner_;
   std::function<Status()> on_update_grant_;
 };
 

@@ -1,8 +1,9 @@
-// A TenantTransaction that passes every call on to another, for decorators that change
-// a few calls (the Scheduler's write counting; fault injection in tests).
+// Transactions that pass every call on to another, for decorators that change a few calls
+// (the Scheduler's write counting; fault injection in tests).
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -10,6 +11,70 @@
 #include "smooth/storage.hpp"
 
 namespace smooth::internal {
+
+/// A SharedTransaction passing every call on to `inner`.
+class ForwardingSharedTransaction : public SharedTransaction {
+ public:
+  explicit ForwardingSharedTransaction(std::unique_ptr<SharedTransaction> inner)
+      : inner_(std::move(inner)) {}
+
+  Result<Tenant> GetTenant(TenantId id) override { return inner_->GetTenant(id); }
+  Result<Tenant> FindTenantBySlug(std::string_view slug) override {
+    return inner_->FindTenantBySlug(slug);
+  }
+  Result<std::vector<Tenant>> ListTenants() override { return inner_->ListTenants(); }
+  Status UpdateTenant(const Tenant& t) override { return inner_->UpdateTenant(t); }
+  Result<Domain> InsertDomain(Domain d) override { return inner_->InsertDomain(std::move(d)); }
+  Status UpdateDomain(const Domain& d) override { return inner_->UpdateDomain(d); }
+  Result<Domain> GetDomain(DomainId id) override { return inner_->GetDomain(id); }
+  Result<Domain> FindDomainByName(std::string_view name) override {
+    return inner_->FindDomainByName(name);
+  }
+  Result<std::vector<Domain>> ListDomains(TenantId tenant) override {
+    return inner_->ListDomains(tenant);
+  }
+  Result<User> InsertUser(User u) override { return inner_->InsertUser(std::move(u)); }
+  Status UpdateUser(const User& u) override { return inner_->UpdateUser(u); }
+  Result<User> GetUser(UserId id) override { return inner_->GetUser(id); }
+  Result<User> FindUserByEmail(std::optional<TenantId> tenant, std::string_view email) override {
+    return inner_->FindUserByEmail(tenant, email);
+  }
+  Result<std::vector<User>> ListUsers(std::optional<TenantId> tenant) override {
+    return inner_->ListUsers(tenant);
+  }
+  Result<Grant> InsertGrant(Grant g) override { return inner_->InsertGrant(std::move(g)); }
+  Status UpdateGrant(const Grant& g) override { return inner_->UpdateGrant(g); }
+  Result<Grant> GetGrant(GrantId id) override { return inner_->GetGrant(id); }
+  Result<std::vector<Grant>> ListGrants(const GrantFilter& f, Instant now) override {
+    return inner_->ListGrants(f, now);
+  }
+  Result<Session> InsertSession(Session s) override { return inner_->InsertSession(std::move(s)); }
+  Status UpdateSession(const Session& s) override { return inner_->UpdateSession(s); }
+  Result<Session> GetSession(SessionId id) override { return inner_->GetSession(id); }
+  Result<Session> FindSessionByTokenHash(std::string_view hash) override {
+    return inner_->FindSessionByTokenHash(hash);
+  }
+  Result<std::vector<Session>> ListLiveMasquerades(SessionId original) override {
+    return inner_->ListLiveMasquerades(original);
+  }
+  Result<std::vector<Session>> ListSessions() override { return inner_->ListSessions(); }
+  Result<int> DeleteSessions(const std::vector<SessionId>& ids) override {
+    return inner_->DeleteSessions(ids);
+  }
+  Result<int> CountLoginFailures(std::string_view account, Instant since) override {
+    return inner_->CountLoginFailures(account, since);
+  }
+  Status RecordLoginFailure(std::string_view account, Instant at, Instant forget_before) override {
+    return inner_->RecordLoginFailure(account, at, forget_before);
+  }
+  Status ClearLoginFailures(std::string_view account) override {
+    return inner_->ClearLoginFailures(account);
+  }
+  Status Commit() override { return inner_->Commit(); }
+
+ private:
+  std::unique_ptr<SharedTransaction> inner_;
+};
 
 class ForwardingTenantTransaction : public TenantTransaction {
  public:
