@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "fixtures.hpp"
+#include "pg/pg_proxy.hpp"
 #include "smooth/storage.hpp"
 #include "storage/postgres/postgres_storage.hpp"
 #include "test_storage.hpp"
@@ -647,6 +648,36 @@ TEST_CASE("SharedEpoch on a connection the server ended never hands that connect
   auto second = storage->SharedEpoch();
   INFO((second.ok() ? std::string() : second.error().ToString()));
   CHECK(second.ok());
+}
+
+// --- A server that goes away: restarts, ended connections, outages ---------------------
+
+TEST_CASE("a transaction whose server shut down immediately fails unavailable, not internal") {
+  std::string db = NewPgDatabase();
+  PgProxy proxy(TestPgConninfo());
+  auto storage = Open(proxy.Through(db), {.pool_size = 2});
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  // The server shuts down immediately (or crashes) under two open transactions: a WARNING
+  // to each, then the end of the stream, and no error with a SQLSTATE.
+  auto reading = Must(storage->BeginTenant(acme, TxnMode::kRead));
+  auto writing = Must(storage->BeginShared(TxnMode::kWrite));
+  CHECK(proxy.ShutDownImmediately() == 2);
+  auto listed = reading->ListResources();
+  REQUIRE_FALSE(listed.ok());
+  CHECK_MESSAGE(listed.error().code() == StatusCode::kUnavailable, listed.error().ToString());
+  CHECK_MESSAGE(listed.error().message().find("lost the connection") != std::string::npos,
+                listed.error().ToString());
+  auto found = writing->FindTenantBySlug("acme");
+  REQUIRE_FALSE(found.ok());
+  CHECK_MESSAGE(found.error().code() == StatusCode::kUnavailable, found.error().ToString());
+  Status committed = writing->Commit();
+  CHECK_MESSAGE(committed.code() == StatusCode::kUnavailable, committed.ToString());
+  reading.reset();
+  writing.reset();
+  // Neither connection went back to the pool: the next transactions get new ones.
+  CHECK(ResourceNames(*storage, acme, TxnMode::kRead) == std::vector<std::string>{"Chair"});
+  Must(Book(*storage, acme, Booking(chair.id, T0() + 1h, 30min)));
 }
 
 TEST_CASE("a write whose id reservation failed is spoilt: its commit never reports success") {

@@ -195,17 +195,21 @@ bool TrimServerStatements(sql::Connection& c, PGconn* pg) {
 }  // namespace
 
 bool ConnectionLostSqlstate(std::string_view state) {
-  return state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03";
+  // Every error the server sends has a SQLSTATE; one without is libpq's own, and libpq
+  // reports a write to a server that has gone (an immediate shutdown, a crash) without one,
+  // while the connection still looks open.
+  return state.find_first_not_of(' ') == std::string_view::npos || state.starts_with("08") ||
+         state == "57P01" || state == "57P02" || state == "57P03";
 }
 
 sql::SqlErrorKind ClassifySqlstate(std::string_view state) {
   if (state == "23505") return sql::SqlErrorKind::kUniqueViolation;
   if (state == "23P01") return sql::SqlErrorKind::kConflict;
   if (state == kStaleWriteSqlstate) return sql::SqlErrorKind::kAborted;
-  // Serialization failure, deadlock, lock_timeout; a lost connection or a server shutting
-  // down (on a new connection): all worth retrying.
-  if (state == "40001" || state == "40P01" || state == "55P03" || ConnectionLostSqlstate(state))
-    return sql::SqlErrorKind::kBusy;
+  // A lost connection or a server shutting down (on a new connection); serialization
+  // failure, deadlock, lock_timeout: all worth retrying.
+  if (ConnectionLostSqlstate(state)) return sql::SqlErrorKind::kConnectionLost;
+  if (state == "40001" || state == "40P01" || state == "55P03") return sql::SqlErrorKind::kBusy;
   return sql::SqlErrorKind::kOther;
 }
 

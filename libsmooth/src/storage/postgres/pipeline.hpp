@@ -29,9 +29,10 @@ struct WriteGuard {
 /// The kind of a PostgreSQL error, by its SQLSTATE.
 sql::SqlErrorKind ClassifySqlstate(std::string_view state);
 
-/// Whether a SQLSTATE says the connection is gone: connection exceptions (08xxx), and the
+/// Whether a SQLSTATE says the connection is gone: connection exceptions (08xxx), the
 /// server ending the session (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
-/// cannot_connect_now).
+/// cannot_connect_now), and none at all (blank): an error of libpq's own, such as a write to
+/// a server that went away.
 bool ConnectionLostSqlstate(std::string_view state);
 
 /// The statements a pipeline sends for one tenant schema, built once per schema: SET LOCAL

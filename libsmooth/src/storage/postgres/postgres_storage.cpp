@@ -70,11 +70,6 @@ class PostgresDialect final : public sql::SqlDialect {
     return ClassifySqlstate(pe->sqlstate());
   }
 
-  bool ConnectionLost(const soci::soci_error& e) const override {
-    const auto* pe = dynamic_cast<const soci::postgresql_soci_error*>(&e);
-    return pe != nullptr && ConnectionLostSqlstate(pe->sqlstate());
-  }
-
   bool StatementErrorAbortsTransaction() const override { return true; }
 };
 
@@ -82,9 +77,14 @@ std::string TenantLabel(std::string_view slug) { return fmt::format("tenant '{}'
 
 Status FromSoci(const soci::soci_error& e, std::string_view what) {
   std::string message = fmt::format("{}: {}", what, e.get_error_message());
-  if (PostgresDialect::Instance().Classify(e) == sql::SqlErrorKind::kBusy)
+  if (sql::Retryable(PostgresDialect::Instance().Classify(e)))
     return Unavailable(std::move(message));
   return Internal(std::move(message));
+}
+
+// Whether `e` says the connection it came from is gone.
+bool ConnectionLost(const soci::soci_error& e) {
+  return PostgresDialect::Instance().Classify(e) == sql::SqlErrorKind::kConnectionLost;
 }
 
 // Ids for tenant rows from the object_ids sequence, taken on the asking transaction's own
@@ -104,7 +104,7 @@ class SequenceIdSource final : public sql::ObjectIdSource {
         limit_ = start + kBlock;
       } catch (const soci::soci_error& e) {
         // Before a deferred begin no ROLLBACK follows to find the connection dead.
-        if (PostgresDialect::Instance().ConnectionLost(e)) txn.MarkBroken();
+        if (ConnectionLost(e)) txn.MarkBroken();
         return FromSoci(e, "reserving ids");
       }
     }
@@ -379,7 +379,7 @@ class PostgresStorage final : public Storage {
       (*lease)->session() << query, soci::into(value, ind);
       return ind == soci::i_ok ? value : std::string("NULL");
     } catch (const soci::soci_error& e) {
-      if (PostgresDialect::Instance().ConnectionLost(e)) (*lease)->MarkBroken();
+      if (ConnectionLost(e)) (*lease)->MarkBroken();
       return FromSoci(e, "query");
     }
   }
