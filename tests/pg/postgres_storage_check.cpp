@@ -636,10 +636,10 @@ TEST_CASE("SharedEpoch on a connection the server ended never hands that connect
       Must(QueryPooledConnectionForTesting(*storage, "SELECT pg_backend_pid()"));
   // An administrator (or a server restart) ends the pooled connection.
   CHECK(Rows(db, fmt::format("SELECT pg_terminate_backend({}, 5000)", pid))[0] == "t");
-  auto first = storage->SharedEpoch();  // may fail: the connection went away under it
-  if (!first)
-    CHECK_MESSAGE(first.error().code() == StatusCode::kUnavailable, first.error().ToString());
-  // The dead connection must have been closed, not put back: the next read gets a new one.
+  // The dead connection is found dead before it is used, closed, and another opened.
+  auto first = storage->SharedEpoch();
+  CHECK_MESSAGE(first.ok(), (first.ok() ? std::string() : first.error().ToString()));
+  // And it was closed, not put back: the next reads get live ones.
   for (int i = 0; i < 3; ++i) {
     auto again = storage->SharedEpoch();
     MESSAGE("call " << i + 2 << ": "
@@ -651,6 +651,55 @@ TEST_CASE("SharedEpoch on a connection the server ended never hands that connect
 }
 
 // --- A server that goes away: restarts, ended connections, outages ---------------------
+
+// Fills the storage's pool with `n` open connections, idle again when it returns.
+void FillPool(Storage& storage, const Tenant& t, int n) {
+  std::vector<std::unique_ptr<TenantTransaction>> held;
+  for (int i = 0; i < n; ++i) held.push_back(Must(storage.BeginTenant(t, TxnMode::kRead)));
+}
+
+// The connections to the database but the asking one.
+int Backends(const std::string& db) {
+  return std::stoi(Rows(db,
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()")[0]);
+}
+
+// One call of each kind the storage serves, each of which must succeed the first time: a
+// shared epoch, a shared read, a tenant read, a booking begun the careful way and one
+// prepared against the tenant's sequence (BeginTenantWriteAt).
+void EveryKindOfCallSucceeds(Storage& storage, const Tenant& acme, const Resource& chair,
+                             Instant at) {
+  Must(storage.SharedEpoch());
+  auto shared = Must(storage.BeginShared(TxnMode::kRead));
+  CHECK(Must(shared->ListTenants()).size() == 1);
+  shared.reset();
+  CHECK(ResourceNames(storage, acme, TxnMode::kRead) == std::vector<std::string>{"Chair"});
+  Must(Book(storage, acme, Booking(chair.id, at, 30min)));
+  auto txn = Must(
+      storage.BeginTenantWriteAt(acme, CurrentSeq(storage, acme), Must(storage.SharedEpoch())));
+  REQUIRE(txn != nullptr);
+  Must(txn->InsertAppointment(Booking(chair.id, at + 1h, 30min)));
+  Must(txn->Commit());
+}
+
+TEST_CASE("pooled connections the server ended while idle are never used: no call fails") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);  // the default pool of 4
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  FillPool(*storage, acme, 4);
+  REQUIRE(Backends(db) == 4);
+  // An administrator ends them all, as a restart of the server does.
+  CHECK(Rows(db,
+             "SELECT bool_and(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+             "WHERE datname = current_database() AND pid <> pg_backend_pid()")[0] == "t");
+  REQUIRE(Backends(db) == 0);
+  // Each call finds the connections dead before it sends anything, and opens a new one.
+  EveryKindOfCallSucceeds(*storage, acme, chair, T0() + 1h);
+  FillPool(*storage, acme, 4);  // and the pool fills again
+  CHECK(Backends(db) == 4);
+}
 
 TEST_CASE("a transaction whose server shut down immediately fails unavailable, not internal") {
   std::string db = NewPgDatabase();
@@ -678,6 +727,37 @@ TEST_CASE("a transaction whose server shut down immediately fails unavailable, n
   // Neither connection went back to the pool: the next transactions get new ones.
   CHECK(ResourceNames(*storage, acme, TxnMode::kRead) == std::vector<std::string>{"Chair"});
   Must(Book(*storage, acme, Booking(chair.id, T0() + 1h, 30min)));
+}
+
+TEST_CASE("after an immediate shutdown or an outage no call fails once the server is back") {
+  std::string db = NewPgDatabase();
+  PgProxy proxy(TestPgConninfo());
+  auto storage = Open(proxy.Through(db));
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  FillPool(*storage, acme, 4);
+  // The server restarts with -m immediate while the pool's connections are idle.
+  CHECK(proxy.ShutDownImmediately() == 4);
+  EveryKindOfCallSucceeds(*storage, acme, chair, T0() + 1h);
+
+  // Down for a while: every call answers unavailable at once, whatever it is.
+  FillPool(*storage, acme, 4);
+  proxy.SetMode(PgProxy::Mode::kRefuse);
+  proxy.DropAll();
+  const auto down = std::chrono::steady_clock::now();
+  auto epoch = storage->SharedEpoch();
+  REQUIRE_FALSE(epoch.ok());
+  CHECK_MESSAGE(epoch.error().code() == StatusCode::kUnavailable, epoch.error().ToString());
+  auto read = storage->BeginTenant(acme, TxnMode::kRead);
+  REQUIRE_FALSE(read.ok());
+  CHECK_MESSAGE(read.error().code() == StatusCode::kUnavailable, read.error().ToString());
+  auto booked = Book(*storage, acme, Booking(chair.id, T0() + 3h, 30min));
+  REQUIRE_FALSE(booked.ok());
+  CHECK_MESSAGE(booked.error().code() == StatusCode::kUnavailable, booked.error().ToString());
+  CHECK(std::chrono::steady_clock::now() - down < 1s);
+  // Back: the first calls succeed.
+  proxy.SetMode(PgProxy::Mode::kForward);
+  EveryKindOfCallSucceeds(*storage, acme, chair, T0() + 4h);
 }
 
 TEST_CASE("a write whose id reservation failed is spoilt: its commit never reports success") {

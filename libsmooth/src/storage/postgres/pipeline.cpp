@@ -4,7 +4,9 @@
 #include "storage/postgres/pipeline.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -194,6 +196,23 @@ bool TrimServerStatements(sql::Connection& c, PGconn* pg) {
 
 }  // namespace
 
+PGconn* LibpqConnection(sql::Connection& c) {
+  // Every session of this backend is a PostgreSQL one (and SOCI exports no typeinfo to
+  // check it with).
+  auto* backend = static_cast<soci::postgresql_session_backend*>(c.session().get_backend());
+  return backend != nullptr ? backend->conn_ : nullptr;
+}
+
+bool IdleConnectionAlive(sql::Connection& c) {
+  PGconn* pg = LibpqConnection(c);
+  if (pg == nullptr || PQstatus(pg) != CONNECTION_OK || PQsocket(pg) < 0) return false;
+  pollfd socket{PQsocket(pg), POLLIN, 0};
+  int ready;
+  do ready = ::poll(&socket, 1, 0);
+  while (ready < 0 && errno == EINTR);
+  return ready == 0;
+}
+
 bool ConnectionLostSqlstate(std::string_view state) {
   // Every error the server sends has a SQLSTATE; one without is libpq's own, and libpq
   // reports a write to a server that has gone (an immediate shutdown, a crash) without one,
@@ -231,10 +250,7 @@ TenantPipeline::TenantPipeline(std::shared_ptr<const PipelineStatements> stateme
 
 Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::AppointmentRow>& rows,
                             bool commit) {
-  // Every session of this backend is a PostgreSQL one (and SOCI exports no typeinfo to
-  // check it with).
-  auto* backend = static_cast<soci::postgresql_session_backend*>(c.session().get_backend());
-  PGconn* pg = backend != nullptr ? backend->conn_ : nullptr;
+  PGconn* pg = LibpqConnection(c);
   // `committing`: the commit was sent, so the server may have made it before the
   // connection failed, and nobody here can tell.
   auto lost = [&](bool committing = false) {

@@ -4,6 +4,8 @@
 // twice on a connection.
 #pragma once
 
+#include <libpq-fe.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -34,6 +36,16 @@ sql::SqlErrorKind ClassifySqlstate(std::string_view state);
 /// cannot_connect_now), and none at all (blank): an error of libpq's own, such as a write to
 /// a server that went away.
 bool ConnectionLostSqlstate(std::string_view state);
+
+/// The libpq connection under `c`, or null when it has none.
+PGconn* LibpqConnection(sql::Connection& c);
+
+/// Whether `c`, idle in its pool since its last transaction, is still connected
+/// (SessionPool::Checker). PostgreSQL sends an idle session nothing unasked (libsmooth never
+/// LISTENs) but when it ends it, at a shutdown, a restart, pg_terminate_backend or a crash:
+/// a message, then the end of the stream. So anything to read, or a hang-up, means it has
+/// gone. One poll() that does not wait; no round trip.
+bool IdleConnectionAlive(sql::Connection& c);
 
 /// The statements a pipeline sends for one tenant schema, built once per schema: SET LOCAL
 /// search_path, the guard's two, and the appointment INSERT.

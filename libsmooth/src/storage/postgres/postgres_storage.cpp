@@ -121,7 +121,9 @@ class PostgresStorage final : public Storage {
   PostgresStorage(std::string conninfo, StorageOptions options)
       : conninfo_(std::move(conninfo)),
         options_(std::move(options)),
-        pool_("postgresql", options_.pool_size, options_.pool_wait, [this] { return Connect(); }),
+        pool_(
+            "postgresql", options_.pool_size, options_.pool_wait, [this] { return Connect(); },
+            IdleConnectionAlive),
         shared_gate_("shared database"),
         ids_(std::make_shared<SequenceIdSource>()) {}
 
