@@ -760,6 +760,33 @@ TEST_CASE("after an immediate shutdown or an outage no call fails once the serve
   EveryKindOfCallSucceeds(*storage, acme, chair, T0() + 4h);
 }
 
+TEST_CASE("opening a connection to a server that never answers gives up, unavailable") {
+  std::string db = NewPgDatabase();
+  PgProxy proxy(TestPgConninfo());
+  auto storage = Open(proxy.Through(db), {.pool_size = 2, .pool_wait = 500ms});
+  auto held = Must(storage->BeginShared(TxnMode::kRead));  // the pool's one open connection
+  // The host goes silent: it lets new connections in and never answers them.
+  proxy.SetMode(PgProxy::Mode::kSilent);
+  const auto started = std::chrono::steady_clock::now();
+  auto epoch = std::async(std::launch::async, [&] { return storage->SharedEpoch(); });
+  auto opened = std::async(std::launch::async, [&] { return OpenStorage(proxy.Through(db), {}); });
+  const bool epoch_bounded = epoch.wait_for(15s) == std::future_status::ready;
+  const bool open_bounded = opened.wait_for(1s) == std::future_status::ready;
+  const auto waited = std::chrono::steady_clock::now() - started;
+  proxy.DropAll();  // ends the attempts that are still waiting, so the test can end
+  auto epoch_result = epoch.get();
+  auto open_result = opened.get();
+  INFO("waited " << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms");
+  CHECK(epoch_bounded);
+  CHECK(open_bounded);
+  REQUIRE_FALSE(epoch_result.ok());
+  CHECK_MESSAGE(epoch_result.error().code() == StatusCode::kUnavailable,
+                epoch_result.error().ToString());
+  REQUIRE_FALSE(open_result.ok());
+  CHECK_MESSAGE(open_result.error().code() == StatusCode::kUnavailable,
+                open_result.error().ToString());
+}
+
 TEST_CASE("a write whose id reservation failed is spoilt: its commit never reports success") {
   std::string db = NewPgDatabase();
   auto first = Open(db);

@@ -9,7 +9,9 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -595,7 +597,11 @@ class PostgresStorage final : public Storage {
 
 // The conninfo as key='value' pairs: libpq parses URIs and key=value strings alike, and
 // SOCI passes key=value pairs through untouched. Never echoes the input (a password).
-Result<std::string> NormalizeConninfo(std::string_view conninfo) {
+// Opening a connection waits for the server at most `pool_wait` (whole seconds, at least 2,
+// libpq's least), unless the conninfo or PGCONNECT_TIMEOUT sets a connect_timeout: libpq's
+// own default is to wait for a server that never answers as long as TCP does, minutes.
+Result<std::string> NormalizeConninfo(std::string_view conninfo,
+                                      std::chrono::milliseconds pool_wait) {
   std::string input(conninfo);
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(input.c_str(), &error);
@@ -604,8 +610,11 @@ Result<std::string> NormalizeConninfo(std::string_view conninfo) {
     return InvalidArgument("storage url: not a valid PostgreSQL connection string");
   }
   std::string out;
+  const char* env_timeout = std::getenv("PGCONNECT_TIMEOUT");
+  bool timeout_set = env_timeout != nullptr && *env_timeout != '\0';
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
     if (o->val == nullptr || *o->val == '\0') continue;
+    if (std::string_view(o->keyword) == "connect_timeout") timeout_set = true;
     if (!out.empty()) out += ' ';
     out += o->keyword;
     out += "='";
@@ -616,6 +625,11 @@ Result<std::string> NormalizeConninfo(std::string_view conninfo) {
     out += '\'';
   }
   PQconninfoFree(options);
+  if (!timeout_set) {
+    auto seconds = std::chrono::ceil<std::chrono::seconds>(pool_wait).count();
+    out += fmt::format("{}connect_timeout='{}'", out.empty() ? "" : " ",
+                       std::max<long long>(2, seconds));
+  }
   return out;
 }
 
@@ -639,7 +653,7 @@ Result<std::unique_ptr<Storage>> OpenPostgresStorage(std::string_view conninfo,
   if (options.busy_timeout.count() < 0)
     return InvalidArgument("busy_timeout: must not be negative");
   if (options.pool_wait.count() < 0) return InvalidArgument("pool_wait: must not be negative");
-  auto normalized = NormalizeConninfo(conninfo);
+  auto normalized = NormalizeConninfo(conninfo, options.pool_wait);
   if (!normalized) return normalized.error();
   auto storage = std::make_unique<PostgresStorage>(std::move(*normalized), options);
   SMOOTH_RETURN_IF_ERROR(storage->Init());
@@ -683,7 +697,7 @@ PostgresMaintenance::PostgresMaintenance(std::unique_ptr<Impl> impl) : impl_(std
 PostgresMaintenance::~PostgresMaintenance() = default;
 
 Result<std::unique_ptr<PostgresMaintenance>> PostgresMaintenance::Open(std::string_view conninfo) {
-  auto normalized = NormalizeConninfo(conninfo);
+  auto normalized = NormalizeConninfo(conninfo, StorageOptions{}.pool_wait);
   if (!normalized) return normalized.error();
   PostgresStorage storage(std::move(*normalized), StorageOptions{});  // opens no connection
   auto conn = storage.ConnectOne();
