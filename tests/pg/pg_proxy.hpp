@@ -79,15 +79,12 @@ class PgProxy {
 
   void SetMode(Mode mode) { mode_ = mode; }
 
-  /// Connections forwarded (or held silent) right now.
-  int Open() { return Request(Job::kCount); }
-
  private:
   struct Link {
     int client;
     int server;
   };
-  enum class Job { kNone, kDrop, kImmediate, kCount };
+  enum class Job { kNone, kDrop, kImmediate };
 
   static std::string Value(const std::string& conninfo, const std::string& key) {
     std::size_t at = conninfo.find(key + "=");

@@ -1,10 +1,11 @@
 // The PostgreSQL backend's own promises: its schemas and migrations, tenant context set per
 // transaction (SET LOCAL) and never leaking through a pooled connection, failing closed
 // when a tenant schema is missing, case-insensitive slugs, atomic tenant creation, the
-// EXCLUDE constraint behind the scheduler, writers serialized on the change sequence, and
-// the bounded pool. What it shares with MemoryStorage is covered by every other storage
-// test, run again as <name>_postgresql. Runs only under the postgres ctest fixture; fails,
-// never skips, without it.
+// EXCLUDE constraint behind the scheduler, writers serialized on the change sequence, the
+// bounded pool, and a server that goes away (a restart, ended sessions, an outage, a host
+// that stops answering), through a proxy the tests cut. What it shares with MemoryStorage is
+// covered by every other storage test, run again as <name>_postgresql. Runs only under the
+// postgres ctest fixture; fails, never skips, without it.
 #include <doctest/doctest.h>
 #include <libpq-fe.h>
 
