@@ -788,6 +788,38 @@ TEST_CASE("opening a connection to a server that never answers gives up, unavail
                 open_result.error().ToString());
 }
 
+TEST_CASE("a write the server refuses for want of disk space is resource_exhausted") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  // What PostgreSQL answers when its disk is full (SQLSTATE 53100, "could not extend file
+  // ...: No space left on device"), raised on demand.
+  Exec(db,
+       "CREATE FUNCTION tenant_acme.no_space() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+       "RAISE EXCEPTION 'could not extend file: No space left on device' "
+       "USING ERRCODE = 'disk_full'; END $$; "
+       "CREATE TRIGGER no_space BEFORE INSERT ON tenant_acme.resources "
+       "FOR EACH ROW EXECUTE FUNCTION tenant_acme.no_space(); "
+       "CREATE TRIGGER no_space BEFORE INSERT ON tenant_acme.appointments "
+       "FOR EACH STATEMENT EXECUTE FUNCTION tenant_acme.no_space()");
+  auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
+  Must(txn->BumpChangeSeq());
+  auto inserted = txn->InsertResource(chair);
+  REQUIRE_FALSE(inserted.ok());
+  CHECK_MESSAGE(inserted.error().code() == StatusCode::kResourceExhausted,
+                inserted.error().ToString());
+  CHECK(inserted.error().message().find("No space left on device") != std::string::npos);
+  txn.reset();
+  // A booking, whose rows go in the pipeline with its commit.
+  auto booked = Book(*storage, acme, Booking(chair.id, T0() + 1h, 30min));
+  REQUIRE_FALSE(booked.ok());
+  CHECK_MESSAGE(booked.error().code() == StatusCode::kResourceExhausted, booked.error().ToString());
+  // With space again, the same connections write.
+  Exec(db, "DROP TRIGGER no_space ON tenant_acme.appointments");
+  Must(Book(*storage, acme, Booking(chair.id, T0() + 1h, 30min)));
+}
+
 TEST_CASE("a write whose id reservation failed is spoilt: its commit never reports success") {
   std::string db = NewPgDatabase();
   auto first = Open(db);

@@ -225,6 +225,8 @@ sql::SqlErrorKind ClassifySqlstate(std::string_view state) {
   if (state == "23505") return sql::SqlErrorKind::kUniqueViolation;
   if (state == "23P01") return sql::SqlErrorKind::kConflict;
   if (state == kStaleWriteSqlstate) return sql::SqlErrorKind::kAborted;
+  // Insufficient resources: disk_full (53100), out_of_memory (53200), ...
+  if (state.starts_with("53")) return sql::SqlErrorKind::kResourceExhausted;
   // A lost connection or a server shutting down (on a new connection); serialization
   // failure, deadlock, lock_timeout: all worth retrying.
   if (ConnectionLostSqlstate(state)) return sql::SqlErrorKind::kConnectionLost;

@@ -15,12 +15,13 @@ namespace smooth::internal::sql {
 
 /// The kinds of database error the generic code treats differently.
 enum class SqlErrorKind {
-  kBusy,             // locked or busy past the timeout, serialization failure: retryable
-  kConnectionLost,   // the connection is gone (closed, never pooled again): retryable
-  kUniqueViolation,  // a UNIQUE constraint: already_exists
-  kConflict,         // an exclusion constraint (overlapping bookings): conflict
-  kAborted,          // a deferred write's guard found the data moved on: aborted
-  kOther,            // anything else: internal
+  kBusy,               // locked or busy past the timeout, serialization failure: retryable
+  kConnectionLost,     // the connection is gone (closed, never pooled again): retryable
+  kUniqueViolation,    // a UNIQUE constraint: already_exists
+  kConflict,           // an exclusion constraint (overlapping bookings): conflict
+  kAborted,            // a deferred write's guard found the data moved on: aborted
+  kResourceExhausted,  // out of disk space (or memory): resource_exhausted
+  kOther,              // anything else: internal
 };
 
 /// Whether an error of `kind` may pass on a new attempt: unavailable.

@@ -261,6 +261,8 @@ Status StatusOfSqlError(SqlErrorKind kind, std::string_view database,
           fmt::format("{}: the booking overlaps another on a capacity-1 resource", database));
     case SqlErrorKind::kAborted:
       return Aborted(fmt::format("{}: {}; try again", database, server_message));
+    case SqlErrorKind::kResourceExhausted:
+      return ResourceExhausted(fmt::format("{}: {}", database, full_message));
     case SqlErrorKind::kOther:
       break;
   }

@@ -60,6 +60,7 @@ class SqliteDialect final : public sql::SqlDialect {
     if (const auto* se = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
       int code = se->result() & 0xff;
       if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return sql::SqlErrorKind::kBusy;
+      if (code == SQLITE_FULL || code == SQLITE_NOMEM) return sql::SqlErrorKind::kResourceExhausted;
       if (code == SQLITE_CONSTRAINT && se->get_error_message().find("UNIQUE") != std::string::npos)
         return sql::SqlErrorKind::kUniqueViolation;
     }
