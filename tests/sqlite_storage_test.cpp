@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <sqlite3.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -748,6 +749,67 @@ TEST_CASE("a tenant whose file is missing fails closed, and the file is not recr
             ->BeginTenant({.id = TenantId(globex.id.value() + 1000), .slug = "globex"},
                           TxnMode::kRead)
             .error() == NotFound("tenant 'globex' has no data space"));
+}
+
+// File permissions as an ordinary user meets them, for as long as it lives: root passes
+// every permission check, so under root this thread checks files as the user `nobody` does
+// (setfsuid: only the file system user changes, and with it root's override), after
+// giving `dir` to that user.
+class AsUnprivileged {
+ public:
+  explicit AsUnprivileged(const std::string& dir) {
+    if (::geteuid() != 0) return;
+    REQUIRE(::chown(dir.c_str(), kNobody, kNobody) == 0);
+    ::setfsgid(kNobody);
+    ::setfsuid(kNobody);
+    active_ = true;
+  }
+  ~AsUnprivileged() {
+    if (!active_) return;
+    ::setfsuid(0);
+    ::setfsgid(0);
+  }
+
+ private:
+  static constexpr uid_t kNobody = 65534;
+  bool active_ = false;
+};
+
+TEST_CASE("a file made read-only fails as such, and takes writes again once put right") {
+  std::string dir = NewTempDir();
+  AsUnprivileged as_user(dir);
+  auto storage = OpenAt(dir);
+  Tenant acme = NewTenant(*storage, "acme");
+  auto other = OpenAt(dir);  // a second process, which has not used the tenant yet
+  Must(storage->BeginTenant(acme, TxnMode::kRead));  // the first has the file open
+  const std::string file = dir + "/tenant_acme.db";
+  REQUIRE(::chmod(file.c_str(), 0400) == 0);  // an operator's slip, or a restore's mode
+  // Neither reads nor writes, and the answer says why. (SQLite would open the file
+  // read-only; such a connection stays so after the file is put right, and opening it
+  // gives the empty -wal file the database's mode, failing the next writer too.)
+  for (TxnMode mode : {TxnMode::kRead, TxnMode::kWrite}) {
+    Status failed;
+    if (auto txn = other->BeginTenant(acme, mode); !txn.ok())
+      failed = txn.error();
+    else if (mode == TxnMode::kRead)
+      failed = (*txn)->ListResources().ok() ? Status() : Internal("ListResources failed");
+    else if (auto bumped = (*txn)->BumpChangeSeq(); !bumped.ok())
+      failed = bumped.error();
+    else
+      failed = (*txn)->Commit();
+    CHECK(failed.code() == StatusCode::kFailedPrecondition);
+    CHECK_MESSAGE(failed.message().find("tenant_acme.db is not writable") != std::string::npos,
+                  failed.ToString());
+  }
+  // Put right, the file takes writes again in both processes, the first time.
+  REQUIRE(::chmod(file.c_str(), 0600) == 0);
+  for (Storage* s : {other.get(), storage.get()}) {
+    auto txn = Must(s->BeginTenant(acme, TxnMode::kWrite));
+    Must(txn->BumpChangeSeq());
+    Must(txn->InsertResource(SampleResource()));
+    Must(txn->Commit());
+  }
+  CHECK(Column(file, "SELECT COUNT(*) FROM resources") == std::vector<std::string>{"2"});
 }
 
 // A file in a tenant's place that is not that tenant's (made by hand, or another tenant's

@@ -1,10 +1,11 @@
 // The PostgreSQL backend's own promises: its schemas and migrations, tenant context set per
 // transaction (SET LOCAL) and never leaking through a pooled connection, failing closed
 // when a tenant schema is missing, case-insensitive slugs, atomic tenant creation, the
-// EXCLUDE constraint behind the scheduler, writers serialized on the change sequence, and
-// the bounded pool. What it shares with MemoryStorage is covered by every other storage
-// test, run again as <name>_postgresql. Runs only under the postgres ctest fixture; fails,
-// never skips, without it.
+// EXCLUDE constraint behind the scheduler, writers serialized on the change sequence, the
+// bounded pool, and a server that goes away (a restart, ended sessions, an outage, a host
+// that stops answering), through a proxy the tests cut. What it shares with MemoryStorage is
+// covered by every other storage test, run again as <name>_postgresql. Runs only under the
+// postgres ctest fixture; fails, never skips, without it.
 #include <doctest/doctest.h>
 #include <libpq-fe.h>
 
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "fixtures.hpp"
+#include "pg/pg_proxy.hpp"
 #include "smooth/storage.hpp"
 #include "storage/postgres/postgres_storage.hpp"
 #include "test_storage.hpp"
@@ -635,10 +637,10 @@ TEST_CASE("SharedEpoch on a connection the server ended never hands that connect
       Must(QueryPooledConnectionForTesting(*storage, "SELECT pg_backend_pid()"));
   // An administrator (or a server restart) ends the pooled connection.
   CHECK(Rows(db, fmt::format("SELECT pg_terminate_backend({}, 5000)", pid))[0] == "t");
-  auto first = storage->SharedEpoch();  // may fail: the connection went away under it
-  if (!first)
-    CHECK_MESSAGE(first.error().code() == StatusCode::kUnavailable, first.error().ToString());
-  // The dead connection must have been closed, not put back: the next read gets a new one.
+  // The dead connection is found dead before it is used, closed, and another opened.
+  auto first = storage->SharedEpoch();
+  CHECK_MESSAGE(first.ok(), (first.ok() ? std::string() : first.error().ToString()));
+  // And it was closed, not put back: the next reads get live ones.
   for (int i = 0; i < 3; ++i) {
     auto again = storage->SharedEpoch();
     MESSAGE("call " << i + 2 << ": "
@@ -647,6 +649,175 @@ TEST_CASE("SharedEpoch on a connection the server ended never hands that connect
   auto second = storage->SharedEpoch();
   INFO((second.ok() ? std::string() : second.error().ToString()));
   CHECK(second.ok());
+}
+
+// --- A server that goes away: restarts, ended connections, outages ---------------------
+
+// Fills the storage's pool with `n` open connections, idle again when it returns.
+void FillPool(Storage& storage, const Tenant& t, int n) {
+  std::vector<std::unique_ptr<TenantTransaction>> held;
+  for (int i = 0; i < n; ++i) held.push_back(Must(storage.BeginTenant(t, TxnMode::kRead)));
+}
+
+// The connections to the database but the asking one.
+int Backends(const std::string& db) {
+  return std::stoi(Rows(db,
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()")[0]);
+}
+
+// One call of each kind the storage serves, each of which must succeed the first time: a
+// shared epoch, a shared read, a tenant read, a booking begun the careful way and one
+// prepared against the tenant's sequence (BeginTenantWriteAt).
+void EveryKindOfCallSucceeds(Storage& storage, const Tenant& acme, const Resource& chair,
+                             Instant at) {
+  Must(storage.SharedEpoch());
+  auto shared = Must(storage.BeginShared(TxnMode::kRead));
+  CHECK(Must(shared->ListTenants()).size() == 1);
+  shared.reset();
+  CHECK(ResourceNames(storage, acme, TxnMode::kRead) == std::vector<std::string>{"Chair"});
+  Must(Book(storage, acme, Booking(chair.id, at, 30min)));
+  auto txn = Must(
+      storage.BeginTenantWriteAt(acme, CurrentSeq(storage, acme), Must(storage.SharedEpoch())));
+  REQUIRE(txn != nullptr);
+  Must(txn->InsertAppointment(Booking(chair.id, at + 1h, 30min)));
+  Must(txn->Commit());
+}
+
+TEST_CASE("pooled connections the server ended while idle are never used: no call fails") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);  // the default pool of 4
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  FillPool(*storage, acme, 4);
+  REQUIRE(Backends(db) == 4);
+  // An administrator ends them all, as a restart of the server does.
+  CHECK(Rows(db,
+             "SELECT bool_and(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+             "WHERE datname = current_database() AND pid <> pg_backend_pid()")[0] == "t");
+  REQUIRE(Backends(db) == 0);
+  // Each call finds the connections dead before it sends anything, and opens a new one.
+  EveryKindOfCallSucceeds(*storage, acme, chair, T0() + 1h);
+  FillPool(*storage, acme, 4);  // and the pool fills again
+  CHECK(Backends(db) == 4);
+}
+
+TEST_CASE("a transaction whose server shut down immediately fails unavailable, not internal") {
+  std::string db = NewPgDatabase();
+  PgProxy proxy(TestPgConninfo());
+  auto storage = Open(proxy.Through(db), {.pool_size = 2});
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  // The server shuts down immediately (or crashes) under two open transactions: a WARNING
+  // to each, then the end of the stream, and no error with a SQLSTATE.
+  auto reading = Must(storage->BeginTenant(acme, TxnMode::kRead));
+  auto writing = Must(storage->BeginShared(TxnMode::kWrite));
+  CHECK(proxy.ShutDownImmediately() == 2);
+  auto listed = reading->ListResources();
+  REQUIRE_FALSE(listed.ok());
+  CHECK_MESSAGE(listed.error().code() == StatusCode::kUnavailable, listed.error().ToString());
+  CHECK_MESSAGE(listed.error().message().find("lost the connection") != std::string::npos,
+                listed.error().ToString());
+  auto found = writing->FindTenantBySlug("acme");
+  REQUIRE_FALSE(found.ok());
+  CHECK_MESSAGE(found.error().code() == StatusCode::kUnavailable, found.error().ToString());
+  Status committed = writing->Commit();
+  CHECK_MESSAGE(committed.code() == StatusCode::kUnavailable, committed.ToString());
+  reading.reset();
+  writing.reset();
+  // Neither connection went back to the pool: the next transactions get new ones.
+  CHECK(ResourceNames(*storage, acme, TxnMode::kRead) == std::vector<std::string>{"Chair"});
+  Must(Book(*storage, acme, Booking(chair.id, T0() + 1h, 30min)));
+}
+
+TEST_CASE("after an immediate shutdown or an outage no call fails once the server is back") {
+  std::string db = NewPgDatabase();
+  PgProxy proxy(TestPgConninfo());
+  auto storage = Open(proxy.Through(db));
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  FillPool(*storage, acme, 4);
+  // The server restarts with -m immediate while the pool's connections are idle.
+  CHECK(proxy.ShutDownImmediately() == 4);
+  EveryKindOfCallSucceeds(*storage, acme, chair, T0() + 1h);
+
+  // Down for a while: every call answers unavailable at once, whatever it is.
+  FillPool(*storage, acme, 4);
+  proxy.SetMode(PgProxy::Mode::kRefuse);
+  proxy.DropAll();
+  const auto down = std::chrono::steady_clock::now();
+  auto epoch = storage->SharedEpoch();
+  REQUIRE_FALSE(epoch.ok());
+  CHECK_MESSAGE(epoch.error().code() == StatusCode::kUnavailable, epoch.error().ToString());
+  auto read = storage->BeginTenant(acme, TxnMode::kRead);
+  REQUIRE_FALSE(read.ok());
+  CHECK_MESSAGE(read.error().code() == StatusCode::kUnavailable, read.error().ToString());
+  auto booked = Book(*storage, acme, Booking(chair.id, T0() + 3h, 30min));
+  REQUIRE_FALSE(booked.ok());
+  CHECK_MESSAGE(booked.error().code() == StatusCode::kUnavailable, booked.error().ToString());
+  CHECK(std::chrono::steady_clock::now() - down < 1s);
+  // Back: the first calls succeed.
+  proxy.SetMode(PgProxy::Mode::kForward);
+  EveryKindOfCallSucceeds(*storage, acme, chair, T0() + 4h);
+}
+
+TEST_CASE("opening a connection to a server that never answers gives up, unavailable") {
+  std::string db = NewPgDatabase();
+  PgProxy proxy(TestPgConninfo());
+  auto storage = Open(proxy.Through(db), {.pool_size = 2, .pool_wait = 500ms});
+  auto held = Must(storage->BeginShared(TxnMode::kRead));  // the pool's one open connection
+  // The host goes silent: it lets new connections in and never answers them.
+  proxy.SetMode(PgProxy::Mode::kSilent);
+  const auto started = std::chrono::steady_clock::now();
+  auto epoch = std::async(std::launch::async, [&] { return storage->SharedEpoch(); });
+  auto opened = std::async(std::launch::async, [&] { return OpenStorage(proxy.Through(db), {}); });
+  const bool epoch_bounded = epoch.wait_for(15s) == std::future_status::ready;
+  const bool open_bounded = opened.wait_for(1s) == std::future_status::ready;
+  const auto waited = std::chrono::steady_clock::now() - started;
+  proxy.DropAll();  // ends the attempts that are still waiting, so the test can end
+  auto epoch_result = epoch.get();
+  auto open_result = opened.get();
+  INFO("waited " << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms");
+  CHECK(epoch_bounded);
+  CHECK(open_bounded);
+  REQUIRE_FALSE(epoch_result.ok());
+  CHECK_MESSAGE(epoch_result.error().code() == StatusCode::kUnavailable,
+                epoch_result.error().ToString());
+  REQUIRE_FALSE(open_result.ok());
+  CHECK_MESSAGE(open_result.error().code() == StatusCode::kUnavailable,
+                open_result.error().ToString());
+}
+
+TEST_CASE("a write the server refuses for want of disk space is resource_exhausted") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  // What PostgreSQL answers when its disk is full (SQLSTATE 53100, "could not extend file
+  // ...: No space left on device"), raised on demand.
+  Exec(db,
+       "CREATE FUNCTION tenant_acme.no_space() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+       "RAISE EXCEPTION 'could not extend file: No space left on device' "
+       "USING ERRCODE = 'disk_full'; END $$; "
+       "CREATE TRIGGER no_space BEFORE INSERT ON tenant_acme.resources "
+       "FOR EACH ROW EXECUTE FUNCTION tenant_acme.no_space(); "
+       "CREATE TRIGGER no_space BEFORE INSERT ON tenant_acme.appointments "
+       "FOR EACH STATEMENT EXECUTE FUNCTION tenant_acme.no_space()");
+  auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
+  Must(txn->BumpChangeSeq());
+  auto inserted = txn->InsertResource(chair);
+  REQUIRE_FALSE(inserted.ok());
+  CHECK_MESSAGE(inserted.error().code() == StatusCode::kResourceExhausted,
+                inserted.error().ToString());
+  CHECK(inserted.error().message().find("No space left on device") != std::string::npos);
+  txn.reset();
+  // A booking, whose rows go in the pipeline with its commit.
+  auto booked = Book(*storage, acme, Booking(chair.id, T0() + 1h, 30min));
+  REQUIRE_FALSE(booked.ok());
+  CHECK_MESSAGE(booked.error().code() == StatusCode::kResourceExhausted, booked.error().ToString());
+  // With space again, the same connections write.
+  Exec(db, "DROP TRIGGER no_space ON tenant_acme.appointments");
+  Must(Book(*storage, acme, Booking(chair.id, T0() + 1h, 30min)));
 }
 
 TEST_CASE("a write whose id reservation failed is spoilt: its commit never reports success") {

@@ -4,7 +4,9 @@
 #include "storage/postgres/pipeline.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -194,18 +196,41 @@ bool TrimServerStatements(sql::Connection& c, PGconn* pg) {
 
 }  // namespace
 
+PGconn* LibpqConnection(sql::Connection& c) {
+  // Every session of this backend is a PostgreSQL one (and SOCI exports no typeinfo to
+  // check it with).
+  auto* backend = static_cast<soci::postgresql_session_backend*>(c.session().get_backend());
+  return backend != nullptr ? backend->conn_ : nullptr;
+}
+
+bool IdleConnectionAlive(sql::Connection& c) {
+  PGconn* pg = LibpqConnection(c);
+  if (pg == nullptr || PQstatus(pg) != CONNECTION_OK || PQsocket(pg) < 0) return false;
+  pollfd socket{PQsocket(pg), POLLIN, 0};
+  int ready;
+  do ready = ::poll(&socket, 1, 0);
+  while (ready < 0 && errno == EINTR);
+  return ready == 0;
+}
+
 bool ConnectionLostSqlstate(std::string_view state) {
-  return state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03";
+  // Every error the server sends has a SQLSTATE; one without is libpq's own, and libpq
+  // reports a write to a server that has gone (an immediate shutdown, a crash) without one,
+  // while the connection still looks open.
+  return state.find_first_not_of(' ') == std::string_view::npos || state.starts_with("08") ||
+         state == "57P01" || state == "57P02" || state == "57P03";
 }
 
 sql::SqlErrorKind ClassifySqlstate(std::string_view state) {
   if (state == "23505") return sql::SqlErrorKind::kUniqueViolation;
   if (state == "23P01") return sql::SqlErrorKind::kConflict;
   if (state == kStaleWriteSqlstate) return sql::SqlErrorKind::kAborted;
-  // Serialization failure, deadlock, lock_timeout; a lost connection or a server shutting
-  // down (on a new connection): all worth retrying.
-  if (state == "40001" || state == "40P01" || state == "55P03" || ConnectionLostSqlstate(state))
-    return sql::SqlErrorKind::kBusy;
+  // Insufficient resources: disk_full (53100), out_of_memory (53200), ...
+  if (state.starts_with("53")) return sql::SqlErrorKind::kResourceExhausted;
+  // A lost connection or a server shutting down (on a new connection); serialization
+  // failure, deadlock, lock_timeout: all worth retrying.
+  if (ConnectionLostSqlstate(state)) return sql::SqlErrorKind::kConnectionLost;
+  if (state == "40001" || state == "40P01" || state == "55P03") return sql::SqlErrorKind::kBusy;
   return sql::SqlErrorKind::kOther;
 }
 
@@ -227,10 +252,7 @@ TenantPipeline::TenantPipeline(std::shared_ptr<const PipelineStatements> stateme
 
 Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::AppointmentRow>& rows,
                             bool commit) {
-  // Every session of this backend is a PostgreSQL one (and SOCI exports no typeinfo to
-  // check it with).
-  auto* backend = static_cast<soci::postgresql_session_backend*>(c.session().get_backend());
-  PGconn* pg = backend != nullptr ? backend->conn_ : nullptr;
+  PGconn* pg = LibpqConnection(c);
   // `committing`: the commit was sent, so the server may have made it before the
   // connection failed, and nobody here can tell.
   auto lost = [&](bool committing = false) {

@@ -4,6 +4,8 @@
 // twice on a connection.
 #pragma once
 
+#include <libpq-fe.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -29,10 +31,21 @@ struct WriteGuard {
 /// The kind of a PostgreSQL error, by its SQLSTATE.
 sql::SqlErrorKind ClassifySqlstate(std::string_view state);
 
-/// Whether a SQLSTATE says the connection is gone: connection exceptions (08xxx), and the
+/// Whether a SQLSTATE says the connection is gone: connection exceptions (08xxx), the
 /// server ending the session (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
-/// cannot_connect_now).
+/// cannot_connect_now), and none at all (blank): an error of libpq's own, such as a write to
+/// a server that went away.
 bool ConnectionLostSqlstate(std::string_view state);
+
+/// The libpq connection under `c`, or null when it has none.
+PGconn* LibpqConnection(sql::Connection& c);
+
+/// Whether `c`, idle in its pool since its last transaction, is still connected
+/// (SessionPool::Checker). PostgreSQL sends an idle session nothing unasked (libsmooth never
+/// LISTENs) but when it ends it, at a shutdown, a restart, pg_terminate_backend or a crash:
+/// a message, then the end of the stream. So anything to read, or a hang-up, means it has
+/// gone. One poll() that does not wait; no round trip.
+bool IdleConnectionAlive(sql::Connection& c);
 
 /// The statements a pipeline sends for one tenant schema, built once per schema: SET LOCAL
 /// search_path, the guard's two, and the appointment INSERT.

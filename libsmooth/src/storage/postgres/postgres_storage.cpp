@@ -9,7 +9,9 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -70,11 +72,6 @@ class PostgresDialect final : public sql::SqlDialect {
     return ClassifySqlstate(pe->sqlstate());
   }
 
-  bool ConnectionLost(const soci::soci_error& e) const override {
-    const auto* pe = dynamic_cast<const soci::postgresql_soci_error*>(&e);
-    return pe != nullptr && ConnectionLostSqlstate(pe->sqlstate());
-  }
-
   bool StatementErrorAbortsTransaction() const override { return true; }
 };
 
@@ -82,9 +79,14 @@ std::string TenantLabel(std::string_view slug) { return fmt::format("tenant '{}'
 
 Status FromSoci(const soci::soci_error& e, std::string_view what) {
   std::string message = fmt::format("{}: {}", what, e.get_error_message());
-  if (PostgresDialect::Instance().Classify(e) == sql::SqlErrorKind::kBusy)
+  if (sql::Retryable(PostgresDialect::Instance().Classify(e)))
     return Unavailable(std::move(message));
   return Internal(std::move(message));
+}
+
+// Whether `e` says the connection it came from is gone.
+bool ConnectionLost(const soci::soci_error& e) {
+  return PostgresDialect::Instance().Classify(e) == sql::SqlErrorKind::kConnectionLost;
 }
 
 // Ids for tenant rows from the object_ids sequence, taken on the asking transaction's own
@@ -104,7 +106,7 @@ class SequenceIdSource final : public sql::ObjectIdSource {
         limit_ = start + kBlock;
       } catch (const soci::soci_error& e) {
         // Before a deferred begin no ROLLBACK follows to find the connection dead.
-        if (PostgresDialect::Instance().ConnectionLost(e)) txn.MarkBroken();
+        if (ConnectionLost(e)) txn.MarkBroken();
         return FromSoci(e, "reserving ids");
       }
     }
@@ -121,7 +123,9 @@ class PostgresStorage final : public Storage {
   PostgresStorage(std::string conninfo, StorageOptions options)
       : conninfo_(std::move(conninfo)),
         options_(std::move(options)),
-        pool_("postgresql", options_.pool_size, options_.pool_wait, [this] { return Connect(); }),
+        pool_(
+            "postgresql", options_.pool_size, options_.pool_wait, [this] { return Connect(); },
+            IdleConnectionAlive),
         shared_gate_("shared database"),
         ids_(std::make_shared<SequenceIdSource>()) {}
 
@@ -379,7 +383,7 @@ class PostgresStorage final : public Storage {
       (*lease)->session() << query, soci::into(value, ind);
       return ind == soci::i_ok ? value : std::string("NULL");
     } catch (const soci::soci_error& e) {
-      if (PostgresDialect::Instance().ConnectionLost(e)) (*lease)->MarkBroken();
+      if (ConnectionLost(e)) (*lease)->MarkBroken();
       return FromSoci(e, "query");
     }
   }
@@ -593,7 +597,11 @@ class PostgresStorage final : public Storage {
 
 // The conninfo as key='value' pairs: libpq parses URIs and key=value strings alike, and
 // SOCI passes key=value pairs through untouched. Never echoes the input (a password).
-Result<std::string> NormalizeConninfo(std::string_view conninfo) {
+// Opening a connection waits for the server at most `pool_wait` (whole seconds, at least 2,
+// libpq's least), unless the conninfo or PGCONNECT_TIMEOUT sets a connect_timeout: libpq's
+// own default is to wait for a server that never answers as long as TCP does, minutes.
+Result<std::string> NormalizeConninfo(std::string_view conninfo,
+                                      std::chrono::milliseconds pool_wait) {
   std::string input(conninfo);
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(input.c_str(), &error);
@@ -602,8 +610,11 @@ Result<std::string> NormalizeConninfo(std::string_view conninfo) {
     return InvalidArgument("storage url: not a valid PostgreSQL connection string");
   }
   std::string out;
+  const char* env_timeout = std::getenv("PGCONNECT_TIMEOUT");
+  bool timeout_set = env_timeout != nullptr && *env_timeout != '\0';
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
     if (o->val == nullptr || *o->val == '\0') continue;
+    if (std::string_view(o->keyword) == "connect_timeout") timeout_set = true;
     if (!out.empty()) out += ' ';
     out += o->keyword;
     out += "='";
@@ -614,6 +625,11 @@ Result<std::string> NormalizeConninfo(std::string_view conninfo) {
     out += '\'';
   }
   PQconninfoFree(options);
+  if (!timeout_set) {
+    auto seconds = std::chrono::ceil<std::chrono::seconds>(pool_wait).count();
+    out += fmt::format("{}connect_timeout='{}'", out.empty() ? "" : " ",
+                       std::max<long long>(2, seconds));
+  }
   return out;
 }
 
@@ -637,7 +653,7 @@ Result<std::unique_ptr<Storage>> OpenPostgresStorage(std::string_view conninfo,
   if (options.busy_timeout.count() < 0)
     return InvalidArgument("busy_timeout: must not be negative");
   if (options.pool_wait.count() < 0) return InvalidArgument("pool_wait: must not be negative");
-  auto normalized = NormalizeConninfo(conninfo);
+  auto normalized = NormalizeConninfo(conninfo, options.pool_wait);
   if (!normalized) return normalized.error();
   auto storage = std::make_unique<PostgresStorage>(std::move(*normalized), options);
   SMOOTH_RETURN_IF_ERROR(storage->Init());
@@ -681,7 +697,7 @@ PostgresMaintenance::PostgresMaintenance(std::unique_ptr<Impl> impl) : impl_(std
 PostgresMaintenance::~PostgresMaintenance() = default;
 
 Result<std::unique_ptr<PostgresMaintenance>> PostgresMaintenance::Open(std::string_view conninfo) {
-  auto normalized = NormalizeConninfo(conninfo);
+  auto normalized = NormalizeConninfo(conninfo, StorageOptions{}.pool_wait);
   if (!normalized) return normalized.error();
   PostgresStorage storage(std::move(*normalized), StorageOptions{});  // opens no connection
   auto conn = storage.ConnectOne();

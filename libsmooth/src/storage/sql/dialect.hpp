@@ -15,12 +15,19 @@ namespace smooth::internal::sql {
 
 /// The kinds of database error the generic code treats differently.
 enum class SqlErrorKind {
-  kBusy,             // locked or busy past the timeout, serialization failure: retryable
-  kUniqueViolation,  // a UNIQUE constraint: already_exists
-  kConflict,         // an exclusion constraint (overlapping bookings): conflict
-  kAborted,          // a deferred write's guard found the data moved on: aborted
-  kOther,            // anything else: internal
+  kBusy,               // locked or busy past the timeout, serialization failure: retryable
+  kConnectionLost,     // the connection is gone (closed, never pooled again): retryable
+  kUniqueViolation,    // a UNIQUE constraint: already_exists
+  kConflict,           // an exclusion constraint (overlapping bookings): conflict
+  kAborted,            // a deferred write's guard found the data moved on: aborted
+  kResourceExhausted,  // out of disk space (or memory): resource_exhausted
+  kOther,              // anything else: internal
 };
+
+/// Whether an error of `kind` may pass on a new attempt: unavailable.
+inline bool Retryable(SqlErrorKind kind) {
+  return kind == SqlErrorKind::kBusy || kind == SqlErrorKind::kConnectionLost;
+}
 
 /// A database dialect. Implementations are stateless and safe to share between threads.
 class SqlDialect {
@@ -32,13 +39,10 @@ class SqlDialect {
   /// never deadlock upgrading a read lock.
   virtual void Begin(soci::session& session, TxnMode mode) const = 0;
 
-  /// Classifies an error thrown by SOCI for this database.
+  /// Classifies an error thrown by SOCI for this database. kConnectionLost says the
+  /// connection itself is gone (the server ended it or went away): it must be closed, never
+  /// pooled again, and a fresh one may succeed. SQLite has no server to lose.
   virtual SqlErrorKind Classify(const soci::soci_error& error) const = 0;
-
-  /// Whether `error` says the connection itself is gone (the server ended it or went away):
-  /// such a connection must be closed, never pooled again. Its Classify is kBusy, as a
-  /// fresh connection may succeed. SQLite has no server to lose.
-  virtual bool ConnectionLost(const soci::soci_error& /*error*/) const { return false; }
 
   /// Whether a failed statement spoils the rest of its transaction. SQLite undoes only the
   /// failed statement; PostgreSQL aborts the whole transaction, so a write that may be

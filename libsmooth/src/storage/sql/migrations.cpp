@@ -51,7 +51,7 @@ Status Failed(const SqlDialect& dialect, std::string_view database, const Migrat
   std::string where = step == 0 ? "" : fmt::format(" at statement {}", step);
   std::string message = fmt::format("{}: migration {} '{}' failed{}: {}", database, m.version,
                                     m.name, where, e.get_error_message());
-  if (dialect.Classify(e) == SqlErrorKind::kBusy) return Unavailable(std::move(message));
+  if (Retryable(dialect.Classify(e))) return Unavailable(std::move(message));
   return Internal(std::move(message));
 }
 
@@ -114,7 +114,7 @@ Status Migrate(Connection& conn, const SqlDialect& dialect, std::string_view dat
     RollbackQuietly(conn);
     std::string message =
         fmt::format("{}: cannot prepare schema_migrations: {}", database, e.get_error_message());
-    if (dialect.Classify(e) == SqlErrorKind::kBusy) return Unavailable(std::move(message));
+    if (Retryable(dialect.Classify(e))) return Unavailable(std::move(message));
     return Internal(std::move(message));
   }
 

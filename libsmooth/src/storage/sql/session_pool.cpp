@@ -10,6 +10,7 @@ struct SessionPool::Lease::State {
   std::size_t size;
   std::chrono::milliseconds wait;
   Opener open;
+  Checker alive;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -18,12 +19,13 @@ struct SessionPool::Lease::State {
 };
 
 SessionPool::SessionPool(std::string label, std::size_t size, std::chrono::milliseconds wait,
-                         Opener open)
+                         Opener open, Checker alive)
     : state_(std::make_shared<Lease::State>()) {
   state_->label = std::move(label);
   state_->size = size;
   state_->wait = wait;
   state_->open = std::move(open);
+  state_->alive = std::move(alive);
 }
 
 const std::string& SessionPool::label() const { return state_->label; }
@@ -36,7 +38,13 @@ Result<SessionPool::Lease> SessionPool::Acquire() {
     if (!s.idle.empty()) {
       std::unique_ptr<Connection> conn = std::move(s.idle.back());
       s.idle.pop_back();
-      return Lease(state_, std::move(conn));
+      if (!s.alive) return Lease(state_, std::move(conn));
+      lock.unlock();  // counted as open, and no one else's: checked and closed unlocked
+      if (s.alive(*conn)) return Lease(state_, std::move(conn));
+      conn.reset();  // dead while idle: the next idle one, or a new one, instead
+      lock.lock();
+      --s.open_count;
+      continue;
     }
     if (s.open_count < s.size) {
       ++s.open_count;

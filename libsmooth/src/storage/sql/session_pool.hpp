@@ -23,8 +23,13 @@ namespace smooth::internal::sql {
 class SessionPool {
  public:
   using Opener = std::function<Result<std::unique_ptr<Connection>>()>;
+  /// Whether an idle connection is still usable, judged without a round trip (a server
+  /// restarted, or ending the connection, while it sat in the pool). Must not block.
+  using Checker = std::function<bool(Connection&)>;
 
-  SessionPool(std::string label, std::size_t size, std::chrono::milliseconds wait, Opener open);
+  /// With `alive`, an idle connection it rejects is closed instead of being handed out.
+  SessionPool(std::string label, std::size_t size, std::chrono::milliseconds wait, Opener open,
+              Checker alive = {});
 
   class Lease {
    public:
@@ -48,8 +53,8 @@ class SessionPool {
     std::unique_ptr<Connection> conn_;
   };
 
-  /// A connection: an idle one, a newly opened one while fewer than `size` are open, or
-  /// one given back within `wait`; unavailable otherwise.
+  /// A connection: an idle one (that `alive` accepts), a newly opened one while fewer than
+  /// `size` are open, or one given back within `wait`; unavailable otherwise.
   Result<Lease> Acquire();
 
   /// Adds an already-open connection as idle, when there is room (else closes it).

@@ -130,7 +130,7 @@ Result<std::int64_t> ReadSharedEpoch(SessionPool& pool, const SqlDialect& dialec
     // Busy leaves the connection as it was; after anything else, a connection the server
     // ended above all, its state is unknown: closed, never handed out again.
     SqlErrorKind kind = dialect.Classify(e);
-    if (kind != SqlErrorKind::kBusy || dialect.ConnectionLost(e)) (*lease)->MarkBroken();
+    if (kind != SqlErrorKind::kBusy) (*lease)->MarkBroken();
     return StatusOfSqlError(kind, "shared database", ServerMessage(e), e.get_error_message());
   }
 }
@@ -245,6 +245,12 @@ Status StatusOfSqlError(SqlErrorKind kind, std::string_view database,
   switch (kind) {
     case SqlErrorKind::kBusy:
       return Unavailable(fmt::format("{} is busy; try again", database));
+    case SqlErrorKind::kConnectionLost: {
+      std::string_view why = server_message.empty() ? full_message : server_message;
+      return Unavailable(
+          fmt::format("{}: lost the connection to the database server ({}); try again", database,
+                      why.substr(0, why.find('\n'))));
+    }
     case SqlErrorKind::kUniqueViolation:
       if (!unique_message.empty()) return AlreadyExists(std::string(unique_message));
       return AlreadyExists(fmt::format("{}: already exists", database));
@@ -255,6 +261,8 @@ Status StatusOfSqlError(SqlErrorKind kind, std::string_view database,
           fmt::format("{}: the booking overlaps another on a capacity-1 resource", database));
     case SqlErrorKind::kAborted:
       return Aborted(fmt::format("{}: {}; try again", database, server_message));
+    case SqlErrorKind::kResourceExhausted:
+      return ResourceExhausted(fmt::format("{}: {}", database, full_message));
     case SqlErrorKind::kOther:
       break;
   }
@@ -262,9 +270,10 @@ Status StatusOfSqlError(SqlErrorKind kind, std::string_view database,
 }
 
 Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique_message) {
-  if (p_.dialect->ConnectionLost(e)) p_.lease->MarkBroken();  // never handed out again
-  return StatusOfSqlError(p_.dialect->Classify(e), p_.database, ServerMessage(e),
-                          e.get_error_message(), unique_message);
+  SqlErrorKind kind = p_.dialect->Classify(e);
+  if (kind == SqlErrorKind::kConnectionLost) p_.lease->MarkBroken();  // never handed out again
+  return StatusOfSqlError(kind, p_.database, ServerMessage(e), e.get_error_message(),
+                          unique_message);
 }
 
 Status TxnCore::FromException(const std::exception& e) const {

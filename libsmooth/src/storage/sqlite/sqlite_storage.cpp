@@ -60,6 +60,7 @@ class SqliteDialect final : public sql::SqlDialect {
     if (const auto* se = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
       int code = se->result() & 0xff;
       if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return sql::SqlErrorKind::kBusy;
+      if (code == SQLITE_FULL || code == SQLITE_NOMEM) return sql::SqlErrorKind::kResourceExhausted;
       if (code == SQLITE_CONSTRAINT && se->get_error_message().find("UNIQUE") != std::string::npos)
         return sql::SqlErrorKind::kUniqueViolation;
     }
@@ -265,6 +266,18 @@ Result<std::unique_ptr<Connection>> ConnectFile(const fs::path& path, std::strin
   try {
     auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(), *connect);
     soci::session& s = *session;
+    // SQLite opens a file it may not write read-only, without a word. Such a connection
+    // would stay read-only after the file is put right (every write through it failing
+    // "attempt to write a readonly database" until the process restarts), and as it first
+    // reads it gives an empty -wal file the database's mode, failing the next writer that
+    // opens it too. So it is closed at once, before it reads anything, and the next use
+    // opens the file afresh.
+    auto* backend = static_cast<soci::sqlite3_session_backend*>(s.get_backend());
+    if (backend != nullptr && backend->conn_ != nullptr &&
+        sqlite_api::sqlite3_db_readonly(backend->conn_, "main") == 1)
+      return FailedPrecondition(
+          fmt::format("{}: {} is not writable (its mode, owner or file system?)", label,
+                      path.filename().string()));
     long long timeout = options.busy_timeout.count();
     long long echoed = 0;
     s << fmt::format("PRAGMA busy_timeout = {}", timeout), soci::into(echoed);
