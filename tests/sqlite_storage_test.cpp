@@ -14,6 +14,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -1110,6 +1112,36 @@ TEST_CASE("no more tenant files stay open than sqlite_open_tenants; closed ones 
   // Once they end, the bound holds again at the next open.
   Must(storage->BeginTenant(tenants[3], TxnMode::kRead));
   CHECK(OpenTenantFiles().size() <= 2);
+}
+
+// Threads that open one closed tenant file at once each get a working transaction: the one
+// that opens it second uses the first one's entry, even when closing files past the bound
+// would close that entry (used and ended meanwhile) as the least recently used.
+TEST_CASE("threads opening tenant files at once past sqlite_open_tenants all get them") {
+  auto storage = OpenAt(NewTempDir(), {.sqlite_open_tenants = 2});
+  std::vector<Tenant> tenants;
+  for (int i = 0; i < 6; ++i) tenants.push_back(NewTenant(*storage, "t" + std::to_string(i)));
+  std::atomic<int> failures{0};
+  std::mutex first_failure_mu;
+  std::string first_failure;  // guarded by first_failure_mu
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(t) + 1);
+      for (int i = 0; i < 200; ++i) {
+        auto txn = storage->BeginTenant(tenants[rng() % tenants.size()], TxnMode::kRead);
+        Status failed = txn ? (*txn)->ChangeSeq().status() : txn.error();
+        if (!failed.ok() && failures++ == 0) {
+          std::lock_guard lock(first_failure_mu);
+          first_failure = failed.ToString();
+        }
+        // Some stay in use a while, so that the others are opened past the bound.
+        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK_MESSAGE(failures == 0, first_failure);
 }
 
 TEST_CASE("two storages on one directory, like two processes, share ids and see commits") {

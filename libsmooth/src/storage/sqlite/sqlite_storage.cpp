@@ -743,10 +743,13 @@ class SqliteStorage final : public Storage {
                                    [this, path, label] { return Connect(path, label, false); });
     db->pool.Offer(std::move(*conn));
     std::lock_guard lock(tenants_mu_);
-    auto [it, inserted] = tenants_.emplace(key, TenantDatabase{tenant.id, db});
+    // Another caller may have opened the file meanwhile: then its entry is the one to use.
+    auto it = tenants_.emplace(key, TenantDatabase{tenant.id, std::move(db)}).first;
     it->second.used = ++uses_;
+    // Held here, the entry counts as in use, so CloseLeastUsed keeps it (and `it` valid).
+    std::shared_ptr<Database> opened = it->second.db;
     CloseLeastUsed();
-    return it->second.db;
+    return opened;
   }
 
   // Closes tenant files, least recently used first, until no more than sqlite_open_tenants
