@@ -7,12 +7,18 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <latch>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "schedule/write_batch.hpp"
 #include "schedule_fixtures.hpp"
 #include "storage/forwarding.hpp"
+#include "subprocess.hpp"
 
 namespace smooth::testing {
 namespace {
@@ -34,6 +40,8 @@ struct Faults {
   std::atomic<int> commits{0};
   std::atomic<int> deferred{0};  // write transactions begun with BeginTenantWriteAt
   std::atomic<bool> fail_key_lookups{false};  // FindAppointmentByIdempotencyKey fails
+  std::atomic<int> begun{0};                  // write transactions begun with BeginTenantWrite
+  std::atomic<int> stale_reads{0};            // reads storage answered aborted (a stale guard)
 };
 
 class FaultyTransaction final : public internal::ForwardingTenantTransaction {
@@ -48,7 +56,10 @@ class FaultyTransaction final : public internal::ForwardingTenantTransaction {
   }
   Result<Appointment> FindAppointmentByIdempotencyKey(std::string_view key) override {
     if (faults_.fail_key_lookups) return Unavailable("injected: the lookup failed");
-    return ForwardingTenantTransaction::FindAppointmentByIdempotencyKey(key);
+    return Read(ForwardingTenantTransaction::FindAppointmentByIdempotencyKey(key));
+  }
+  Result<Appointment> GetAppointment(AppointmentId id) override {
+    return Read(ForwardingTenantTransaction::GetAppointment(id));
   }
   Status Commit() override {
     if (faults_.before_commit) faults_.before_commit();
@@ -63,6 +74,11 @@ class FaultyTransaction final : public internal::ForwardingTenantTransaction {
   }
 
  private:
+  Result<Appointment> Read(Result<Appointment> r) {
+    if (!r && r.error().code() == StatusCode::kAborted) ++faults_.stale_reads;
+    return r;
+  }
+
   Faults& faults_;
 };
 
@@ -86,6 +102,7 @@ class FaultyStorage final : public Storage {
   }
   Result<BumpedWrite> BeginTenantWrite(const Tenant& tenant) override {
     auto begun = inner_->BeginTenantWrite(tenant);
+    ++faults_.begun;
     if (begun) begun->txn = Wrap(std::move(begun->txn));
     return begun;
   }
@@ -334,6 +351,128 @@ TEST_CASE("a batch prepared on top of one that fails is decided again, not commi
                                                            Mon(11) + 1min)))
     in_room += x.resources == std::vector<ResourceId>{room.id} ? 1 : 0;
   CHECK(in_room == 2);
+}
+
+// The faulty Scheduler's first write finds the set-up's writes, its second that nobody else
+// wrote: on PostgreSQL its batches are then begun with BeginTenantWriteAt. Books 09:00 and
+// 16:00.
+void StartDeferring(FaultyWorld& f) {
+  Must(f.Book(Mon(9), "first"));
+  Must(f.Book(Mon(16), "second"));
+}
+
+// Runs `write` on another thread while the faulty Scheduler commits a booking at 10:00 (A):
+// on PostgreSQL, its batch then begins on top of A's, with BeginTenantWriteAt, before A
+// has reached storage; A's commit is held until it has begun and had time to send whatever
+// it would send. Returns whether it began that way.
+bool WhileACommits(FaultyWorld& f, const std::function<void()>& write) {
+  const bool deferring = TestStorageKind() == "postgresql";
+  const int deferred_before = f.faults.deferred.load();
+  std::atomic<bool> a_committing{false};
+  bool b_began = false;
+  f.faults.before_commit = [&] {
+    if (a_committing.exchange(true)) return;  // only A's commit waits
+    if (deferring) {
+      for (int i = 0; i < 5000 && f.faults.deferred.load() < deferred_before + 2; ++i)
+        std::this_thread::sleep_for(1ms);
+      b_began = f.faults.deferred.load() == deferred_before + 2;
+    }
+    std::this_thread::sleep_for(200ms);  // the other write's first statements, if it sends them
+  };
+  Result<Appointment> a = Internal("not run");
+  std::thread ta([&] { a = f.Book(Mon(10), "a"); });
+  std::thread tb([&] {
+    while (!a_committing.load()) std::this_thread::sleep_for(1ms);
+    write();
+  });
+  ta.join();
+  tb.join();
+  f.faults.before_commit = nullptr;
+  Must(a);
+  return b_began;
+}
+
+// Its guard (the change sequence A will have reached) goes with its first statement: sent
+// before A's commit, it would find the sequence short and fail the batch as stale.
+TEST_CASE("a write that reads, begun while the batch before it commits, waits for that commit") {
+  FaultyWorld f;
+  const Appointment first = Must(f.Book(Mon(11), "moved"));
+  StartDeferring(f);
+  const int begun_before = f.faults.begun.load();
+  Result<Appointment> moved = Internal("not run");
+  const bool b_began = WhileACommits(f, [&] {
+    moved = f.scheduler->Reschedule(f.w.owner, f.w.acme.id, first.id, Mon(12), std::nullopt);
+  });
+  CHECK(b_began == (TestStorageKind() == "postgresql"));
+  Must(moved);
+  CHECK(f.faults.stale_reads.load() == 0);                    // decided once, against A's changes
+  if (b_began) CHECK(f.faults.begun.load() == begun_before);  // no batch began the slow way
+  CHECK(f.Stored() ==
+        std::vector<std::string>{Show(Mon(9)), Show(Mon(10)), Show(Mon(12)), Show(Mon(16))});
+}
+
+// A batch holds at most WriteBatch::kMaxMembers operations; the writers beyond wait for the
+// next. Many more writers than that, some looking up idempotency keys (which sends the
+// batch's guard early on PostgreSQL) and another Scheduler writing beside them (so batches
+// begin both ways): every booking is acknowledged and saved once, and nothing waits for
+// ever (the watchdog aborts after a minute).
+TEST_CASE("more writers than a batch holds are each saved once, and none waits for ever") {
+  FaultyWorld f;
+  Resource room = f.w.AddResource(
+      {.name = "Hall", .capacity = 10000, .time_zone = "UTC", .hours = Weekdays({Hours(9, 17)})});
+  Service seat = f.w.AddService({.name = "Seat", .requirements = {OneOf({room.id})}});
+  StartDeferring(f);
+  auto other = Must(Scheduler::Open(*f.w.platform));  // another process, in effect
+  constexpr int kWriters = 3 * internal::WriteBatch::kMaxMembers / 2;
+  constexpr int kEach = 4;
+  std::atomic<int> acknowledged{0};
+  std::mutex mu;
+  std::vector<std::string> refusals;  // guarded by mu
+  {
+    Watchdog watchdog(60s, "more writers than a batch holds");
+    std::latch start(kWriters);
+    std::vector<std::thread> writers;
+    for (int i = 0; i < kWriters; ++i)
+      writers.emplace_back([&, i] {
+        start.arrive_and_wait();
+        for (int j = 0; j < kEach; ++j) {
+          BookingRequest r{.service = seat.id, .customer = f.pat.id, .start = Mon(10)};
+          if (i % 2 == 1) r.idempotency_key = fmt::format("seat-{}-{}", i, j);
+          Scheduler& s = i % 16 == 0 ? *other : *f.scheduler;
+          auto booked = s.Book(f.w.owner, f.w.acme.id, r);
+          if (booked) {
+            ++acknowledged;
+          } else {
+            std::lock_guard lock(mu);
+            refusals.push_back(fmt::format("writer {}: {}", i, booked.error().ToString()));
+          }
+        }
+      });
+    for (std::thread& t : writers) t.join();
+  }
+  for (const std::string& r : refusals) MESSAGE(r);
+  CHECK(refusals.empty());
+  CHECK(acknowledged.load() == kWriters * kEach);
+  auto fresh = Must(Scheduler::Open(*f.w.platform));
+  CHECK(Must(fresh->ListAppointments(f.w.root_p, f.w.acme.id, Mon(10), Mon(10) + 1min)).size() ==
+        static_cast<std::size_t>(kWriters * kEach));
+}
+
+// A refusal decided on top of A's changes stands once they have committed: it is not
+// decided again (which would begin the next batch the slow way, as after another writer).
+TEST_CASE("a refusal prepared on top of a commit in flight stands once that commit lands") {
+  FaultyWorld f;
+  StartDeferring(f);
+  const int begun_before = f.faults.begun.load();
+  Result<Appointment> clash = Internal("not run");
+  const bool b_began = WhileACommits(f, [&] { clash = f.Book(Mon(10), "clash"); });
+  CHECK(b_began == (TestStorageKind() == "postgresql"));
+  CHECK_CODE(clash, StatusCode::kConflict);  // A has 10:00
+  Must(f.Book(Mon(14), "after"));
+  // Memory and SQLite begin every batch that way; PostgreSQL only after another writer.
+  if (b_began) CHECK(f.faults.begun.load() == begun_before);
+  CHECK(f.Stored() ==
+        std::vector<std::string>{Show(Mon(9)), Show(Mon(10)), Show(Mon(14)), Show(Mon(16))});
 }
 
 }  // namespace

@@ -513,15 +513,12 @@ struct Scheduler::Impl {
   };
 
   // Runs the write operation `f(attempt)` again while it reports that it decided against
-  // a stale state (which happens only in a batch begun with BeginTenantWriteAt, and saves
-  // nothing). The next batch begins with BeginTenantWrite, but a retry may join another
-  // batch begun the other way: on a CPU-starved host (8 writer threads, 2 cores and 3 busy
-  // processes beside them) 7% of operations on PostgreSQL were stale once, a tenth of
-  // those again, and 4 attempts left a few in 16,000 answering `aborted` to a caller of a
-  // single Scheduler. 16 attempts put that out of reach; why a batch prepared on top of
-  // one in flight is so often stale in one process is still to be found (see the notes
-  // on issue 4).
-  static constexpr int kMaxWriteAttempts = 16;
+  // a stale state (which happens only in a batch begun with BeginTenantWriteAt, when
+  // another process or Scheduler wrote to the tenant first, and saves nothing). The next
+  // batch begins with BeginTenantWrite, which waits for such writers and catches up, so a
+  // second stale attempt is rare: 8 processes writing 16,000 operations to one PostgreSQL
+  // tenant on a CPU-starved host had 10% stale once and none twice.
+  static constexpr int kMaxWriteAttempts = 4;
   //
   // What an attempt would write to security.log (a refusal, say) is held until its answer
   // stands: an attempt that runs again drops it, and decides again what to log.
@@ -608,7 +605,14 @@ struct Scheduler::Impl {
   Result<Appointment> ChangeStatus(const Principal& actor, TenantId tenant, AppointmentId id,
                                    AppointmentStatus status, Action action, EventType event);
 
-  Result<WriteOp> BeginWrite(const Tenant& t, WriteAttempt& attempt) {
+  // What a write operation sends to storage, which BeginWrite must know when its batch was
+  // begun on top of batches still committing.
+  enum class Sends {
+    kAnything,      // reads, or writes that storage sends at once
+    kAppendedRows,  // only appointments without idempotency keys, kept back until the commit
+  };
+
+  Result<WriteOp> BeginWrite(const Tenant& t, WriteAttempt& attempt, Sends sends) {
     WriteOp op;
     op.impl = this;
     op.attempt = &attempt;
@@ -620,11 +624,16 @@ struct Scheduler::Impl {
     op.lock = std::unique_lock(st.mu);
     for (;;) {
       auto& b = st.batch;
-      if (b && !b->closed && b->joined + b->finished < internal::WriteBatch::kMaxMembers) {
-        st.write_waiters.fetch_sub(1, std::memory_order_acq_rel);
-        break;
-      }
-      if (!st.opening) {
+      if (b && !b->closed) {
+        if (b->joined + b->finished < internal::WriteBatch::kMaxMembers) {
+          st.write_waiters.fetch_sub(1, std::memory_order_acq_rel);
+          break;
+        }
+        // Full: the next batch begins once this one has closed (its last member closes it).
+        // Begun before, it would assume this one's sequence, which is not yet taken; on
+        // PostgreSQL it could take the tenant's row lock that this one's commit then waits
+        // for, while it waits for this one to commit.
+      } else if (!st.opening) {
         st.write_waiters.fetch_sub(1, std::memory_order_acq_rel);
         SMOOTH_RETURN_IF_ERROR(OpenBatch(op, t));
         break;
@@ -638,6 +647,14 @@ struct Scheduler::Impl {
     op.seq = b->seq;
     op.writes_at_join = b->txn.writes();
     if (b->deferred && !op.epoch_hint) op.epoch_hint = std::make_unique<internal::EpochHint>(b->epoch);
+    // A batch begun on top of batches still committing sends its guard (the change sequence
+    // they will have reached) in front of its first statement. Sent before theirs, it finds
+    // the sequence not there yet and the batch fails as stale, so an operation that sends
+    // anything waits for them, here, before it looks at the state: once it does, its
+    // batch's members run one at a time. (Expiring holds below reads too.) Nothing else
+    // commits while this batch is open, so one wait serves the whole batch.
+    if (b->on_top && (sends == Sends::kAnything || HasExpiredHold(st)))
+      st.batch_cv.wait(op.lock, [&] { return st.committing == 0; });
     // A batch begun with BeginTenantWriteAt assumed the state current without looking:
     // another process may have released or confirmed a hold it holds as expired.
     ExpireHolds(st, t.id, b->deferred ? &b->txn : nullptr);
@@ -742,11 +759,14 @@ struct Scheduler::Impl {
   // yet checked: it is checked now, and the operation runs again if it had moved on.
   void GiveUp(WriteOp& op) {
     auto& b = *op.batch;
+    TenantState& st = *op.st;
     if (b.txn.writes() != op.writes_at_join) b.spoiled = true;
-    if (b.on_top) {
-      // Decided on top of changes still being committed: decided again once they are.
-      // (Storage could confirm only the sequence number, which another writer may reach
-      // should those changes fail.)
+    // Decided on top of changes still being committed: it stands only once they have
+    // (and storage, checked below, can be asked only then: BeginWrite).
+    if (b.on_top) st.batch_cv.wait(op.lock, [&] { return st.committing == 0; });
+    if (b.doomed) {
+      // They failed: decided again. (Storage could confirm only the sequence number, which
+      // another writer may have reached since.)
       Stale(op);
     } else if (b.deferred && !b.checked) {
       // A write that failed may have been the one that found the state stale.
@@ -815,6 +835,8 @@ struct Scheduler::Impl {
     auto created = std::exchange(st.created, std::move(st.created_spare));
     st.created.clear();
     if (st.batch == b) st.batch.reset();
+    if (b->joined + b->finished >= internal::WriteBatch::kMaxMembers)
+      st.batch_cv.notify_all();  // writers wait for a full batch to close (BeginWrite)
     Status outcome;
     if (b->finished == 0) {
       b->txn.Abandon();  // nobody wrote anything that finished: roll back
@@ -907,7 +929,7 @@ struct Scheduler::Impl {
       std::shared_ptr<TenantState> st;
       std::optional<R> answer;
       {
-        auto op = BeginWrite(*t, attempt);
+        auto op = BeginWrite(*t, attempt, Sends::kAnything);
         if (!op) return op.error();
         st = op->st;
         answer.emplace(body(*op));
@@ -921,9 +943,11 @@ struct Scheduler::Impl {
   // Once it has committed and left the batch, with the state unlocked, `then(t, answer)`
   // runs (Book and BookSeries audit bookings outside working hours there). Then, committed
   // or not, the tenant's queued events are delivered: the operation's own (only a commit
-  // queues them) and whatever joining the batch noticed (holds that expired).
+  // queues them) and whatever joining the batch noticed (holds that expired). `sends` is
+  // what the body sends to storage.
   template <typename Body, typename Then>
-  auto WriteBooking(const Principal& actor, TenantId tenant, Body&& body, Then&& then) {
+  auto WriteBooking(const Principal& actor, TenantId tenant, Sends sends, Body&& body,
+                    Then&& then) {
     using R = decltype(body(std::declval<WriteOp&>(), std::declval<const Tenant&>()));
     return Retrying([&](WriteAttempt& attempt) -> R {
       auto t = TenantFor(actor, tenant);
@@ -932,7 +956,7 @@ struct Scheduler::Impl {
       std::optional<R> answer;
       bool committed = false;
       {
-        auto op = BeginWrite(*t, attempt);
+        auto op = BeginWrite(*t, attempt, sends);
         if (!op) return op.error();
         st = op->st;
         answer.emplace(body(*op, *t));
@@ -946,7 +970,8 @@ struct Scheduler::Impl {
   }
   template <typename Body>
   auto WriteBooking(const Principal& actor, TenantId tenant, Body&& body) {
-    return WriteBooking(actor, tenant, std::forward<Body>(body), [](const Tenant&, const auto&) {});
+    return WriteBooking(actor, tenant, Sends::kAnything, std::forward<Body>(body),
+                        [](const Tenant&, const auto&) {});
   }
 
   // A read: the tenant's storage read transaction and its state, locked shared and
@@ -1953,7 +1978,7 @@ Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
   // Before Retried looks the key up: storage must be asked about the key given, all of it.
   SMOOTH_RETURN_IF_ERROR(ValidateIdempotencyKey(request.idempotency_key));
   return impl_->WriteBooking(
-      actor, tenant,
+      actor, tenant, request.idempotency_key ? Impl::Sends::kAnything : Impl::Sends::kAppendedRows,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
         TenantState& st = *op.st;
         auto retried = impl_->Retried(op, actor, t, request);
@@ -1987,7 +2012,7 @@ Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenan
                                           std::optional<std::int64_t> expected_version) {
   SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(new_start, "start"));
   return impl_->WriteBooking(
-      actor, tenant,
+      actor, tenant, Impl::Sends::kAnything,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
         TenantState& st = *op.st;
         auto a = op.txn->GetAppointment(id);
@@ -2208,7 +2233,7 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
                                            std::optional<std::string> idempotency_key) {
   SMOOTH_RETURN_IF_ERROR(ValidateIdempotencyKey(idempotency_key));
   return impl_->WriteBooking(
-      actor, tenant,
+      actor, tenant, Impl::Sends::kAnything,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<Appointment> {
         TenantState& st = *op.st;
         auto h = impl_->HoldFor(op, actor, t, id, Action::kAppointmentUpdate);
@@ -2277,7 +2302,7 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
     asked_zone = *z;
   }
   return impl_->WriteBooking(
-      actor, tenant,
+      actor, tenant, Impl::Sends::kAppendedRows,
       [&](Impl::WriteOp& op, const Tenant& t) -> Result<SeriesBooking> {
         TenantState& st = *op.st;
         auto service = impl_->CheckRequest(st, request.first);

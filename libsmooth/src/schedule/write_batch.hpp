@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "smooth/schedule_types.hpp"
+#include "smooth/scheduler.hpp"
 #include "smooth/storage.hpp"
 #include "storage/forwarding.hpp"
 
