@@ -8,10 +8,12 @@
 // postgres ctest fixture; fails, never skips, without it.
 #include <doctest/doctest.h>
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <future>
 #include <set>
 #include <string>
@@ -702,6 +704,77 @@ TEST_CASE("pooled connections the server ended while idle are never used: no cal
   CHECK(Backends(db) == 4);
 }
 
+// Makes PL/pgSQL `body` run before every INSERT into each of tenant_acme's `tables` (a
+// trigger function `name`), as a server would act or fail on its own.
+void BeforeInsertsInAcme(const std::string& db, const std::string& name, const std::string& body,
+                         const std::vector<std::string>& tables) {
+  std::string sql = fmt::format(
+      "CREATE FUNCTION tenant_acme.{0}() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN {1} END $$;",
+      name, body);
+  for (const std::string& table : tables)
+    sql += fmt::format(
+        " CREATE TRIGGER {0} BEFORE INSERT ON tenant_acme.{1} FOR EACH STATEMENT EXECUTE FUNCTION "
+        "tenant_acme.{0}();",
+        name, table);
+  Exec(db, sql);
+}
+
+// What a process writes to its standard error while alive: fd 2 goes to a file meanwhile.
+class StderrCapture {
+ public:
+  StderrCapture() : file_(std::tmpfile()), saved_(::dup(2)) {
+    REQUIRE(file_ != nullptr);
+    REQUIRE(saved_ >= 0);
+    std::fflush(stderr);
+    REQUIRE(::dup2(::fileno(file_), 2) == 2);
+  }
+  ~StderrCapture() { Restore(); }
+  // Ends the capture and returns what was written.
+  std::string Text() {
+    Restore();
+    std::string text;
+    std::rewind(file_);
+    for (int c; (c = std::fgetc(file_)) != EOF;) text += static_cast<char>(c);
+    return text;
+  }
+
+ private:
+  void Restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  std::FILE* file_;
+  int saved_;
+};
+
+// libpq hands the server's warnings, and the message of a server that ends an idle
+// connection, to a notice processor that prints them on stderr: the embedding
+// application's, which a library has no business writing to.
+TEST_CASE("the server's warnings and farewells never reach the process's stderr") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db);
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  BeforeInsertsInAcme(db, "warn", "RAISE WARNING 'a warning from a trigger'; RETURN NULL;",
+                      {"appointments"});
+  std::string written;
+  {
+    StderrCapture capture;
+    Must(Book(*storage, acme, Booking(chair.id, T0() + 2h, 30min)));  // the trigger warns
+    FillPool(*storage, acme, 4);
+    Exec(db,
+         "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+         "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    EveryKindOfCallSucceeds(*storage, acme, chair, T0() + 3h);
+    written = capture.Text();
+  }
+  CHECK_MESSAGE(written.empty(), "written to stderr:\n" << written);
+}
+
 TEST_CASE("a transaction whose server shut down immediately fails unavailable, not internal") {
   std::string db = NewPgDatabase();
   PgProxy proxy(TestPgConninfo());
@@ -795,14 +868,10 @@ TEST_CASE("a write the server refuses for want of disk space is resource_exhaust
   Resource chair = NewResource(*storage, acme, "Chair");
   // What PostgreSQL answers when its disk is full (SQLSTATE 53100, "could not extend file
   // ...: No space left on device"), raised on demand.
-  Exec(db,
-       "CREATE FUNCTION tenant_acme.no_space() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-       "RAISE EXCEPTION 'could not extend file: No space left on device' "
-       "USING ERRCODE = 'disk_full'; END $$; "
-       "CREATE TRIGGER no_space BEFORE INSERT ON tenant_acme.resources "
-       "FOR EACH ROW EXECUTE FUNCTION tenant_acme.no_space(); "
-       "CREATE TRIGGER no_space BEFORE INSERT ON tenant_acme.appointments "
-       "FOR EACH STATEMENT EXECUTE FUNCTION tenant_acme.no_space()");
+  BeforeInsertsInAcme(db, "no_space",
+                      "RAISE EXCEPTION 'could not extend file: No space left on device' "
+                      "USING ERRCODE = 'disk_full';",
+                      {"resources", "appointments"});
   auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
   Must(txn->BumpChangeSeq());
   auto inserted = txn->InsertResource(chair);

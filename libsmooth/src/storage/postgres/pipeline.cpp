@@ -196,12 +196,13 @@ bool TrimServerStatements(sql::Connection& c, PGconn* pg) {
 
 }  // namespace
 
-PGconn* LibpqConnection(sql::Connection& c) {
+PGconn* LibpqConnection(soci::session& s) {
   // Every session of this backend is a PostgreSQL one (and SOCI exports no typeinfo to
   // check it with).
-  auto* backend = static_cast<soci::postgresql_session_backend*>(c.session().get_backend());
+  auto* backend = static_cast<soci::postgresql_session_backend*>(s.get_backend());
   return backend != nullptr ? backend->conn_ : nullptr;
 }
+PGconn* LibpqConnection(sql::Connection& c) { return LibpqConnection(c.session()); }
 
 bool IdleConnectionAlive(sql::Connection& c) {
   PGconn* pg = LibpqConnection(c);

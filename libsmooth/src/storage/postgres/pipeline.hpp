@@ -37,7 +37,8 @@ sql::SqlErrorKind ClassifySqlstate(std::string_view state);
 /// a server that went away.
 bool ConnectionLostSqlstate(std::string_view state);
 
-/// The libpq connection under `c`, or null when it has none.
+/// The libpq connection under `c` (a PostgreSQL session), or null when it has none.
+PGconn* LibpqConnection(soci::session& s);
 PGconn* LibpqConnection(sql::Connection& c);
 
 /// Whether `c`, idle in its pool since its last transaction, is still connected

@@ -560,9 +560,15 @@ class PostgresStorage final : public Storage {
   Result<std::unique_ptr<Connection>> Connect() const {
     try {
       auto session = std::make_unique<soci::session>(*soci::factory_postgresql(), conninfo_);
+      // libpq prints what the server says outside an answer (a trigger's WARNING, the
+      // message of a server ending an idle connection) on stderr, which is the embedding
+      // application's. Dropped: what matters to a call reaches it as an error.
+      if (PGconn* pg = LibpqConnection(*session))
+        PQsetNoticeProcessor(
+            pg, [](void*, const char*) {}, nullptr);
       std::string quiet, timeout, plans, synchronous;
       // lock_timeout bounds the wait for another writer's row lock (busy_timeout); 0
-      // would mean forever. NOTICEs (IF NOT EXISTS) would go to stderr.
+      // would mean forever. NOTICEs (IF NOT EXISTS) are not even sent.
       long long ms = std::max<long long>(1, options_.busy_timeout.count());
       *session << fmt::format(
           "SELECT set_config('client_min_messages', 'warning', false), "
