@@ -62,7 +62,7 @@ inline void CheckMasqueradeRefusal(const Status& refused, const MemoryAuditSink&
 
 struct World {
   ManualClock clock{T0()};
-  std::shared_ptr<Storage> storage{TestStorage()};
+  std::shared_ptr<Storage> storage;
   std::shared_ptr<MemoryAuditSink> security = std::make_shared<MemoryAuditSink>();
   std::shared_ptr<MemoryAuditSink> masquerade = std::make_shared<MemoryAuditSink>();
   std::unique_ptr<Platform> platform;
@@ -78,7 +78,9 @@ struct World {
 
   static constexpr const char* kPassword = "correct horse battery";
 
-  World() {
+  World() : World(StorageOptions{}) {}
+  // On storage opened with `storage_options` (SQLite and PostgreSQL).
+  explicit World(const StorageOptions& storage_options) : storage(TestStorage(storage_options)) {
     platform = OpenPlatform();
     root = Must(platform->CreateSuperuser("root@platform.test", "Root", kPassword));
     root_p = Must(platform->ActAs(root.id));

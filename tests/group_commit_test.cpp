@@ -694,3 +694,82 @@ TEST_CASE("Maintain does not announce the expiry of a hold another process confi
 
 }  // namespace
 }  // namespace smooth::testing
+
+namespace smooth::testing {
+namespace {
+
+// A write checks its actor inside the tenant's write transaction; when users change, the
+// check reads who the actor is from the shared tables, on another connection. Tenants
+// writing at once, as many as the pool has connections, must not each hold one and wait
+// for another (PostgreSQL: one pool for every tenant; docs/storage.md, "Pools").
+TEST_CASE("tenants writing at once while users change never wait on each other's connections") {
+  StorageOptions small;
+  small.pool_size = 2;
+  World w(small);
+  auto scheduler = Must(Scheduler::Open(*w.platform));
+  struct Writer {
+    TenantId tenant;
+    Service seat;
+    Customer pat;
+    Principal owner;
+  };
+  std::vector<Writer> tenants;
+  for (const auto& [t, owner] :
+       {std::pair{w.acme, "TENANT_OWNER"}, std::pair{w.globex, "globex:TENANT_OWNER"}}) {
+    Resource hall = Must(scheduler->CreateResource(w.root_p, t.id,
+                                                   {.name = "Hall",
+                                                    .capacity = 10000,
+                                                    .time_zone = "UTC",
+                                                    .hours = Weekdays({Hours(9, 17)})}));
+    tenants.push_back({t.id,
+                       Must(scheduler->CreateService(
+                           w.root_p, t.id, {.name = "Seat", .requirements = {OneOf({hall.id})}})),
+                       Must(scheduler->CreateCustomer(w.root_p, t.id,
+                                                      {.name = "Pat", .email = "pat@example.com"})),
+                       Must(w.platform->ActAs(w.users[owner].id))});
+  }
+  constexpr int kWriters = 4;
+  constexpr int kEach = 60;
+  std::atomic<bool> done{false};
+  std::mutex mu;
+  std::vector<std::string> refusals;  // guarded by mu
+  auto refused = [&](std::string what) {
+    std::lock_guard lock(mu);
+    refusals.push_back(std::move(what));
+  };
+  {
+    Watchdog watchdog(120s, "tenants writing while users change");
+    // Each change to a user moves the shared epoch on: the next check of every actor reads.
+    std::thread changer([&] {
+      const UserId staff = w.users["TENANT_STAFF"].id;
+      while (!done.load()) {
+        for (auto change : {&Platform::DeactivateUser, &Platform::ReactivateUser}) {
+          auto changed = (w.platform.get()->*change)(w.root_p, staff);
+          if (!changed) refused("changer: " + changed.error().ToString());
+        }
+      }
+    });
+    std::vector<std::thread> writers;
+    for (int i = 0; i < kWriters; ++i)
+      writers.emplace_back([&, i] {
+        const Writer& x = tenants[static_cast<std::size_t>(i) % tenants.size()];
+        for (int j = 0; j < kEach; ++j) {
+          auto booked = scheduler->Book(
+              x.owner, x.tenant, {.service = x.seat.id, .customer = x.pat.id, .start = Mon(10)});
+          if (!booked) refused(fmt::format("writer {}: {}", i, booked.error().ToString()));
+        }
+      });
+    for (std::thread& t : writers) t.join();
+    done = true;
+    changer.join();
+  }
+  for (const std::string& r : refusals) MESSAGE(r);
+  CHECK(refusals.empty());
+  std::size_t stored = 0;
+  for (const Writer& x : tenants)
+    stored += Must(scheduler->ListAppointments(w.root_p, x.tenant, Mon(10), Mon(10) + 1min)).size();
+  CHECK(stored == static_cast<std::size_t>(kWriters * kEach));
+}
+
+}  // namespace
+}  // namespace smooth::testing

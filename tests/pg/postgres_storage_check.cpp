@@ -631,14 +631,23 @@ TEST_CASE("a connection lost under a commit fails unavailable, and the next writ
   CHECK(Must(QueryPooledConnectionForTesting(*storage, "SELECT pg_backend_pid()")) != pid);
 }
 
+// The connections to the database but the asking one.
+int Backends(const std::string& db) {
+  return std::stoi(Rows(db,
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()")[0]);
+}
+
 TEST_CASE("SharedEpoch on a connection the server ended never hands that connection out again") {
   std::string db = NewPgDatabase();
   auto storage = Open(db);  // the default pool of 4
   Must(storage->SharedEpoch());
-  const std::string pid =
-      Must(QueryPooledConnectionForTesting(*storage, "SELECT pg_backend_pid()"));
-  // An administrator (or a server restart) ends the pooled connection.
-  CHECK(Rows(db, fmt::format("SELECT pg_terminate_backend({}, 5000)", pid))[0] == "t");
+  // An administrator (or a server restart) ends the pooled connections, the one SharedEpoch
+  // used among them.
+  CHECK(Rows(db,
+             "SELECT bool_and(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+             "WHERE datname = current_database() AND pid <> pg_backend_pid()")[0] == "t");
+  REQUIRE(Backends(db) == 0);
   // The dead connection is found dead before it is used, closed, and another opened.
   auto first = storage->SharedEpoch();
   CHECK_MESSAGE(first.ok(), (first.ok() ? std::string() : first.error().ToString()));
@@ -659,13 +668,6 @@ TEST_CASE("SharedEpoch on a connection the server ended never hands that connect
 void FillPool(Storage& storage, const Tenant& t, int n) {
   std::vector<std::unique_ptr<TenantTransaction>> held;
   for (int i = 0; i < n; ++i) held.push_back(Must(storage.BeginTenant(t, TxnMode::kRead)));
-}
-
-// The connections to the database but the asking one.
-int Backends(const std::string& db) {
-  return std::stoi(Rows(db,
-                        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid()")[0]);
 }
 
 // One call of each kind the storage serves, each of which must succeed the first time: a
@@ -701,7 +703,7 @@ TEST_CASE("pooled connections the server ended while idle are never used: no cal
   // Each call finds the connections dead before it sends anything, and opens a new one.
   EveryKindOfCallSucceeds(*storage, acme, chair, T0() + 1h);
   FillPool(*storage, acme, 4);  // and the pool fills again
-  CHECK(Backends(db) == 4);
+  CHECK(Backends(db) == 4 + 1);  // with the shared reads' one (EveryKindOfCallSucceeds)
 }
 
 // Makes PL/pgSQL `body` run before every INSERT into each of tenant_acme's `tables` (a
@@ -1183,13 +1185,21 @@ TEST_CASE("an exhausted pool fails with unavailable after pool_wait, never block
   Tenant acme = NewTenant(*storage, "acme");
   auto held = Must(storage->BeginTenant(acme, TxnMode::kRead));
   auto started = std::chrono::steady_clock::now();
-  auto shared = storage->BeginShared(TxnMode::kRead);
+  auto shared = storage->BeginShared(TxnMode::kWrite);
   REQUIRE_FALSE(shared.ok());
   CHECK(shared.error().code() == StatusCode::kUnavailable);
   CHECK(std::chrono::steady_clock::now() - started >= 200ms);
   CHECK(storage->BeginTenant(acme, TxnMode::kWrite).error().code() == StatusCode::kUnavailable);
+  // Shared reads have their own pool, which runs out the same way.
+  {
+    auto read = Must(storage->BeginShared(TxnMode::kRead));
+    auto again = storage->BeginShared(TxnMode::kRead);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().code() == StatusCode::kUnavailable);
+    CHECK(storage->SharedEpoch().error().code() == StatusCode::kUnavailable);
+  }
   held.reset();
-  CHECK(storage->BeginShared(TxnMode::kRead).ok());
+  CHECK(storage->BeginShared(TxnMode::kWrite).ok());
 }
 
 TEST_CASE("without the right to create btree_gist, opening says what an admin must do") {

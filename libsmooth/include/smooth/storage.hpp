@@ -241,8 +241,9 @@ struct StorageOptions {
   /// (PostgreSQL: of the same tenant, or of the shared tables; its lock_timeout) before
   /// failing with unavailable.
   std::chrono::milliseconds busy_timeout{5000};
-  /// Connections per database, opened on demand: SQLite has a pool for shared.db and one
-  /// per tenant file; PostgreSQL one pool for the shared tables and every tenant.
+  /// Connections per pool, opened on demand: SQLite has a pool for shared.db and one per
+  /// tenant file; PostgreSQL one for the shared tables and every tenant, and one more for
+  /// reads of the shared tables alone (so up to twice this many connections).
   std::size_t pool_size = 4;
   /// How long Begin* waits for a free connection before failing with unavailable.
   std::chrono::milliseconds pool_wait{2000};
@@ -261,7 +262,7 @@ struct StorageOptions {
 ///   - `postgresql://user@host:port/db` (or `postgres://`) or a libpq conninfo string
 ///     (`host=... dbname=...`) — PostgreSQL: shared tables in `public`, one schema
 ///     `tenant_<slug>` per tenant entered per transaction with `SET LOCAL search_path`,
-///     one pool of `pool_size` connections for everything. Needs the btree_gist extension
+///     two pools of `pool_size` connections (see StorageOptions). Needs the btree_gist extension
 ///     (created on first open when the role may; else an administrator creates it once).
 ///     unavailable when the server cannot be reached.
 /// Migrations run on open, shared database first, then every tenant's; an error names the

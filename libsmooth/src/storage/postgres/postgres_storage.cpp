@@ -126,6 +126,9 @@ class PostgresStorage final : public Storage {
         pool_(
             "postgresql", options_.pool_size, options_.pool_wait, [this] { return Connect(); },
             IdleConnectionAlive),
+        reads_(
+            "postgresql (shared reads)", options_.pool_size, options_.pool_wait,
+            [this] { return Connect(); }, IdleConnectionAlive),
         shared_gate_("shared database"),
         ids_(std::make_shared<SequenceIdSource>()) {}
 
@@ -240,7 +243,7 @@ class PostgresStorage final : public Storage {
 
   Result<std::int64_t> SharedEpoch() override {
     static const std::string query = "SELECT value FROM public.shared_epoch";
-    return sql::ReadSharedEpoch(pool_, PostgresDialect::Instance(), query);
+    return sql::ReadSharedEpoch(reads_, PostgresDialect::Instance(), query);
   }
 
   Result<std::unique_ptr<TenantTransaction>> BeginTenant(const Tenant& tenant,
@@ -547,7 +550,7 @@ class PostgresStorage final : public Storage {
         return {};
       };
     }
-    auto lease = pool_.Acquire();
+    auto lease = (mode == TxnMode::kRead ? reads_ : pool_).Acquire();
     if (!lease) return lease.error();
     parts.lease = std::move(*lease);
     auto txn = std::make_unique<sql::SqlSharedTransaction>(std::move(parts));
@@ -591,7 +594,13 @@ class PostgresStorage final : public Storage {
 
   const std::string conninfo_;
   const StorageOptions options_;
-  SessionPool pool_;  // one pool for the shared tables and every tenant
+  // Shared reads (BeginShared(kRead), SharedEpoch) have connections of their own: a
+  // transaction holding one may have to read the shared tables before it can finish (who
+  // the actor is, the grants it holds: Platform's checks inside a Scheduler write), and
+  // with one pool, pool_size such transactions at once would each wait for a connection
+  // another holds, until pool_wait failed them all. A shared read holds nothing else.
+  SessionPool pool_;   // tenant transactions and shared writes
+  SessionPool reads_;  // shared reads
   WriteGate shared_gate_;
   std::shared_ptr<SequenceIdSource> ids_;
   std::mutex mu_;
