@@ -829,6 +829,38 @@ TEST_CASE("passwords: a login that another login's rehash overtook still logs in
   Must(w.platform->Login(host, staff.email, World::kPassword, "::1"));
 }
 
+TEST_CASE("passwords: a change that another login's rehash overtook still changes it") {
+  // As above, but the phone changes the password: the laptop's login rehashes the same
+  // password between the phone's check of it and its write. The change must go through.
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  const HostMatch host = w.HostOf(staff);
+  const PasswordCost raised{2, 8192};
+  auto hooked = std::make_shared<BeforeWriteStorage>(w.storage);
+  PlatformOptions o = w.platform->options();
+  o.storage = hooked;
+  auto phone = Must(Platform::Open(o));
+  PlatformOptions other = w.platform->options();
+  other.password_cost = raised;
+  auto laptop = Must(Platform::Open(other));
+  Principal me = Must(phone->Authenticate(w.LoginAs(staff).id));
+  const std::string fresh_password = "a brand new passphrase";
+  // ChangePassword's first write counts the attempt; its second stores the new hash.
+  hooked->before_write = [&] {
+    hooked->before_write = [&] {
+      Must(laptop->Login(host, staff.email, World::kPassword, "198.51.100.7"));
+    };
+  };
+  Status changed = phone->ChangePassword(me, World::kPassword, fresh_password);
+  CHECK_FALSE(hooked->before_write);  // the laptop did log in in between
+  REQUIRE_MESSAGE(changed.ok(), changed.message());
+  CHECK(testing::ParseLine(w.security->Lines().back()).at("action").as_string() ==
+        "PASSWORD_CHANGED");
+  Must(w.platform->Login(host, staff.email, fresh_password, "::1"));
+  CHECK(w.platform->Login(host, staff.email, World::kPassword, "::1").error().code() ==
+        StatusCode::kUnauthenticated);
+}
+
 TEST_CASE("passwords: guessing the current one is throttled with the account's logins") {
   World w;
   const User& staff = w.users.at("TENANT_STAFF");

@@ -1588,19 +1588,32 @@ Status Platform::ChangePassword(const Principal& actor, std::string_view current
     return wrong("wrong password");
   auto hash = internal::HashPassword(new_password, impl_->opt.password_cost);
   if (!hash) return hash.error();
-  auto txn = impl_->Write();
-  if (!txn) return txn.error();
-  SMOOTH_RETURN_IF_ERROR((*txn)->ClearLoginFailures(key));
-  auto current = (*txn)->GetUser(me.id);
-  if (!current) return current.error();
-  if (current->password_hash != me.password_hash)
-    return Aborted("the password changed meanwhile; try again");
-  current->password_hash = std::move(*hash);
-  current->sessions_revoked_at = Now();
-  SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
-  SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
-  impl_->Security("PASSWORD_CHANGED", {{"user_email", me.email}});
-  return {};
+  std::string checked = me.password_hash;  // the stored hash current_password matched
+  for (int tries = 1;; ++tries) {
+    std::string stored;
+    {
+      auto txn = impl_->Write();
+      if (!txn) return txn.error();
+      SMOOTH_RETURN_IF_ERROR((*txn)->ClearLoginFailures(key));
+      auto current = (*txn)->GetUser(me.id);
+      if (!current) return current.error();
+      if (current->password_hash == checked) {
+        current->password_hash = std::move(*hash);
+        current->sessions_revoked_at = Now();
+        SMOOTH_RETURN_IF_ERROR((*txn)->UpdateUser(*current));
+        SMOOTH_RETURN_IF_ERROR((*txn)->Commit());
+        impl_->Security("PASSWORD_CHANGED", {{"user_email", me.email}});
+        return {};
+      }
+      stored = std::move(current->password_hash);
+    }  // the transaction is rolled back before hashing again
+    // Another hash is stored: a new password, or the same one hashed again at a new cost
+    // by a login (as Login), which current_password still matches. Checked outside the
+    // transaction, as the first check was.
+    if (tries == 3 || !internal::VerifyPassword(stored, current_password))
+      return Aborted("the password changed meanwhile; try again");
+    checked = std::move(stored);
+  }
 }
 
 Status Platform::SetPassword(const Principal& actor, UserId id, std::string_view new_password) {
