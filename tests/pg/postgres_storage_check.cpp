@@ -29,6 +29,7 @@
 namespace smooth::testing {
 namespace {
 
+using internal::postgres::PooledConninfoForTesting;
 using internal::postgres::QueryPooledConnectionForTesting;
 using namespace std::chrono_literals;
 
@@ -861,6 +862,25 @@ TEST_CASE("opening a connection to a server that never answers gives up, unavail
   REQUIRE_FALSE(open_result.ok());
   CHECK_MESSAGE(open_result.error().code() == StatusCode::kUnavailable,
                 open_result.error().ToString());
+}
+
+// A server the network has lost never answers, and without keepalives a connection waiting
+// for it would wait as long as the kernel keeps the connection: for ever. Every connection
+// probes an idle or waiting connection and bounds unacknowledged data, unless the conninfo
+// says otherwise. (libpq acts on these over TCP; the test cluster is on a Unix socket, and a
+// real partition cannot be made here: this checks the settings the connections carry.)
+TEST_CASE("connections give up on a server the network lost, unless told otherwise") {
+  std::string db = NewPgDatabase();
+  auto defaults = Open(db);
+  CHECK(Must(PooledConninfoForTesting(*defaults, "keepalives_idle")) == "30");
+  CHECK(Must(PooledConninfoForTesting(*defaults, "keepalives_interval")) == "10");
+  CHECK(Must(PooledConninfoForTesting(*defaults, "keepalives_count")) == "3");
+  CHECK(Must(PooledConninfoForTesting(*defaults, "tcp_user_timeout")) == "60000");
+  auto own = Open(db + " keepalives_idle=7 tcp_user_timeout=0");
+  CHECK(Must(PooledConninfoForTesting(*own, "keepalives_idle")) == "7");
+  CHECK(Must(PooledConninfoForTesting(*own, "tcp_user_timeout")) == "0");
+  CHECK(Must(PooledConninfoForTesting(*own, "keepalives_count")) == "3");
+  Must(own->SharedEpoch());  // and they work
 }
 
 TEST_CASE("a write the server refuses for want of disk space is resource_exhausted") {

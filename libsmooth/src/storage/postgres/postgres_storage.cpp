@@ -377,6 +377,20 @@ class PostgresStorage final : public Storage {
     return SchemaExists(c, schema);
   }
 
+  Result<std::string> PooledConninfo(const std::string& keyword) {
+    auto lease = pool_.Acquire();
+    if (!lease) return lease.error();
+    PGconn* pg = LibpqConnection(**lease);
+    if (pg == nullptr) return Internal("no libpq connection");
+    PQconninfoOption* options = PQconninfo(pg);
+    if (options == nullptr) return Internal("PQconninfo failed");
+    std::string value = "(unset)";
+    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o)
+      if (keyword == o->keyword && o->val != nullptr) value = o->val;
+    PQconninfoFree(options);
+    return value;
+  }
+
   Result<std::string> QueryPooled(const std::string& query) {
     auto lease = pool_.Acquire();
     if (!lease) return lease.error();
@@ -610,11 +624,27 @@ class PostgresStorage final : public Storage {
   std::unordered_map<std::string, std::shared_ptr<const PipelineStatements>> statements_;
 };
 
+// What a connection over TCP does about a server the network has lost (a partition, a host
+// that went down without a word), unless the conninfo says otherwise: without these a call
+// waiting for an answer would wait as long as the kernel keeps the connection, which with
+// no keepalives is for ever, holding a pooled connection and whatever its caller holds.
+// Idle or waiting, the connection is probed after 30 s and given up after 3 unanswered
+// probes 10 s apart; data sent and not acknowledged within 60 s gives it up too. A server
+// that is only slow answers the probes, so a long statement is not cut short. (libpq
+// ignores these on Unix-domain sockets, where the server's host is this one.)
+constexpr std::pair<const char*, const char*> kLostServerDefaults[] = {
+    {"keepalives_idle", "30"},
+    {"keepalives_interval", "10"},
+    {"keepalives_count", "3"},
+    {"tcp_user_timeout", "60000"},
+};
+
 // The conninfo as key='value' pairs: libpq parses URIs and key=value strings alike, and
 // SOCI passes key=value pairs through untouched. Never echoes the input (a password).
 // Opening a connection waits for the server at most `pool_wait` (whole seconds, at least 2,
 // libpq's least), unless the conninfo or PGCONNECT_TIMEOUT sets a connect_timeout: libpq's
 // own default is to wait for a server that never answers as long as TCP does, minutes.
+// kLostServerDefaults are added where the conninfo sets none.
 Result<std::string> NormalizeConninfo(std::string_view conninfo,
                                       std::chrono::milliseconds pool_wait) {
   std::string input(conninfo);
@@ -627,9 +657,11 @@ Result<std::string> NormalizeConninfo(std::string_view conninfo,
   std::string out;
   const char* env_timeout = std::getenv("PGCONNECT_TIMEOUT");
   bool timeout_set = env_timeout != nullptr && *env_timeout != '\0';
+  std::vector<std::string_view> set;
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
     if (o->val == nullptr || *o->val == '\0') continue;
     if (std::string_view(o->keyword) == "connect_timeout") timeout_set = true;
+    set.emplace_back(o->keyword);
     if (!out.empty()) out += ' ';
     out += o->keyword;
     out += "='";
@@ -639,7 +671,10 @@ Result<std::string> NormalizeConninfo(std::string_view conninfo,
     }
     out += '\'';
   }
-  PQconninfoFree(options);
+  for (const auto& [keyword, value] : kLostServerDefaults)
+    if (std::find(set.begin(), set.end(), keyword) == set.end())
+      out += fmt::format("{}{}='{}'", out.empty() ? "" : " ", keyword, value);
+  PQconninfoFree(options);  // `set` points into it
   if (!timeout_set) {
     auto seconds = std::chrono::ceil<std::chrono::seconds>(pool_wait).count();
     out += fmt::format("{}connect_timeout='{}'", out.empty() ? "" : " ",
@@ -679,6 +714,12 @@ Result<std::string> QueryPooledConnectionForTesting(Storage& storage, const std:
   auto* pg = dynamic_cast<PostgresStorage*>(&storage);
   if (pg == nullptr) return InvalidArgument("storage: not the PostgreSQL backend");
   return pg->QueryPooled(query);
+}
+
+Result<std::string> PooledConninfoForTesting(Storage& storage, const std::string& keyword) {
+  auto* pg = dynamic_cast<PostgresStorage*>(&storage);
+  if (pg == nullptr) return InvalidArgument("storage: not the PostgreSQL backend");
+  return pg->PooledConninfo(keyword);
 }
 
 // --- PostgresMaintenance: smooth-admin's handle, over the backend's own pieces ---

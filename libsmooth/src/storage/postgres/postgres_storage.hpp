@@ -26,6 +26,10 @@ Result<std::string> TenantSchemaName(std::string_view slug);
 /// `storage` is not the PostgreSQL backend.
 Result<std::string> QueryPooledConnectionForTesting(Storage& storage, const std::string& query);
 
+/// For tests: the value libpq uses for conninfo `keyword` on one of `storage`'s pooled
+/// connections ("(unset)" when none).
+Result<std::string> PooledConninfoForTesting(Storage& storage, const std::string& keyword);
+
 /// For smooth-admin (storage/admin.cpp): one connection with the backend's own session
 /// settings, running the backend's migrations one database at a time under its advisory
 /// lock, and read-only looks at the schemas for the check. Errors name the database
