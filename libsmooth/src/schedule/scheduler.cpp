@@ -149,6 +149,11 @@ struct TenantState {
   // Whether the state holds writes that storage may not show yet: then it must not be
   // rebuilt from storage.
   bool WritesInFlight() const { return batch != nullptr || committing > 0; }
+
+  // Waits, `lock` (on mu) released meanwhile, until no batch is committing.
+  void WaitForCommits(std::unique_lock<std::shared_mutex>& lock) {
+    batch_cv.wait(lock, [this] { return committing == 0; });
+  }
 };
 
 // Resolves `s`'s requirements against `st.resources`; they exist (checked on write).
@@ -653,8 +658,7 @@ struct Scheduler::Impl {
     // anything waits for them, here, before it looks at the state: once it does, its
     // batch's members run one at a time. (Expiring holds below reads too.) Nothing else
     // commits while this batch is open, so one wait serves the whole batch.
-    if (b->on_top && (sends == Sends::kAnything || HasExpiredHold(st)))
-      st.batch_cv.wait(op.lock, [&] { return st.committing == 0; });
+    if (b->on_top && (sends == Sends::kAnything || HasExpiredHold(st))) st.WaitForCommits(op.lock);
     // A batch begun with BeginTenantWriteAt assumed the state current without looking:
     // another process may have released or confirmed a hold it holds as expired.
     ExpireHolds(st, t.id, b->deferred ? &b->txn : nullptr);
@@ -711,7 +715,7 @@ struct Scheduler::Impl {
     // it have committed: one of them, begun with BeginTenantWriteAt, may not have reached
     // storage yet, and would then wait for this one's lock while this one waits for its
     // turn to commit.
-    st.batch_cv.wait(op.lock, [&] { return st.committing == 0; });
+    st.WaitForCommits(op.lock);
     op.lock.unlock();
     auto begun = storage->BeginTenantWrite(t);  // the transaction, its sequence bumped
     op.lock.lock();
@@ -763,7 +767,7 @@ struct Scheduler::Impl {
     if (b.txn.writes() != op.writes_at_join) b.spoiled = true;
     // Decided on top of changes still being committed: it stands only once they have
     // (and storage, checked below, can be asked only then: BeginWrite).
-    if (b.on_top) st.batch_cv.wait(op.lock, [&] { return st.committing == 0; });
+    if (b.on_top) st.WaitForCommits(op.lock);
     if (b.doomed) {
       // They failed: decided again. (Storage could confirm only the sequence number, which
       // another writer may have reached since.)
