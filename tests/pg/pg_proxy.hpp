@@ -79,6 +79,11 @@ class PgProxy {
 
   void SetMode(Mode mode) { mode_ = mode; }
 
+  /// While frozen, nothing is forwarded either way on any connection, and none ends: as a
+  /// server whose process is stopped, or stuck on a disk that does not answer, whose
+  /// kernel keeps the connections open. Unfrozen, what was held back goes on.
+  void Freeze(bool frozen) { frozen_ = frozen; }
+
  private:
   struct Link {
     int client;
@@ -174,17 +179,23 @@ class PgProxy {
         }
       }
       std::vector<pollfd> fds{{listener_, POLLIN, 0}};
+      const short events = frozen_ ? 0 : POLLIN;  // frozen: a hang-up still shows
       for (const Link& link : links_) {
-        fds.push_back({link.client, POLLIN, 0});
-        fds.push_back({link.server, POLLIN, 0});
+        fds.push_back({link.client, events, 0});
+        fds.push_back({link.server, events, 0});
       }
       if (::poll(fds.data(), fds.size(), 10) <= 0) continue;
       std::vector<Link> kept;
       for (std::size_t i = 0; i < links_.size(); ++i) {
         const short client = fds[1 + 2 * i].revents, server = fds[2 + 2 * i].revents;
         bool alive = true;
-        if (client != 0) alive = Pump(links_[i].client, links_[i].server);
-        if (alive && server != 0) alive = Pump(links_[i].server, links_[i].client);
+        if (frozen_) {
+          // Only a client that hung up ends its link: the server side stays silent.
+          alive = (client & (POLLHUP | POLLERR)) == 0;
+        } else {
+          if (client != 0) alive = Pump(links_[i].client, links_[i].server);
+          if (alive && server != 0) alive = Pump(links_[i].server, links_[i].client);
+        }
         if (alive)
           kept.push_back(links_[i]);
         else
@@ -212,6 +223,7 @@ class PgProxy {
   int listener_ = -1;
   std::atomic<Mode> mode_{Mode::kForward};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> frozen_{false};
   std::vector<Link> links_;  // only the proxy's thread touches these two
   std::vector<int> silent_;
   std::mutex mu_;

@@ -864,6 +864,68 @@ TEST_CASE("opening a connection to a server that never answers gives up, unavail
                 open_result.error().ToString());
 }
 
+// A server whose process is stopped, or stuck on a disk that hangs, keeps its connections
+// open (its kernel answers for it) and never answers a call: keepalives see nothing wrong.
+// transaction_timeout bounds the call; the connection under it is closed, never reused.
+TEST_CASE("a server that stops answering fails a call at transaction_timeout, then works again") {
+  std::string db = NewPgDatabase();
+  PgProxy proxy(TestPgConninfo());
+  auto storage = Open(proxy.Through(db), {.pool_size = 2, .transaction_timeout = 1500ms});
+  Tenant acme = NewTenant(*storage, "acme");
+  Resource chair = NewResource(*storage, acme, "Chair");
+  FillPool(*storage, acme, 2);  // both calls below find a connection open: none is opened
+  auto reading = Must(storage->BeginTenant(acme, TxnMode::kRead));
+  const auto begun = std::chrono::steady_clock::now();
+  proxy.Freeze(true);
+  auto listed = std::async(std::launch::async, [&] { return reading->ListResources(); });
+  auto booked = std::async(std::launch::async, [&] {
+    return Book(*storage, acme, Booking(chair.id, T0() + 1h, 30min));
+  });
+  const bool bounded = listed.wait_for(10s) == std::future_status::ready &&
+                       booked.wait_for(10s) == std::future_status::ready;
+  const auto waited = std::chrono::steady_clock::now() - begun;
+  if (!bounded) proxy.DropAll();  // ends the calls still waiting, so the test can end
+  INFO("waited " << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms");
+  REQUIRE(bounded);
+  CHECK(waited >= 1500ms);
+  auto listed_result = listed.get();
+  auto booked_result = booked.get();
+  REQUIRE_FALSE(listed_result.ok());
+  REQUIRE_FALSE(booked_result.ok());
+  for (const Status& failed : {listed_result.error(), booked_result.error()}) {
+    CHECK_MESSAGE(failed.code() == StatusCode::kUnavailable, failed.ToString());
+    CHECK_MESSAGE(failed.message().find("transaction_timeout") != std::string::npos,
+                  failed.ToString());
+  }
+  reading.reset();
+  // The server answers again: the frozen connections were closed, and no call fails.
+  proxy.Freeze(false);
+  EveryKindOfCallSucceeds(*storage, acme, chair, T0() + 2h);
+  CHECK(Rows(db, "SELECT COUNT(*) FROM tenant_acme.appointments")[0] == "2");
+}
+
+TEST_CASE("a transaction held past transaction_timeout fails at its commit and saves nothing") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db, {.transaction_timeout = 1s});
+  Tenant acme = NewTenant(*storage, "acme");
+  auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
+  Must(txn->BumpChangeSeq());
+  NewResourceIn(*txn, "Chair");
+  std::this_thread::sleep_for(2500ms);  // the limit, and the watch's second, have passed
+  Status committed = txn->Commit();
+  CHECK_MESSAGE(committed.code() == StatusCode::kUnavailable, committed.ToString());
+  CHECK_MESSAGE(committed.message().find("transaction_timeout") != std::string::npos,
+                committed.ToString());
+  txn.reset();
+  CHECK(Rows(db, "SELECT COUNT(*) FROM tenant_acme.resources")[0] == "0");
+  NewResource(*storage, acme, "Table");  // the next transaction has another connection
+  CHECK(ResourceNames(*storage, acme, TxnMode::kRead) == std::vector<std::string>{"Table"});
+  auto negative = OpenStorage(db, {.transaction_timeout = -1ms});
+  REQUIRE_FALSE(negative.ok());
+  CHECK(negative.error().code() == StatusCode::kInvalidArgument);
+  CHECK(negative.error().message().starts_with("transaction_timeout: "));
+}
+
 // A server the network has lost never answers, and without keepalives a connection waiting
 // for it would wait as long as the kernel keeps the connection: for ever. Every connection
 // probes an idle or waiting connection and bounds unacknowledged data, unless the conninfo

@@ -3,8 +3,11 @@
 // them, provided it leaves pipeline mode with every result read.
 #include "storage/postgres/pipeline.hpp"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -204,6 +207,16 @@ PGconn* LibpqConnection(soci::session& s) {
 }
 PGconn* LibpqConnection(sql::Connection& c) { return LibpqConnection(c.session()); }
 
+std::function<void()> SocketInterrupt(PGconn* pg) {
+  int fd = PQsocket(pg) >= 0 ? ::fcntl(PQsocket(pg), F_DUPFD_CLOEXEC, 0) : -1;
+  if (fd < 0) return {};
+  auto socket = std::shared_ptr<int>(new int(fd), [](int* owned) {
+    ::close(*owned);
+    delete owned;
+  });
+  return [socket] { ::shutdown(*socket, SHUT_RDWR); };
+}
+
 bool IdleConnectionAlive(sql::Connection& c) {
   PGconn* pg = LibpqConnection(c);
   if (pg == nullptr || PQstatus(pg) != CONNECTION_OK || PQsocket(pg) < 0) return false;
@@ -258,7 +271,10 @@ Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::App
   // connection failed, and nobody here can tell.
   auto lost = [&](bool committing = false) {
     c.MarkBroken();  // in an unknown state: closed, never reused
-    const char* why = pg != nullptr ? PQerrorMessage(pg) : "no connection";
+    const char* why = c.interrupted() ? "no answer within transaction_timeout"
+                      : pg != nullptr ? PQerrorMessage(pg)
+                                      : "no connection";
+    if (c.interrupted() && !committing) return sql::TimedOut(database_);
     if (committing)
       return Unavailable(fmt::format(
           "{}: the connection failed as the write was committed, so whether it was saved is "

@@ -41,6 +41,11 @@ bool ConnectionLostSqlstate(std::string_view state);
 PGconn* LibpqConnection(soci::session& s);
 PGconn* LibpqConnection(sql::Connection& c);
 
+/// Connection::SetInterrupt's for `pg`: shuts down its socket (through a duplicate of the
+/// descriptor, kept open as long as the returned function, so never another file's), which
+/// makes a call waiting on it fail at once as on a lost connection.
+std::function<void()> SocketInterrupt(PGconn* pg);
+
 /// Whether `c`, idle in its pool since its last transaction, is still connected
 /// (SessionPool::Checker). PostgreSQL sends an idle session nothing unasked (libsmooth never
 /// LISTENs) but when it ends it, at a shutdown, a restart, pg_terminate_backend or a crash:

@@ -123,12 +123,15 @@ class PostgresStorage final : public Storage {
   PostgresStorage(std::string conninfo, StorageOptions options)
       : conninfo_(std::move(conninfo)),
         options_(std::move(options)),
+        watch_(options_.transaction_timeout.count() > 0
+                   ? std::make_shared<sql::LeaseWatch>(options_.transaction_timeout)
+                   : nullptr),
         pool_(
             "postgresql", options_.pool_size, options_.pool_wait, [this] { return Connect(); },
-            IdleConnectionAlive),
+            IdleConnectionAlive, watch_),
         reads_(
             "postgresql (shared reads)", options_.pool_size, options_.pool_wait,
-            [this] { return Connect(); }, IdleConnectionAlive),
+            [this] { return Connect(); }, IdleConnectionAlive, watch_),
         shared_gate_("shared database"),
         ids_(std::make_shared<SequenceIdSource>()) {}
 
@@ -575,19 +578,35 @@ class PostgresStorage final : public Storage {
   // A new connection, with the session settings every connection gets. None of them is
   // tenant context: that is only ever SET LOCAL inside a transaction.
   Result<std::unique_ptr<Connection>> Connect() const {
+    std::unique_ptr<Connection> conn;
+    auto timed_out = [&] { return conn != nullptr && conn->interrupted(); };
     try {
       auto session = std::make_unique<soci::session>(*soci::factory_postgresql(), conninfo_);
       // libpq prints what the server says outside an answer (a trigger's WARNING, the
       // message of a server ending an idle connection) on stderr, which is the embedding
       // application's. Dropped: what matters to a call reaches it as an error.
-      if (PGconn* pg = LibpqConnection(*session))
+      PGconn* pg = LibpqConnection(*session);
+      if (pg != nullptr)
         PQsetNoticeProcessor(
             pg, [](void*, const char*) {}, nullptr);
+      conn = std::make_unique<Connection>(std::move(session));
+      if (watch_ && pg != nullptr) conn->SetInterrupt(SocketInterrupt(pg));
+      // Watched from here: a server that accepted the connection and then stopped
+      // answering fails the open too, at transaction_timeout.
+      struct Watched {
+        sql::LeaseWatch* watch;
+        Connection& c;
+        ~Watched() {
+          if (watch != nullptr) watch->Stop(c);
+        }
+      } watched{conn->interruptible() ? watch_.get() : nullptr, *conn};
+      if (watched.watch != nullptr) watched.watch->Start(*conn);
+      soci::session& session_ref = conn->session();
       std::string quiet, timeout, plans, synchronous;
       // lock_timeout bounds the wait for another writer's row lock (busy_timeout); 0
       // would mean forever. NOTICEs (IF NOT EXISTS) are not even sent.
       long long ms = std::max<long long>(1, options_.busy_timeout.count());
-      *session << fmt::format(
+      session_ref << fmt::format(
           "SELECT set_config('client_min_messages', 'warning', false), "
           "set_config('lock_timeout', '{}ms', false), "
           "set_config('plan_cache_mode', 'force_generic_plan', false), "
@@ -596,9 +615,11 @@ class PostgresStorage final : public Storage {
           soci::into(quiet), soci::into(timeout), soci::into(plans), soci::into(synchronous);
       // An acknowledged commit must be on disk: never run with synchronous_commit=off,
       // whatever the server's default (local, on, remote_* all flush the local WAL).
-      if (synchronous == "off") *session << "SET synchronous_commit TO on";
-      return std::make_unique<Connection>(std::move(session));
+      if (synchronous == "off") session_ref << "SET synchronous_commit TO on";
+      if (timed_out()) return NoAnswer();
+      return conn;
     } catch (const soci::soci_error& e) {
+      if (timed_out()) return NoAnswer();
       // libpq's message names the host and database, never the password.
       return Unavailable(fmt::format("postgresql: cannot connect: {}", e.get_error_message()));
     } catch (const std::exception& e) {
@@ -606,8 +627,14 @@ class PostgresStorage final : public Storage {
     }
   }
 
+  static Status NoAnswer() {
+    return Unavailable(
+        "postgresql: cannot connect: the server did not answer within transaction_timeout");
+  }
+
   const std::string conninfo_;
   const StorageOptions options_;
+  const std::shared_ptr<sql::LeaseWatch> watch_;  // transaction_timeout's; or null
   // Shared reads (BeginShared(kRead), SharedEpoch) have connections of their own: a
   // transaction holding one may have to read the shared tables before it can finish (who
   // the actor is, the grants it holds: Platform's checks inside a Scheduler write), and
@@ -703,6 +730,8 @@ Result<std::unique_ptr<Storage>> OpenPostgresStorage(std::string_view conninfo,
   if (options.busy_timeout.count() < 0)
     return InvalidArgument("busy_timeout: must not be negative");
   if (options.pool_wait.count() < 0) return InvalidArgument("pool_wait: must not be negative");
+  if (options.transaction_timeout.count() < 0)
+    return InvalidArgument("transaction_timeout: must not be negative");
   auto normalized = NormalizeConninfo(conninfo, options.pool_wait);
   if (!normalized) return normalized.error();
   auto storage = std::make_unique<PostgresStorage>(std::move(*normalized), options);

@@ -2,6 +2,8 @@
 // plus the small helpers that bind C++ variables to statement columns and parameters.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -173,7 +175,19 @@ class Connection {
   /// A connection whose state is unknown (a failed rollback, say) is closed instead of
   /// going back to its pool.
   void MarkBroken() { broken_ = true; }
-  bool broken() const { return broken_; }
+  bool broken() const { return broken_ || interrupted(); }
+
+  /// How another thread ends a call that waits for the server too long (LeaseWatch): it
+  /// ends the connection under the call, which then fails as on a lost connection. Set
+  /// once, before the connection is first used; safe to call from any thread.
+  void SetInterrupt(std::function<void()> interrupt) { interrupt_ = std::move(interrupt); }
+  bool interruptible() const { return static_cast<bool>(interrupt_); }
+  void Interrupt() {
+    interrupted_ = true;
+    if (interrupt_) interrupt_();
+  }
+  /// Whether Interrupt() has ended it: it is closed, never reused.
+  bool interrupted() const { return interrupted_; }
 
  private:
   // Statements are declared after the session so they are destroyed first.
@@ -181,6 +195,8 @@ class Connection {
   std::unordered_map<std::string, std::unique_ptr<PreparedBase>> statements_;
   ServerStatements server_statements_;
   bool broken_ = false;
+  std::function<void()> interrupt_;
+  std::atomic<bool> interrupted_{false};
 };
 
 }  // namespace smooth::internal::sql

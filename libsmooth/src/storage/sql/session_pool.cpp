@@ -1,9 +1,67 @@
 // The bounded connection pool and the in-process write gate.
 #include "storage/sql/session_pool.hpp"
 
+#include <algorithm>
+#include <utility>
+
 #include <fmt/format.h>
 
 namespace smooth::internal::sql {
+
+LeaseWatch::LeaseWatch(std::chrono::milliseconds limit)
+    : limit_(limit), thread_([this] { Run(); }) {}
+
+LeaseWatch::~LeaseWatch() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void LeaseWatch::Start(Connection& c) {
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    watched_[&c] = std::chrono::steady_clock::now() + limit_;
+    wake = std::exchange(sleeping_, false);
+  }
+  // Only a thread that had nothing to watch is woken: otherwise it looks again within a
+  // second anyway, and a lease taken for every booking must not cost a thread switch.
+  if (wake) cv_.notify_all();
+}
+
+void LeaseWatch::Stop(Connection& c) {
+  std::lock_guard lock(mu_);
+  watched_.erase(&c);
+}
+
+void LeaseWatch::Run() {
+  // Every deadline is `limit_` after its start, so none is missed by more than the period.
+  const auto period =
+      std::min<std::chrono::steady_clock::duration>(limit_, std::chrono::seconds(1));
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    if (watched_.empty()) {
+      sleeping_ = true;
+      cv_.wait(lock, [this] { return stop_ || !sleeping_; });
+      continue;
+    }
+    cv_.wait_for(lock, period, [this] { return stop_; });
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = watched_.begin(); it != watched_.end();) {
+      if (it->second <= now) {
+        it->first->Interrupt();
+        it = watched_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+// ----------------------------------------------------------------------------------------
 
 struct SessionPool::Lease::State {
   std::string label;
@@ -11,6 +69,7 @@ struct SessionPool::Lease::State {
   std::chrono::milliseconds wait;
   Opener open;
   Checker alive;
+  std::shared_ptr<LeaseWatch> watch;  // or null
 
   std::mutex mu;
   std::condition_variable cv;
@@ -19,16 +78,22 @@ struct SessionPool::Lease::State {
 };
 
 SessionPool::SessionPool(std::string label, std::size_t size, std::chrono::milliseconds wait,
-                         Opener open, Checker alive)
+                         Opener open, Checker alive, std::shared_ptr<LeaseWatch> watch)
     : state_(std::make_shared<Lease::State>()) {
   state_->label = std::move(label);
   state_->size = size;
   state_->wait = wait;
   state_->open = std::move(open);
   state_->alive = std::move(alive);
+  state_->watch = std::move(watch);
 }
 
 const std::string& SessionPool::label() const { return state_->label; }
+
+SessionPool::Lease::Lease(std::shared_ptr<State> state, std::unique_ptr<Connection> conn)
+    : state_(std::move(state)), conn_(std::move(conn)) {
+  if (state_->watch) state_->watch->Start(*conn_);
+}
 
 Result<SessionPool::Lease> SessionPool::Acquire() {
   Lease::State& s = *state_;
@@ -94,6 +159,7 @@ SessionPool::Lease::~Lease() { Release(); }
 
 void SessionPool::Lease::Release() {
   if (!state_ || !conn_) return;
+  if (state_->watch) state_->watch->Stop(*conn_);  // interrupted or not, for good now
   std::unique_ptr<Connection> closing;
   {
     std::lock_guard lock(state_->mu);

@@ -127,6 +127,7 @@ Result<std::int64_t> ReadSharedEpoch(SessionPool& pool, const SqlDialect& dialec
     if (!value) return Internal("shared database: shared_epoch is empty");
     return *value;
   } catch (const soci::soci_error& e) {
+    if ((*lease)->interrupted()) return TimedOut("shared database");
     // Busy leaves the connection as it was; after anything else, a connection the server
     // ended above all, its state is unknown: closed, never handed out again.
     SqlErrorKind kind = dialect.Classify(e);
@@ -269,7 +270,15 @@ Status StatusOfSqlError(SqlErrorKind kind, std::string_view database,
   return Internal(fmt::format("{}: {}", database, full_message));
 }
 
+Status TimedOut(std::string_view database) {
+  return Unavailable(
+      fmt::format("{}: the transaction ran past transaction_timeout (no answer from the "
+                  "database server), so its connection was closed; try again",
+                  database));
+}
+
 Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique_message) {
+  if (p_.lease->interrupted()) return TimedOut(p_.database);
   SqlErrorKind kind = p_.dialect->Classify(e);
   if (kind == SqlErrorKind::kConnectionLost) p_.lease->MarkBroken();  // never handed out again
   return StatusOfSqlError(kind, p_.database, ServerMessage(e), e.get_error_message(),

@@ -78,6 +78,9 @@ struct TxnParts {
   bool deferred = false;
 };
 
+/// unavailable for a transaction on `database` that its LeaseWatch interrupted.
+Status TimedOut(std::string_view database);
+
 /// The common core: begin, commit, rollback on destruction, and the translation of
 /// database errors into a Status.
 class TxnCore {
