@@ -346,7 +346,8 @@ TEST_CASE("a storage string that is not recognised never has its password echoed
 TEST_CASE("migrations are recorded in every database, applied once, and never go backwards") {
   std::string dir = NewTempDir();
   auto storage = OpenAt(dir);
-  NewTenant(*storage, "acme");
+  Tenant acme = NewTenant(*storage, "acme");
+  Tenant beta = NewTenant(*storage, "beta");
   std::string versions = "SELECT version || ':' || name FROM schema_migrations ORDER BY version";
   auto shared = Column(dir + "/shared.db", versions);
   auto tenant = Column(dir + "/tenant_acme.db", versions);
@@ -359,12 +360,28 @@ TEST_CASE("migrations are recorded in every database, applied once, and never go
                                            "4:appointment_booked_start"});
   auto stamps = Column(dir + "/shared.db", "SELECT applied_at FROM schema_migrations");
 
+  auto tenant_stamps = Column(dir + "/tenant_acme.db", "SELECT applied_at FROM schema_migrations");
+
   storage.reset();
-  storage = OpenAt(dir);  // reopening applies nothing twice
+  storage = OpenAt(dir);  // reopening, and using the tenant, applies nothing twice
+  Must(Must(storage->BeginTenant(acme, TxnMode::kRead))->ListResources());
   CHECK(Column(dir + "/shared.db", versions) == shared);
   CHECK(Column(dir + "/shared.db", "SELECT applied_at FROM schema_migrations") == stamps);
   CHECK(Column(dir + "/tenant_acme.db", versions) == tenant);
+  CHECK(Column(dir + "/tenant_acme.db", "SELECT applied_at FROM schema_migrations") ==
+        tenant_stamps);
   storage.reset();
+
+  // A tenant's file is migrated on its first use, not when the storage opens: one tenant's
+  // failure is that tenant's alone, and the others go on.
+  auto first_use = [&](const Tenant& t) -> Status {
+    auto opened = OpenStorage("sqlite:" + dir);
+    REQUIRE_MESSAGE(opened.ok(), opened.error().ToString());
+    auto other = (*opened)->BeginTenant(beta, TxnMode::kRead);
+    REQUIRE_MESSAGE(other.ok(), other.error().ToString());
+    auto txn = (*opened)->BeginTenant(t, TxnMode::kRead);
+    return txn.ok() ? Status() : txn.error();
+  };
 
   SUBCASE("a shared database from a newer libsmooth") {
     Exec(dir + "/shared.db", "INSERT INTO schema_migrations VALUES (99, 'future', 0)");
@@ -373,20 +390,32 @@ TEST_CASE("migrations are recorded in every database, applied once, and never go
     CHECK(refused.error().code() == StatusCode::kFailedPrecondition);
     CHECK(refused.error().message().find("shared database is at schema version 99") == 0);
   }
+  SUBCASE("a tenant database from an older libsmooth is migrated on its first use") {
+    Exec(dir + "/tenant_acme.db", "ALTER TABLE appointments DROP COLUMN booked_start");
+    Exec(dir + "/tenant_acme.db", "DELETE FROM schema_migrations WHERE version = 4");
+    CHECK(Column(dir + "/tenant_acme.db", versions).size() == 3);
+    Status used = first_use(acme);
+    CHECK_MESSAGE(used.ok(), used.ToString());
+    CHECK(Column(dir + "/tenant_acme.db", versions) == tenant);
+    CHECK(Column(dir + "/tenant_acme.db",
+                 "SELECT COUNT(*) FROM pragma_table_info('appointments') "
+                 "WHERE name = 'booked_start'") == std::vector<std::string>{"1"});
+  }
   SUBCASE("a tenant database from a newer libsmooth names the tenant") {
     Exec(dir + "/tenant_acme.db", "INSERT INTO schema_migrations VALUES (99, 'future', 0)");
-    auto refused = OpenStorage("sqlite:" + dir);
-    REQUIRE_FALSE(refused.ok());
-    CHECK(refused.error().message().find("tenant 'acme'") == 0);
+    Status refused = first_use(acme);
+    CHECK_MESSAGE(refused.code() == StatusCode::kFailedPrecondition, refused.ToString());
+    CHECK_MESSAGE(refused.message().find("tenant 'acme' is at schema version 99") == 0,
+                  refused.ToString());
   }
   SUBCASE("a migration that fails stops there and says where") {
     // Forget that migration 2 ran: applying it again hits the index it created.
     Exec(dir + "/tenant_acme.db", "DELETE FROM schema_migrations WHERE version = 2");
-    auto refused = OpenStorage("sqlite:" + dir);
-    REQUIRE_FALSE(refused.ok());
-    CHECK(refused.error().message().find(
-              "tenant 'acme': migration 2 'index_appointments_and_holds' failed at statement") ==
-          0);
+    Status refused = first_use(acme);
+    CHECK_MESSAGE(refused.message().find(
+                      "tenant 'acme': migration 2 'index_appointments_and_holds' failed at "
+                      "statement") == 0,
+                  refused.ToString());
     // Nothing of the failed migration stays.
     CHECK(
         Column(dir + "/tenant_acme.db", "SELECT version FROM schema_migrations ORDER BY version") ==

@@ -135,33 +135,12 @@ class PostgresStorage final : public Storage {
         shared_gate_("shared database"),
         ids_(std::make_shared<SequenceIdSource>()) {}
 
-  // Migrates `public`, then every tenant schema there is.
+  // Migrates `public`. Each tenant's schema is migrated on its first use (EnterTenant).
   Status Init() {
     auto conn = Connect();
     if (!conn) return conn.error();
     Connection& c = **conn;
     SMOOTH_RETURN_IF_ERROR(MigrateSharedOn(c));
-
-    std::vector<std::string> slugs;
-    try {
-      std::string slug;
-      soci::statement st =
-          (c.session().prepare << "SELECT slug FROM public.tenants ORDER BY id", soci::into(slug));
-      if (st.execute(true)) {
-        do slugs.push_back(slug);
-        while (st.fetch());
-      }
-    } catch (const soci::soci_error& e) {
-      return FromSoci(e, "shared database: listing tenants");
-    }
-    for (const std::string& slug : slugs) {
-      auto schema = TenantSchemaName(slug);
-      if (!schema) continue;  // fails closed when used
-      auto exists = SchemaExists(c, *schema);
-      if (!exists) return exists.error();
-      if (!*exists) continue;  // fails closed when used
-      SMOOTH_RETURN_IF_ERROR(MigrateTenantOn(c, slug, *schema));
-    }
     pool_.Offer(std::move(*conn));
     return {};
   }
@@ -274,14 +253,29 @@ class PostgresStorage final : public Storage {
                                                              std::shared_ptr<Bumped> bumped) {
     auto schema = TenantSchemaName(tenant.slug);
     if (!schema) return NoSpace(tenant);
-    auto parts = TenantParts(tenant, *schema, mode);
-    if (!parts) return parts.error();
-    parts->enter = [this, schema = *schema, tenant, mode, bumped](Connection& c) {
-      return EnterTenant(c, schema, tenant, mode, bumped.get());
-    };
-    parts->enter_begins = true;
-    if (mode == TxnMode::kWrite) parts->sender = Pipeline(tenant, *schema, std::nullopt);
-    return BeginTenantWith(std::move(*parts));
+    for (bool migrated = false;;) {
+      auto parts = TenantParts(tenant, *schema, mode);
+      if (!parts) return parts.error();
+      auto behind = std::make_shared<bool>(false);
+      parts->enter = [this, schema = *schema, tenant, mode, bumped, behind](Connection& c) {
+        return EnterTenant(c, schema, tenant, mode, bumped.get(), behind.get());
+      };
+      parts->enter_begins = true;
+      if (mode == TxnMode::kWrite) parts->sender = Pipeline(tenant, *schema, std::nullopt);
+      auto txn = BeginTenantWith(std::move(*parts));
+      if (txn || !*behind || migrated) return txn;
+      // The schema's migrations are run on its first use, then it is entered again (with
+      // the transaction, its connection and its write turn given back meanwhile).
+      SMOOTH_RETURN_IF_ERROR(MigrateTenant(tenant.slug, *schema));
+      migrated = true;
+    }
+  }
+
+  // Brings `schema` up to date, on a pooled connection.
+  Status MigrateTenant(const std::string& slug, const std::string& schema) {
+    auto lease = pool_.Acquire();
+    if (!lease) return lease.error();
+    return MigrateTenantOn(**lease, slug, schema);
   }
 
   // Nothing is sent until the transaction's first statement must reach the server: then
@@ -512,14 +506,18 @@ class PostgresStorage final : public Storage {
   // word, so without the check the queries would find nothing, or something else.
   // BEGIN is part of the same statement string: one round trip in all. With `bumped`, so is
   // the change sequence's bump, whose value it receives with the shared epoch.
+  // The first time, it also checks that the schema has every migration this libsmooth
+  // knows; when not, it fails and sets `*behind` (BeginTenantImpl migrates it, then enters
+  // again).
   Status EnterTenant(Connection& c, const std::string& schema, const Tenant& tenant, TxnMode mode,
-                     Bumped* bumped) {
+                     Bumped* bumped, bool* behind) {
     std::string current;
     soci::indicator ind = soci::i_null;
     // SET LOCAL ends with the transaction.
     std::string enter = fmt::format("{}; SET LOCAL search_path TO {}; ",
                                     PostgresDialect::BeginSql(mode), QuoteIdent(schema));
-    if (bumped == nullptr) {
+    const bool verified = Verified(schema, tenant.id);
+    if (bumped == nullptr || !verified) {
       c.session() << enter << "SELECT current_schema()", soci::into(current, ind);
     } else {
       try {
@@ -533,11 +531,26 @@ class PostgresStorage final : public Storage {
       }
     }
     if (ind != soci::i_ok || current != schema) return Missing(schema, tenant);
-    if (Verified(schema, tenant.id)) return {};
-    long long owner = 0;
-    soci::indicator owner_ind = soci::i_null;
-    c.session() << "SELECT tenant_id FROM tenant_meta", soci::into(owner, owner_ind);
+    if (verified) return {};
+
+    // The first use: the schema's owner and migrations, before anything else reads it.
+    long long owner = 0, applied = 0, last = 0;
+    soci::indicator owner_ind = soci::i_null, last_ind = soci::i_null;
+    c.session() << "SELECT tenant_id, (SELECT COUNT(*) FROM schema_migrations), "
+                   "(SELECT MAX(version) FROM schema_migrations) FROM tenant_meta",
+        soci::into(owner, owner_ind), soci::into(applied), soci::into(last, last_ind);
     if (owner_ind != soci::i_ok || owner != tenant.id.value()) return NoSpace(tenant);
+    const auto known = TenantMigrations();
+    if (last_ind != soci::i_ok || applied != static_cast<long long>(known.size()) ||
+        last != known.back().version) {
+      *behind = true;
+      return FailedPrecondition(
+          fmt::format("{}: migrations not applied", TenantLabel(tenant.slug)));
+    }
+    if (bumped != nullptr)
+      c.session() << "UPDATE change_seq SET value = value + 1 RETURNING value, "
+                     "(SELECT value FROM public.shared_epoch)",
+          soci::into(bumped->seq), soci::into(bumped->shared_epoch);
     std::lock_guard lock(mu_);
     verified_[schema] = tenant.id;
     return {};

@@ -400,7 +400,8 @@ class SqliteStorage final : public Storage {
         shared_->gate, options_.busy_timeout);
   }
 
-  // Creates and migrates shared.db, then migrates every tenant file there is.
+  // Creates and migrates shared.db. Each tenant's file is migrated when it is opened, on
+  // its first use (TenantDb).
   Status Init() {
     SMOOTH_RETURN_IF_ERROR(SharedFileOursOrEmpty(shared_->path, options_.busy_timeout));
     auto conn = Connect(shared_->path, shared_->label, true);
@@ -408,22 +409,6 @@ class SqliteStorage final : public Storage {
     SMOOTH_RETURN_IF_ERROR(
         sql::Migrate(**conn, SqliteDialect::Instance(), shared_->label, SharedMigrations()));
     shared_->pool.Offer(std::move(*conn));
-
-    Result<std::vector<Tenant>> tenants = ListTenants();
-    if (!tenants) return tenants.error();
-    for (const Tenant& t : *tenants) {
-      std::string key = sql::SlugKey(t.slug);
-      fs::path path = TenantPath(key);
-      std::error_code ec;
-      if (!SafeSlug(key) || !fs::exists(path, ec)) continue;  // fails closed when used
-      auto tenant_conn = Connect(path, TenantLabel(t.slug), false);
-      if (!tenant_conn) return tenant_conn.error();
-      auto owned = OwnedBy(**tenant_conn, t.id, TenantLabel(t.slug));
-      if (!owned) return owned.error();
-      if (!*owned) continue;  // not this tenant's: fails closed when used, and is not touched
-      SMOOTH_RETURN_IF_ERROR(sql::Migrate(**tenant_conn, SqliteDialect::Instance(),
-                                          TenantLabel(t.slug), TenantMigrations()));
-    }
     return {};
   }
 
@@ -602,12 +587,6 @@ class SqliteStorage final : public Storage {
   static std::string TenantLabel(std::string_view slug) { return fmt::format("tenant '{}'", slug); }
   fs::path TenantPath(const std::string& key) const {
     return dir_ / fmt::format("tenant_{}.db", key);
-  }
-
-  Result<std::vector<Tenant>> ListTenants() {
-    auto txn = BeginSharedImpl(TxnMode::kRead);
-    if (!txn) return txn.error();
-    return (*txn)->ListTenants();
   }
 
   Result<std::unique_ptr<sql::SqlSharedTransaction>> BeginSharedImpl(TxnMode mode) {
