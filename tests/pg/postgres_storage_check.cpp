@@ -669,10 +669,18 @@ TEST_CASE("a connection lost under a commit fails unavailable, and the next writ
 }
 
 // The connections to the database but the asking one.
-int Backends(const std::string& db) {
-  return std::stoi(Rows(db,
-                        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid()")[0]);
+// The server's sessions on `db` but the asking one, once it has `expected` (or after 5 s,
+// whatever it has then): the backend of a connection just closed, this file's own included,
+// takes a moment to leave pg_stat_activity, longer on a busy machine.
+int Backends(const std::string& db, int expected) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    int n = std::stoi(Rows(db,
+                           "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND pid <> pg_backend_pid()")[0]);
+    if (n == expected || std::chrono::steady_clock::now() > deadline) return n;
+    std::this_thread::sleep_for(20ms);
+  }
 }
 
 TEST_CASE("SharedEpoch on a connection the server ended never hands that connection out again") {
@@ -684,7 +692,7 @@ TEST_CASE("SharedEpoch on a connection the server ended never hands that connect
   CHECK(Rows(db,
              "SELECT bool_and(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
              "WHERE datname = current_database() AND pid <> pg_backend_pid()")[0] == "t");
-  REQUIRE(Backends(db) == 0);
+  REQUIRE(Backends(db, 0) == 0);
   // The dead connection is found dead before it is used, closed, and another opened.
   auto first = storage->SharedEpoch();
   CHECK_MESSAGE(first.ok(), (first.ok() ? std::string() : first.error().ToString()));
@@ -731,16 +739,16 @@ TEST_CASE("pooled connections the server ended while idle are never used: no cal
   Tenant acme = NewTenant(*storage, "acme");
   Resource chair = NewResource(*storage, acme, "Chair");
   FillPool(*storage, acme, 4);
-  REQUIRE(Backends(db) == 4);
+  REQUIRE(Backends(db, 4) == 4);
   // An administrator ends them all, as a restart of the server does.
   CHECK(Rows(db,
              "SELECT bool_and(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
              "WHERE datname = current_database() AND pid <> pg_backend_pid()")[0] == "t");
-  REQUIRE(Backends(db) == 0);
+  REQUIRE(Backends(db, 0) == 0);
   // Each call finds the connections dead before it sends anything, and opens a new one.
   EveryKindOfCallSucceeds(*storage, acme, chair, T0() + 1h);
   FillPool(*storage, acme, 4);  // and the pool fills again
-  CHECK(Backends(db) == 4 + 1);  // with the shared reads' one (EveryKindOfCallSucceeds)
+  CHECK(Backends(db, 4 + 1) == 4 + 1);  // with the shared reads' one (EveryKindOfCallSucceeds)
 }
 
 // Makes PL/pgSQL `body` run before every INSERT into each of tenant_acme's `tables` (a
@@ -902,11 +910,11 @@ TEST_CASE("opening a connection to a server that never answers gives up, unavail
 
 // A server whose process is stopped, or stuck on a disk that hangs, keeps its connections
 // open (its kernel answers for it) and never answers a call: keepalives see nothing wrong.
-// transaction_timeout bounds the call; the connection under it is closed, never reused.
-TEST_CASE("a server that stops answering fails a call at transaction_timeout, then works again") {
+// server_timeout bounds the call; the connection under it is closed, never reused.
+TEST_CASE("a server that stops answering fails a call at server_timeout, then works again") {
   std::string db = NewPgDatabase();
   PgProxy proxy(TestPgConninfo());
-  auto storage = Open(proxy.Through(db), {.pool_size = 2, .transaction_timeout = 1500ms});
+  auto storage = Open(proxy.Through(db), {.pool_size = 2, .server_timeout = 1500ms});
   Tenant acme = NewTenant(*storage, "acme");
   Resource chair = NewResource(*storage, acme, "Chair");
   FillPool(*storage, acme, 2);  // both calls below find a connection open: none is opened
@@ -930,8 +938,7 @@ TEST_CASE("a server that stops answering fails a call at transaction_timeout, th
   REQUIRE_FALSE(booked_result.ok());
   for (const Status& failed : {listed_result.error(), booked_result.error()}) {
     CHECK_MESSAGE(failed.code() == StatusCode::kUnavailable, failed.ToString());
-    CHECK_MESSAGE(failed.message().find("transaction_timeout") != std::string::npos,
-                  failed.ToString());
+    CHECK_MESSAGE(failed.message().find("server_timeout") != std::string::npos, failed.ToString());
   }
   reading.reset();
   // The server answers again: the frozen connections were closed, and no call fails.
@@ -940,26 +947,25 @@ TEST_CASE("a server that stops answering fails a call at transaction_timeout, th
   CHECK(Rows(db, "SELECT COUNT(*) FROM tenant_acme.appointments")[0] == "2");
 }
 
-TEST_CASE("a transaction held past transaction_timeout fails at its commit and saves nothing") {
+// The bound is on each wait for the server, not on the transaction: a caller may keep one
+// open longer (and a tenant's first load may take longer, in memory, between its reads).
+TEST_CASE("a transaction open longer than server_timeout, its calls each answered, commits") {
   std::string db = NewPgDatabase();
-  auto storage = Open(db, {.transaction_timeout = 1s});
+  auto storage = Open(db, {.server_timeout = 1s});
   Tenant acme = NewTenant(*storage, "acme");
   auto txn = Must(storage->BeginTenant(acme, TxnMode::kWrite));
   Must(txn->BumpChangeSeq());
   NewResourceIn(*txn, "Chair");
   std::this_thread::sleep_for(2500ms);  // the limit, and the watch's second, have passed
-  Status committed = txn->Commit();
-  CHECK_MESSAGE(committed.code() == StatusCode::kUnavailable, committed.ToString());
-  CHECK_MESSAGE(committed.message().find("transaction_timeout") != std::string::npos,
-                committed.ToString());
+  NewResourceIn(*txn, "Table");
+  Must(txn->Commit());
   txn.reset();
-  CHECK(Rows(db, "SELECT COUNT(*) FROM tenant_acme.resources")[0] == "0");
-  NewResource(*storage, acme, "Table");  // the next transaction has another connection
-  CHECK(ResourceNames(*storage, acme, TxnMode::kRead) == std::vector<std::string>{"Table"});
-  auto negative = OpenStorage(db, {.transaction_timeout = -1ms});
+  CHECK(ResourceNames(*storage, acme, TxnMode::kRead) ==
+        std::vector<std::string>{"Chair", "Table"});
+  auto negative = OpenStorage(db, {.server_timeout = -1ms});
   REQUIRE_FALSE(negative.ok());
   CHECK(negative.error().code() == StatusCode::kInvalidArgument);
-  CHECK(negative.error().message().starts_with("transaction_timeout: "));
+  CHECK(negative.error().message().starts_with("server_timeout: "));
 }
 
 // A server the network has lost never answers, and without keepalives a connection waiting

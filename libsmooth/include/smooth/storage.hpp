@@ -247,14 +247,16 @@ struct StorageOptions {
   std::size_t pool_size = 4;
   /// How long Begin* waits for a free connection before failing with unavailable.
   std::chrono::milliseconds pool_wait{2000};
-  /// PostgreSQL: the longest a transaction may hold its connection (from Begin* to its
-  /// commit or end). Past it the connection is closed under the transaction, whose call
-  /// fails with unavailable; a commit caught so may or may not have been saved. This is
-  /// what ends a call to a server that stopped answering without closing the connection
-  /// (a stopped process, a hung disk), which TCP keepalives cannot tell from a slow one.
-  /// Zero: no limit. libsmooth's own transactions take milliseconds; loading a tenant of
-  /// a million appointments, a few seconds.
-  std::chrono::milliseconds transaction_timeout{60000};
+  /// PostgreSQL: the longest one call waits for the server's answer (a statement, the few
+  /// statements a call sends together, a commit, a rollback). Past it the connection is
+  /// closed under the call, which fails with unavailable; a commit caught so may or may not
+  /// have been saved. This is what ends a call to a server that stopped answering without
+  /// closing the connection (a stopped process, a hung disk), which TCP keepalives cannot
+  /// tell from a slow one. Time spent between calls, with a transaction open, does not
+  /// count. Zero: no limit. A tenant's first load reads all its appointments in one call:
+  /// a few seconds for a million; raise this for tenants of many millions. Lock waits end
+  /// sooner, at busy_timeout.
+  std::chrono::milliseconds server_timeout{60000};
   /// SQLite: tenant files kept open at once. Past this, the files of the tenants used least
   /// recently (and not in use) are closed, and opened again when next used: each open file
   /// holds up to pool_size connections of three file descriptors each.

@@ -271,7 +271,7 @@ Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::App
   // connection failed, and nobody here can tell.
   auto lost = [&](bool committing = false) {
     c.MarkBroken();  // in an unknown state: closed, never reused
-    const char* why = c.interrupted() ? "no answer within transaction_timeout"
+    const char* why = c.interrupted() ? "no answer within server_timeout"
                       : pg != nullptr ? PQerrorMessage(pg)
                                       : "no connection";
     if (c.interrupted() && !committing) return sql::TimedOut(database_);

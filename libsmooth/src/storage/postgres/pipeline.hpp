@@ -41,7 +41,7 @@ bool ConnectionLostSqlstate(std::string_view state);
 PGconn* LibpqConnection(soci::session& s);
 PGconn* LibpqConnection(sql::Connection& c);
 
-/// Connection::SetInterrupt's for `pg`: shuts down its socket (through a duplicate of the
+/// Connection::SetWatch's interrupt for `pg`: shuts down its socket (through a duplicate of the
 /// descriptor, kept open as long as the returned function, so never another file's), which
 /// makes a call waiting on it fail at once as on a lost connection.
 std::function<void()> SocketInterrupt(PGconn* pg);

@@ -123,15 +123,15 @@ class PostgresStorage final : public Storage {
   PostgresStorage(std::string conninfo, StorageOptions options)
       : conninfo_(std::move(conninfo)),
         options_(std::move(options)),
-        watch_(options_.transaction_timeout.count() > 0
-                   ? std::make_shared<sql::LeaseWatch>(options_.transaction_timeout)
+        watch_(options_.server_timeout.count() > 0
+                   ? std::make_shared<sql::ServerWatch>(options_.server_timeout)
                    : nullptr),
         pool_(
             "postgresql", options_.pool_size, options_.pool_wait, [this] { return Connect(); },
-            IdleConnectionAlive, watch_),
+            IdleConnectionAlive),
         reads_(
             "postgresql (shared reads)", options_.pool_size, options_.pool_wait,
-            [this] { return Connect(); }, IdleConnectionAlive, watch_),
+            [this] { return Connect(); }, IdleConnectionAlive),
         shared_gate_("shared database"),
         ids_(std::make_shared<SequenceIdSource>()) {}
 
@@ -603,17 +603,12 @@ class PostgresStorage final : public Storage {
         PQsetNoticeProcessor(
             pg, [](void*, const char*) {}, nullptr);
       conn = std::make_unique<Connection>(std::move(session));
-      if (watch_ && pg != nullptr) conn->SetInterrupt(SocketInterrupt(pg));
-      // Watched from here: a server that accepted the connection and then stopped
-      // answering fails the open too, at transaction_timeout.
-      struct Watched {
-        sql::LeaseWatch* watch;
-        Connection& c;
-        ~Watched() {
-          if (watch != nullptr) watch->Stop(c);
-        }
-      } watched{conn->interruptible() ? watch_.get() : nullptr, *conn};
-      if (watched.watch != nullptr) watched.watch->Start(*conn);
+      if (watch_ && pg != nullptr) {
+        auto interrupt = SocketInterrupt(pg);
+        if (interrupt) conn->SetWatch(watch_, std::move(interrupt));
+      }
+      // A server that accepted the connection and then stopped answering fails the open too.
+      Connection::Waiting waiting(*conn);
       soci::session& session_ref = conn->session();
       std::string quiet, timeout, plans, synchronous;
       // lock_timeout bounds the wait for another writer's row lock (busy_timeout); 0
@@ -642,12 +637,12 @@ class PostgresStorage final : public Storage {
 
   static Status NoAnswer() {
     return Unavailable(
-        "postgresql: cannot connect: the server did not answer within transaction_timeout");
+        "postgresql: cannot connect: the server did not answer within server_timeout");
   }
 
   const std::string conninfo_;
   const StorageOptions options_;
-  const std::shared_ptr<sql::LeaseWatch> watch_;  // transaction_timeout's; or null
+  const std::shared_ptr<sql::ServerWatch> watch_;  // server_timeout's; or null
   // Shared reads (BeginShared(kRead), SharedEpoch) have connections of their own: a
   // transaction holding one may have to read the shared tables before it can finish (who
   // the actor is, the grants it holds: Platform's checks inside a Scheduler write), and
@@ -743,8 +738,8 @@ Result<std::unique_ptr<Storage>> OpenPostgresStorage(std::string_view conninfo,
   if (options.busy_timeout.count() < 0)
     return InvalidArgument("busy_timeout: must not be negative");
   if (options.pool_wait.count() < 0) return InvalidArgument("pool_wait: must not be negative");
-  if (options.transaction_timeout.count() < 0)
-    return InvalidArgument("transaction_timeout: must not be negative");
+  if (options.server_timeout.count() < 0)
+    return InvalidArgument("server_timeout: must not be negative");
   auto normalized = NormalizeConninfo(conninfo, options.pool_wait);
   if (!normalized) return normalized.error();
   auto storage = std::make_unique<PostgresStorage>(std::move(*normalized), options);

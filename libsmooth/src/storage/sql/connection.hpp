@@ -18,6 +18,8 @@
 
 namespace smooth::internal::sql {
 
+class ServerWatch;
+
 /// A column that may be NULL.
 template <typename T>
 struct Nullable {
@@ -177,11 +179,14 @@ class Connection {
   void MarkBroken() { broken_ = true; }
   bool broken() const { return broken_ || interrupted(); }
 
-  /// How another thread ends a call that waits for the server too long (LeaseWatch): it
-  /// ends the connection under the call, which then fails as on a lost connection. Set
-  /// once, before the connection is first used; safe to call from any thread.
-  void SetInterrupt(std::function<void()> interrupt) { interrupt_ = std::move(interrupt); }
-  bool interruptible() const { return static_cast<bool>(interrupt_); }
+  /// Bounds how long a call on this connection waits for its server (ServerWatch), and
+  /// how the watch's thread ends one that waits too long: it ends the connection under the
+  /// call, which then fails as on a lost connection. Set once, before first use.
+  void SetWatch(std::shared_ptr<ServerWatch> watch, std::function<void()> interrupt) {
+    watch_ = std::move(watch);
+    interrupt_ = std::move(interrupt);
+  }
+  /// Safe to call from any thread.
   void Interrupt() {
     interrupted_ = true;
     if (interrupt_) interrupt_();
@@ -189,13 +194,28 @@ class Connection {
   /// Whether Interrupt() has ended it: it is closed, never reused.
   bool interrupted() const { return interrupted_; }
 
+  /// A call waiting for the server, watched for as long as it lives (when the connection
+  /// has a watch). Nested ones are one call, the outermost.
+  class Waiting {
+   public:
+    explicit Waiting(Connection& c);
+    ~Waiting();
+    Waiting(const Waiting&) = delete;
+    Waiting& operator=(const Waiting&) = delete;
+
+   private:
+    Connection& c_;
+  };
+
  private:
   // Statements are declared after the session so they are destroyed first.
   std::unique_ptr<soci::session> session_;
   std::unordered_map<std::string, std::unique_ptr<PreparedBase>> statements_;
   ServerStatements server_statements_;
   bool broken_ = false;
+  std::shared_ptr<ServerWatch> watch_;  // or null
   std::function<void()> interrupt_;
+  int waiting_ = 0;  // Waiting objects alive; the owner's thread alone touches it
   std::atomic<bool> interrupted_{false};
 };
 

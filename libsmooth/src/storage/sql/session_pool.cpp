@@ -8,10 +8,10 @@
 
 namespace smooth::internal::sql {
 
-LeaseWatch::LeaseWatch(std::chrono::milliseconds limit)
+ServerWatch::ServerWatch(std::chrono::milliseconds limit)
     : limit_(limit), thread_([this] { Run(); }) {}
 
-LeaseWatch::~LeaseWatch() {
+ServerWatch::~ServerWatch() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
@@ -20,7 +20,7 @@ LeaseWatch::~LeaseWatch() {
   thread_.join();
 }
 
-void LeaseWatch::Start(Connection& c) {
+void ServerWatch::Start(Connection& c) {
   bool wake;
   {
     std::lock_guard lock(mu_);
@@ -28,16 +28,24 @@ void LeaseWatch::Start(Connection& c) {
     wake = std::exchange(sleeping_, false);
   }
   // Only a thread that had nothing to watch is woken: otherwise it looks again within a
-  // second anyway, and a lease taken for every booking must not cost a thread switch.
+  // second anyway, and every call must not cost a thread switch.
   if (wake) cv_.notify_all();
 }
 
-void LeaseWatch::Stop(Connection& c) {
+void ServerWatch::Stop(Connection& c) {
   std::lock_guard lock(mu_);
   watched_.erase(&c);
 }
 
-void LeaseWatch::Run() {
+Connection::Waiting::Waiting(Connection& c) : c_(c) {
+  if (c_.watch_ && c_.waiting_++ == 0) c_.watch_->Start(c_);
+}
+
+Connection::Waiting::~Waiting() {
+  if (c_.watch_ && --c_.waiting_ == 0) c_.watch_->Stop(c_);
+}
+
+void ServerWatch::Run() {
   // Every deadline is `limit_` after its start, so none is missed by more than the period.
   const auto period =
       std::min<std::chrono::steady_clock::duration>(limit_, std::chrono::seconds(1));
@@ -69,7 +77,6 @@ struct SessionPool::Lease::State {
   std::chrono::milliseconds wait;
   Opener open;
   Checker alive;
-  std::shared_ptr<LeaseWatch> watch;  // or null
 
   std::mutex mu;
   std::condition_variable cv;
@@ -78,22 +85,16 @@ struct SessionPool::Lease::State {
 };
 
 SessionPool::SessionPool(std::string label, std::size_t size, std::chrono::milliseconds wait,
-                         Opener open, Checker alive, std::shared_ptr<LeaseWatch> watch)
+                         Opener open, Checker alive)
     : state_(std::make_shared<Lease::State>()) {
   state_->label = std::move(label);
   state_->size = size;
   state_->wait = wait;
   state_->open = std::move(open);
   state_->alive = std::move(alive);
-  state_->watch = std::move(watch);
 }
 
 const std::string& SessionPool::label() const { return state_->label; }
-
-SessionPool::Lease::Lease(std::shared_ptr<State> state, std::unique_ptr<Connection> conn)
-    : state_(std::move(state)), conn_(std::move(conn)) {
-  if (state_->watch) state_->watch->Start(*conn_);
-}
 
 Result<SessionPool::Lease> SessionPool::Acquire() {
   Lease::State& s = *state_;
@@ -159,7 +160,6 @@ SessionPool::Lease::~Lease() { Release(); }
 
 void SessionPool::Lease::Release() {
   if (!state_ || !conn_) return;
-  if (state_->watch) state_->watch->Stop(*conn_);  // interrupted or not, for good now
   std::unique_ptr<Connection> closing;
   {
     std::lock_guard lock(state_->mu);

@@ -19,24 +19,23 @@
 
 namespace smooth::internal::sql {
 
-/// Bounds how long a connection may be held, so that a call to a server that stopped
-/// answering without ending the connection (a stopped process, a disk that hangs: TCP
-/// keepalives see nothing wrong) fails instead of waiting for ever. A connection watched
-/// past `limit` is interrupted (Connection::Interrupt) by the watch's thread: the call
-/// under it fails as on a lost connection, and its pool closes it. Checked about every
-/// second, so the cut comes up to a second late. Safe to share between threads and pools.
-class LeaseWatch {
+/// Bounds how long a call waits for its database server (Connection::Waiting), so that a
+/// server that stopped answering without ending the connection (a stopped process, a disk
+/// that hangs: TCP keepalives see nothing wrong) fails the call instead of holding it for
+/// ever. A call that has waited past `limit` is interrupted (Connection::Interrupt) by the
+/// watch's thread: it fails as on a lost connection, and its pool closes the connection.
+/// Checked about every second, so the cut comes up to a second late; the thread sleeps while
+/// no call waits. Safe to share between threads and connections.
+class ServerWatch {
  public:
-  explicit LeaseWatch(std::chrono::milliseconds limit);
-  ~LeaseWatch();
-  LeaseWatch(const LeaseWatch&) = delete;
-  LeaseWatch& operator=(const LeaseWatch&) = delete;
+  explicit ServerWatch(std::chrono::milliseconds limit);
+  ~ServerWatch();
+  ServerWatch(const ServerWatch&) = delete;
+  ServerWatch& operator=(const ServerWatch&) = delete;
 
-  /// Watches `c` (interruptible) from now until Stop(c).
+  /// Watches `c` from now until Stop(c).
   void Start(Connection& c);
   void Stop(Connection& c);
-
-  std::chrono::milliseconds limit() const { return limit_; }
 
  private:
   void Run();
@@ -44,10 +43,10 @@ class LeaseWatch {
   const std::chrono::milliseconds limit_;
   std::mutex mu_;
   std::condition_variable cv_;
-  // Each watched connection's deadline; guarded by mu_, as is an Interrupt() the thread
-  // makes, so that Stop() returns only once no interrupt can come.
+  // Each waiting connection's deadline; guarded by mu_, as is an Interrupt() the thread
+  // makes, so that once Stop() returns no interrupt can come.
   std::unordered_map<Connection*, std::chrono::steady_clock::time_point> watched_;
-  bool sleeping_ = false;  // the thread waits for a first connection; guarded by mu_
+  bool sleeping_ = false;  // the thread waits for a first call; guarded by mu_
   bool stop_ = false;      // guarded by mu_
   std::thread thread_;
 };
@@ -63,9 +62,8 @@ class SessionPool {
   using Checker = std::function<bool(Connection&)>;
 
   /// With `alive`, an idle connection it rejects is closed instead of being handed out.
-  /// With `watch`, every lease is watched by it, from Acquire to its release.
   SessionPool(std::string label, std::size_t size, std::chrono::milliseconds wait, Opener open,
-              Checker alive = {}, std::shared_ptr<LeaseWatch> watch = nullptr);
+              Checker alive = {});
 
   class Lease {
    public:
@@ -81,7 +79,8 @@ class SessionPool {
    private:
     friend class SessionPool;
     struct State;
-    Lease(std::shared_ptr<State> state, std::unique_ptr<Connection> conn);
+    Lease(std::shared_ptr<State> state, std::unique_ptr<Connection> conn)
+        : state_(std::move(state)), conn_(std::move(conn)) {}
     void Release();
 
     std::shared_ptr<State> state_;

@@ -122,6 +122,7 @@ Result<std::int64_t> ReadSharedEpoch(SessionPool& pool, const SqlDialect& dialec
                                      const std::string& query) {
   auto lease = pool.Acquire();
   if (!lease) return lease.error();
+  Connection::Waiting waiting(**lease);
   try {
     auto value = Scalar<long long>(**lease, query, std::monostate{});
     if (!value) return Internal("shared database: shared_epoch is empty");
@@ -141,6 +142,7 @@ Result<std::int64_t> ReadSharedEpoch(SessionPool& pool, const SqlDialect& dialec
 
 TxnCore::~TxnCore() {
   if (!begun_ || done_ || !p_.lease) return;
+  Connection::Waiting waiting(conn());
   try {
     p_.lease->session() << "ROLLBACK";
   } catch (...) {
@@ -153,6 +155,7 @@ Status TxnCore::Begin() {
     begin_pending_ = true;
     return {};
   }
+  Connection::Waiting waiting(conn());
   if (p_.enter && p_.enter_begins) {
     // A connection the BEGIN failed on is closed by the destructor's failing ROLLBACK.
     begun_ = true;
@@ -180,6 +183,7 @@ Status TxnCore::Send(bool commit) {
   if (begin) begun_ = true;
   std::vector<AppointmentRow> rows;
   if (pending_ != nullptr) rows.swap(*pending_);  // sent or failed: never sent twice
+  Connection::Waiting waiting(conn());
   Status sent = p_.sender->Send(conn(), begin, rows, commit);
   if (!sent.ok()) {
     failed_ = sent;
@@ -192,6 +196,7 @@ Status TxnCore::Send(bool commit) {
 }
 
 Result<std::int64_t> TxnCore::ReserveId(ObjectIdSource& ids) {
+  Connection::Waiting waiting(conn());
   auto id = ids.Next(conn());
   if (!id) return StatementFailed(id.error());
   return id;
@@ -272,8 +277,8 @@ Status StatusOfSqlError(SqlErrorKind kind, std::string_view database,
 
 Status TimedOut(std::string_view database) {
   return Unavailable(
-      fmt::format("{}: the transaction ran past transaction_timeout (no answer from the "
-                  "database server), so its connection was closed; try again",
+      fmt::format("{}: the database server did not answer within server_timeout, so the "
+                  "connection was closed; try again",
                   database));
 }
 

@@ -78,7 +78,7 @@ struct TxnParts {
   bool deferred = false;
 };
 
-/// unavailable for a transaction on `database` that its LeaseWatch interrupted.
+/// unavailable for a call on `database` that its ServerWatch interrupted.
 Status TimedOut(std::string_view database);
 
 /// The common core: begin, commit, rollback on destruction, and the translation of
@@ -126,6 +126,7 @@ class TxnCore {
   /// later call, Commit too, returns it.
   template <typename F>
   auto Run(F&& f, std::string_view unique_message = {}) -> decltype(f()) {
+    Connection::Waiting waiting(conn());
     SMOOTH_RETURN_IF_ERROR(Flush());
     try {
       return f();
@@ -142,6 +143,7 @@ class TxnCore {
   template <typename F>
   auto RunGuarded(F&& f, std::string_view unique_message) -> decltype(f()) {
     if (!p_.dialect->StatementErrorAbortsTransaction()) return Run(f, unique_message);
+    Connection::Waiting waiting(conn());
     SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {
       Savepoint("SAVEPOINT smooth_guard");  // Run has flushed the deferred writes
       return {};
