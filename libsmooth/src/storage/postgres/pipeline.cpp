@@ -271,10 +271,10 @@ Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::App
   // connection failed, and nobody here can tell.
   auto lost = [&](bool committing = false) {
     c.MarkBroken();  // in an unknown state: closed, never reused
+    if (c.interrupted() && !committing) return sql::TimedOut(database_);
     const char* why = c.interrupted() ? "no answer within server_timeout"
                       : pg != nullptr ? PQerrorMessage(pg)
                                       : "no connection";
-    if (c.interrupted() && !committing) return sql::TimedOut(database_);
     if (committing)
       return Unavailable(fmt::format(
           "{}: the connection failed as the write was committed, so whether it was saved is "

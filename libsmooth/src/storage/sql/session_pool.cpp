@@ -1,4 +1,4 @@
-// The bounded connection pool and the in-process write gate.
+// The bounded connection pool, the in-process write gate and the server watch.
 #include "storage/sql/session_pool.hpp"
 
 #include <algorithm>

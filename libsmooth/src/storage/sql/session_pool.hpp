@@ -1,6 +1,7 @@
-// A bounded pool of database connections, and the gate that serializes one database's
-// writers within the process. Both wait a bounded time and then fail with unavailable:
-// an exhausted pool never blocks forever.
+// A bounded pool of database connections, the gate that serializes one database's writers
+// within the process, and the watch that bounds a call's wait for its server. Each waits a
+// bounded time and then fails with unavailable: an exhausted pool, a busy writer or a
+// server that stopped answering never blocks a caller for ever.
 #pragma once
 
 #include <chrono>
