@@ -742,14 +742,36 @@ TEST_CASE("smooth-admin leaves a data directory that does not exist alone when i
   fs::path dir = fs::path(NewTempDir()) / "typo";
   Admin admin{.url = "sqlite:" + dir.string()};
   const std::vector<std::vector<std::string>> commands = {
-      {"create-tenant", "--slug", "acme", "--name", "Acme"}, {"migrate", "--tenant", "acme"}};
+      {"create-tenant", "--slug", "acme", "--name", "Acme"},
+      {"migrate", "--tenant", "acme"},
+      {"delete-tenant", "--slug", "acme", "--confirm", "acme"},
+      {"set-password", "--email", "root@example.com"},
+      {"clear-sessions"}};
   for (const std::vector<std::string>& command : commands) {
-    CAPTURE(command[0]);
-    CommandResult r = admin(command);
+    INFO(Joined(command));
+    CommandResult r = admin(command, "correct horse battery\n");
     CHECK_MESSAGE(r.exit_code == 1, r.output);
     CHECK_MESSAGE(Contains(r.output, "no storage in " + dir.string()), r.output);
     CHECK_FALSE(fs::exists(dir));
   }
+
+  // On PostgreSQL the database must exist to be named at all; an empty one (a mistyped
+  // dbname that happens to exist, or one made for libsmooth but not set up yet) is left
+  // empty, without libsmooth's tables or the btree_gist extension.
+  if (TestStorageKind() != "postgresql") return;
+  Admin pg{.url = NewPgDatabase()};
+  const std::string name = PgQuery(pg.url, "SELECT current_database()").at(0).at(0);
+  for (const std::vector<std::string>& command : commands) {
+    INFO(Joined(command));
+    CommandResult r = pg(command, "correct horse battery\n");
+    CHECK_MESSAGE(r.exit_code == 1, r.output);
+    CHECK_MESSAGE(Contains(r.output, "no storage in database '" + name + "'"), r.output);
+  }
+  CHECK(PgQuery(pg.url,
+                "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                "c.relnamespace WHERE n.nspname = 'public'")
+            .empty());
+  CHECK(PgQuery(pg.url, "SELECT extname FROM pg_extension WHERE extname = 'btree_gist'").empty());
 }
 
 std::set<std::string> Names(const fs::path& dir) {

@@ -15,8 +15,8 @@
 #   SMOOTH_TEST_PG_CONNINFO_FILE=${SMOOTH_PG_CONNINFO_FILE}
 # where that file holds the libpq conninfo of the cluster's database smooth_test, for
 # example "host=/tmp/smooth-pg-0123456789ab port=5432 user=smooth dbname=smooth_test".
-# The database is shared by every test of a run, so each test uses its own schema or table
-# names. More properties can be added after the call with set_tests_properties or
+# Each storage a test opens gets a database of its own, smooth_t_<pid>_<n>_<random>
+# (NewPgDatabase in test_storage.hpp), dropped when the test program exits. More properties can be added after the call with set_tests_properties or
 # set_property(TEST <test_name> APPEND PROPERTY ...).
 find_package(PostgreSQL REQUIRED)                 # libpq-dev: PostgreSQL::PostgreSQL (libpq)
 

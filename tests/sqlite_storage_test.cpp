@@ -316,6 +316,12 @@ TEST_CASE("bad options and unknown urls are refused; postgresql urls go to its b
   auto no_tenants = OpenStorage("sqlite:" + dir, {.sqlite_open_tenants = 0});
   CHECK(no_tenants.error().code() == StatusCode::kInvalidArgument);
   CHECK(no_tenants.error().message().find("sqlite_open_tenants") != std::string::npos);
+  // SQLite does not use server_timeout, but a negative one is still a mistake, refused as
+  // PostgreSQL refuses it.
+  auto negative = OpenStorage("sqlite:" + dir, {.server_timeout = std::chrono::milliseconds(-1)});
+  REQUIRE_FALSE(negative.ok());
+  CHECK(negative.error().code() == StatusCode::kInvalidArgument);
+  CHECK(negative.error().message().starts_with("server_timeout: "));
   CHECK(OpenStorage("sqlite:").error().code() == StatusCode::kInvalidArgument);
   auto unknown = OpenStorage("mysql://root:secret@db/x");
   CHECK(unknown.error().code() == StatusCode::kInvalidArgument);

@@ -190,7 +190,7 @@ class Storage {
   /// A write transaction whose first statement has bumped the change sequence: the
   /// transaction and the new sequence, as BeginTenant(kWrite) then BumpChangeSeq() (the
   /// transaction's first BumpChangeSeq is done). This is how every write of the Scheduler
-  /// begins; the SQL backends send both in one statement.
+  /// begins; PostgreSQL sends both in one statement, other backends use this default.
   struct BumpedWrite {
     std::unique_ptr<TenantTransaction> txn;
     std::int64_t seq = 0;

@@ -579,7 +579,21 @@ Result<bool> LeaveOutDeleted(sql::Connection& copy, const fs::path& dir, const T
 }  // namespace
 
 Status RequireExisting(std::string_view url) {
-  if (IsPostgres(url)) return {};
+  if (IsPostgres(url)) {
+    // The database itself must exist to be connected to; libsmooth's version table in it
+    // is what tells a storage from an empty database.
+    auto pg = OpenPg(url);
+    if (!pg) return pg.error();
+    auto rows = (*pg)->TextRows(
+        "public", "shared database",
+        "SELECT current_database()::TEXT, "
+        "CASE WHEN to_regclass('public.schema_migrations') IS NULL THEN 'no' ELSE 'yes' END");
+    if (!rows) return rows.error();
+    if (rows->size() == 1 && (*rows)[0].at(1) == "yes") return {};
+    return NotFound(
+        fmt::format("no storage in database '{}' (create-superuser or migrate creates one)",
+                    rows->empty() ? std::string() : (*rows)[0].at(0)));
+  }
   auto dir = SqliteDir(url);
   if (!dir) return dir.error();
   std::error_code ec;
@@ -615,6 +629,7 @@ Status MigrateShared(std::string_view url, const Progress& progress) {
 
 Status MigrateTenant(std::string_view url, std::string_view slug, const Progress& progress) {
   if (IsPostgres(url)) {
+    SMOOTH_RETURN_IF_ERROR(RequireExisting(url));  // a new storage has no tenant to migrate
     auto pg = OpenPg(url);
     if (!pg) return pg.error();
     SMOOTH_RETURN_IF_ERROR(PgMigrateShared(**pg, progress));

@@ -21,8 +21,9 @@ namespace smooth::internal::admin {
 using Progress = std::function<void(std::string_view)>;
 
 /// OK when `url` names a storage that has been created (SQLite: its data directory holds
-/// shared.db; a PostgreSQL database is taken as given); not_found "no storage in DIR"
-/// otherwise, so that a command that cannot succeed on a new storage creates none.
+/// shared.db; PostgreSQL: the database holds public.schema_migrations); not_found "no storage
+/// in DIR" (PostgreSQL: "no storage in database 'NAME'") otherwise, so that a command that
+/// cannot succeed on a new storage creates none.
 Status RequireExisting(std::string_view url);
 
 /// Brings the shared database up to the current version, and nothing else.

@@ -41,6 +41,18 @@ std::optional<std::string_view> Scheme(std::string_view url) {
   return scheme;
 }
 
+// The options both SQL backends read; each backend checks its own beyond these.
+Status CheckSqlOptions(const StorageOptions& options) {
+  if (options.pool_size == 0) return InvalidArgument("pool_size: must be at least 1");
+  if (options.busy_timeout.count() < 0)
+    return InvalidArgument("busy_timeout: must not be negative");
+  if (options.pool_wait.count() < 0) return InvalidArgument("pool_wait: must not be negative");
+  // SQLite has no use for it, but a negative wait is a mistake wherever it is made.
+  if (options.server_timeout.count() < 0)
+    return InvalidArgument("server_timeout: must not be negative");
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Storage>> OpenStorage(std::string_view url, const StorageOptions& options) {
@@ -48,9 +60,13 @@ Result<std::unique_ptr<Storage>> OpenStorage(std::string_view url, const Storage
   if (url.starts_with("sqlite:")) {
     std::string_view dir = url.substr(7);
     if (dir.starts_with("//")) dir.remove_prefix(2);  // sqlite:///var/lib/smooth
+    SMOOTH_RETURN_IF_ERROR(CheckSqlOptions(options));
     return internal::sqlite::OpenSqliteStorage(dir, options);
   }
-  if (IsPostgresUrl(url)) return internal::postgres::OpenPostgresStorage(url, options);
+  if (IsPostgresUrl(url)) {
+    SMOOTH_RETURN_IF_ERROR(CheckSqlOptions(options));
+    return internal::postgres::OpenPostgresStorage(url, options);
+  }
   // Name only a real scheme: the rest of the input may hold a password.
   constexpr std::string_view kExpected = "expected memory:, sqlite:<dir> or postgresql://...";
   if (auto scheme = Scheme(url))

@@ -734,12 +734,6 @@ Result<std::string> TenantSchemaName(std::string_view slug) {
 
 Result<std::unique_ptr<Storage>> OpenPostgresStorage(std::string_view conninfo,
                                                      const StorageOptions& options) {
-  if (options.pool_size == 0) return InvalidArgument("pool_size: must be at least 1");
-  if (options.busy_timeout.count() < 0)
-    return InvalidArgument("busy_timeout: must not be negative");
-  if (options.pool_wait.count() < 0) return InvalidArgument("pool_wait: must not be negative");
-  if (options.server_timeout.count() < 0)
-    return InvalidArgument("server_timeout: must not be negative");
   auto normalized = NormalizeConninfo(conninfo, options.pool_wait);
   if (!normalized) return normalized.error();
   auto storage = std::make_unique<PostgresStorage>(std::move(*normalized), options);

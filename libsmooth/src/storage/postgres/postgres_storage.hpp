@@ -12,7 +12,9 @@
 namespace smooth::internal::postgres {
 
 /// Connects with the libpq `conninfo` (a postgresql:// URI or key=value pairs), creates
-/// the btree_gist extension when missing, and migrates `public`, then every tenant schema.
+/// the btree_gist extension when missing, and migrates `public`; a tenant's schema is
+/// checked, and migrated when behind, the first time this process enters it. `options` are
+/// checked by OpenStorage.
 Result<std::unique_ptr<Storage>> OpenPostgresStorage(std::string_view conninfo,
                                                      const StorageOptions& options);
 

@@ -788,10 +788,6 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(std::string_view dir,
   std::string sync = Upper(options.sqlite_synchronous);
   if (sync != "OFF" && sync != "NORMAL" && sync != "FULL" && sync != "EXTRA")
     return InvalidArgument("sqlite_synchronous: must be OFF, NORMAL, FULL or EXTRA");
-  if (options.pool_size == 0) return InvalidArgument("pool_size: must be at least 1");
-  if (options.busy_timeout.count() < 0)
-    return InvalidArgument("busy_timeout: must not be negative");
-  if (options.pool_wait.count() < 0) return InvalidArgument("pool_wait: must not be negative");
   if (options.sqlite_open_tenants == 0)
     return InvalidArgument("sqlite_open_tenants: must be at least 1");
 

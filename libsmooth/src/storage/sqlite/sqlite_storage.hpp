@@ -19,7 +19,8 @@ struct sqlite3;  // SQLite's C API, as SOCI's backend header declares it
 namespace smooth::internal::sqlite {
 
 /// Opens (creating when missing, mode 0700) the data directory `dir` and migrates
-/// shared.db, then every tenant file.
+/// shared.db; a tenant's file is migrated when it is first opened for use. `options` are
+/// checked by OpenStorage, but for those only SQLite reads.
 Result<std::unique_ptr<Storage>> OpenSqliteStorage(std::string_view dir,
                                                    const StorageOptions& options);
 
