@@ -1459,6 +1459,40 @@ TEST_CASE(
   CHECK(w.Snapshot().size() == 4);
 }
 
+TEST_CASE("outside_hours: asked for inside working hours, the booking is an ordinary one") {
+  // The flag lets a booking go outside hours; only one that does is flagged and audited,
+  // as Reschedule decides for a move. Series occurrences and confirmed holds likewise.
+  Salon w;
+  w.security->Clear();
+  BookingRequest req = w.Cut(Mon(10));
+  req.outside_hours = true;
+  Appointment inside = Must(w.Book(w.owner, req));
+  CHECK_FALSE(inside.outside_hours);
+  CHECK(CountAudit(w, "BOOKED_OUTSIDE_HOURS") == 0);
+  // Not flagged, so a move out of hours is refused like any other booking's.
+  CHECK_CODE(w.scheduler->Reschedule(w.owner, w.acme.id, inside.id, Mon(20), inside.version),
+             StatusCode::kFailedPrecondition);
+
+  // A series, Friday and Saturday at 11:00: Friday is inside Ann's hours, Saturday is not.
+  SeriesRequest series{.first = w.Cut(Mon(11) + 96h), .rrule = "FREQ=DAILY;COUNT=2"};
+  series.first.outside_hours = true;
+  SeriesBooking booked = Must(w.scheduler->BookSeries(w.owner, w.acme.id, series));
+  REQUIRE(booked.appointments.size() == 2);
+  CHECK_FALSE(booked.appointments[0].outside_hours);
+  CHECK(booked.appointments[1].outside_hours);
+  CHECK(CountAudit(w, "BOOKED_OUTSIDE_HOURS") == 1);
+
+  // A hold carries the flag as asked (it is what lets the confirmation go outside hours);
+  // the appointment it becomes is flagged only if it needs it.
+  BookingRequest held = w.Cut(Mon(12));
+  held.outside_hours = true;
+  Hold h = Must(w.scheduler->PlaceHold(w.owner, w.acme.id, held, 5min));
+  CHECK(h.outside_hours);
+  Appointment confirmed = Must(w.scheduler->ConfirmHold(w.owner, w.acme.id, h.id));
+  CHECK_FALSE(confirmed.outside_hours);
+  CHECK(CountAudit(w, "BOOKED_OUTSIDE_HOURS") == 1);
+}
+
 TEST_CASE("outside_hours: a booking made in a masquerade names the user behind it") {
   Salon w;
   const User& root = w.users.at("SUPERUSER");

@@ -150,8 +150,8 @@ struct Hold {
   Instant created_at{};
   Instant expires_at{};
   bool released = false;  // released or confirmed
-  /// Placed outside working hours by a manager (BookingRequest::outside_hours); the
-  /// appointment it is confirmed into keeps the flag, and that booking is audited.
+  /// Placed with BookingRequest::outside_hours by a manager, as asked: its confirmation may
+  /// go outside working hours, and the appointment is flagged and audited if it does.
   bool outside_hours = false;
   std::int64_t change_seq = 0;
 

@@ -100,7 +100,8 @@ struct BookingRequest {
   /// PlaceHold and BookSeries refuse a key (a hold takes it at ConfirmHold).
   std::optional<std::string> idempotency_key;
   /// Book outside working hours (TENANT_OWNER, TENANT_MANAGER, SUPERUSER and
-  /// PLATFORM_MANAGER only; audited). Capacity still holds.
+  /// PLATFORM_MANAGER only). Capacity still holds. The appointment is flagged, and the
+  /// booking audited, only when it needs it: asked for inside hours, it is an ordinary one.
   bool outside_hours = false;
 };
 

@@ -1495,8 +1495,11 @@ struct Scheduler::Impl {
     return Plan{&s, timing, std::move(*picks), r.start};
   }
 
-  Appointment NewAppointment(const Principal& actor, const Plan& plan, const BookingRequest& r,
-                             std::int64_t seq) {
+  // The appointment `r` makes as `plan` places it. It is flagged outside_hours (and audited
+  // so) only when asked for and needed: a booking asked for with the flag at a time inside
+  // every resource's hours is an ordinary one, as Reschedule decides for a move.
+  Appointment NewAppointment(const Principal& actor, const TenantState& st, const Plan& plan,
+                             const BookingRequest& r, std::int64_t seq) {
     Instant now = Now();
     Appointment a;
     a.service = r.service;
@@ -1513,7 +1516,8 @@ struct Scheduler::Impl {
     a.updated_at = now;
     a.version = 1;
     a.idempotency_key = r.idempotency_key;
-    a.outside_hours = r.outside_hours;
+    a.outside_hours =
+        r.outside_hours && NeedsOutsideHours(st, plan.resources, plan.start, plan.timing.duration);
     a.change_seq = seq;
     return a;
   }
@@ -1991,7 +1995,7 @@ Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
         auto plan = impl_->PlanBooking(actor, t, st, request);
         if (!plan) return plan.error();
         auto created =
-            op.txn->InsertAppointment(impl_->NewAppointment(actor, *plan, request, op.seq));
+            op.txn->InsertAppointment(impl_->NewAppointment(actor, st, *plan, request, op.seq));
         if (!created) return created;
         const Appointment& a = *created;
         // Its `created` event is made from the row only if someone listens once the batch
@@ -2269,7 +2273,7 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
         SMOOTH_RETURN_IF_ERROR(op.txn->UpdateHold(*h));
         // The hold's capacity passes to the appointment: same start, resources and buffers.
         const Impl::Plan plan{&(*service)->service, TimingOf(*h), h->resources, h->start};
-        Appointment a = impl_->NewAppointment(actor, plan, request, op.seq);
+        Appointment a = impl_->NewAppointment(actor, st, plan, request, op.seq);
         auto created = op.txn->InsertAppointment(a);
         if (!created)
           return created.error().code() == StatusCode::kAlreadyExists
@@ -2357,7 +2361,7 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
             }
             return plan.error();
           }
-          Appointment a = impl_->NewAppointment(actor, *plan, r, op.seq);
+          Appointment a = impl_->NewAppointment(actor, st, *plan, r, op.seq);
           a.series = *series;
           // A provisional negative id keeps it in the index until the real insert.
           AppointmentId temp(--provisional);
