@@ -96,7 +96,8 @@ struct User {
   std::string password_hash;  // argon2id encoded string; never logged
   Instant created_at{};
   // The user's sessions made at or before this instant no longer work. Set by a password
-  // change (ChangePassword, SetPassword), ReactivateUser and EndSessions; unset until then.
+  // change (ChangePassword, SetPassword, ResetPasswordAsOperator), ReactivateUser and
+  // EndSessions; unset until then.
   // (While a user is inactive, is_active alone refuses its sessions.)
   std::optional<Instant> sessions_revoked_at;
 };

@@ -104,8 +104,8 @@ struct HostMatch {
 class Platform {
  public:
   /// Checks the options (invalid_argument naming the field: a missing storage or clock, a
-  /// bad base_domain, max_grant_duration or login_throttle_window under 1 minute,
-  /// login_max_failures under 1) and keeps them; everything else is in storage.
+  /// bad base_domain, max_grant_duration, login_throttle_window or session_lifetime under
+  /// 1 minute, login_max_failures under 1) and keeps them; everything else is in storage.
   static Result<std::unique_ptr<Platform>> Open(PlatformOptions options);
   ~Platform();
   Platform(const Platform&) = delete;

@@ -1737,7 +1737,7 @@ Result<Grant> Platform::CreateGrant(const Principal& grantor, UserId grantee, Ac
   SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(action, &ActionName, "action"));
   SMOOTH_RETURN_IF_ERROR(internal::ValidateText(reason, "reason", 500));
   if (duration < std::chrono::minutes(1) || duration > impl_->opt.max_grant_duration)
-    return InvalidArgument(fmt::format("duration_minutes: must be between 1 and {}",
+    return InvalidArgument(fmt::format("duration: must be between 1 and {} minutes",
                                        impl_->opt.max_grant_duration.count()));
   auto fresh = impl_->Refresh(grantor);
   if (!fresh) return fresh.error();
