@@ -322,6 +322,24 @@ TEST_CASE("bad options and unknown urls are refused; postgresql urls go to its b
   REQUIRE_FALSE(negative.ok());
   CHECK(negative.error().code() == StatusCode::kInvalidArgument);
   CHECK(negative.error().message().starts_with("server_timeout: "));
+  // Waits past what a 32-bit count of milliseconds holds (SQLite's busy_timeout takes an
+  // int) are refused rather than wrapped to a negative wait.
+  auto too_long = std::chrono::milliseconds(std::int64_t{1} << 31);
+  for (auto [name, options] :
+       {std::pair("busy_timeout: ", StorageOptions{.busy_timeout = too_long}),
+        std::pair("pool_wait: ", StorageOptions{.pool_wait = too_long}),
+        std::pair("server_timeout: ", StorageOptions{.server_timeout = too_long}),
+        std::pair("pool_wait: ", StorageOptions{.pool_wait = std::chrono::milliseconds::max()})}) {
+    CAPTURE(name);
+    auto refused = OpenStorage("sqlite:" + dir, options);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == StatusCode::kInvalidArgument);
+    CHECK(refused.error().message().starts_with(name));
+  }
+  CHECK(OpenStorage("sqlite:" + dir,
+                    {.busy_timeout = std::chrono::milliseconds(std::int64_t{1} << 31) -
+                                     std::chrono::milliseconds(1)})
+            .ok());
   CHECK(OpenStorage("sqlite:").error().code() == StatusCode::kInvalidArgument);
   auto unknown = OpenStorage("mysql://root:secret@db/x");
   CHECK(unknown.error().code() == StatusCode::kInvalidArgument);
@@ -1197,6 +1215,59 @@ TEST_CASE("two storages on one directory, like two processes, share ids and see 
   CHECK(Must(txn->ChangeSeq()) == 200);
   auto shared = Must(second->BeginShared(TxnMode::kRead));
   CHECK(Must(shared->FindTenantBySlug("acme")).id == acme.id);
+}
+
+// Tenant rows take their ids from shared.db in blocks. While another process holds
+// shared.db's write lock, each writer that needs a new block fails after about
+// busy_timeout, not after every writer queued before it has waited its own in turn.
+TEST_CASE("writers needing ids while shared.db is locked elsewhere each wait busy_timeout") {
+  using std::chrono::milliseconds;
+  const std::string dir = NewTempDir();
+  constexpr int kWriters = 8;
+  std::vector<Tenant> tenants;
+  {
+    auto setup = OpenAt(dir);
+    for (int i = 0; i < kWriters; ++i)
+      tenants.push_back(NewTenant(*setup, "t" + std::to_string(i)));
+  }
+  constexpr milliseconds kBusy(300);
+  auto storage = OpenAt(dir, {.busy_timeout = kBusy});  // no block of ids reserved yet
+  for (const Tenant& t : tenants) Must(storage->BeginTenant(t, TxnMode::kRead));  // files open
+
+  sqlite3* other = nullptr;  // another process, as far as the storage can tell
+  REQUIRE(sqlite3_open((fs::path(dir) / "shared.db").c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  std::vector<Status> outcomes(kWriters);
+  std::vector<milliseconds> waited(kWriters);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i)
+    writers.emplace_back([&, i] {
+      auto txn = storage->BeginTenant(tenants[i], TxnMode::kWrite);
+      if (!txn) {
+        outcomes[i] = txn.error();
+        return;
+      }
+      auto start = std::chrono::steady_clock::now();
+      auto inserted = (*txn)->InsertResource(SampleResource());
+      waited[i] =
+          std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+      outcomes[i] = inserted ? Status() : inserted.error();
+    });
+  for (std::thread& w : writers) w.join();
+  for (int i = 0; i < kWriters; ++i) {
+    CAPTURE(i);
+    INFO(outcomes[i].ToString());
+    CHECK(outcomes[i].code() == StatusCode::kUnavailable);
+    // At most its own wait and one refill's ahead of it (about 2 x 300 ms); in turn, the
+    // last of eight waited about 8 x 300 ms.
+    CHECK(waited[i] < 4 * kBusy);
+  }
+  REQUIRE(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(other);
+  // Once the lock is given back, the same writes go through.
+  auto txn = Must(storage->BeginTenant(tenants[0], TxnMode::kWrite));
+  Must(txn->InsertResource(SampleResource()));
+  Must(txn->Commit());
 }
 
 TEST_CASE("concurrent writers of one tenant are serialized by the change sequence") {

@@ -23,6 +23,7 @@
 #include "fixtures.hpp"
 #include "pg/pg_proxy.hpp"
 #include "smooth/storage.hpp"
+#include "storage/postgres/pipeline.hpp"
 #include "storage/postgres/postgres_storage.hpp"
 #include "test_storage.hpp"
 
@@ -666,6 +667,68 @@ TEST_CASE("a connection lost under a commit fails unavailable, and the next writ
   Appointment b = Must(Book(*storage, acme, Booking(chair.id, T0() + 3h, 30min)));
   CHECK(Stored(db, b.id) == "1");
   CHECK(Must(QueryPooledConnectionForTesting(*storage, "SELECT pg_backend_pid()")) != pid);
+}
+
+// The same for a write of the shared tables, which commits with a plain COMMIT: a tenant
+// or a user created twice by a blind retry, a login failure counted twice.
+TEST_CASE("a connection lost under a shared commit says whether it was saved is unknown") {
+  std::string db = NewPgDatabase();
+  auto storage = Open(db, {.pool_size = 1});
+  Tenant acme = NewTenant(*storage, "acme");
+  auto shared = Must(storage->BeginShared(TxnMode::kWrite));
+  Must(shared->InsertDomain({.name = "book.acme.com", .tenant = acme.id}));
+  Rows(db,
+       "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = "
+       "current_database() AND pid <> pg_backend_pid()");
+  Status lost = shared->Commit();
+  INFO(lost.ToString());
+  CHECK(lost.code() == StatusCode::kUnavailable);
+  CHECK(
+      lost.message().starts_with("shared database: the connection failed as the write was "
+                                 "committed, so whether it was saved is unknown"));
+  shared.reset();
+  CHECK(Rows(db, "SELECT COUNT(*) FROM public.domains")[0] == "0");
+  // The connection was closed; the next write gets another.
+  auto again = Must(storage->BeginShared(TxnMode::kWrite));
+  Must(again->InsertDomain({.name = "book.acme.com", .tenant = acme.id}));
+  Must(again->Commit());
+  CHECK(Rows(db, "SELECT COUNT(*) FROM public.domains")[0] == "1");
+}
+
+// A server that ends sessions itself (idle_in_transaction_session_timeout): the call that
+// finds its session gone is told to try again, as for any lost connection, not internal.
+// Here libpq reports the closed socket (no SQLSTATE); where it has read the server's
+// FATAL first, the SQLSTATE says the same, which the classification below holds to.
+TEST_CASE("a session the server ended for idling in a transaction fails unavailable") {
+  using smooth::internal::postgres::ClassifySqlstate;
+  for (const char* state : {"25P03", "57P05", "57P01", "08006", ""}) {
+    CAPTURE(state);
+    CHECK(ClassifySqlstate(state) == smooth::internal::sql::SqlErrorKind::kConnectionLost);
+  }
+  CHECK(ClassifySqlstate("25P02") == smooth::internal::sql::SqlErrorKind::kOther);
+
+  std::string db = NewPgDatabase();
+  auto storage = Open(db, {.pool_size = 1});
+  Tenant acme = NewTenant(*storage, "acme");
+  Exec(db, "ALTER DATABASE " + Rows(db, "SELECT quote_ident(current_database())")[0] +
+               " SET idle_in_transaction_session_timeout = '200ms'");
+  Exec(db,
+       "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = "
+       "current_database() AND pid <> pg_backend_pid()");  // new sessions take the setting
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    auto shared = Must(storage->BeginShared(TxnMode::kWrite));
+    Must(shared->ListTenants());
+    std::this_thread::sleep_for(1s);
+    auto late = shared->InsertDomain({.name = "book.acme.com", .tenant = acme.id});
+    REQUIRE_FALSE(late.ok());
+    INFO(late.error().ToString());
+    CHECK(late.error().code() == StatusCode::kUnavailable);
+    shared.reset();
+  }
+  CHECK(Rows(db, "SELECT COUNT(*) FROM public.domains")[0] == "0");
+  Exec(db, "ALTER DATABASE " + Rows(db, "SELECT quote_ident(current_database())")[0] +
+               " RESET idle_in_transaction_session_timeout");
 }
 
 // The connections to the database but the asking one.

@@ -1,4 +1,6 @@
 // OpenStorage: the storage backend chosen by URL.
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,12 +46,19 @@ std::optional<std::string_view> Scheme(std::string_view url) {
 // The options both SQL backends read; each backend checks its own beyond these.
 Status CheckSqlOptions(const StorageOptions& options) {
   if (options.pool_size == 0) return InvalidArgument("pool_size: must be at least 1");
-  if (options.busy_timeout.count() < 0)
-    return InvalidArgument("busy_timeout: must not be negative");
-  if (options.pool_wait.count() < 0) return InvalidArgument("pool_wait: must not be negative");
-  // SQLite has no use for it, but a negative wait is a mistake wherever it is made.
-  if (options.server_timeout.count() < 0)
-    return InvalidArgument("server_timeout: must not be negative");
+  // Each wait goes to the database as a 32-bit count of milliseconds (SQLite's
+  // busy_timeout, PostgreSQL's lock_timeout) or is added to the clock's now: past that it
+  // would wrap or overflow. SQLite has no use for server_timeout, but a bad one is a
+  // mistake wherever it is made.
+  constexpr std::int64_t kMaxMs = std::numeric_limits<std::int32_t>::max();
+  for (auto [name, wait] :
+       {std::pair("busy_timeout", options.busy_timeout), std::pair("pool_wait", options.pool_wait),
+        std::pair("server_timeout", options.server_timeout)}) {
+    if (wait.count() < 0) return InvalidArgument(fmt::format("{}: must not be negative", name));
+    if (wait.count() > kMaxMs)
+      return InvalidArgument(
+          fmt::format("{}: must be at most {} ms (about 24 days)", name, kMaxMs));
+  }
   return {};
 }
 

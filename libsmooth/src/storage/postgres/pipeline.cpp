@@ -231,8 +231,11 @@ bool ConnectionLostSqlstate(std::string_view state) {
   // Every error the server sends has a SQLSTATE; one without is libpq's own, and libpq
   // reports a write to a server that has gone (an immediate shutdown, a crash) without one,
   // while the connection still looks open.
+  // The server also ends a session itself: idle too long in a transaction (25P03,
+  // idle_in_transaction_session_timeout) or out of one (57P05, idle_session_timeout).
   return state.find_first_not_of(' ') == std::string_view::npos || state.starts_with("08") ||
-         state == "57P01" || state == "57P02" || state == "57P03";
+         state == "57P01" || state == "57P02" || state == "57P03" || state == "25P03" ||
+         state == "57P05";
 }
 
 sql::SqlErrorKind ClassifySqlstate(std::string_view state) {
@@ -275,12 +278,7 @@ Status TenantPipeline::Send(sql::Connection& c, bool begin, std::vector<sql::App
     const char* why = c.interrupted() ? "no answer within server_timeout"
                       : pg != nullptr ? PQerrorMessage(pg)
                                       : "no connection";
-    if (committing)
-      return Unavailable(fmt::format(
-          "{}: the connection failed as the write was committed, so whether it was saved is "
-          "unknown (read it back before doing it again; a booking retried with its idempotency "
-          "key finds out): {}",
-          database_, why));
+    if (committing) return sql::CommitOutcomeUnknown(database_, why);
     return Unavailable(fmt::format("{}: the connection failed: {}", database_, why));
   };
   if (begin && !guard_)

@@ -96,21 +96,31 @@ class SequenceIdSource final : public sql::ObjectIdSource {
  public:
   static constexpr long long kBlock = 64;  // the sequence's INCREMENT BY
 
+  // The round trip for a new block is made without the lock, so that writers needing one
+  // at once each wait for their own call (bounded by server_timeout), not for one another's
+  // in turn. Ids stay increasing within the process: a block is installed only above the
+  // one in use; a lower one, overtaken meanwhile, is skipped.
   Result<std::int64_t> Next(Connection& txn) override {
-    std::lock_guard lock(mu_);
-    if (next_ == limit_) {
+    for (;;) {
+      {
+        std::lock_guard lock(mu_);
+        if (next_ < limit_) return next_++;
+      }
+      long long start = 0;
       try {
-        long long start = 0;
         txn.session() << "SELECT nextval('public.object_ids')", soci::into(start);
-        next_ = start;
-        limit_ = start + kBlock;
       } catch (const soci::soci_error& e) {
         // Before a deferred begin no ROLLBACK follows to find the connection dead.
         if (ConnectionLost(e)) txn.MarkBroken();
         return FromSoci(e, "reserving ids");
       }
+      std::lock_guard lock(mu_);
+      if (start >= limit_) {
+        next_ = start;
+        limit_ = start + kBlock;
+      }
+      if (next_ < limit_) return next_++;
     }
-    return next_++;
   }
 
  private:

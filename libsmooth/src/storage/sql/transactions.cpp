@@ -235,10 +235,22 @@ Status TxnCore::Commit() {
   if (p_.sender) {
     SMOOTH_RETURN_IF_ERROR(Send(/*commit=*/true));
   } else {
-    SMOOTH_RETURN_IF_ERROR(Run([&]() -> Status {  // Run flushes what is still kept back first
+    bool sent = false;
+    Status committed = Run([&]() -> Status {  // Run flushes what is still kept back first
+      sent = true;
       Exec(conn(), "COMMIT");
       return {};
-    }));
+    });
+    // A connection lost (or cut at server_timeout) under COMMIT leaves the outcome
+    // unknown: the server may have committed before it went. Retrying blindly could make
+    // the write twice (a second tenant refused as existing, a login failure counted twice).
+    if (!committed.ok() && sent && p_.lease->broken()) {
+      std::string_view why = committed.message();
+      if (why.starts_with(p_.database) && why.substr(p_.database.size()).starts_with(": "))
+        why.remove_prefix(p_.database.size() + 2);
+      return CommitOutcomeUnknown(p_.database, why);
+    }
+    SMOOTH_RETURN_IF_ERROR(committed);
   }
   done_ = true;
   p_.ticket = WriteGate::Ticket();  // let the next writer in now
@@ -280,6 +292,14 @@ Status TimedOut(std::string_view database) {
       fmt::format("{}: the database server did not answer within server_timeout, so the "
                   "connection was closed; try again",
                   database));
+}
+
+Status CommitOutcomeUnknown(std::string_view database, std::string_view why) {
+  return Unavailable(fmt::format(
+      "{}: the connection failed as the write was committed, so whether it was saved is "
+      "unknown (read it back before doing it again; a booking retried with its idempotency "
+      "key finds out): {}",
+      database, why));
 }
 
 Status TxnCore::FromSociError(const soci::soci_error& e, std::string_view unique_message) {

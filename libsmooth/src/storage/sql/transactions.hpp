@@ -81,6 +81,10 @@ struct TxnParts {
 /// unavailable for a call on `database` that its ServerWatch interrupted.
 Status TimedOut(std::string_view database);
 
+/// unavailable for a commit on `database` whose connection failed (`why`) once COMMIT was
+/// sent: the server may have made it, and nobody here can tell.
+Status CommitOutcomeUnknown(std::string_view database, std::string_view why);
+
 /// The common core: begin, commit, rollback on destruction, and the translation of
 /// database errors into a Status.
 class TxnCore {

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -338,13 +339,30 @@ class BlockIdSource final : public sql::ObjectIdSource {
       : open_(std::move(open)), gate_(std::move(gate)), busy_timeout_(busy_timeout) {}
 
   Result<std::int64_t> Next(Connection& /*txn*/) override {
-    std::lock_guard lock(mu_);
-    if (next_ == limit_) SMOOTH_RETURN_IF_ERROR(Refill());
+    // A refill waits for shared.db's write lock (up to busy_timeout, twice: the gate, then
+    // BEGIN IMMEDIATE), outside mu_. Writers that need ids meanwhile wait for it at most
+    // busy_timeout, rather than each making its own refill in turn, which with k writers
+    // and another process holding the lock would take k times as long.
+    std::unique_lock lock(mu_);
+    if (!idle_.wait_for(lock, busy_timeout_, [&] { return !refilling_; }))
+      return Unavailable("shared database is busy (reserving ids); try again");
+    if (next_ < limit_) return next_++;
+    refilling_ = true;
+    lock.unlock();
+    Result<long long> end = Refill();
+    lock.lock();
+    refilling_ = false;
+    idle_.notify_all();
+    if (!end) return end.error();
+    next_ = *end - kBlock;
+    limit_ = *end;
     return next_++;
   }
 
  private:
-  Status Refill() {
+  // Reserves the next block in shared.db: the end of the block. Run by one thread at a
+  // time (refilling_), the only one then to touch conn_.
+  Result<long long> Refill() {
     if (!conn_) {
       auto conn = open_();
       if (!conn) return conn.error();
@@ -360,9 +378,7 @@ class BlockIdSource final : public sql::ObjectIdSource {
       s << "UPDATE object_ids SET next = next + :n", soci::use(block);
       s << "SELECT next FROM object_ids", soci::into(end);
       s << "COMMIT";
-      next_ = end - kBlock;
-      limit_ = end;
-      return {};
+      return end;
     } catch (const soci::soci_error& e) {
       try {
         s << "ROLLBACK";
@@ -382,7 +398,9 @@ class BlockIdSource final : public sql::ObjectIdSource {
   WriteGate gate_;
   std::chrono::milliseconds busy_timeout_;
   std::mutex mu_;
-  std::unique_ptr<Connection> conn_;  // guarded by mu_
+  std::condition_variable idle_;      // refilling_ went false
+  bool refilling_ = false;            // guarded by mu_
+  std::unique_ptr<Connection> conn_;  // the refilling thread's
   long long next_ = 0, limit_ = 0;    // the unused part of the block; guarded by mu_
 };
 
