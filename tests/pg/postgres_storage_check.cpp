@@ -255,6 +255,27 @@ TEST_CASE("migrations are recorded per schema, applied once, and never go backwa
                "column_name = 'booked_start'")[0] == "1");
   }
 
+  // A migration the server refuses for want of disk space is resource_exhausted, as any
+  // write is, and the tenant catches up once there is room.
+  Exec(db, "ALTER TABLE tenant_acme.appointments DROP COLUMN booked_start");
+  Exec(db, "DELETE FROM tenant_acme.schema_migrations WHERE version = 9");
+  Exec(db,
+       "CREATE FUNCTION public.no_space_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
+       "BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = "
+       "'disk_full'; END $$");
+  Exec(db,
+       "CREATE EVENT TRIGGER no_space_ddl ON ddl_command_start WHEN TAG IN ('ALTER TABLE') "
+       "EXECUTE FUNCTION public.no_space_ddl()");
+  Status full = first_use(acme, Use::kWrite);
+  CHECK_MESSAGE(full.code() == StatusCode::kResourceExhausted, full.ToString());
+  CHECK_MESSAGE(full.message().find("migration 9") != std::string::npos, full.ToString());
+  CHECK(full.message().find("No space left on device") != std::string::npos);
+  Exec(db, "DROP EVENT TRIGGER no_space_ddl");
+  Exec(db, "DROP FUNCTION public.no_space_ddl()");
+  Status room = first_use(acme, Use::kWrite);
+  CHECK_MESSAGE(room.ok(), room.ToString());
+  CHECK(Rows(db, tenant_sql) == tenant);
+
   // A schema newer than this libsmooth is refused at its first use, naming where.
   Exec(db, "INSERT INTO tenant_acme.schema_migrations VALUES (99, 'future', 0)");
   Status newer = first_use(acme, Use::kRead);

@@ -78,10 +78,8 @@ class PostgresDialect final : public sql::SqlDialect {
 std::string TenantLabel(std::string_view slug) { return fmt::format("tenant '{}'", slug); }
 
 Status FromSoci(const soci::soci_error& e, std::string_view what) {
-  std::string message = fmt::format("{}: {}", what, e.get_error_message());
-  if (sql::Retryable(PostgresDialect::Instance().Classify(e)))
-    return Unavailable(std::move(message));
-  return Internal(std::move(message));
+  return sql::StatusOfFailure(PostgresDialect::Instance().Classify(e),
+                              fmt::format("{}: {}", what, e.get_error_message()));
 }
 
 // Whether `e` says the connection it came from is gone.

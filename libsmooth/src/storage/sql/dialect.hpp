@@ -2,6 +2,7 @@
 // transaction begins, and how a database error is classified.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "smooth/storage.hpp"
@@ -27,6 +28,15 @@ enum class SqlErrorKind {
 /// Whether an error of `kind` may pass on a new attempt: unavailable.
 inline bool Retryable(SqlErrorKind kind) {
   return kind == SqlErrorKind::kBusy || kind == SqlErrorKind::kConnectionLost;
+}
+
+/// `message` as the status of a failure of `kind` outside a transaction's statements
+/// (migrations, id reservation, schema checks): unavailable when a new attempt may pass,
+/// resource_exhausted for a database out of disk or memory, internal otherwise.
+inline Status StatusOfFailure(SqlErrorKind kind, std::string message) {
+  if (Retryable(kind)) return Unavailable(std::move(message));
+  if (kind == SqlErrorKind::kResourceExhausted) return ResourceExhausted(std::move(message));
+  return Internal(std::move(message));
 }
 
 /// A database dialect. Implementations are stateless and safe to share between threads.

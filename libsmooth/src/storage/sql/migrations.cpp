@@ -51,8 +51,7 @@ Status Failed(const SqlDialect& dialect, std::string_view database, const Migrat
   std::string where = step == 0 ? "" : fmt::format(" at statement {}", step);
   std::string message = fmt::format("{}: migration {} '{}' failed{}: {}", database, m.version,
                                     m.name, where, e.get_error_message());
-  if (Retryable(dialect.Classify(e))) return Unavailable(std::move(message));
-  return Internal(std::move(message));
+  return StatusOfFailure(dialect.Classify(e), std::move(message));
 }
 
 Status CheckOrder(std::string_view database, std::span<const Migration> migrations) {
@@ -114,8 +113,7 @@ Status Migrate(Connection& conn, const SqlDialect& dialect, std::string_view dat
     RollbackQuietly(conn);
     std::string message =
         fmt::format("{}: cannot prepare schema_migrations: {}", database, e.get_error_message());
-    if (Retryable(dialect.Classify(e))) return Unavailable(std::move(message));
-    return Internal(std::move(message));
+    return StatusOfFailure(dialect.Classify(e), std::move(message));
   }
 
   for (const Migration& m : migrations) {
