@@ -248,6 +248,7 @@ Status TxnCore::Commit() {
       std::string_view why = committed.message();
       if (why.starts_with(p_.database) && why.substr(p_.database.size()).starts_with(": "))
         why.remove_prefix(p_.database.size() + 2);
+      if (why.ends_with("; try again")) why.remove_suffix(11);  // not blindly: read it first
       return CommitOutcomeUnknown(p_.database, why);
     }
     SMOOTH_RETURN_IF_ERROR(committed);
