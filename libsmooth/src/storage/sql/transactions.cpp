@@ -235,23 +235,24 @@ Status TxnCore::Commit() {
   if (p_.sender) {
     SMOOTH_RETURN_IF_ERROR(Send(/*commit=*/true));
   } else {
-    bool sent = false;
-    Status committed = Run([&]() -> Status {  // Run flushes what is still kept back first
-      sent = true;
+    Connection::Waiting waiting(conn());
+    SMOOTH_RETURN_IF_ERROR(Flush());  // what is still kept back goes before COMMIT
+    try {
       Exec(conn(), "COMMIT");
-      return {};
-    });
-    // A connection lost (or cut at server_timeout) under COMMIT leaves the outcome
-    // unknown: the server may have committed before it went. Retrying blindly could make
-    // the write twice (a second tenant refused as existing, a login failure counted twice).
-    if (!committed.ok() && sent && p_.lease->broken()) {
-      std::string_view why = committed.message();
-      if (why.starts_with(p_.database) && why.substr(p_.database.size()).starts_with(": "))
-        why.remove_prefix(p_.database.size() + 2);
-      if (why.ends_with("; try again")) why.remove_suffix(11);  // not blindly: read it first
-      return CommitOutcomeUnknown(p_.database, why);
+    } catch (const soci::soci_error& e) {
+      Status failed = FromSociError(e, {});
+      // A connection lost (or cut at server_timeout) under COMMIT leaves the outcome
+      // unknown: the server may have committed before it went. Retrying blindly could make
+      // the write twice (a second tenant refused as existing, a login failure counted twice).
+      if (p_.lease->broken()) {
+        return CommitOutcomeUnknown(p_.database, p_.lease->interrupted()
+                                                     ? "no answer within server_timeout"
+                                                     : ServerMessage(e));
+      }
+      return StatementFailed(std::move(failed));
+    } catch (const std::exception& e) {
+      return FromException(e);
     }
-    SMOOTH_RETURN_IF_ERROR(committed);
   }
   done_ = true;
   p_.ticket = WriteGate::Ticket();  // let the next writer in now
