@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Installs libsmooth's build and test dependencies from Debian 12 packages.
+# Installs what libsmooth's build, tests and benchmarks need, from Debian 12 packages.
 # Idempotent: packages already present are left alone; apt-get update runs only
 # when something is missing.
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build
   libboost1.81-dev libboost-json1.81-dev
   libsoci-dev libsqlite3-dev libpq-dev
-  libpoco-dev libsodium-dev libfmt-dev
+  libsodium-dev libfmt-dev
   libhowardhinnant-date-dev tzdata libical-dev
   doctest-dev libbenchmark-dev
-  postgresql-15 gnuplot-nox
+  postgresql-15
+  gnuplot-nox python3  # scripts/run-benchmarks.sh
 )
 
 missing=()

@@ -7,7 +7,7 @@
 #   scripts/run-benchmarks.sh                 # everything, as published in docs/benchmarks.md
 #   scripts/run-benchmarks.sh --benchmark_filter=Book   # extra flags go to every binary
 #
-# Needs gnuplot and python3 (scripts/install-deps.sh installs gnuplot-nox).
+# Needs gnuplot and python3 (scripts/install-deps.sh installs them).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
