@@ -1301,6 +1301,21 @@ TEST_CASE("sessions: the bearer token, stored as a hash, works only on its own h
   }
 }
 
+TEST_CASE("CurrentUser: the acting user as stored now, and none once its session has ended") {
+  World w;
+  const User& staff = w.users.at("TENANT_STAFF");
+  Session s = w.LoginAs(staff);
+  Principal held = Must(w.platform->Authenticate(s.token, w.HostOf(staff)));
+  Must(w.platform->ChangeRole(w.root_p, staff.id, Role::kCustomer));
+  CHECK(held.user.role == Role::kTenantStaff);  // the copy made at authentication
+  CHECK(Must(w.platform->CurrentUser(held)).role == Role::kCustomer);
+  Must(w.platform->Logout(s.id));
+  auto ended = w.platform->CurrentUser(held);
+  REQUIRE_FALSE(ended);
+  CHECK(ended.error().code() == StatusCode::kUnauthenticated);
+  CHECK(ended.error().message() == "the session has ended");
+}
+
 TEST_CASE("login: failed attempts count across every Platform on the storage, and expire") {
   World w;
   auto other = w.OpenPlatform();

@@ -1528,6 +1528,56 @@ TEST_CASE("outside_hours: staff and customers asking for it are denied") {
   CHECK(w.Snapshot().empty());
 }
 
+TEST_CASE("a Principal made before a role change is judged by the role stored now") {
+  // A server holds a request's Principal while it works; the rules outside the matrix
+  // (outside working hours, customers' notice) must not read the role it was made with.
+  Salon w;
+  Principal manager = w.As("TENANT_MANAGER");
+  Appointment late = Must(
+      w.Book(manager,
+             {.service = w.cut.id, .customer = w.pat.id, .start = Mon(20), .outside_hours = true}));
+  Must(w.platform->ChangeRole(w.root_p, manager.user.id, Role::kTenantStaff));
+  // Ann's bookings are the demoted manager's own, so staff may move them.
+  Resource linked = w.ann;
+  linked.user = manager.user.id;
+  Must(w.scheduler->UpdateResource(w.root_p, w.acme.id, linked));
+  w.security->Clear();
+  auto booked =
+      w.Book(manager,
+             {.service = w.cut.id, .customer = w.pat.id, .start = Mon(21), .outside_hours = true});
+  CHECK_CODE(booked, StatusCode::kPermissionDenied);
+  if (!booked) CHECK(booked.error().message() == "TENANT_STAFF may not book outside working hours");
+  auto series = w.scheduler->BookSeries(manager, w.acme.id,
+                                        {.first = {.service = w.cut.id,
+                                                   .customer = w.pat.id,
+                                                   .start = Mon(21),
+                                                   .outside_hours = true},
+                                         .rrule = "FREQ=DAILY;COUNT=2"});
+  CHECK_CODE(series, StatusCode::kPermissionDenied);
+  // Moved by someone who may no longer book outside hours, it must land inside them.
+  CHECK_CODE(w.scheduler->Reschedule(manager, w.acme.id, late.id, Mon(22)),
+             StatusCode::kFailedPrecondition);
+  CHECK(CountAudit(w, "BOOKED_OUTSIDE_HOURS") == 0);
+  CHECK(w.Snapshot().size() == 1);
+
+  // A member of staff made a customer gets a customer's notice rules.
+  Resource open = w.AddResource({.name = "Open", .time_zone = "UTC", .hours = AlwaysOpen()});
+  Service soon =
+      w.AddService({.name = "Soon", .min_notice = 2h, .requirements = {OneOf({open.id})}});
+  Principal staff = w.As("TENANT_STAFF");
+  Must(w.platform->ChangeRole(w.root_p, staff.user.id, Role::kCustomer));
+  Customer self = w.AddCustomer("Self", staff.user.id);
+  const Instant now = w.clock.Now();
+  CHECK_CODE(w.Book(staff, {.service = soon.id, .customer = self.id, .start = now + 1h}),
+             StatusCode::kFailedPrecondition);
+  const LocalDate today = Must(ToLocal("UTC", now)).date;
+  const LocalDate tomorrow = Must(ToLocal("UTC", now + 24h)).date;
+  std::vector<Slot> slots = Must(w.scheduler->Availability(
+      staff, w.acme.id, {.service = soon.id, .from = today, .to = tomorrow, .time_zone = "UTC"}));
+  REQUIRE_FALSE(slots.empty());
+  CHECK_MESSAGE(slots.front().start >= now + 2h, Show(slots.front().start));
+}
+
 TEST_CASE(
     "outside_hours: a customer cannot reschedule a manager's outside-hours booking to any time") {
   Salon w;

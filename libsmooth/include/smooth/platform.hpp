@@ -126,6 +126,12 @@ class Platform {
   /// themselves. unauthenticated when the user is inactive or its tenant suspended.
   Result<Principal> ActAs(UserId user);
 
+  /// The acting user as stored now, which is what every decision reads: a Principal holds
+  /// the user as it was when the Principal was made, and a role or status changed since
+  /// counts from the next call. unauthenticated when the actor's session has ended,
+  /// expired or been revoked, or its masquerade is no longer allowed.
+  Result<User> CurrentUser(const Principal& actor);
+
   /// Logs in on a host: platform users on the platform host, a tenant's users on that
   /// tenant's hosts. Every failure is the same unauthenticated "invalid email or
   /// password" (audited with the real reason), with similar timing for unknown users.

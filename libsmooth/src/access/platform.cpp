@@ -814,6 +814,12 @@ Result<Principal> Platform::ActAs(UserId user) {
   return p;
 }
 
+Result<User> Platform::CurrentUser(const Principal& actor) {
+  auto fresh = impl_->Refresh(actor);
+  if (!fresh) return fresh.error();
+  return std::move(fresh->user);
+}
+
 Result<Session> Platform::Login(const HostMatch& where, std::string_view email,
                                 std::string_view password, std::string_view client_ip) {
   // What the server was told, so any bytes: kept as text every backend stores as it is.

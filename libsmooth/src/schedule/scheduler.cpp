@@ -321,6 +321,21 @@ struct Scheduler::Impl {
     return platform.Evaluate(actor, action, target).allowed;
   }
 
+  // The actor's role as stored now (Platform::CurrentUser), for the rules the matrix does
+  // not hold: the Principal's copy is the role it had when the Principal was made.
+  Result<Role> RoleNow(const Principal& actor) {
+    auto user = platform.CurrentUser(actor);
+    if (!user) return user.error();
+    return user->role;
+  }
+
+  // permission_denied: "<role> may not <what>", the role as stored now.
+  Status MayNot(const Principal& actor, std::string_view what) {
+    auto role = RoleNow(actor);
+    if (!role) return role.error();
+    return PermissionDenied(fmt::format("{} may not {}", RoleName(*role), what));
+  }
+
   // Users who own an appointment-like item: its customer's login and the logins of its
   // resources' staff.
   static std::vector<UserId> OwnersOf(const TenantState& st, CustomerId customer,
@@ -1336,7 +1351,9 @@ struct Scheduler::Impl {
   Status CheckTimePolicy(const Principal& actor, const Service& s, Instant start) {
     Instant now = Now();
     SMOOTH_RETURN_IF_ERROR(CheckNotPast(start, now));
-    if (actor.user.role == Role::kCustomer) {
+    auto role = RoleNow(actor);
+    if (!role) return role.error();
+    if (*role == Role::kCustomer) {
       if (start < now + s.min_notice)
         return FailedPrecondition(fmt::format("start: needs at least {} minutes' notice",
                                               std::chrono::duration_cast<std::chrono::minutes>(s.min_notice).count()));
@@ -1474,9 +1491,11 @@ struct Scheduler::Impl {
     const Customer& c = st.customers.at(r.customer);
     SMOOTH_RETURN_IF_ERROR(Require(actor, Action::kAppointmentCreate, t, c.user));
     if (r.outside_hours) {
-      if (!MayBookOutsideHours(actor.user.role))
-        return PermissionDenied(fmt::format("{} may not book outside working hours",
-                                            RoleName(actor.user.role)));
+      auto role = RoleNow(actor);
+      if (!role) return role.error();
+      if (!MayBookOutsideHours(*role))
+        return PermissionDenied(
+            fmt::format("{} may not book outside working hours", RoleName(*role)));
     }
     return {};
   }
@@ -1974,7 +1993,7 @@ Result<std::vector<Customer>> Scheduler::ListCustomers(const Principal& actor, T
       visible.push_back(std::move(c));
   if (visible.empty() && !impl_->platform.Evaluate(actor, Action::kCustomerRead,
                                                    Impl::TargetIn(*t, actor.user.id)).allowed)
-    return PermissionDenied(fmt::format("{} may not read customers", RoleName(actor.user.role)));
+    return impl_->MayNot(actor, "read customers");
   return visible;
 }
 
@@ -2037,6 +2056,8 @@ Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenan
         auto service = st.services.find(a->service);
         if (service == st.services.end()) return Internal("appointment without its service");
         SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(actor, service->second.service, new_start));
+        auto role = impl_->RoleNow(actor);
+        if (!role) return role.error();
         // A resource taken out of new bookings takes no moved ones either, and says so.
         for (ResourceId r : a->resources) SMOOTH_RETURN_IF_ERROR(Impl::CheckActive(st, r));
         // Take the appointment out of the indexes while deciding, so it never blocks itself.
@@ -2051,7 +2072,7 @@ Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenan
         const ServiceState kept = MakeServiceState(st, std::move(own));
         // Outside working hours only for an appointment booked so, moved by someone who may
         // book so (as Book decides); it stays flagged, and audited, while it needs to be.
-        const bool ignore_hours = a->outside_hours && MayBookOutsideHours(actor.user.role);
+        const bool ignore_hours = a->outside_hours && MayBookOutsideHours(*role);
         auto picks = impl_->Pick(st, kept, {}, timing, new_start, ignore_hours);
         if (!picks) return picks.error();
         Appointment moved = *a;
@@ -2176,7 +2197,7 @@ Result<std::vector<Appointment>> Scheduler::ListAppointments(const Principal& ac
   }
   if (visible.empty() && !impl_->platform.Evaluate(actor, Action::kAppointmentReadOwn,
                                                    Impl::TargetIn(*t, actor.user.id)).allowed)
-    return PermissionDenied(fmt::format("{} may not read appointments", RoleName(actor.user.role)));
+    return impl_->MayNot(actor, "read appointments");
   return visible;
 }
 
@@ -2620,7 +2641,9 @@ Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, Tenant
   Instant now = impl_->Now();
   Instant earliest = std::max(now, internal::kFirstInstant);
   Instant latest_exclusive = internal::kEndInstant;
-  if (actor.user.role == Role::kCustomer) {
+  auto role = impl_->RoleNow(actor);
+  if (!role) return role.error();
+  if (*role == Role::kCustomer) {
     earliest = std::max(earliest, now + service.min_notice);
     latest_exclusive = std::min(latest_exclusive, now + service.max_advance + kTick);
   }
