@@ -1759,6 +1759,42 @@ TEST_CASE("customers book only for themselves and see only their own appointment
              StatusCode::kPermissionDenied);
 }
 
+TEST_CASE("a refused reading names the rule that refused it, and is audited once") {
+  Shop w;
+  auto says = [](const auto& r, std::string_view text) {
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code() == StatusCode::kPermissionDenied);
+    CHECK_MESSAGE(r.error().message() == text, r.error().message());
+  };
+  auto denials = [&] {
+    std::vector<std::string> out;
+    for (const std::string& line : w.security->Lines())
+      if (line.find("\"PERMISSION_DENIED\"") != std::string::npos) out.push_back(line);
+    return out;
+  };
+  // A customer is refused another's appointment for what customers have: read_own.
+  w.security->Clear();
+  says(w.scheduler->GetAppointment(w.As("CUSTOMER"), w.acme.id, w.pat_ann.id),
+       "CUSTOMER may appointment.read_own only with scope own_data");
+  REQUIRE(denials().size() == 1);
+  CHECK_MESSAGE(denials()[0].find("\"appointment.read_own\"") != std::string::npos, denials()[0]);
+
+  // Listings refused for who the actor is, not for its role.
+  Principal staff = w.As("TENANT_STAFF");
+  Must(w.platform->DeactivateUser(w.root_p, staff.user.id));
+  w.security->Clear();
+  says(w.scheduler->ListAppointments(staff, w.acme.id, Mon(0), Mon(0) + 24h * 7),
+       "the acting user is inactive");
+  says(w.scheduler->ListCustomers(staff, w.acme.id), "the acting user is inactive");
+  CHECK(denials().size() == 2);
+  Must(w.platform->SuspendTenant(w.root_p, w.acme.id, "unpaid"));
+  w.security->Clear();
+  says(w.scheduler->ListAppointments(w.owner, w.acme.id, Mon(0), Mon(0) + 24h * 7),
+       "the acting user's tenant is suspended");
+  says(w.scheduler->ListCustomers(w.owner, w.acme.id), "the acting user's tenant is suspended");
+  CHECK(denials().size() == 2);
+}
+
 TEST_CASE(
     "staff book for any customer but read and change only appointments on their own resources") {
   Shop w;
