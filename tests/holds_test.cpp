@@ -600,6 +600,32 @@ TEST_CASE("ConfirmHold with a key already used for something else is a conflict"
   CHECK(a.id != other.id);
 }
 
+TEST_CASE("a released hold is not confirmed by a booking of the same content") {
+  // Only the appointment a hold was confirmed into answers a retried ConfirmHold: a hold
+  // released, and then booked by other means under some key, was never confirmed.
+  Shop shop(/*capacity=*/2);
+  Hold released = Must(shop.HoldFor(shop.ann, kTen));
+  Appointment other = Must(shop.scheduler->Book(shop.manager, shop.tenant,
+                                                {.service = shop.cut.id,
+                                                 .customer = shop.ann.id,
+                                                 .start = kTen,
+                                                 .idempotency_key = "order-2"}));
+  Must(shop.scheduler->ReleaseHold(shop.manager, shop.tenant, released.id));
+  const std::size_t events = shop.events.size();
+  auto confirmed = shop.scheduler->ConfirmHold(shop.manager, shop.tenant, released.id, "order-2");
+  CHECK(CodeOf(confirmed) == "conflict");
+  CHECK(AllAppointments(shop) == std::vector<AppointmentId>{other.id});
+  CHECK(shop.events.size() == events);
+
+  // A hold that was confirmed records its appointment, in storage: another scheduler, which
+  // knows the hold only from there, answers the retry with it.
+  Hold held = Must(shop.HoldFor(shop.bob, kTen + 1h));
+  Appointment a = Must(shop.scheduler->ConfirmHold(shop.manager, shop.tenant, held.id, "hold-1"));
+  auto fresh = Must(Scheduler::Open(*shop.w.platform));
+  CHECK(Must(fresh->ConfirmHold(shop.manager, shop.tenant, held.id, "hold-1")).id == a.id);
+  CHECK(CodeOf(fresh->ConfirmHold(shop.manager, shop.tenant, released.id, "hold-1")) == "conflict");
+}
+
 // The user who placed a hold may release or confirm it without appointment.cancel, but only
 // while it could still place it: deactivated, or in a suspended tenant, it can do neither.
 TEST_CASE("a hold's own placer loses it with the right to place it") {

@@ -381,7 +381,7 @@ TEST_CASE("migrations are recorded in every database, applied once, and never go
                                            "8:domain_claims"});
   CHECK(tenant == std::vector<std::string>{"1:create_tenant_tables",
                                            "2:index_appointments_and_holds", "3:hold_outside_hours",
-                                           "4:appointment_booked_start"});
+                                           "4:appointment_booked_start", "5:hold_confirmed_as"});
   auto stamps = Column(dir + "/shared.db", "SELECT applied_at FROM schema_migrations");
 
   auto tenant_stamps = Column(dir + "/tenant_acme.db", "SELECT applied_at FROM schema_migrations");
@@ -415,15 +415,15 @@ TEST_CASE("migrations are recorded in every database, applied once, and never go
     CHECK(refused.error().message().find("shared database is at schema version 99") == 0);
   }
   SUBCASE("a tenant database from an older libsmooth is migrated on its first use") {
-    Exec(dir + "/tenant_acme.db", "ALTER TABLE appointments DROP COLUMN booked_start");
-    Exec(dir + "/tenant_acme.db", "DELETE FROM schema_migrations WHERE version = 4");
-    CHECK(Column(dir + "/tenant_acme.db", versions).size() == 3);
+    Exec(dir + "/tenant_acme.db", "ALTER TABLE holds DROP COLUMN confirmed_as");
+    Exec(dir + "/tenant_acme.db", "DELETE FROM schema_migrations WHERE version = 5");
+    CHECK(Column(dir + "/tenant_acme.db", versions).size() == 4);
     Status used = first_use(acme);
     CHECK_MESSAGE(used.ok(), used.ToString());
     CHECK(Column(dir + "/tenant_acme.db", versions) == tenant);
     CHECK(Column(dir + "/tenant_acme.db",
-                 "SELECT COUNT(*) FROM pragma_table_info('appointments') "
-                 "WHERE name = 'booked_start'") == std::vector<std::string>{"1"});
+                 "SELECT COUNT(*) FROM pragma_table_info('holds') "
+                 "WHERE name = 'confirmed_as'") == std::vector<std::string>{"1"});
   }
   SUBCASE("a tenant database from a newer libsmooth names the tenant") {
     Exec(dir + "/tenant_acme.db", "INSERT INTO schema_migrations VALUES (99, 'future', 0)");
@@ -443,7 +443,7 @@ TEST_CASE("migrations are recorded in every database, applied once, and never go
     // Nothing of the failed migration stays.
     CHECK(
         Column(dir + "/tenant_acme.db", "SELECT version FROM schema_migrations ORDER BY version") ==
-        std::vector<std::string>{"1", "3", "4"});
+        std::vector<std::string>{"1", "3", "4", "5"});
   }
 }
 

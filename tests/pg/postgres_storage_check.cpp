@@ -194,7 +194,7 @@ TEST_CASE("migrations are recorded per schema, applied once, and never go backwa
   std::string db = NewPgDatabase();
   Tenant acme = MadeElsewhere(db, "acme", "Chair 1");
   std::vector<std::string> shared = {"1", "2", "3", "4", "5", "6", "7", "8", "9"};
-  std::vector<std::string> tenant = {"1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  std::vector<std::string> tenant = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"};
   const std::string shared_sql = "SELECT version FROM public.schema_migrations ORDER BY version";
   const std::string tenant_sql =
       "SELECT version FROM tenant_acme.schema_migrations ORDER BY version";
@@ -244,21 +244,21 @@ TEST_CASE("migrations are recorded per schema, applied once, and never go backwa
     return use == Use::kRead ? Status() : txn->Commit();
   };
   for (Use mode : {Use::kRead, Use::kWrite, Use::kBumpedWrite}) {
-    Exec(db, "ALTER TABLE tenant_acme.appointments DROP COLUMN booked_start");
-    Exec(db, "DELETE FROM tenant_acme.schema_migrations WHERE version = 9");
+    Exec(db, "ALTER TABLE tenant_acme.holds DROP COLUMN confirmed_as");
+    Exec(db, "DELETE FROM tenant_acme.schema_migrations WHERE version = 10");
     Status used = first_use(acme, mode);
     CHECK_MESSAGE(used.ok(), used.ToString());
     CHECK(Rows(db, tenant_sql) == tenant);
     CHECK(Rows(db,
                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = "
-               "'tenant_acme' AND table_name = 'appointments' AND "
-               "column_name = 'booked_start'")[0] == "1");
+               "'tenant_acme' AND table_name = 'holds' AND "
+               "column_name = 'confirmed_as'")[0] == "1");
   }
 
   // A migration the server refuses for want of disk space is resource_exhausted, as any
   // write is, and the tenant catches up once there is room.
-  Exec(db, "ALTER TABLE tenant_acme.appointments DROP COLUMN booked_start");
-  Exec(db, "DELETE FROM tenant_acme.schema_migrations WHERE version = 9");
+  Exec(db, "ALTER TABLE tenant_acme.holds DROP COLUMN confirmed_as");
+  Exec(db, "DELETE FROM tenant_acme.schema_migrations WHERE version = 10");
   Exec(db,
        "CREATE FUNCTION public.no_space_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
        "BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = "
@@ -268,7 +268,7 @@ TEST_CASE("migrations are recorded per schema, applied once, and never go backwa
        "EXECUTE FUNCTION public.no_space_ddl()");
   Status full = first_use(acme, Use::kWrite);
   CHECK_MESSAGE(full.code() == StatusCode::kResourceExhausted, full.ToString());
-  CHECK_MESSAGE(full.message().find("migration 9") != std::string::npos, full.ToString());
+  CHECK_MESSAGE(full.message().find("migration 10") != std::string::npos, full.ToString());
   CHECK(full.message().find("No space left on device") != std::string::npos);
   Exec(db, "DROP EVENT TRIGGER no_space_ddl");
   Exec(db, "DROP FUNCTION public.no_space_ddl()");

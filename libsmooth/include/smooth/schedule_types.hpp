@@ -150,6 +150,9 @@ struct Hold {
   Instant created_at{};
   Instant expires_at{};
   bool released = false;  // released or confirmed
+  /// The appointment ConfirmHold made of it; none for a hold not confirmed (or confirmed
+  /// by a libsmooth older than this field, which did not record it).
+  std::optional<AppointmentId> confirmed_as;
   /// Placed with BookingRequest::outside_hours by a manager, as asked: its confirmation may
   /// go outside working hours, and the appointment is flagged and audited if it does.
   bool outside_hours = false;

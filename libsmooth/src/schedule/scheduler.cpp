@@ -1591,12 +1591,12 @@ struct Scheduler::Impl {
   }
 
   // A retry of a booking made before (Book, ConfirmHold): the appointment that already has
-  // `r`'s idempotency key, when it was made by the same request and `may_be_retry` (a hold
-  // still live cannot have been confirmed yet); conflict when the key was used for
-  // something else; nullopt when the key is new or none was given. The actor must be
-  // allowed to book for the appointment's customer, as for a new booking.
+  // `r`'s idempotency key, when it was made by the same request — for ConfirmHold
+  // (`hold` set), when it is the appointment the hold was confirmed into; conflict when the
+  // key was used for something else; nullopt when the key is new or none was given. The
+  // actor must be allowed to book for the appointment's customer, as for a new booking.
   Result<std::optional<Appointment>> Retried(WriteOp& op, const Principal& actor, const Tenant& t,
-                                             const BookingRequest& r, bool may_be_retry = true) {
+                                             const BookingRequest& r, const Hold* hold = nullptr) {
     if (!r.idempotency_key) return std::optional<Appointment>();
     auto existing = op.txn->FindAppointmentByIdempotencyKey(*r.idempotency_key);
     if (!existing) {
@@ -1606,7 +1606,7 @@ struct Scheduler::Impl {
       if (existing.error().code() == StatusCode::kNotFound) return std::optional<Appointment>();
       return existing.error();
     }
-    if (!may_be_retry || !SameRequest(*existing, r))
+    if (hold ? hold->confirmed_as != existing->id : !SameRequest(*existing, r))
       return Conflict("idempotency_key: already used for a different booking");
     auto c = op.st->customers.find(existing->customer);
     SMOOTH_RETURN_IF_ERROR(Require(actor, Action::kAppointmentCreate, t,
@@ -2278,7 +2278,7 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
         request.idempotency_key = idempotency_key;
         request.outside_hours = h->outside_hours;
         // A retry of a confirm that succeeded finds its appointment, as Book's retry does.
-        auto retried = impl_->Retried(op, actor, t, request, /*may_be_retry=*/h->released);
+        auto retried = impl_->Retried(op, actor, t, request, &*h);
         if (!retried) return retried.error();
         if (*retried) return std::move(**retried);  // written before: nothing to commit
         SMOOTH_RETURN_IF_ERROR(impl_->CheckLive(*h));
@@ -2291,9 +2291,6 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
         auto service = Impl::CheckBookable(st, request);
         if (!service) return service.error();
         SMOOTH_RETURN_IF_ERROR(impl_->CheckNotPast(request.start, impl_->Now()));
-        h->released = true;
-        h->change_seq = op.seq;
-        SMOOTH_RETURN_IF_ERROR(op.txn->UpdateHold(*h));
         // The hold's capacity passes to the appointment: same start, resources and buffers.
         const Impl::Plan plan{&(*service)->service, TimingOf(*h), h->resources, h->start};
         Appointment a = impl_->NewAppointment(actor, st, plan, request, op.seq);
@@ -2303,6 +2300,10 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
                      ? Result<Appointment>(Conflict("idempotency_key: already used"))
                      : created;
         Appointment row = *created;
+        h->released = true;
+        h->confirmed_as = row.id;
+        h->change_seq = op.seq;
+        SMOOTH_RETURN_IF_ERROR(op.txn->UpdateHold(*h));
         op.on_commit.push_back([impl = impl_.get(), s = &st, id, row] {
           impl->UnplaceHold(*s, id);
           impl->Place(*s, row.id, {TimingOf(row).Occupied(row.start), row.resources});

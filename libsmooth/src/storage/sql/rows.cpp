@@ -535,6 +535,7 @@ HoldRow ToRow(const Hold& h) {
   r.created_at = Micros(h.created_at);
   r.expires_at = Micros(h.expires_at);
   r.released = h.released;
+  r.confirmed_as = NullableId(h.confirmed_as);
   r.outside_hours = h.outside_hours;
   r.change_seq = h.change_seq;
   r.id = h.id.value();
@@ -559,6 +560,7 @@ Result<Hold> FromRow(const HoldRow& r) {
   h.created_at = ToInstant(r.created_at);
   h.expires_at = ToInstant(r.expires_at);
   h.released = r.released != 0;
+  h.confirmed_as = OptionalId<AppointmentId>(r.confirmed_as);
   h.outside_hours = r.outside_hours != 0;
   h.change_seq = r.change_seq;
   return h;

@@ -269,12 +269,13 @@ struct HoldRow {
   static constexpr std::string_view kTable = "holds";
   static constexpr std::string_view kColumns =
       "service, resources, customer, start_at, end_at, buffer_before, buffer_after, "
-      "owner_id, created_at, expires_at, released, outside_hours, change_seq, id";
+      "owner_id, created_at, expires_at, released, confirmed_as, outside_hours, change_seq, id";
   long long service = 0;
   std::string resources;  // JSON
   long long customer = 0, start_at = 0, end_at = 0, buffer_before = 0, buffer_after = 0,
-            owner_id = 0, created_at = 0, expires_at = 0, released = 0, outside_hours = 0,
-            change_seq = 0, id = 0;
+            owner_id = 0, created_at = 0, expires_at = 0, released = 0;
+  Nullable<long long> confirmed_as;
+  long long outside_hours = 0, change_seq = 0, id = 0;
   template <typename F>
   void Columns(F f) {
     f(service);
@@ -288,6 +289,7 @@ struct HoldRow {
     f(created_at);
     f(expires_at);
     f(released);
+    f(confirmed_as);
     f(outside_hours);
     f(change_seq);
     f(id);

@@ -250,6 +250,14 @@ std::span<const sql::Migration> TenantMigrations() {
            // retries with its idempotency key. Appointments moved before this have none.
            "ALTER TABLE appointments ADD COLUMN booked_start BIGINT",
        }},
+      {5,
+       "hold_confirmed_as",
+       {
+           // The appointment a hold was confirmed into, so that only a retry of that
+           // confirmation finds it. Holds released or confirmed before this have none: a
+           // retried confirm of one is refused as a key used for another booking.
+           "ALTER TABLE holds ADD COLUMN confirmed_as INTEGER",
+       }},
   };
   return kMigrations;
 }
