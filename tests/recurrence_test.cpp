@@ -214,6 +214,16 @@ TEST_CASE("series that never or only very late produce occurrences are refused q
         "rrule: series does not end within 100 years of its start");
   CHECK(Error("FREQ=YEARLY;UNTIL=22000101") ==
         "rrule: UNTIL is more than 100 years after the start");
+  // UNTIL is held to the horizon by its own reading, however it is written: a UTC time, a
+  // floating one or a date, each the last day inside it (the horizon is 2126-03-02 00:00 on
+  // the series' wall clock), gives the 100 yearly occurrences 2026 to 2125.
+  for (const char* until : {"21260302T045900Z", "21260301T235900", "21260301"})
+    CHECK_MESSAGE(
+        Expand(fmt::format("FREQ=YEARLY;UNTIL={}", until), "America/New_York", {2026, 3, 2}, 10h)
+                .size() == 100,
+        std::string(until));
+  CHECK(Error("FREQ=YEARLY;UNTIL=21260302T060000Z") ==
+        "rrule: UNTIL is more than 100 years after the start");
   // February 29th exists, though rarely.
   CHECK(Dates(Expand("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;COUNT=2", "UTC", {2026, 1, 1}, 9h)) ==
         Strings{"2028-02-29", "2032-02-29"});

@@ -221,6 +221,12 @@ TEST_CASE("ToInstant and ToLocal name the field that is wrong") {
   CheckNames(smooth::ToInstant("Mars/Olympus_Mons", Reading(2026, 3, 17, 10, 0)).error(),
              "time_zone");
   CheckNames(smooth::ToLocal("", At("2026-03-17T09:00:00Z")).error(), "time_zone");
+  // Outside years 1 to 9999 UTC, as the scheduler takes instants, never a wrapped date.
+  for (Instant t : {Instant::max(), Instant::min(), Instant(smooth::Duration(INT64_MAX / 2)),
+                    At("0001-01-01T00:00:00Z") - smooth::Duration(1)})
+    CheckNames(smooth::ToLocal("Asia/Tokyo", t).error(), "t");
+  CHECK(smooth::ToLocal("Asia/Tokyo", At("9999-12-31T23:59:59Z")).value() ==
+        Reading(10000, 1, 1, 8, 59));
   CheckNames(smooth::ToInstant("UTC", Reading(2026, 2, 30, 10, 0)).error(), "date");
   // Month 257 would wrap to January in date::month's unsigned char; years stop at 9999.
   CheckNames(smooth::ToInstant("UTC", Reading(2026, 257, 1, 10, 0)).error(), "date");

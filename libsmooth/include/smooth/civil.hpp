@@ -52,7 +52,8 @@ struct LocalDateTime {
 Result<Instant> ToInstant(std::string_view time_zone, LocalDateTime local);
 
 /// What the wall clock in `time_zone` shows at `t`, to the minute (seconds dropped).
-/// invalid_argument names `time_zone`.
+/// invalid_argument names `time_zone`, or `t` outside years 1 to 9999 UTC (the instants
+/// the scheduler takes).
 Result<LocalDateTime> ToLocal(std::string_view time_zone, Instant t);
 
 }  // namespace smooth

@@ -47,6 +47,7 @@ Result<Instant> ToInstant(std::string_view time_zone, LocalDateTime local) {
 Result<LocalDateTime> ToLocal(std::string_view time_zone, Instant t) {
   auto zone = internal::FindZone(time_zone);
   if (!zone) return zone.error();
+  SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(t, "t"));
   return LocalDateTime{internal::LocalDateOf(*zone, t), internal::LocalMinutesOf(*zone, t)};
 }
 

@@ -287,23 +287,26 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   Instant utc_limit{};
   date::local_seconds bound = horizon;  // given to libical
   if (!icaltime_is_null_time(rule.until)) {
+    date::local_seconds reading;  // UNTIL read on the series' wall clock, against the horizon
     icaltimetype u = rule.until;
     if (u.is_date) {
       until_kind = UntilKind::kDate;
       u.hour = u.minute = u.second = 0;
       local_limit = LocalSecondsOf(u) + date::days(1) - Duration(1);
-      bound = LocalSecondsOf(u) + date::days(1) - std::chrono::seconds(1);
+      bound = reading = LocalSecondsOf(u) + date::days(1) - std::chrono::seconds(1);
     } else if (icaltime_is_utc(u)) {
       until_kind = UntilKind::kUtc;
       utc_limit = Instant(LocalSecondsOf(u).time_since_epoch());
-      // The local reading of the instant, with a day of slack for gaps and overlaps.
-      bound = date::floor<std::chrono::seconds>(ToLocal(zone, utc_limit)) + date::days(1);
+      // libical stops at the local reading of the instant, with a day of slack for gaps
+      // and overlaps; the slack is not part of the series.
+      reading = date::floor<std::chrono::seconds>(ToLocal(zone, utc_limit));
+      bound = reading + date::days(1);
     } else {
       until_kind = UntilKind::kFloating;
-      bound = LocalSecondsOf(u);
+      bound = reading = LocalSecondsOf(u);
       local_limit = bound;
     }
-    if (bound > horizon) {
+    if (reading > horizon) {
       return Refuse(
           fmt::format("UNTIL is more than {} years after the start", kMaxRecurrenceYears));
     }
