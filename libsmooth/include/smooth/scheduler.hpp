@@ -134,7 +134,8 @@ struct AvailabilityQuery {
   LocalDate from;  // first local date, in `time_zone`
   LocalDate to;    // last local date, inclusive; at most max_range_days days in all
   std::string time_zone;  // required: the IANA zone of the dates and of the slot grid
-  /// Only consider these resources; empty = all of the service's.
+  /// Only consider these resources; empty = all of the service's. Each must be one of the
+  /// service's (invalid_argument naming `resources` otherwise).
   std::vector<ResourceId> resources;
 };
 
@@ -158,7 +159,8 @@ enum class EventType {
 std::string_view EventTypeName(EventType type);  // "created", "hold_expired", ...
 
 /// A change, delivered to subscribers after it is committed. `seq` increases by one per
-/// event, per tenant, in delivery order.
+/// event, per tenant, in delivery order: this Scheduler's count, in memory, from 1 (not a
+/// cursor that survives a restart or is shared with another Scheduler).
 struct ScheduleEvent {
   TenantId tenant;
   std::int64_t seq = 0;
