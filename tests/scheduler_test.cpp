@@ -2075,6 +2075,11 @@ TEST_CASE("availability: a customer is offered only what a customer may book") {
   REQUIRE_FALSE(customer_later.empty());
   CHECK(customer_later.front() == "2026-03-09T00:00:00Z");
   CHECK(customer_later.back() == "2026-03-09T09:00:00Z");
+  // Asked as_customer (a public page served with the owner's account), the owner is
+  // answered as a customer is.
+  today.as_customer = week_on.as_customer = true;
+  CHECK(w.SlotStarts(w.owner, today) == customer_today);
+  CHECK(w.SlotStarts(w.owner, week_on) == customer_later);
 }
 
 TEST_CASE("availability: bad ranges, zones and ids are refused") {

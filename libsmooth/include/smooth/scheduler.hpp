@@ -137,6 +137,10 @@ struct AvailabilityQuery {
   /// Only consider these resources; empty = all of the service's. Each must be one of the
   /// service's (invalid_argument naming `resources` otherwise).
   std::vector<ResourceId> resources;
+  /// Answer as a customer is answered, with the service's min_notice and max_advance,
+  /// whoever asks: for a public booking page that an application serves with an account
+  /// of its own (staff are not held to notice). A customer is always answered so.
+  bool as_customer = false;
 };
 
 /// A bookable start. `free[i]` lists the resources of requirement i that are free for it;

@@ -2655,7 +2655,7 @@ Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, Tenant
   Instant latest_exclusive = internal::kEndInstant;
   auto role = impl_->RoleNow(actor);
   if (!role) return role.error();
-  if (*role == Role::kCustomer) {
+  if (*role == Role::kCustomer || query.as_customer) {
     earliest = std::max(earliest, now + service.min_notice);
     latest_exclusive = std::min(latest_exclusive, now + service.max_advance + kTick);
   }
