@@ -275,8 +275,8 @@ TEST_CASE("smooth-admin on PostgreSQL: migrates idempotently, checks, and names 
     r = admin({"migrate"});
     CHECK_MESSAGE(r.exit_code == 0, r.output);
     CHECK(Contains(r.output, "shared database: at version"));
-    CHECK(Contains(r.output, "tenant 'acme': at version 9"));
-    CHECK(Contains(r.output, "tenant 'globex': at version 9"));
+    CHECK(Contains(r.output, "tenant 'acme': at version 10"));
+    CHECK(Contains(r.output, "tenant 'globex': at version 10"));
   }
   r = admin({"migrate", "--tenant", "ACME"});
   CHECK_MESSAGE(r.exit_code == 0, r.output);
