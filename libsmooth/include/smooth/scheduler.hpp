@@ -134,8 +134,10 @@ struct AvailabilityQuery {
   LocalDate from;  // first local date, in `time_zone`
   LocalDate to;    // last local date, inclusive; at most max_range_days days in all
   std::string time_zone;  // required: the IANA zone of the dates and of the slot grid
-  /// Only consider these resources; empty = all of the service's. Each must be one of the
-  /// service's (invalid_argument naming `resources` otherwise).
+  /// Only consider these resources of the service's; empty = all of them. A filter is the
+  /// tenant's resources to look at, so one filter can serve every service: a resource the
+  /// service does not use is passed over, and one naming none of its resources offers
+  /// nothing. A resource the tenant does not have is not_found.
   std::vector<ResourceId> resources;
   /// Answer as a customer is answered, with the service's min_notice and max_advance,
   /// whoever asks: for a public booking page that an application serves with an account

@@ -2634,17 +2634,8 @@ Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, Tenant
   if (sit == st.services.end()) return NotFound(fmt::format("service {} not found", query.service));
   const ServiceState& ss = sit->second;
   const Service& service = ss.service;
-  for (ResourceId r : query.resources) {
+  for (ResourceId r : query.resources)
     if (!st.resources.count(r)) return NotFound(fmt::format("resources: resource {} not found", r));
-    auto serves = [r](const ResourceRequirement& q) {
-      return std::find(q.resources.begin(), q.resources.end(), r) != q.resources.end();
-    };
-    if (std::none_of(service.requirements.begin(), service.requirements.end(), serves))
-      return InvalidArgument(
-          fmt::format("resources: resource {} serves none of service {}'s "
-                      "requirements",
-                      r, query.service));
-  }
   if (!service.is_active) return std::vector<Slot>{};
 
   // Starts the time policy allows: not in the past; notice and advance for customers; and
