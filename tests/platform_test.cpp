@@ -508,6 +508,13 @@ TEST_CASE("users: managers create lower roles in their tenant; deactivation cuts
   CHECK(w.platform->Authenticate(s.id).error().code() == StatusCode::kUnauthenticated);
   CHECK(w.platform->Login(w.HostOf(*staff), staff->email, World::kPassword, "::1")
             .error().code() == StatusCode::kUnauthenticated);
+  // Deactivated once: again is failed_precondition, with nothing audited a second time.
+  w.security->Clear();
+  auto again = w.platform->DeactivateUser(manager, staff->id);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code() == StatusCode::kFailedPrecondition);
+  CHECK(again.error().message() == "user " + staff->email + " is already deactivated");
+  CHECK(testing::CountActions(w.security->Lines(), "USER_DEACTIVATED") == 0);
 }
 
 TEST_CASE("users: role changes stay below the actor and are audited") {

@@ -238,6 +238,9 @@ class Platform {
   /// (user.read), by id: a CUSTOMER sees only itself; another tenant's users are not_found.
   Result<std::vector<User>> ListUsers(const Principal& actor, std::optional<TenantId> tenant);
   Result<User> ChangeRole(const Principal& actor, UserId id, Role new_role);
+  /// Stops a user logging in, ends its sessions and revokes its grants; needs
+  /// user.deactivate over a role below the actor's. failed_precondition for a user already
+  /// deactivated (nothing written or audited again).
   Result<User> DeactivateUser(const Principal& actor, UserId id);
   /// Lets a deactivated user log in again; needs what DeactivateUser needs. Its sessions
   /// from before stay ended. failed_precondition for a user who is active.

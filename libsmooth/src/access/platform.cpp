@@ -662,8 +662,9 @@ struct Platform::Impl {
     if (!u) return u.error();
     Decision d = DecideAudited(*fresh, Action::kUserDeactivate, u->Target(u->user.role));
     if (!d.allowed) return PermissionDenied(d.reason);
-    if (active && u->user.is_active)
-      return FailedPrecondition(fmt::format("user {} is not deactivated", u->user.email));
+    if (active == u->user.is_active)
+      return FailedPrecondition(fmt::format("user {} is {}", u->user.email,
+                                            active ? "not deactivated" : "already deactivated"));
     const Instant now = Now();
     std::vector<AuditRecord> revoked;
     auto updated = UpdateUserRow(
