@@ -1348,12 +1348,11 @@ struct Scheduler::Impl {
   }
 
   // Validates the time rules that do not depend on resources.
-  Status CheckTimePolicy(const Principal& actor, const Service& s, Instant start) {
+  // `role` is the actor's as stored now (RoleNow).
+  Status CheckTimePolicy(Role role, const Service& s, Instant start) {
     Instant now = Now();
     SMOOTH_RETURN_IF_ERROR(CheckNotPast(start, now));
-    auto role = RoleNow(actor);
-    if (!role) return role.error();
-    if (*role == Role::kCustomer) {
+    if (role == Role::kCustomer) {
       if (start < now + s.min_notice)
         return FailedPrecondition(fmt::format("start: needs at least {} minutes' notice",
                                               std::chrono::duration_cast<std::chrono::minutes>(s.min_notice).count()));
@@ -1486,17 +1485,13 @@ struct Scheduler::Impl {
     return &service;
   }
 
-  Status AuthorizeBooking(const Principal& actor, const Tenant& t, const TenantState& st,
+  // `role` is the actor's as stored now (RoleNow).
+  Status AuthorizeBooking(const Principal& actor, Role role, const Tenant& t, const TenantState& st,
                           const BookingRequest& r) {
     const Customer& c = st.customers.at(r.customer);
     SMOOTH_RETURN_IF_ERROR(Require(actor, Action::kAppointmentCreate, t, c.user));
-    if (r.outside_hours) {
-      auto role = RoleNow(actor);
-      if (!role) return role.error();
-      if (!MayBookOutsideHours(*role))
-        return PermissionDenied(
-            fmt::format("{} may not book outside working hours", RoleName(*role)));
-    }
+    if (r.outside_hours && !MayBookOutsideHours(role))
+      return PermissionDenied(fmt::format("{} may not book outside working hours", RoleName(role)));
     return {};
   }
 
@@ -1505,9 +1500,11 @@ struct Scheduler::Impl {
                            const BookingRequest& r) {
     auto service = CheckRequest(st, r);
     if (!service) return service.error();
-    SMOOTH_RETURN_IF_ERROR(AuthorizeBooking(actor, t, st, r));
+    auto role = RoleNow(actor);
+    if (!role) return role.error();
+    SMOOTH_RETURN_IF_ERROR(AuthorizeBooking(actor, *role, t, st, r));
     const Service& s = (*service)->service;
-    SMOOTH_RETURN_IF_ERROR(CheckTimePolicy(actor, s, r.start));
+    SMOOTH_RETURN_IF_ERROR(CheckTimePolicy(*role, s, r.start));
     Timing timing = TimingOf(s);
     auto picks = Pick(st, **service, r.resources, timing, r.start, r.outside_hours);
     if (!picks) return picks.error();
@@ -2056,9 +2053,9 @@ Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenan
                                                 AppointmentStatusName(a->status)));
         auto service = st.services.find(a->service);
         if (service == st.services.end()) return Internal("appointment without its service");
-        SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(actor, service->second.service, new_start));
         auto role = impl_->RoleNow(actor);
         if (!role) return role.error();
+        SMOOTH_RETURN_IF_ERROR(impl_->CheckTimePolicy(*role, service->second.service, new_start));
         // A resource taken out of new bookings takes no moved ones either, and says so.
         for (ResourceId r : a->resources) SMOOTH_RETURN_IF_ERROR(Impl::CheckActive(st, r));
         // Take the appointment out of the indexes while deciding, so it never blocks itself.
@@ -2339,7 +2336,9 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
         TenantState& st = *op.st;
         auto service = impl_->CheckRequest(st, request.first);
         if (!service) return service.error();
-        SMOOTH_RETURN_IF_ERROR(impl_->AuthorizeBooking(actor, t, st, request.first));
+        auto role = impl_->RoleNow(actor);
+        if (!role) return role.error();
+        SMOOTH_RETURN_IF_ERROR(impl_->AuthorizeBooking(actor, *role, t, st, request.first));
         // The series keeps the wall clock asked for, else its first resource's.
         ResourceId anchor = request.first.resources.empty() || !request.first.resources[0]
                                 ? (*service)->service.requirements[0].resources[0]
