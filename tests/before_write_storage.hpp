@@ -3,6 +3,7 @@
 // write inside a transaction (grants_test).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <utility>
@@ -54,7 +55,12 @@ class BeforeWriteStorage final : public Storage {
     return std::unique_ptr<SharedTransaction>(
         std::make_unique<HookedSharedTransaction>(std::move(*txn), on_update_grant));
   }
-  Result<std::int64_t> SharedEpoch() override { return inner_->SharedEpoch(); }
+  /// How many times SharedEpoch was asked.
+  std::atomic<int> shared_epoch_reads{0};
+  Result<std::int64_t> SharedEpoch() override {
+    ++shared_epoch_reads;
+    return inner_->SharedEpoch();
+  }
   Result<Tenant> CreateTenant(Tenant tenant) override {
     return inner_->CreateTenant(std::move(tenant));
   }

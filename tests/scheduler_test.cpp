@@ -13,12 +13,14 @@
 #include <thread>
 #include <vector>
 
+#include "before_write_storage.hpp"
 #include "schedule_fixtures.hpp"
 
 using namespace smooth;
 using namespace std::chrono_literals;
 using smooth::testing::AlwaysOpen;
 using smooth::testing::At;
+using smooth::testing::BeforeWriteStorage;
 using smooth::testing::CodeOf;
 using smooth::testing::Describe;
 using smooth::testing::EveryDay;
@@ -1848,6 +1850,49 @@ TEST_CASE("platform support reads appointments but cannot book or change them") 
   CHECK_CODE(w.scheduler->Reschedule(support, w.acme.id, w.pat_ann.id, Mon(14)),
              StatusCode::kPermissionDenied);
   CHECK(w.Snapshot() == before);
+}
+
+TEST_CASE("a call reads the shared epoch at most once, however many checks it makes") {
+  // Every decision judges the actor as stored now, which takes a read of the shared epoch
+  // unless the call has one already. A customer's listing checks each appointment's owners,
+  // GetAppointment the whole tenant and then the actor's own, Availability access and then
+  // the role; on PostgreSQL each read is a round trip.
+  Shop w;
+  Must(w.Book(w.owner, {.service = w.on_bob.id, .customer = w.me.id, .start = Mon(12)}));
+  Must(w.Book(w.owner, {.service = w.on_ann.id, .customer = w.me.id, .start = Mon(13)}));
+  auto counted = std::make_shared<BeforeWriteStorage>(w.storage);
+  PlatformOptions o = w.platform->options();
+  o.storage = counted;
+  auto platform = Must(Platform::Open(o));
+  auto scheduler = Must(Scheduler::Open(*platform));
+  const Principal customer = w.As("CUSTOMER");
+  auto reads_of = [&](auto call) {
+    const int before = counted->shared_epoch_reads;
+    auto answer = call();
+    CHECK_MESSAGE(answer, MessageOf(answer));
+    return counted->shared_epoch_reads - before;
+  };
+
+  CHECK(reads_of(
+            [&] { return scheduler->ListAppointments(customer, w.acme.id, Mon(0), Tue(0)); }) == 1);
+  CHECK(Must(scheduler->ListAppointments(customer, w.acme.id, Mon(0), Tue(0))).size() == 3);
+  CHECK(reads_of([&] { return scheduler->GetAppointment(customer, w.acme.id, w.me_bob.id); }) == 1);
+  CHECK(reads_of([&] {
+          return scheduler->Availability(customer, w.acme.id,
+                                         {.service = w.on_bob.id,
+                                          .from = LocalDate{2026, 3, 9},
+                                          .to = LocalDate{2026, 3, 10},
+                                          .time_zone = "UTC"});
+        }) == 1);
+  CHECK(reads_of([&] {
+          return scheduler->Book(customer, w.acme.id,
+                                 {.service = w.on_bob.id, .customer = w.me.id, .start = Tue(10)});
+        }) <= 1);
+
+  // The epoch a call read is the call's only: a change made since counts from the next one.
+  Must(w.platform->DeactivateUser(w.root_p, w.users.at("CUSTOMER").id));
+  CHECK_FALSE(scheduler->ListAppointments(customer, w.acme.id, Mon(0), Tue(0)));
+  CHECK_FALSE(scheduler->GetAppointment(customer, w.acme.id, w.me_bob.id));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -28,15 +28,22 @@ namespace smooth {
 using internal::ActorFacts;
 
 namespace internal {
-namespace {
-thread_local std::optional<std::int64_t> t_epoch_hint;
-}  // namespace
-
-EpochHint::EpochHint(std::optional<std::int64_t> epoch) : previous_(t_epoch_hint) {
-  if (epoch) t_epoch_hint = epoch;
+EpochHint::State& EpochHint::Here() {
+  thread_local State state;
+  return state;
 }
-EpochHint::~EpochHint() { t_epoch_hint = previous_; }
-std::optional<std::int64_t> EpochHint::Current() { return t_epoch_hint; }
+EpochHint::EpochHint(std::optional<std::int64_t> epoch) : previous_(Here()) {
+  if (epoch) Here() = State{.epoch = epoch, .waiting = false};
+}
+EpochHint::EpochHint() : previous_(Here()) {
+  if (!Here().epoch) Here().waiting = true;
+}
+EpochHint::~EpochHint() { Here() = previous_; }
+std::optional<std::int64_t> EpochHint::Current() { return Here().epoch; }
+void EpochHint::Keep(std::int64_t epoch) {
+  State& here = Here();
+  if (here.waiting && !here.epoch) here.epoch = epoch;
+}
 }  // namespace internal
 
 namespace {
@@ -282,6 +289,7 @@ struct Platform::Impl {
     std::optional<std::int64_t> hint = internal::EpochHint::Current();
     Result<std::int64_t> epoch = hint ? Result<std::int64_t>(*hint) : Epoch();
     if (!epoch) return epoch.error();
+    if (!hint) internal::EpochHint::Keep(*epoch);
     ActorKey key{p.session ? p.session->id.value() : 0, p.user.id.value(),
                  p.original ? p.original->id.value() : 0};
     {

@@ -1727,8 +1727,12 @@ Status ValidateService(const Service& s) {
 
 }  // namespace
 
+// Every call with an actor begins with `one_epoch_read`: the actor checks it makes, however
+// many, judge the actor by one read of the shared epoch (EpochHint).
+
 Result<Resource> Scheduler::CreateResource(const Principal& actor, TenantId tenant,
                                            const ResourceSpec& spec) {
+  const internal::EpochHint one_epoch_read;
   Resource r;
   r.name = spec.name;
   r.kind = spec.kind;
@@ -1757,6 +1761,7 @@ Result<Resource> Scheduler::CreateResource(const Principal& actor, TenantId tena
 
 Result<Resource> Scheduler::UpdateResource(const Principal& actor, TenantId tenant,
                                            const Resource& resource) {
+  const internal::EpochHint one_epoch_read;
   std::optional<internal::Calendar> cal;  // made from `resource` by the check
   return impl_->WriteSetup(
       actor, tenant,
@@ -1785,11 +1790,13 @@ Result<Resource> Scheduler::UpdateResource(const Principal& actor, TenantId tena
 }
 
 Result<Resource> Scheduler::GetResource(const Principal& actor, TenantId tenant, ResourceId id) {
+  const internal::EpochHint one_epoch_read;
   return impl_->GetKept(actor, tenant, &TenantState::resources, &ResourceState::resource, id,
                         "resource");
 }
 
 Result<std::vector<Resource>> Scheduler::ListResources(const Principal& actor, TenantId tenant) {
+  const internal::EpochHint one_epoch_read;
   return impl_->ListKept(actor, tenant, &TenantState::resources, &ResourceState::resource);
 }
 
@@ -1811,6 +1818,7 @@ Status CheckRequirementsExist(const TenantState& st, const Service& s) {
 
 Result<Service> Scheduler::CreateService(const Principal& actor, TenantId tenant,
                                          const ServiceSpec& spec) {
+  const internal::EpochHint one_epoch_read;
   Service s;
   s.name = spec.name;
   s.duration = spec.duration;
@@ -1844,6 +1852,7 @@ Result<Service> Scheduler::CreateService(const Principal& actor, TenantId tenant
 
 Result<Service> Scheduler::UpdateService(const Principal& actor, TenantId tenant,
                                          const Service& service) {
+  const internal::EpochHint one_epoch_read;
   return impl_->WriteSetup(
       actor, tenant,
       [&](const Tenant& t) -> Status {
@@ -1868,11 +1877,13 @@ Result<Service> Scheduler::UpdateService(const Principal& actor, TenantId tenant
 }
 
 Result<Service> Scheduler::GetService(const Principal& actor, TenantId tenant, ServiceId id) {
+  const internal::EpochHint one_epoch_read;
   return impl_->GetKept(actor, tenant, &TenantState::services, &ServiceState::service, id,
                         "service");
 }
 
 Result<std::vector<Service>> Scheduler::ListServices(const Principal& actor, TenantId tenant) {
+  const internal::EpochHint one_epoch_read;
   return impl_->ListKept(actor, tenant, &TenantState::services, &ServiceState::service);
 }
 
@@ -1903,6 +1914,7 @@ Status Scheduler::Impl::CheckCustomerLogin(const Principal& actor, TenantId tena
 
 Result<Customer> Scheduler::CreateCustomer(const Principal& actor, TenantId tenant,
                                            const CustomerSpec& spec) {
+  const internal::EpochHint one_epoch_read;
   Customer c;
   c.name = spec.name;
   c.email = spec.email;
@@ -1928,6 +1940,7 @@ Result<Customer> Scheduler::CreateCustomer(const Principal& actor, TenantId tena
 
 Result<Customer> Scheduler::UpdateCustomer(const Principal& actor, TenantId tenant,
                                            const Customer& customer) {
+  const internal::EpochHint one_epoch_read;
   Customer c = customer;
   std::optional<Tenant> in;
   return impl_->WriteSetup(
@@ -1959,6 +1972,7 @@ Result<Customer> Scheduler::UpdateCustomer(const Principal& actor, TenantId tena
 }
 
 Result<Customer> Scheduler::GetCustomer(const Principal& actor, TenantId tenant, CustomerId id) {
+  const internal::EpochHint one_epoch_read;
   auto t = impl_->TenantFor(actor, tenant);
   if (!t) return t.error();
   auto op = impl_->BeginRead(*t);
@@ -1972,6 +1986,7 @@ Result<Customer> Scheduler::GetCustomer(const Principal& actor, TenantId tenant,
 }
 
 Result<std::vector<Customer>> Scheduler::ListCustomers(const Principal& actor, TenantId tenant) {
+  const internal::EpochHint one_epoch_read;
   auto t = impl_->TenantFor(actor, tenant);
   if (!t) return t.error();
   const bool whole = impl_->Allows(actor, Action::kCustomerRead, Impl::TargetIn(*t));
@@ -1999,6 +2014,7 @@ Result<std::vector<Customer>> Scheduler::ListCustomers(const Principal& actor, T
 
 Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
                                     const BookingRequest& request) {
+  const internal::EpochHint one_epoch_read;
   SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(request.start, "start"));
   // Before Retried looks the key up: storage must be asked about the key given, all of it.
   SMOOTH_RETURN_IF_ERROR(ValidateIdempotencyKey(request.idempotency_key));
@@ -2035,6 +2051,7 @@ Result<Appointment> Scheduler::Book(const Principal& actor, TenantId tenant,
 Result<Appointment> Scheduler::Reschedule(const Principal& actor, TenantId tenant,
                                           AppointmentId id, Instant new_start,
                                           std::optional<std::int64_t> expected_version) {
+  const internal::EpochHint one_epoch_read;
   SMOOTH_RETURN_IF_ERROR(internal::ValidateInstant(new_start, "start"));
   return impl_->WriteBooking(
       actor, tenant, Impl::Sends::kAnything,
@@ -2137,12 +2154,14 @@ Result<Appointment> Scheduler::Impl::ChangeStatus(const Principal& actor, Tenant
 }
 
 Result<Appointment> Scheduler::Cancel(const Principal& actor, TenantId tenant, AppointmentId id) {
+  const internal::EpochHint one_epoch_read;
   return impl_->ChangeStatus(actor, tenant, id, AppointmentStatus::kCancelled,
                              Action::kAppointmentCancel, EventType::kCancelled);
 }
 
 Result<Appointment> Scheduler::SetStatus(const Principal& actor, TenantId tenant, AppointmentId id,
                                          AppointmentStatus status) {
+  const internal::EpochHint one_epoch_read;
   if (status == AppointmentStatus::kCancelled)
     return InvalidArgument("status: cancel with Scheduler::Cancel, which frees capacity");
   SMOOTH_RETURN_IF_ERROR(internal::ValidateEnum(status, &AppointmentStatusName, "status"));
@@ -2152,6 +2171,7 @@ Result<Appointment> Scheduler::SetStatus(const Principal& actor, TenantId tenant
 
 Result<Appointment> Scheduler::GetAppointment(const Principal& actor, TenantId tenant,
                                               AppointmentId id) {
+  const internal::EpochHint one_epoch_read;
   auto t = impl_->TenantFor(actor, tenant);
   if (!t) return t.error();
   auto op = impl_->BeginRead(*t);
@@ -2169,6 +2189,7 @@ Result<Appointment> Scheduler::GetAppointment(const Principal& actor, TenantId t
 Result<std::vector<Appointment>> Scheduler::ListAppointments(const Principal& actor,
                                                              TenantId tenant, Instant from,
                                                              Instant to) {
+  const internal::EpochHint one_epoch_read;
   if (!(from < to)) return InvalidArgument("to: must be after from");
   auto t = impl_->TenantFor(actor, tenant);
   if (!t) return t.error();
@@ -2204,6 +2225,7 @@ Result<std::vector<Appointment>> Scheduler::ListAppointments(const Principal& ac
 
 Result<Hold> Scheduler::PlaceHold(const Principal& actor, TenantId tenant,
                                   const BookingRequest& request, std::optional<Duration> ttl) {
+  const internal::EpochHint one_epoch_read;
   Duration life = ttl.value_or(impl_->opt.default_hold_ttl);
   if (life <= Duration(0) || life > impl_->opt.max_hold_ttl)
     return InvalidArgument(fmt::format(
@@ -2244,6 +2266,7 @@ Result<Hold> Scheduler::PlaceHold(const Principal& actor, TenantId tenant,
 }
 
 Status Scheduler::ReleaseHold(const Principal& actor, TenantId tenant, HoldId id) {
+  const internal::EpochHint one_epoch_read;
   return impl_->WriteBooking(actor, tenant, [&](Impl::WriteOp& op, const Tenant& t) -> Status {
     auto h = impl_->LiveHold(op, actor, t, id, Action::kAppointmentCancel);
     if (!h) return h.error();
@@ -2259,6 +2282,7 @@ Status Scheduler::ReleaseHold(const Principal& actor, TenantId tenant, HoldId id
 
 Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tenant, HoldId id,
                                            std::optional<std::string> idempotency_key) {
+  const internal::EpochHint one_epoch_read;
   SMOOTH_RETURN_IF_ERROR(ValidateIdempotencyKey(idempotency_key));
   return impl_->WriteBooking(
       actor, tenant, Impl::Sends::kAnything,
@@ -2320,6 +2344,7 @@ Result<Appointment> Scheduler::ConfirmHold(const Principal& actor, TenantId tena
 Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId tenant,
                                             const SeriesRequest& request,
                                             std::vector<OccurrenceConflict>* conflicts) {
+  const internal::EpochHint one_epoch_read;
   if (conflicts) conflicts->clear();  // it lists this call's conflicts, or none
   if (request.first.idempotency_key)
     return InvalidArgument("idempotency_key: not supported for series");
@@ -2425,6 +2450,7 @@ Result<SeriesBooking> Scheduler::BookSeries(const Principal& actor, TenantId ten
 
 Result<int> Scheduler::CancelSeriesFrom(const Principal& actor, TenantId tenant,
                                         AppointmentId from) {
+  const internal::EpochHint one_epoch_read;
   return impl_->WriteBooking(actor, tenant, [&](Impl::WriteOp& op, const Tenant& t) -> Result<int> {
     auto first = op.txn->GetAppointment(from);
     if (!first) return first.error();
@@ -2610,6 +2636,7 @@ class FreeSets {
 
 Result<std::vector<Slot>> Scheduler::Availability(const Principal& actor, TenantId tenant,
                                                   const AvailabilityQuery& query) {
+  const internal::EpochHint one_epoch_read;
   auto zone = internal::FindZone(query.time_zone, "time_zone");
   if (!zone) return zone.error();
   if (!internal::IsValidDate(query.from)) return InvalidArgument("from: not a valid date");
