@@ -25,6 +25,7 @@ using smooth::testing::Must;
 using smooth::testing::OneOf;
 using smooth::testing::ScheduleWorld;
 using smooth::testing::Show;
+using smooth::testing::StartsWith;
 using smooth::testing::Weekdays;
 using smooth::testing::Weekly;
 
@@ -499,6 +500,42 @@ TEST_CASE("series: the booking permissions apply to the whole series") {
   SeriesRequest mine = w.Weekly4("2026-03-02T15:00:00Z");
   mine.first.customer = me.id;
   CHECK(Must(w.scheduler->BookSeries(w.As("CUSTOMER"), w.acme.id, mine)).appointments.size() == 4);
+}
+
+TEST_CASE("series: a customer's notice rules apply to every occurrence, not just the first") {
+  NySeries w;
+  Customer me = w.AddCustomer("Me", w.users.at("CUSTOMER").id);
+  // Booked up to 15 days ahead, at least a day ahead; the clock's now is 2026-03-02T09:00Z.
+  Service s = w.AddService({.name = "Limited",
+                            .min_notice = 24h,
+                            .max_advance = 24h * 15,
+                            .requirements = {OneOf({w.res.id})}});
+  SeriesRequest weekly{
+      .first = {.service = s.id, .customer = me.id, .start = At("2026-03-03T15:00:00Z")},
+      .rrule = "FREQ=WEEKLY;COUNT=4"};
+  std::vector<OccurrenceConflict> conflicts;
+  auto refused = w.scheduler->BookSeries(w.As("CUSTOMER"), w.acme.id, weekly, &conflicts);
+  CHECK_CODE(refused, StatusCode::kConflict);
+  // The third and fourth Tuesdays are more than 15 days ahead.
+  REQUIRE(conflicts.size() == 2);
+  CHECK(Show(conflicts[0].start) == "2026-03-17T14:00:00Z");
+  CHECK(Show(conflicts[1].start) == "2026-03-24T14:00:00Z");
+  CHECK(StartsWith(conflicts[0].reason, "start: too far in advance"));
+  CHECK(w.Snapshot().empty());
+  // Inside the notice period from the first occurrence on: the first is named.
+  weekly.first.start = At("2026-03-02T20:00:00Z");
+  weekly.rrule = "FREQ=WEEKLY;COUNT=2";
+  CHECK_CODE(w.scheduler->BookSeries(w.As("CUSTOMER"), w.acme.id, weekly, &conflicts),
+             StatusCode::kConflict);
+  REQUIRE(conflicts.size() == 1);
+  CHECK(Show(conflicts[0].start) == "2026-03-02T20:00:00Z");
+  CHECK(w.Snapshot().empty());
+  // Staff are not held to notice: the same four Tuesdays book.
+  weekly.first.start = At("2026-03-03T15:00:00Z");
+  weekly.rrule = "FREQ=WEEKLY;COUNT=4";
+  CHECK(
+      Must(w.scheduler->BookSeries(w.As("TENANT_STAFF"), w.acme.id, weekly)).appointments.size() ==
+      4);
 }
 
 TEST_CASE("series: CancelSeriesFrom goes by place in the series, not by rescheduled starts") {
