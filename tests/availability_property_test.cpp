@@ -28,8 +28,8 @@
 
 using namespace smooth;
 using namespace std::chrono_literals;
-using smooth::testing::EnvInt;
 using smooth::testing::Must;
+using smooth::testing::PropertyRun;
 using smooth::testing::Rng;
 using smooth::testing::World;
 using std::chrono::minutes;
@@ -975,22 +975,18 @@ class Case {
 }  // namespace
 
 TEST_CASE("a start is offered exactly when booking it would succeed, and free lists are exact") {
-  const std::optional<int> only_seed = EnvInt("SMOOTH_PTEST_SEED");
-  const std::optional<int> only_case = EnvInt("SMOOTH_PTEST_CASE");
-  const bool verbose = only_seed.has_value() && only_case.has_value();
+  const PropertyRun run;
   const bool full = smooth::testing::TestStorageKind() == "memory";
   const int seeds = full ? kSeeds : kSeedsElsewhere;
   const int cases = full ? kCasesPerSeed : kCasesPerSeedElsewhere;
   Tally tally;
-  for (int seed = 1; seed <= (only_seed ? *only_seed : seeds); ++seed) {
-    if (only_seed && seed != *only_seed) continue;
+  run.ForEachSeed(seeds, [&](int seed) {
     World w;
     auto scheduler = Must(Scheduler::Open(*w.platform));
-    for (int index = 0; index < (only_case ? *only_case + 1 : cases); ++index) {
-      if (only_case && index != *only_case) continue;
+    run.ForEachCase(cases, [&](int index, bool verbose) {
       Case(w, *scheduler, seed, index, tally, verbose).Run();
-    }
-  }
+    });
+  });
   MESSAGE(fmt::format(
       "{} cases ({} as a customer, {} filtered, {} with two requirements, {} near DST): "
       "model agreed on {} offered and {} not offered starts; booked {} offered starts, "
@@ -1005,9 +1001,9 @@ TEST_CASE("a start is offered exactly when booking it would succeed, and free li
                   tally.expired_holds));
   CHECK_MESSAGE(tally.failures == 0, tally.failures << " property violations (the first "
                                                     << kMaxReportedFailures << " are above)");
-  if (only_seed || only_case) return;
   // Every case ran to its end (a case that stopped early would have checked less).
-  CHECK(tally.cases == seeds * cases);
+  CHECK(tally.cases == run.Expected(seeds, cases));
+  if (run.narrowed()) return;
   if (full) {
     // The property must have been exercised on both sides, often.
     CHECK(tally.booked_offered > 1000);

@@ -244,9 +244,12 @@ TEST_CASE("a deactivation whose grant revocation fails changes nothing") {
   CHECK(Must(w.platform->GetUser(w.root_p, manager.user.id)).is_active);
   CHECK(w.platform->Authorize(staff, Action::kCustomerManage, kAcme(w)).allowed);
   CHECK(Must(w.platform->ListGrants(w.root_p, {.only_active = true})).size() == 1);
-  // The same change with nothing failing goes through whole.
-  Must(other->ChangeRole(owner, manager.user.id, Role::kTenantStaff));
+  // The same change with nothing failing goes through whole: the user is deactivated and
+  // the grant it gave ends with it.
+  CHECK_FALSE(Must(other->DeactivateUser(owner, manager.user.id)).is_active);
+  CHECK_FALSE(Must(w.platform->GetUser(w.root_p, manager.user.id)).is_active);
   CHECK(Must(w.platform->ListGrants(w.root_p, {.only_active = true})).empty());
+  CHECK_FALSE(w.platform->Authorize(staff, Action::kCustomerManage, kAcme(w)).allowed);
 }
 // A listing of grants in several tenants shows each reader the grants it may read: all of
 // them to the platform's readers, its own tenant's to an owner, none to sales.

@@ -680,13 +680,18 @@ TEST_CASE("Maintain does not announce the expiry of a hold another process confi
     housekeeper = std::thread([&] { report = f.scheduler->Maintain(); });
     std::this_thread::sleep_for(300ms);
   };
-  (void)f.Book(Mon(10), "a");  // its batch fails at storage and runs again
+  Appointment a = Must(f.Book(Mon(10), "a"));  // its batch fails at storage and runs again
   housekeeper.join();
   f.faults.before_commit = nullptr;
   REQUIRE(fired.load());
   REQUIRE(report);
   REQUIRE(report->ok());
+  CHECK((*report)->holds_expired == 0);
   std::lock_guard lock(seen_mu);
+  // The listener heard this process's booking, so it was there to hear an expiry.
+  CHECK(std::any_of(seen.begin(), seen.end(), [&](const ScheduleEvent& e) {
+    return e.type == EventType::kCreated && e.appointment && e.appointment->id == a.id;
+  }));
   for (const ScheduleEvent& e : seen)
     CHECK_MESSAGE(!(e.type == EventType::kHoldExpired && e.hold && e.hold->id == h.id),
                   "hold_expired announced for a hold another process confirmed");

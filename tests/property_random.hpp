@@ -6,11 +6,14 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -36,6 +39,12 @@ class Rng {
   }
   // Some seconds and microseconds, so "now" never ties with a minute boundary.
   Duration OddSeconds() { return std::chrono::seconds(Int(1, 59)) + Duration(Int(1, 999999)); }
+  // `v` in a random order (Fisher-Yates on Int, so the same on every standard library).
+  template <typename T>
+  void Shuffle(std::vector<T>& v) {
+    for (std::size_t i = v.size(); i > 1; --i)
+      std::swap(v[i - 1], v[static_cast<std::size_t>(Int(0, static_cast<int>(i - 1)))]);
+  }
   // Some of `from` (each with chance 0.6), never none.
   std::vector<ResourceId> Subset(const std::vector<ResourceId>& from) {
     std::vector<ResourceId> out;
@@ -80,11 +89,17 @@ class PropertyCase {
   std::vector<std::string> log_;
 };
 
-/// The integer in environment variable `name`, if it is set and not empty.
+/// The integer in environment variable `name`, if it is set and not empty. Anything but a
+/// whole number from 0 up fails the test that asked, rather than narrowing it to nothing.
 inline std::optional<int> EnvInt(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') return std::nullopt;
-  return std::atoi(v);
+  char* end = nullptr;
+  errno = 0;
+  const long n = std::strtol(v, &end, 10);
+  if (*end != '\0' || errno != 0 || n < 0 || n > std::numeric_limits<int>::max())
+    throw std::invalid_argument(fmt::format("{}: \"{}\" is not a whole number from 0 up", name, v));
+  return static_cast<int>(n);
 }
 
 }  // namespace smooth::testing
@@ -98,6 +113,11 @@ struct PropertyRun {
   std::optional<int> only_case = EnvInt("SMOOTH_PTEST_CASE");
 
   bool narrowed() const { return only_seed || only_case; }
+  /// How many cases ForEachSeed and ForEachCase call for `seeds` seeds of `cases` cases
+  /// each: fewer only when narrowed. A run must have run exactly these.
+  int Expected(int seeds, int cases) const {
+    return (only_seed ? 1 : seeds) * (only_case ? 1 : cases);
+  }
   /// Calls `f(seed)` for seeds 1..`seeds`, or the one named.
   template <typename F>
   void ForEachSeed(int seeds, F f) const {

@@ -194,21 +194,24 @@ TEST_CASE("more occurrences than the cap are refused") {
         "rrule: series longer than 10 occurrences");
 }
 
-TEST_CASE("series that never or only very late produce occurrences are refused quickly") {
-  const auto started = std::chrono::steady_clock::now();
+// libical 3.0 looks for a match of a rule that never matches up to the year 2582, for up to
+// a second under the expansion's lock: such rules are refused by their shape, before libical
+// is asked, and the refusal says why.
+TEST_CASE("series that never or only very late produce occurrences are refused, saying why") {
+  const std::string no_day =
+      "rrule: the series has no occurrences: no month the rule can reach has the requested day";
+  const std::string no_position =
+      "rrule: the series has no occurrences: BYSETPOS asks for a position beyond the days "
+      "each period has";
   // No February has a 30th, and from April every 12 months is always April.
-  CHECK(StartsWith(Error("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30;COUNT=3"), "rrule: "));
-  CHECK(
-      StartsWith(Error("FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=31;COUNT=2", {2026, 4, 1}), "rrule: "));
-  CHECK(StartsWith(Error("FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31;COUNT=2"), "rrule: "));
-  CHECK(StartsWith(Error("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;COUNT=3"), "rrule: "));
+  CHECK(Error("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30;COUNT=3") == no_day);
+  CHECK(Error("FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=31;COUNT=2", {2026, 4, 1}) == no_day);
+  CHECK(Error("FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31;COUNT=2") == no_day);
+  CHECK(Error("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;COUNT=3") == no_day);
   // BYSETPOS beyond the days a period has: there is no 6th Monday, no 2nd 1st-of-month.
-  CHECK(StartsWith(Error("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6;COUNT=3"),
-                   "rrule: the series has no occurrences"));
-  CHECK(StartsWith(Error("FREQ=MONTHLY;BYMONTHDAY=1;BYSETPOS=2;COUNT=3"),
-                   "rrule: the series has no occurrences"));
-  CHECK(StartsWith(Error("FREQ=YEARLY;BYMONTH=3;BYSETPOS=2;COUNT=2"),
-                   "rrule: the series has no occurrences"));
+  CHECK(Error("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6;COUNT=3") == no_position);
+  CHECK(Error("FREQ=MONTHLY;BYMONTHDAY=1;BYSETPOS=2;COUNT=3") == no_position);
+  CHECK(Error("FREQ=YEARLY;BYMONTH=3;BYSETPOS=2;COUNT=2") == no_position);
   // Possible but beyond the horizon.
   CHECK(Error("FREQ=YEARLY;INTERVAL=50;COUNT=3") ==
         "rrule: series does not end within 100 years of its start");
@@ -227,7 +230,6 @@ TEST_CASE("series that never or only very late produce occurrences are refused q
   // February 29th exists, though rarely.
   CHECK(Dates(Expand("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;COUNT=2", "UTC", {2026, 1, 1}, 9h)) ==
         Strings{"2028-02-29", "2032-02-29"});
-  CHECK(std::chrono::steady_clock::now() - started < 2s);
 }
 
 TEST_CASE("a series with no occurrences at all is refused") {
@@ -282,14 +284,14 @@ TEST_CASE("BYDAY with a number is refused outside MONTHLY and YEARLY, as RFC 554
         Strings{"2026-01-05", "2026-01-06"});
 }
 
-TEST_CASE("a month has no sixth weekday: such a rule is refused at once") {
-  const auto started = std::chrono::steady_clock::now();
+TEST_CASE("a month has no sixth weekday: such a rule is refused by its shape") {
   for (std::string rule : {"FREQ=MONTHLY;BYDAY=6MO;COUNT=2", "FREQ=MONTHLY;BYDAY=-6MO;COUNT=2",
                            "FREQ=YEARLY;BYMONTH=2;BYDAY=6MO;COUNT=2"}) {
     CAPTURE(rule);
-    CHECK(StartsWith(Error(rule, {2026, 1, 1}), "rrule: the series has no occurrences"));
+    CHECK(Error(rule, {2026, 1, 1}) ==
+          "rrule: the series has no occurrences: no month or year has that many of the "
+          "requested weekday");
   }
-  CHECK(std::chrono::steady_clock::now() - started < 100ms);
   // The fifth exists in some months, and a yearly 53rd Monday in some years.
   CHECK(Dates(Expand("FREQ=MONTHLY;BYDAY=5MO,6MO;COUNT=1", "UTC", {2026, 1, 1}, 9h)) ==
         Strings{"2026-03-30"});

@@ -467,6 +467,8 @@ TEST_CASE("series: a UTC UNTIL bounds a first start in the repeated hour as book
       w.owner, w.acme.id,
       w.SeriesOf(cut, "2026-11-01T06:30:00Z", "FREQ=DAILY;UNTIL=20261101T060000Z"));
   CHECK_MESSAGE(!before.ok(), "booked " << (before ? StartsOf(before->appointments).at(0) : ""));
+  CHECK_INVALID(before, "rrule");
+  CHECK(MessageOf(before) == "rrule: the series has no occurrences");
   // An UNTIL on that start keeps it.
   SeriesBooking on = Must(w.scheduler->BookSeries(
       w.owner, w.acme.id,

@@ -211,14 +211,14 @@ TEST_CASE("what is made in a tenant while it is deleted is refused, not left beh
   User grantee = w.NewUser(Role::kTenantStaff, t3.id, "staff@gone3.test");
   delete_before_write(t3);
   auto grant = p->CreateGrant(w.root_p, grantee.id, Action::kAppointmentReadAll, "covering");
-  CHECK_FALSE(grant);
+  CHECK(CodeOf(grant) == "not_found");  // the grantee went with its tenant
 
   // A login: its first write counts the attempt, its second makes the session.
   Tenant t4 = doomed("gone4");
   User member = w.NewUser(Role::kTenantStaff, t4.id, "staff@gone4.test");
   hooked->before_write = [&] { delete_before_write(t4); };
   auto session = p->Login(HostMatch{false, t4}, member.email, World::kPassword, "::1");
-  CHECK_FALSE(session);
+  CHECK(CodeOf(session) == "unauthenticated");
 
   auto txn = Must(w.storage->BeginShared(TxnMode::kRead));
   for (TenantId id : gone) {

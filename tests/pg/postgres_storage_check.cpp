@@ -784,8 +784,8 @@ TEST_CASE("SharedEpoch on a connection the server ended never hands that connect
   // And it was closed, not put back: the next reads get live ones.
   for (int i = 0; i < 3; ++i) {
     auto again = storage->SharedEpoch();
-    MESSAGE("call " << i + 2 << ": "
-                    << (again.ok() ? std::string("ok") : again.error().ToString()));
+    CAPTURE(i + 2);
+    CHECK_MESSAGE(again.ok(), (again.ok() ? std::string() : again.error().ToString()));
   }
   auto second = storage->SharedEpoch();
   INFO((second.ok() ? std::string() : second.error().ToString()));
