@@ -327,3 +327,49 @@ TEST_CASE("LOGOUT of a masquerade session names the user behind it") {
   REQUIRE(w.security->size() == 1);
   CHECK_FALSE(testing::ParseLine(w.security->Lines().back()).contains("hijacker_email"));
 }
+
+// An embedder keeps the Principal Authenticate gave; one changed on the way (the user behind
+// a masquerade dropped, or another user put on the session) is refused, not believed: without
+// its original, a masquerade would no longer be held to the rules judged on that user.
+TEST_CASE("a Principal is held to its stored session: who acts, and who is behind a masquerade") {
+  World w;
+  const User& owner = w.users.at("TENANT_OWNER");
+  const User& staff = w.users.at("TENANT_STAFF");
+  const User& manager = w.users.at("TENANT_MANAGER");
+  Session s = w.LoginAs(owner);
+  Session m = Must(w.platform->StartMasquerade(s.id, staff.id, "::1"));
+  const Principal as_staff = Must(w.platform->Authenticate(m.id));
+  const Principal as_owner = Must(w.platform->Authenticate(s.id));
+  const Target in_acme{w.acme.id, {}, false, {}};
+  auto refused = [&](const Principal& p, const std::string& why) {
+    auto user = w.platform->CurrentUser(p);
+    REQUIRE_FALSE(user);
+    CHECK(user.error().code() == StatusCode::kUnauthenticated);
+    CHECK(user.error().message() == why);
+    CHECK_FALSE(w.platform->Authorize(p, Action::kCustomerRead, in_acme).allowed);
+  };
+
+  Principal lost = as_staff;
+  lost.original.reset();
+  refused(lost, "the principal does not name the masquerade's original user");
+  Principal someone_else = as_staff;
+  someone_else.original = manager;
+  refused(someone_else, "the principal does not name the masquerade's original user");
+  Principal swapped = as_owner;
+  swapped.user = manager;
+  refused(swapped, "the session is another user's");
+  Principal claimed = as_owner;
+  claimed.original = w.root;
+  refused(claimed, "the session is not a masquerade");
+
+  // As Authenticate made them, they act.
+  CHECK(w.platform->Authorize(as_staff, Action::kCustomerRead, in_acme).allowed);
+  CHECK(w.platform->Authorize(as_owner, Action::kCustomerRead, in_acme).allowed);
+  // Without the original, the masquerade would have outlived the rules: the owner, made a
+  // manager (who may masquerade as no one), ends it, and only a Principal naming the owner
+  // sees that.
+  Must(w.platform->ChangeRole(w.root_p, owner.id, Role::kTenantManager));
+  refused(as_staff, "the masquerade is no longer allowed: TENANT_MANAGER may not masquerade as "
+                    "TENANT_STAFF");
+  refused(lost, "the principal does not name the masquerade's original user");
+}

@@ -247,7 +247,9 @@ struct Session {
 /// Who is acting: the effective user and, while masquerading, the original one.
 /// Obtain it from Platform::Authenticate (for a session) or Platform::ActAs (for
 /// embedders with their own authentication). Platform re-reads the users on every call,
-/// so a Principal held across a deactivation or suspension stops working.
+/// so a Principal held across a deactivation or suspension stops working. One with a
+/// session must say what the stored session says: its user, and for a masquerade session
+/// the original user (else unauthenticated).
 struct Principal {
   User user;
   std::optional<User> original;  // the real person behind a masquerade

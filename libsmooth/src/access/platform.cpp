@@ -225,11 +225,19 @@ struct Platform::Impl {
     if (p.session) {
       auto s = txn.GetSession(p.session->id);
       if (!s || s->IsEnded()) return Unauthenticated("the session has ended");
+      // The stored session says who acts and, for a masquerade, who is behind it, as
+      // Authenticate put them in the Principal: one that says otherwise (built or kept by
+      // hand, `original` lost on the way) is not taken at its word.
+      if (s->user != p.user.id) return Unauthenticated("the session is another user's");
       login = *s;
       if (s->original) {
         auto o = txn.GetSession(*s->original);
         if (!o || o->IsEnded()) return Unauthenticated("the original session has ended");
+        if (!p.original || p.original->id != o->user)
+          return Unauthenticated("the principal does not name the masquerade's original user");
         login = *o;
+      } else if (p.original) {
+        return Unauthenticated("the session is not a masquerade");
       }
     }
     auto user = txn.GetUser(p.user.id);
