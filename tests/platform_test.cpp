@@ -901,6 +901,27 @@ TEST_CASE("passwords: a masquerade changes and sets none") {
   CHECK(w.platform->Login(w.HostOf(staff), staff.email, World::kPassword, "::1"));
 }
 
+TEST_CASE("users: a masquerade creates none, which would give it a password of its choosing") {
+  World w;
+  const User& owner = w.users.at("TENANT_OWNER");
+  Session root = w.LoginAs(w.root);
+  Session m = Must(w.platform->StartMasquerade(root.id, owner.id, "::1"));
+  Principal as_owner = Must(w.platform->Authenticate(m.id));
+  const UserSpec spec{.email = "backdoor@acme.test",
+                      .display_name = "Backdoor",
+                      .role = Role::kTenantManager,
+                      .tenant = w.acme.id,
+                      .password = "chosen by root 123"};
+  const std::size_t before = Must(w.platform->ListUsers(w.root_p, w.acme.id)).size();
+  auto created = w.platform->CreateUser(as_owner, spec);
+  REQUIRE_FALSE(created);
+  testing::CheckMasqueradeRefusal(created.error(), *w.security, "user.create", owner, w.root);
+  CHECK(Must(w.platform->ListUsers(w.root_p, w.acme.id)).size() == before);
+  CHECK_FALSE(w.platform->Login(w.HostOf(owner), spec.email, spec.password, "::1"));
+  // The owner, not masquerading, may.
+  CHECK(w.platform->CreateUser(Must(w.platform->Authenticate(w.LoginAs(owner).id)), spec));
+}
+
 TEST_CASE("passwords: a held Principal of a suspended tenant or inactive user changes none") {
   World w;
   const User& staff = w.users.at("TENANT_STAFF");

@@ -229,6 +229,9 @@ class Platform {
 
   // --- Users ----------------------------------------------------------------------------
 
+  /// Needs user.create for a role below the actor's. Not during a masquerade, which would
+  /// choose the new user's password (permission_denied, audited PERMISSION_DENIED with
+  /// hijacker_email).
   Result<User> CreateUser(const Principal& actor, const UserSpec& spec);
   Result<User> GetUser(const Principal& actor, UserId id);
   /// GetUser with its audit record (a denial, a grant use) held back, as Check's `held`

@@ -1358,6 +1358,11 @@ Result<User> Platform::CreateUser(const Principal& actor, const UserSpec& spec) 
   if (!fresh) return fresh.error();
   if (spec.tenant && Impl::Hidden(*fresh, spec.tenant))
     return NotFound(fmt::format("tenant {} not found", *spec.tenant));
+  // A new user comes with a password its creator chose: a way back in, after the
+  // masquerade, as someone else, which no masquerade may make (nor set a password).
+  if (fresh->original)
+    return impl_->MasqueradeRefused(*fresh, ActionName(Action::kUserCreate), spec.tenant,
+                                    "a masquerade may not create users");
   bool in_demo_tenant = false;
   if (spec.tenant) {
     auto txn = impl_->Read();
