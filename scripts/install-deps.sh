@@ -13,6 +13,7 @@ packages=(
   doctest-dev libbenchmark-dev
   postgresql-15
   gnuplot-nox python3  # scripts/run-benchmarks.sh
+  python3-dateutil     # tests/recurrence_differential.py: the reference expansion
 )
 
 missing=()

@@ -348,3 +348,64 @@ TEST_CASE("two local starts that are one instant across a spring-forward gap are
                                         "2026-03-09 02:30 = 2026-03-09T06:30:00Z",
                                         "2026-03-09 03:30 = 2026-03-09T07:30:00Z"});
 }
+
+// Where libical 3.0 strays from RFC 5545 §3.3.10, found by comparing with python-dateutil
+// (recurrence_differential): each rule below gave other dates before.
+
+TEST_CASE(
+    "BYHOUR and BYMINUTE give a day's starts in time order, whatever order they are written in") {
+  // From Friday 2028-12-01 14:30: the next Friday's 08:30 comes before its 10:30.
+  CHECK(Show(Expand("FREQ=WEEKLY;COUNT=1;BYHOUR=10,8", "UTC", {2028, 12, 1}, 14h + 30min)) ==
+        Strings{"2028-12-08 08:30 = 2028-12-08T08:30:00Z"});
+  CHECK(Show(Expand("FREQ=MONTHLY;COUNT=3;BYHOUR=14,8;BYMINUTE=30,0", "UTC", {2026, 3, 2}, 9h)) ==
+        Strings{"2026-03-02 14:00 = 2026-03-02T14:00:00Z",
+                "2026-03-02 14:30 = 2026-03-02T14:30:00Z",
+                "2026-04-02 08:00 = 2026-04-02T08:00:00Z"});
+  CHECK(Show(Expand("FREQ=DAILY;COUNT=3;BYHOUR=14,10,14", "UTC", {2026, 3, 2}, 9h)) ==
+        Strings{"2026-03-02 10:00 = 2026-03-02T10:00:00Z",
+                "2026-03-02 14:00 = 2026-03-02T14:00:00Z",
+                "2026-03-03 10:00 = 2026-03-03T10:00:00Z"});
+}
+
+TEST_CASE("a YEARLY BYMONTHDAY without BYMONTH is that day of every month") {
+  CHECK(Dates(Expand("FREQ=YEARLY;COUNT=4;BYMONTHDAY=1", "UTC", {2027, 10, 24}, 9h)) ==
+        Strings{"2027-11-01", "2027-12-01", "2028-01-01", "2028-02-01"});
+  CHECK(Dates(Expand("FREQ=YEARLY;COUNT=3;BYMONTHDAY=30,31", "UTC", {2026, 1, 31}, 9h)) ==
+        Strings{"2026-01-31", "2026-03-30", "2026-03-31"});
+  // With BYMONTH, the months it names.
+  CHECK(Dates(Expand("FREQ=YEARLY;COUNT=2;BYMONTH=6;BYMONTHDAY=15", "UTC", {2026, 1, 1}, 9h)) ==
+        Strings{"2026-06-15", "2027-06-15"});
+  // A numbered BYDAY counts within the year there, which naming months would change.
+  CHECK(Error("FREQ=YEARLY;COUNT=2;BYDAY=20MO;BYMONTHDAY=18") ==
+        "rrule: BYMONTHDAY with FREQ=YEARLY and a numbered BYDAY or BYYEARDAY needs BYMONTH");
+}
+
+TEST_CASE("DAILY and WEEKLY rules: negative BYMONTHDAY, and weeks as WKST begins them") {
+  // The last day of the month, when it is a Tuesday.
+  CHECK(Dates(Expand("FREQ=DAILY;COUNT=3;BYDAY=TU;BYMONTHDAY=-1", "UTC", {2028, 1, 1}, 9h)) ==
+        Strings{"2028-02-29", "2028-10-31", "2029-07-31"});
+  CHECK(Dates(Expand("FREQ=DAILY;COUNT=3;BYMONTH=7;BYMONTHDAY=-2,28", "UTC", {2029, 1, 1}, 9h)) ==
+        Strings{"2029-07-28", "2029-07-30", "2030-07-28"});
+  // Every third week, Sundays: from Friday 2028-07-21 the Sunday of its week (Monday to
+  // Sunday) is two days later.
+  CHECK(Dates(Expand("FREQ=WEEKLY;INTERVAL=3;COUNT=2;BYDAY=SU", "UTC", {2028, 7, 21}, 9h)) ==
+        Strings{"2028-07-23", "2028-08-13"});
+  // With weeks from Sunday, that Sunday begins the next week, which the interval skips.
+  CHECK(Dates(Expand("FREQ=WEEKLY;INTERVAL=3;COUNT=2;BYDAY=SU;WKST=SU", "UTC", {2028, 7, 21},
+                     9h)) == Strings{"2028-08-06", "2028-08-27"});
+  // Weeks from Friday: Thursday 2026-11-05 ends one; every other week, Monday to Wednesday.
+  CHECK(Dates(Expand("FREQ=WEEKLY;INTERVAL=2;COUNT=3;BYDAY=WE,TU,MO;WKST=FR", "UTC", {2026, 11, 5},
+                     9h)) == Strings{"2026-11-16", "2026-11-17", "2026-11-18"});
+  // Without BYDAY, the first start's weekday; the start itself is the first occurrence.
+  CHECK(Dates(Expand("FREQ=WEEKLY;INTERVAL=2;COUNT=2", "UTC", {2026, 11, 5}, 9h)) ==
+        Strings{"2026-11-05", "2026-11-19"});
+}
+
+TEST_CASE("BYWEEKNO is refused: libical places its weeks wrongly, and crashes on some") {
+  for (std::string rule :
+       {"FREQ=YEARLY;BYWEEKNO=20;COUNT=2", "FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO;COUNT=2",
+        "FREQ=YEARLY;BYWEEKNO=20,-1;COUNT=3", "FREQ=YEARLY;BYWEEKNO=53;COUNT=2"}) {
+    CAPTURE(rule);
+    CHECK(Error(rule) == "rrule: BYWEEKNO is not supported");
+  }
+}

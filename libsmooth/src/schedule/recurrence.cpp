@@ -6,12 +6,15 @@
 #include <libical/ical.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "schedule/civil_time.hpp"
 
@@ -180,6 +183,127 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// Sorts a BY part's values and drops repeats: libical 3.0 takes BYHOUR and BYMINUTE in the
+// order written, so BYHOUR=14,8 gave 14:00 before 08:00 of the same day, and COUNT then
+// counted the wrong occurrences.
+void SortValues(short* values, int size) {
+  short* const end = values + CountOf(values, size);
+  std::sort(values, end);
+  std::fill(std::unique(values, end), end, static_cast<short>(ICAL_RECURRENCE_ARRAY_MAX));
+}
+
+// The local starts of a DAILY or WEEKLY rule from `first` (the series' first start) to
+// `bound`, in order, by RFC 5545 §3.3.10, for the parts such a rule may have here: INTERVAL,
+// BYDAY without numbers, BYMONTH, BYMONTHDAY, BYYEARDAY (each day must match all given),
+// BYHOUR, BYMINUTE and WKST. libical 3.0 gets these wrong: it ignores a negative BYMONTHDAY
+// with DAILY, and counts WEEKLY's INTERVAL from weeks that are not the ones WKST begins
+// (WEEKLY;INTERVAL=3;BYDAY=SU from a Friday skipped the Sunday two days later).
+class DayRule {
+ public:
+  DayRule(const icalrecurrencetype& rule, date::local_seconds first, date::local_seconds bound)
+      : rule_(rule), first_(first), last_day_(date::floor<date::days>(bound)), bound_(bound) {
+    const date::local_days first_day = date::floor<date::days>(first);
+    const std::chrono::minutes at =
+        std::chrono::duration_cast<std::chrono::minutes>(first - first_day);
+    std::vector<int> hours, minutes;
+    for (int i = 0; i < CountOf(rule.by_hour, ICAL_BY_HOUR_SIZE); ++i)
+      hours.push_back(rule.by_hour[i]);
+    for (int i = 0; i < CountOf(rule.by_minute, ICAL_BY_MINUTE_SIZE); ++i)
+      minutes.push_back(rule.by_minute[i]);
+    if (hours.empty()) hours.push_back(static_cast<int>(at.count() / 60));
+    if (minutes.empty()) minutes.push_back(static_cast<int>(at.count() % 60));
+    for (int h : hours)
+      for (int m : minutes) times_.push_back(std::chrono::hours(h) + std::chrono::minutes(m));
+    std::sort(times_.begin(), times_.end());
+    times_.erase(std::unique(times_.begin(), times_.end()), times_.end());
+    for (int i = 0; i < CountOf(rule.by_day, ICAL_BY_DAY_SIZE); ++i)
+      weekdays_[WeekdayIndex(icalrecurrencetype_day_day_of_week(rule.by_day[i]))] = true;
+    const bool any_weekday = CountOf(rule.by_day, ICAL_BY_DAY_SIZE) > 0;
+    const unsigned start_weekday = date::weekday(first_day).c_encoding();
+    if (rule.freq == ICAL_WEEKLY_RECURRENCE) {
+      step_ = date::days(7 * Interval());
+      // The week the first start is in, as WKST begins weeks (Monday unless it says).
+      const unsigned week_start =
+          rule.week_start == ICAL_NO_WEEKDAY ? 1u : WeekdayIndex(rule.week_start);
+      period_ = first_day - date::days((start_weekday + 7 - week_start) % 7);
+      period_days_ = 7;
+      if (!any_weekday) weekdays_[start_weekday] = true;
+    } else {
+      step_ = date::days(Interval());
+      period_ = first_day;
+      period_days_ = 1;
+      if (!any_weekday) weekdays_.fill(true);
+    }
+  }
+
+  std::optional<date::local_seconds> Next() {
+    while (pending_.empty()) {
+      if (period_ > last_day_) return std::nullopt;
+      for (int i = 0; i < period_days_; ++i) {
+        const date::local_days day = period_ + date::days(i);
+        if (!Matches(day)) continue;
+        for (std::chrono::minutes t : times_) {
+          const date::local_seconds start = day + t;
+          if (start >= first_ && start <= bound_) pending_.push_back(start);
+        }
+      }
+      period_ += step_;
+      next_ = 0;
+    }
+    const date::local_seconds start = pending_[next_++];
+    if (next_ == pending_.size()) pending_.clear();
+    return start;
+  }
+
+ private:
+  // date::weekday's c_encoding (Sunday 0) of libical's weekday (Sunday 1).
+  static unsigned WeekdayIndex(icalrecurrencetype_weekday d) {
+    return static_cast<unsigned>(d) - static_cast<unsigned>(ICAL_SUNDAY_WEEKDAY);
+  }
+  int Interval() const { return rule_.interval > 0 ? rule_.interval : 1; }
+
+  bool Matches(date::local_days day) const {
+    if (!weekdays_[date::weekday(day).c_encoding()]) return false;
+    const date::year_month_day ymd(day);
+    const int months = CountOf(rule_.by_month, ICAL_BY_MONTH_SIZE);
+    if (months > 0 && !Contains(rule_.by_month, months, static_cast<int>(unsigned(ymd.month()))))
+      return false;
+    const int month_days = CountOf(rule_.by_month_day, ICAL_BY_MONTHDAY_SIZE);
+    if (month_days > 0) {
+      const int d = static_cast<int>(unsigned(ymd.day()));
+      const int length = static_cast<int>(unsigned((ymd.year() / ymd.month() / date::last).day()));
+      if (!Contains(rule_.by_month_day, month_days, d) &&
+          !Contains(rule_.by_month_day, month_days, d - length - 1))
+        return false;
+    }
+    const int year_days = CountOf(rule_.by_year_day, ICAL_BY_YEARDAY_SIZE);
+    if (year_days > 0) {
+      const date::local_days jan1{ymd.year() / date::January / 1};
+      const int d = static_cast<int>((day - jan1).count()) + 1;
+      const int length = ymd.year().is_leap() ? 366 : 365;
+      if (!Contains(rule_.by_year_day, year_days, d) &&
+          !Contains(rule_.by_year_day, year_days, d - length - 1))
+        return false;
+    }
+    return true;
+  }
+  static bool Contains(const short* values, int n, int v) {
+    return std::find(values, values + n, v) != values + n;
+  }
+
+  const icalrecurrencetype& rule_;
+  const date::local_seconds first_;
+  const date::local_days last_day_;
+  const date::local_seconds bound_;
+  std::array<bool, 7> weekdays_{};  // by c_encoding
+  std::vector<std::chrono::minutes> times_;
+  date::local_days period_;  // the first day of the next period to look at
+  date::days step_{1};
+  int period_days_ = 1;
+  std::vector<date::local_seconds> pending_;  // the current period's starts, in order
+  std::size_t next_ = 0;
+};
+
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (std::size_t i = 0; i < prefix.size(); ++i) {
@@ -253,6 +377,9 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
           "BYDAY with a number (such as 2MO) needs FREQ=MONTHLY, or FREQ=YEARLY without BYWEEKNO");
     }
   }
+  // libical 3.0 places BYWEEKNO's weeks wrongly (BYWEEKNO=20 gave days in September, and
+  // BYWEEKNO=1;BYDAY=MO a Tuesday), and crashes on some negative week numbers.
+  if (HasAny(rule.by_week_no)) return Refuse("BYWEEKNO is not supported");
   // libical applies BYSETPOS to the days of a MONTHLY or YEARLY period only: with DAILY or
   // WEEKLY it ignores it (WEEKLY;BYDAY=MO,TU,WE;BYSETPOS=1 gave all three days, not
   // Mondays), and it picks among days before adding BYHOUR and BYMINUTE times, so with
@@ -276,6 +403,21 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   if (const std::string_view why = WhyNeverMatches(rule, static_cast<unsigned>(first_date.month));
       !why.empty()) {
     return Refuse(fmt::format("the series has no occurrences: {}", why));
+  }
+  SortValues(rule.by_hour, ICAL_BY_HOUR_SIZE);
+  SortValues(rule.by_minute, ICAL_BY_MINUTE_SIZE);
+  // A YEARLY BYMONTHDAY without BYMONTH is that day of every month (RFC 5545 §3.3.10:
+  // BYMONTHDAY expands a year), where libical 3.0 took the first start's month only.
+  // Numbered BYDAY days and BYYEARDAY count within the year there, which naming the months
+  // would change, so those need BYMONTH said.
+  if (rule.freq == ICAL_YEARLY_RECURRENCE && HasAny(rule.by_month_day) && !HasAny(rule.by_month)) {
+    bool numbered_day = false;
+    for (int i = 0; i < CountOf(rule.by_day, ICAL_BY_DAY_SIZE); ++i)
+      numbered_day = numbered_day || icalrecurrencetype_day_position(rule.by_day[i]) != 0;
+    if (numbered_day || HasAny(rule.by_year_day))
+      return Refuse("BYMONTHDAY with FREQ=YEARLY and a numbered BYDAY or BYYEARDAY needs BYMONTH");
+    for (short m = 1; m <= 12; ++m) rule.by_month[m - 1] = m;
+    rule.by_month[12] = ICAL_RECURRENCE_ARRAY_MAX;
   }
 
   // libical compares UNTIL with the floating start as if both were in one zone, and reads
@@ -329,6 +471,16 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   if (it == nullptr || ical.failed()) {
     return Refuse("rule parts cannot be combined this way (RFC 5545 §3.3.10)");
   }
+  // DAILY and WEEKLY rules are expanded here (DayRule), MONTHLY and YEARLY by libical.
+  std::optional<DayRule> days;
+  if (rule.freq == ICAL_DAILY_RECURRENCE || rule.freq == ICAL_WEEKLY_RECURRENCE)
+    days.emplace(rule, first_start, bound);
+  auto next = [&]() -> std::optional<date::local_seconds> {
+    if (days) return days->Next();
+    const icaltimetype t = icalrecur_iterator_next(it.get());
+    if (icaltime_is_null_time(t)) return std::nullopt;
+    return LocalSecondsOf(t) + shift;
+  };
 
   std::vector<Occurrence> out;
   std::set<Instant> instants;
@@ -336,13 +488,14 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   // horizon ends most such series long before, so reserve no more than a typical series.
   out.reserve(std::min<std::size_t>(count != 0 ? count : 16, 1024));
   for (;;) {
-    const icaltimetype t = icalrecur_iterator_next(it.get());
-    if (icaltime_is_null_time(t)) break;
-    const date::local_seconds local = LocalSecondsOf(t) + shift;
+    const std::optional<date::local_seconds> start = next();
+    if (!start) break;
+    const date::local_seconds local = *start;
     // UNTIL bounds the start as booked, the first start's seconds included.
     if (until_kind != UntilKind::kUtc && local + seconds > local_limit) break;
-    const LocalDate date = FromLocalDays(date::floor<date::days>(local));
-    const std::chrono::minutes minutes(t.hour * 60 + t.minute);
+    const date::local_days day = date::floor<date::days>(local);
+    const LocalDate date = FromLocalDays(day);
+    const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(local - day);
     // The first local start is the instant it was asked at (the second of a repeated wall
     // clock time, say), which a UTC UNTIL then bounds.
     const Instant instant = first_instant && date == first_date && minutes == start_minutes
