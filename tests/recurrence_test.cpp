@@ -409,3 +409,24 @@ TEST_CASE("BYWEEKNO is refused: libical places its weeks wrongly, and crashes on
     CHECK(Error(rule) == "rrule: BYWEEKNO is not supported");
   }
 }
+
+TEST_CASE("BYSETPOS counts each day once, however many values name it") {
+  // A value written twice is one value.
+  CHECK(Dates(Expand("FREQ=YEARLY;BYSETPOS=-2;BYMONTH=9,2,2;COUNT=2", "UTC", {2026, 12, 20}, 9h)) ==
+        Strings{"2027-02-20", "2028-02-20"});
+  CHECK(Error("FREQ=MONTHLY;BYSETPOS=-2;BYMONTHDAY=2,2;COUNT=3") ==
+        "rrule: the series has no occurrences: BYSETPOS asks for a position beyond the days "
+        "each period has");
+  // Days that two values can both name (31 and -1), libical counts twice: refused.
+  CHECK(Error("FREQ=MONTHLY;BYMONTHDAY=-1,31;BYSETPOS=-1;COUNT=2") ==
+        "rrule: BYSETPOS is not supported with BYMONTHDAY or BYYEARDAY days counted from both "
+        "ends");
+  CHECK(Error("FREQ=YEARLY;BYYEARDAY=1,-365;BYSETPOS=1;COUNT=2") ==
+        "rrule: BYSETPOS is not supported with BYMONTHDAY or BYYEARDAY days counted from both "
+        "ends");
+  CHECK(Error("FREQ=MONTHLY;BYDAY=MO,1MO;BYSETPOS=1;COUNT=2") ==
+        "rrule: BYSETPOS is not supported with one weekday in BYDAY twice");
+  // Without BYSETPOS, such a day is booked once.
+  CHECK(Dates(Expand("FREQ=MONTHLY;BYMONTHDAY=-1,31;COUNT=3", "UTC", {2029, 10, 12}, 9h)) ==
+        Strings{"2029-10-31", "2029-11-30", "2029-12-31"});
+}

@@ -183,13 +183,30 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Sorts a BY part's values and drops repeats: libical 3.0 takes BYHOUR and BYMINUTE in the
-// order written, so BYHOUR=14,8 gave 14:00 before 08:00 of the same day, and COUNT then
-// counted the wrong occurrences.
+// Drops a BY part's repeated values, keeping the first of each: libical 3.0 counts a value
+// written twice twice, so BYSETPOS=-2 with BYMONTHDAY=2,2 picked the 2nd of every month.
+void DropRepeats(short* values, int size) {
+  short* const end = values + CountOf(values, size);
+  short* kept = values;
+  for (short* v = values; v != end; ++v)
+    if (std::find(values, kept, *v) == kept) *kept++ = *v;
+  std::fill(kept, end, static_cast<short>(ICAL_RECURRENCE_ARRAY_MAX));
+}
+
+// Sorts a BY part's values and drops repeats: libical 3.0 takes BYHOUR, BYMINUTE and BYMONTH
+// in the order written, so BYHOUR=14,8 gave 14:00 before 08:00 of the same day, and COUNT
+// then counted the wrong occurrences.
 void SortValues(short* values, int size) {
   short* const end = values + CountOf(values, size);
   std::sort(values, end);
   std::fill(std::unique(values, end), end, static_cast<short>(ICAL_RECURRENCE_ARRAY_MAX));
+}
+
+// Whether `values` has days counted from both ends (31 and -1 can be one day).
+bool FromBothEnds(const short* values, int size) {
+  const int n = CountOf(values, size);
+  return std::any_of(values, values + n, [](short v) { return v > 0; }) &&
+         std::any_of(values, values + n, [](short v) { return v < 0; });
 }
 
 // The local starts of a DAILY or WEEKLY rule from `first` (the series' first start) to
@@ -384,6 +401,12 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   // WEEKLY it ignores it (WEEKLY;BYDAY=MO,TU,WE;BYSETPOS=1 gave all three days, not
   // Mondays), and it picks among days before adding BYHOUR and BYMINUTE times, so with
   // several of those it picks the wrong ones. RFC 5545 picks among all the period's starts.
+  SortValues(rule.by_hour, ICAL_BY_HOUR_SIZE);
+  SortValues(rule.by_minute, ICAL_BY_MINUTE_SIZE);
+  SortValues(rule.by_month, ICAL_BY_MONTH_SIZE);
+  DropRepeats(rule.by_month_day, ICAL_BY_MONTHDAY_SIZE);
+  DropRepeats(rule.by_year_day, ICAL_BY_YEARDAY_SIZE);
+  DropRepeats(rule.by_day, ICAL_BY_DAY_SIZE);
   if (HasAny(rule.by_set_pos)) {
     if (rule.freq != ICAL_MONTHLY_RECURRENCE && rule.freq != ICAL_YEARLY_RECURRENCE) {
       return Refuse("BYSETPOS is supported with FREQ=MONTHLY or YEARLY only");
@@ -391,6 +414,20 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
     if (CountOf(rule.by_hour, ICAL_BY_HOUR_SIZE) > 1 ||
         CountOf(rule.by_minute, ICAL_BY_MINUTE_SIZE) > 1) {
       return Refuse("BYSETPOS is not supported with several BYHOUR or BYMINUTE values");
+    }
+    // libical counts a day that two values name (31 and -1, in a month of 31 days) twice,
+    // and then skipped such months altogether.
+    if (FromBothEnds(rule.by_month_day, ICAL_BY_MONTHDAY_SIZE) ||
+        FromBothEnds(rule.by_year_day, ICAL_BY_YEARDAY_SIZE)) {
+      return Refuse(
+          "BYSETPOS is not supported with BYMONTHDAY or BYYEARDAY days counted from both ends");
+    }
+    std::array<bool, 8> weekday_seen{};
+    for (int i = 0; i < CountOf(rule.by_day, ICAL_BY_DAY_SIZE); ++i) {
+      bool& seen = weekday_seen[static_cast<std::size_t>(
+          icalrecurrencetype_day_day_of_week(rule.by_day[i]))];
+      if (seen) return Refuse("BYSETPOS is not supported with one weekday in BYDAY twice");
+      seen = true;
     }
   }
   if (rule.count == 0 && icaltime_is_null_time(rule.until)) {
@@ -404,8 +441,6 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
       !why.empty()) {
     return Refuse(fmt::format("the series has no occurrences: {}", why));
   }
-  SortValues(rule.by_hour, ICAL_BY_HOUR_SIZE);
-  SortValues(rule.by_minute, ICAL_BY_MINUTE_SIZE);
   // A YEARLY BYMONTHDAY without BYMONTH is that day of every month (RFC 5545 §3.3.10:
   // BYMONTHDAY expands a year), where libical 3.0 took the first start's month only.
   // Numbered BYDAY days and BYYEARDAY count within the year there, which naming the months
