@@ -202,6 +202,13 @@ void SortValues(short* values, int size) {
   std::fill(std::unique(values, end), end, static_cast<short>(ICAL_RECURRENCE_ARRAY_MAX));
 }
 
+// Whether BYDAY has a day with a number (2MO, -1FR).
+bool HasNumberedDay(const icalrecurrencetype& rule) {
+  const int n = CountOf(rule.by_day, ICAL_BY_DAY_SIZE);
+  return std::any_of(rule.by_day, rule.by_day + n,
+                     [](short d) { return icalrecurrencetype_day_position(d) != 0; });
+}
+
 // Whether `values` has days counted from both ends (31 and -1 can be one day).
 bool FromBothEnds(const short* values, int size) {
   const int n = CountOf(values, size);
@@ -388,11 +395,9 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   const bool numbered_day_allowed =
       rule.freq == ICAL_MONTHLY_RECURRENCE ||
       (rule.freq == ICAL_YEARLY_RECURRENCE && !HasAny(rule.by_week_no));
-  for (int i = 0; i < CountOf(rule.by_day, ICAL_BY_DAY_SIZE); ++i) {
-    if (icalrecurrencetype_day_position(rule.by_day[i]) != 0 && !numbered_day_allowed) {
-      return Refuse(
-          "BYDAY with a number (such as 2MO) needs FREQ=MONTHLY, or FREQ=YEARLY without BYWEEKNO");
-    }
+  if (HasNumberedDay(rule) && !numbered_day_allowed) {
+    return Refuse(
+        "BYDAY with a number (such as 2MO) needs FREQ=MONTHLY, or FREQ=YEARLY without BYWEEKNO");
   }
   // libical 3.0 places BYWEEKNO's weeks wrongly (BYWEEKNO=20 gave days in September, and
   // BYWEEKNO=1;BYDAY=MO a Tuesday), and crashes on some negative week numbers.
@@ -446,10 +451,7 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   // Numbered BYDAY days and BYYEARDAY count within the year there, which naming the months
   // would change, so those need BYMONTH said.
   if (rule.freq == ICAL_YEARLY_RECURRENCE && HasAny(rule.by_month_day) && !HasAny(rule.by_month)) {
-    bool numbered_day = false;
-    for (int i = 0; i < CountOf(rule.by_day, ICAL_BY_DAY_SIZE); ++i)
-      numbered_day = numbered_day || icalrecurrencetype_day_position(rule.by_day[i]) != 0;
-    if (numbered_day || HasAny(rule.by_year_day))
+    if (HasNumberedDay(rule) || HasAny(rule.by_year_day))
       return Refuse("BYMONTHDAY with FREQ=YEARLY and a numbered BYDAY or BYYEARDAY needs BYMONTH");
     for (short m = 1; m <= 12; ++m) rule.by_month[m - 1] = m;
     rule.by_month[12] = ICAL_RECURRENCE_ARRAY_MAX;
