@@ -114,7 +114,8 @@ struct OccurrenceConflict {
 struct SeriesRequest {
   BookingRequest first;  // the first occurrence; its start is the series' local start
   /// RFC 5545 RRULE, e.g. "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10". Expanded in `time_zone`, so
-  /// 10:00 stays 10:00 local across DST.
+  /// 10:00 stays 10:00 local across DST. docs/scheduling.md ("Recurring series") lists the
+  /// parts it may have and how each is read.
   std::string rrule;
   /// The IANA zone whose wall clock the series keeps (a customer's, say, when the resource
   /// is elsewhere); empty = the zone of the first requirement's resource: the one `first`

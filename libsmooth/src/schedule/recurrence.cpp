@@ -1,5 +1,6 @@
-// RRULE expansion with libical: parse, bound, iterate on floating local times, convert with
-// LocalToInstant. All libical use is serialized because its error state is global.
+// RRULE expansion: libical parses the rule (serialized, because its error state is global);
+// libsmooth checks it, bounds it and expands it on floating local times, and converts each
+// start with LocalToInstant.
 #include "schedule/recurrence.hpp"
 
 #include <fmt/format.h>
@@ -9,7 +10,6 @@
 #include <array>
 #include <cassert>
 #include <cstdlib>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -52,10 +52,6 @@ class IcalSession {
   int was_fatal_;
 };
 
-struct IteratorDeleter {
-  void operator()(icalrecur_iterator* it) const { icalrecur_iterator_free(it); }
-};
-
 bool HasAny(const short* values) { return values[0] != ICAL_RECURRENCE_ARRAY_MAX; }
 
 int CountOf(const short* values, int size) {
@@ -64,9 +60,8 @@ int CountOf(const short* values, int size) {
   return n;
 }
 
-// Why the rule can never produce an occurrence, or "" if it may. libical 3.0 looks for
-// the next match of such a rule up to the year 2582, ignoring UNTIL, for up to a second
-// under our lock; these are the shapes found to do that, refused here instead.
+// Why the rule, with its defaults (AddDefaults), can never produce an occurrence, or "" if
+// it may: such a rule is refused with the reason rather than searched for a hundred years.
 std::string_view WhyNeverMatches(const icalrecurrencetype& rule, unsigned start_month) {
   // Months of the year the rule can reach: BYMONTH, and for MONTHLY the months INTERVAL
   // steps onto from the start.
@@ -109,26 +104,30 @@ std::string_view WhyNeverMatches(const icalrecurrencetype& rule, unsigned start_
     return "no month or year has that many of the requested weekday";
   }
 
-  // BYSETPOS picks among the days a MONTHLY or YEARLY period yields (libical ignores it
-  // for shorter periods, and does not count BYHOUR or BYMINUTE); a position beyond that
-  // number never exists.
+  // BYSETPOS picks among the starts a period yields: at most these days, each at every
+  // BYHOUR x BYMINUTE time. A position beyond that number never exists.
   const int set_positions = CountOf(rule.by_set_pos, ICAL_BY_SETPOS_SIZE);
   if (set_positions == 0) return "";
   int by_day_count = 0;  // days each BYDAY entry can yield in a month
   int by_day_year = 0;   // ... in a year
+  int plain_days = 0;    // BYDAY entries without a number
   for (int i = 0; i < by_days; ++i) {
     const int position = icalrecurrencetype_day_position(rule.by_day[i]);
     if (std::abs(position) > max_position) continue;
     const bool positioned = position != 0;
     by_day_count += positioned ? 1 : 5;
     by_day_year += positioned ? 1 : 53;
+    plain_days += positioned ? 0 : 1;
   }
   const int months_in_year = months == 0 ? 12 : months;
   int per_period;
-  if (rule.freq == ICAL_MONTHLY_RECURRENCE) {
-    per_period = month_days > 0 ? month_days : by_days > 0 ? by_day_count : 1;
-  } else if (rule.freq == ICAL_YEARLY_RECURRENCE) {
-    if (CountOf(rule.by_week_no, ICAL_BY_WEEKNO_SIZE) > 0) return "";
+  if (rule.freq == ICAL_DAILY_RECURRENCE) {
+    per_period = 1;
+  } else if (rule.freq == ICAL_WEEKLY_RECURRENCE) {
+    per_period = by_days > 0 ? plain_days : 7;
+  } else if (rule.freq == ICAL_MONTHLY_RECURRENCE) {
+    per_period = month_days > 0 ? month_days : by_days > 0 ? by_day_count : 31;
+  } else {
     const int year_days = CountOf(rule.by_year_day, ICAL_BY_YEARDAY_SIZE);
     if (year_days > 0) {
       per_period = year_days;
@@ -137,15 +136,15 @@ std::string_view WhyNeverMatches(const icalrecurrencetype& rule, unsigned start_
     } else if (by_days > 0) {
       per_period = months == 0 ? by_day_year : by_day_count * months_in_year;
     } else {
-      per_period = months == 0 ? 1 : months;
+      per_period = 366;
     }
-  } else {
-    return "";
   }
+  per_period *= std::max(1, CountOf(rule.by_hour, ICAL_BY_HOUR_SIZE)) *
+                std::max(1, CountOf(rule.by_minute, ICAL_BY_MINUTE_SIZE));
   for (int i = 0; i < set_positions; ++i) {
     if (std::abs(rule.by_set_pos[i]) <= per_period) return "";
   }
-  return "BYSETPOS asks for a position beyond the days each period has";
+  return "BYSETPOS asks for a position beyond the starts each period has";
 }
 
 date::local_seconds LocalSecondsOf(const icaltimetype& t) {
@@ -154,21 +153,6 @@ date::local_seconds LocalSecondsOf(const icaltimetype& t) {
                                                date::day(static_cast<unsigned>(t.day)))) +
          std::chrono::hours(t.hour) + std::chrono::minutes(t.minute) +
          std::chrono::seconds(t.second);
-}
-
-icaltimetype FloatingTime(date::local_seconds local) {
-  const auto day = date::floor<date::days>(local);
-  const date::year_month_day ymd(day);
-  const date::hh_mm_ss<std::chrono::seconds> hms(local - day);
-  icaltimetype t = icaltime_null_time();
-  t.year = static_cast<int>(ymd.year());
-  t.month = static_cast<int>(static_cast<unsigned>(ymd.month()));
-  t.day = static_cast<int>(static_cast<unsigned>(ymd.day()));
-  t.hour = static_cast<int>(hms.hours().count());
-  t.minute = static_cast<int>(hms.minutes().count());
-  t.second = static_cast<int>(hms.seconds().count());
-  t.is_date = 0;
-  return t;  // no zone: floating
 }
 
 std::string_view Trim(std::string_view s) {
@@ -183,23 +167,86 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Drops a BY part's repeated values, keeping the first of each: libical 3.0 counts a value
-// written twice twice, so BYSETPOS=-2 with BYMONTHDAY=2,2 picked the 2nd of every month.
-void DropRepeats(short* values, int size) {
-  short* const end = values + CountOf(values, size);
-  short* kept = values;
-  for (short* v = values; v != end; ++v)
-    if (std::find(values, kept, *v) == kept) *kept++ = *v;
-  std::fill(kept, end, static_cast<short>(ICAL_RECURRENCE_ARRAY_MAX));
-}
-
-// Sorts a BY part's values and drops repeats: libical 3.0 takes BYHOUR, BYMINUTE and BYMONTH
-// in the order written, so BYHOUR=14,8 gave 14:00 before 08:00 of the same day, and COUNT
-// then counted the wrong occurrences.
+// Sorts a BY part's values and drops repeats, so that each counts once (WhyNeverMatches).
 void SortValues(short* values, int size) {
   short* const end = values + CountOf(values, size);
   std::sort(values, end);
   std::fill(std::unique(values, end), end, static_cast<short>(ICAL_RECURRENCE_ARRAY_MAX));
+}
+
+// Why a BY part has a value no calendar has ("" if none does). libical's parser checks
+// some parts, not these.
+std::string OutOfRange(const icalrecurrencetype& rule) {
+  struct Part {
+    const char* name;
+    const short* values;
+    int size, low, high;
+    bool signed_;  // -high..-low allowed as well
+  };
+  std::vector<short> months;  // BYMONTH values carry a leap-month flag in libical
+  for (int i = 0; i < CountOf(rule.by_month, ICAL_BY_MONTH_SIZE); ++i) {
+    const int month = icalrecurrencetype_month_month(rule.by_month[i]);
+    if (icalrecurrencetype_month_is_leap(rule.by_month[i]))
+      return fmt::format("BYMONTH {}L: leap months need RSCALE, which is not supported", month);
+    months.push_back(static_cast<short>(month));
+  }
+  months.push_back(ICAL_RECURRENCE_ARRAY_MAX);
+  std::vector<short> positions;
+  for (int i = 0; i < CountOf(rule.by_day, ICAL_BY_DAY_SIZE); ++i) {
+    const int position = icalrecurrencetype_day_position(rule.by_day[i]);
+    if (position != 0) positions.push_back(static_cast<short>(position));
+  }
+  positions.push_back(ICAL_RECURRENCE_ARRAY_MAX);
+  const Part parts[] = {
+      {"BYMINUTE", rule.by_minute, ICAL_BY_MINUTE_SIZE, 0, 59, false},
+      {"BYHOUR", rule.by_hour, ICAL_BY_HOUR_SIZE, 0, 23, false},
+      {"BYDAY", positions.data(), static_cast<int>(positions.size()), 1, 53, true},
+      {"BYMONTHDAY", rule.by_month_day, ICAL_BY_MONTHDAY_SIZE, 1, 31, true},
+      {"BYYEARDAY", rule.by_year_day, ICAL_BY_YEARDAY_SIZE, 1, 366, true},
+      {"BYMONTH", months.data(), static_cast<int>(months.size()), 1, 12, false},
+      {"BYSETPOS", rule.by_set_pos, ICAL_BY_SETPOS_SIZE, 1, 366, true},
+  };
+  for (const Part& part : parts) {
+    for (int i = 0; i < CountOf(part.values, part.size); ++i) {
+      const int v = part.values[i];
+      const int magnitude = part.signed_ ? std::abs(v) : v;
+      if (magnitude < part.low || magnitude > part.high) {
+        return part.signed_ ? fmt::format("{} {} is out of range ({} to {}, or {} to {})",
+                                          part.name, v, part.low, part.high, -part.high, -part.low)
+                            : fmt::format("{} {} is out of range ({} to {})", part.name, v,
+                                          part.low, part.high);
+      }
+    }
+  }
+  return "";
+}
+
+// Gives a rule the days RFC 5545 takes from the first start where it names none (no BYDAY,
+// BYMONTHDAY or BYYEARDAY): WEEKLY repeats its weekday, MONTHLY its day of the month, and
+// YEARLY its day and month (that day of each BYMONTH month if the rule has BYMONTH).
+void AddDefaults(icalrecurrencetype& rule, LocalDate first) {
+  if (HasAny(rule.by_day) || HasAny(rule.by_month_day) || HasAny(rule.by_year_day)) return;
+  switch (rule.freq) {
+    case ICAL_WEEKLY_RECURRENCE: {
+      const date::weekday weekday(ToLocalDays(first));
+      rule.by_day[0] =
+          static_cast<short>(ICAL_SUNDAY_WEEKDAY + static_cast<int>(weekday.c_encoding()));
+      rule.by_day[1] = ICAL_RECURRENCE_ARRAY_MAX;
+      break;
+    }
+    case ICAL_YEARLY_RECURRENCE:
+      if (!HasAny(rule.by_month)) {
+        rule.by_month[0] = static_cast<short>(first.month);
+        rule.by_month[1] = ICAL_RECURRENCE_ARRAY_MAX;
+      }
+      [[fallthrough]];
+    case ICAL_MONTHLY_RECURRENCE:
+      rule.by_month_day[0] = static_cast<short>(first.day);
+      rule.by_month_day[1] = ICAL_RECURRENCE_ARRAY_MAX;
+      break;
+    default:
+      break;
+  }
 }
 
 // Whether BYDAY has a day with a number (2MO, -1FR).
@@ -209,74 +256,84 @@ bool HasNumberedDay(const icalrecurrencetype& rule) {
                      [](short d) { return icalrecurrencetype_day_position(d) != 0; });
 }
 
-// Whether `values` has days counted from both ends (31 and -1 can be one day).
-bool FromBothEnds(const short* values, int size) {
-  const int n = CountOf(values, size);
-  return std::any_of(values, values + n, [](short v) { return v > 0; }) &&
-         std::any_of(values, values + n, [](short v) { return v < 0; });
-}
-
-// The local starts of a DAILY or WEEKLY rule from `first` (the series' first start) to
-// `bound`, in order, by RFC 5545 §3.3.10, for the parts such a rule may have here: INTERVAL,
-// BYDAY without numbers, BYMONTH, BYMONTHDAY, BYYEARDAY (each day must match all given),
-// BYHOUR, BYMINUTE and WKST. libical 3.0 gets these wrong: it ignores a negative BYMONTHDAY
-// with DAILY, and counts WEEKLY's INTERVAL from weeks that are not the ones WKST begins
-// (WEEKLY;INTERVAL=3;BYDAY=SU from a Friday skipped the Sunday two days later).
-class DayRule {
+// The local starts of a rule from `first` (the series' first start) to `bound`, in order, by
+// RFC 5545 §3.3.10 (tests/recurrence_differential.py compares them with python-dateutil's).
+// The rule's periods are days, weeks (begun on WKST, Monday unless it says),
+// months or years, every INTERVAL of them from the one `first` is in. A period yields its
+// days that match every BY part the rule has, each at every BYHOUR × BYMINUTE time (the
+// first start's hour and minute where not given); BYSETPOS then picks among the period's
+// starts, counting from its first or (negative) from its last. Starts before `first` are
+// not part of the series, though BYSETPOS counts them. A numbered BYDAY counts within the
+// month (MONTHLY, or YEARLY with BYMONTH) or the year. The rule comes with its defaults
+// (AddDefaults).
+//
+// libical 3.0 expanded rules wrongly in many ways (BYHOUR taken in the order written, WEEKLY
+// weeks that WKST does not begin, a day two values name counted twice by BYSETPOS, BYSETPOS
+// ignored with DAILY and WEEKLY) and crashed on some; it only parses the rule now.
+class Expansion {
  public:
-  DayRule(const icalrecurrencetype& rule, date::local_seconds first, date::local_seconds bound)
-      : rule_(rule), first_(first), last_day_(date::floor<date::days>(bound)), bound_(bound) {
+  Expansion(const icalrecurrencetype& rule, date::local_seconds first, date::local_seconds bound)
+      : freq_(rule.freq),
+        interval_(rule.interval > 0 ? rule.interval : 1),
+        first_(first),
+        last_day_(date::floor<date::days>(bound)),
+        bound_(bound),
+        months_(Values(rule.by_month, ICAL_BY_MONTH_SIZE)),
+        month_days_(Values(rule.by_month_day, ICAL_BY_MONTHDAY_SIZE)),
+        year_days_(Values(rule.by_year_day, ICAL_BY_YEARDAY_SIZE)),
+        set_positions_(Values(rule.by_set_pos, ICAL_BY_SETPOS_SIZE)) {
     const date::local_days first_day = date::floor<date::days>(first);
-    const std::chrono::minutes at =
-        std::chrono::duration_cast<std::chrono::minutes>(first - first_day);
-    std::vector<int> hours, minutes;
-    for (int i = 0; i < CountOf(rule.by_hour, ICAL_BY_HOUR_SIZE); ++i)
-      hours.push_back(rule.by_hour[i]);
-    for (int i = 0; i < CountOf(rule.by_minute, ICAL_BY_MINUTE_SIZE); ++i)
-      minutes.push_back(rule.by_minute[i]);
+    const date::year_month_day ymd(first_day);
+    const auto at = std::chrono::duration_cast<std::chrono::minutes>(first - first_day);
+    std::vector<int> hours = Values(rule.by_hour, ICAL_BY_HOUR_SIZE);
+    std::vector<int> minutes = Values(rule.by_minute, ICAL_BY_MINUTE_SIZE);
     if (hours.empty()) hours.push_back(static_cast<int>(at.count() / 60));
     if (minutes.empty()) minutes.push_back(static_cast<int>(at.count() % 60));
     for (int h : hours)
       for (int m : minutes) times_.push_back(std::chrono::hours(h) + std::chrono::minutes(m));
     std::sort(times_.begin(), times_.end());
     times_.erase(std::unique(times_.begin(), times_.end()), times_.end());
-    for (int i = 0; i < CountOf(rule.by_day, ICAL_BY_DAY_SIZE); ++i)
-      weekdays_[WeekdayIndex(icalrecurrencetype_day_day_of_week(rule.by_day[i]))] = true;
-    const bool any_weekday = CountOf(rule.by_day, ICAL_BY_DAY_SIZE) > 0;
-    const unsigned start_weekday = date::weekday(first_day).c_encoding();
-    if (rule.freq == ICAL_WEEKLY_RECURRENCE) {
-      step_ = date::days(7 * Interval());
-      // The week the first start is in, as WKST begins weeks (Monday unless it says).
-      const unsigned week_start =
-          rule.week_start == ICAL_NO_WEEKDAY ? 1u : WeekdayIndex(rule.week_start);
-      period_ = first_day - date::days((start_weekday + 7 - week_start) % 7);
-      period_days_ = 7;
-      if (!any_weekday) weekdays_[start_weekday] = true;
-    } else {
-      step_ = date::days(Interval());
-      period_ = first_day;
-      period_days_ = 1;
-      if (!any_weekday) weekdays_.fill(true);
+
+    for (int i = 0; i < CountOf(rule.by_day, ICAL_BY_DAY_SIZE); ++i) {
+      const int position = icalrecurrencetype_day_position(rule.by_day[i]);
+      const unsigned weekday = WeekdayIndex(icalrecurrencetype_day_day_of_week(rule.by_day[i]));
+      if (position == 0) {
+        weekdays_[weekday] = true;
+      } else {
+        numbered_days_.push_back({position, weekday});
+      }
+      by_weekday_ = true;
+    }
+    // Periods are counted from the first one's start: a day, a week's first day as WKST
+    // says, a month (as months since year 0) or a year.
+    switch (freq_) {
+      case ICAL_WEEKLY_RECURRENCE: {
+        const unsigned week_start =
+            rule.week_start == ICAL_NO_WEEKDAY ? 1u : WeekdayIndex(rule.week_start);
+        const unsigned weekday = date::weekday(first_day).c_encoding();
+        origin_ =
+            (first_day - date::days((weekday + 7 - week_start) % 7)).time_since_epoch().count();
+        break;
+      }
+      case ICAL_MONTHLY_RECURRENCE:
+        origin_ = MonthIndex(ymd.year() / ymd.month());
+        break;
+      case ICAL_YEARLY_RECURRENCE:
+        origin_ = static_cast<int>(ymd.year());
+        break;
+      default:
+        origin_ = first_day.time_since_epoch().count();
+        break;
     }
   }
 
   std::optional<date::local_seconds> Next() {
-    while (pending_.empty()) {
-      if (period_ > last_day_) return std::nullopt;
-      for (int i = 0; i < period_days_; ++i) {
-        const date::local_days day = period_ + date::days(i);
-        if (!Matches(day)) continue;
-        for (std::chrono::minutes t : times_) {
-          const date::local_seconds start = day + t;
-          if (start >= first_ && start <= bound_) pending_.push_back(start);
-        }
-      }
-      period_ += step_;
+    while (next_ == pending_.size()) {
+      pending_.clear();
       next_ = 0;
+      if (!Fill()) return std::nullopt;
     }
-    const date::local_seconds start = pending_[next_++];
-    if (next_ == pending_.size()) pending_.clear();
-    return start;
+    return pending_[next_++];
   }
 
  private:
@@ -284,47 +341,139 @@ class DayRule {
   static unsigned WeekdayIndex(icalrecurrencetype_weekday d) {
     return static_cast<unsigned>(d) - static_cast<unsigned>(ICAL_SUNDAY_WEEKDAY);
   }
-  int Interval() const { return rule_.interval > 0 ? rule_.interval : 1; }
+  static std::vector<int> Values(const short* values, int size) {
+    return std::vector<int>(values, values + CountOf(values, size));
+  }
+  static bool Contains(const std::vector<int>& values, int v) {
+    return std::find(values.begin(), values.end(), v) != values.end();
+  }
+  static long MonthIndex(date::year_month ym) {
+    return static_cast<long>(int(ym.year())) * 12 + static_cast<long>(unsigned(ym.month())) - 1;
+  }
 
-  bool Matches(date::local_days day) const {
-    if (!weekdays_[date::weekday(day).c_encoding()]) return false;
-    const date::year_month_day ymd(day);
-    const int months = CountOf(rule_.by_month, ICAL_BY_MONTH_SIZE);
-    if (months > 0 && !Contains(rule_.by_month, months, static_cast<int>(unsigned(ymd.month()))))
-      return false;
-    const int month_days = CountOf(rule_.by_month_day, ICAL_BY_MONTHDAY_SIZE);
-    if (month_days > 0) {
-      const int d = static_cast<int>(unsigned(ymd.day()));
-      const int length = static_cast<int>(unsigned((ymd.year() / ymd.month() / date::last).day()));
-      if (!Contains(rule_.by_month_day, month_days, d) &&
-          !Contains(rule_.by_month_day, month_days, d - length - 1))
-        return false;
+  // The days of the next period, [begin, end); false once it begins after the last day.
+  bool NextPeriod(date::local_days& begin, date::local_days& end) {
+    // Counted in wide integers: a large INTERVAL must end the series, not wrap a date.
+    const long long step = static_cast<long long>(periods_++) * interval_;
+    const date::year_month_day last(last_day_);
+    long long days_from = 0, days_to = 0;
+    switch (freq_) {
+      case ICAL_WEEKLY_RECURRENCE:
+        days_from = origin_ + 7 * step;
+        days_to = days_from + 7;
+        break;
+      case ICAL_MONTHLY_RECURRENCE: {
+        const long long month = origin_ + step;
+        if (month > MonthIndex(last.year() / last.month())) return false;
+        const date::year_month ym = date::year(static_cast<int>(month / 12)) /
+                                    date::month(static_cast<unsigned>(month % 12 + 1));
+        begin = date::local_days(ym / 1);
+        end = date::local_days((ym + date::months(1)) / 1);
+        return true;
+      }
+      case ICAL_YEARLY_RECURRENCE: {
+        const long long year = origin_ + step;
+        if (year > static_cast<int>(last.year())) return false;
+        const date::year y(static_cast<int>(year));
+        begin = date::local_days(y / date::January / 1);
+        end = date::local_days((y + date::years(1)) / date::January / 1);
+        return true;
+      }
+      default:
+        days_from = origin_ + step;
+        days_to = days_from + 1;
+        break;
     }
-    const int year_days = CountOf(rule_.by_year_day, ICAL_BY_YEARDAY_SIZE);
-    if (year_days > 0) {
-      const date::local_days jan1{ymd.year() / date::January / 1};
-      const int d = static_cast<int>((day - jan1).count()) + 1;
-      const int length = ymd.year().is_leap() ? 366 : 365;
-      if (!Contains(rule_.by_year_day, year_days, d) &&
-          !Contains(rule_.by_year_day, year_days, d - length - 1))
-        return false;
+    if (days_from > last_day_.time_since_epoch().count()) return false;
+    begin = date::local_days(date::days(static_cast<int>(days_from)));
+    end = date::local_days(date::days(static_cast<int>(days_to)));
+    return true;
+  }
+
+  // Adds the next starts to pending_ (perhaps none): the next day's, or with BYSETPOS the
+  // next period's. False once there are no more.
+  bool Fill() {
+    if (!set_positions_.empty()) {
+      date::local_days begin, end;
+      if (!NextPeriod(begin, end)) return false;
+      std::vector<date::local_days> days;
+      for (date::local_days d = begin; d < end; d += date::days(1))
+        if (Matches(d)) days.push_back(d);
+      const long starts = static_cast<long>(days.size() * times_.size());
+      const long per_day = static_cast<long>(times_.size());
+      for (int position : set_positions_) {
+        const long i = position > 0 ? position - 1 : starts + position;
+        if (i < 0 || i >= starts) continue;
+        const date::local_seconds start = days[i / per_day] + times_[i % per_day];
+        if (start >= first_ && start <= bound_) pending_.push_back(start);
+      }
+      std::sort(pending_.begin(), pending_.end());
+      pending_.erase(std::unique(pending_.begin(), pending_.end()), pending_.end());
+      return true;
+    }
+    if (day_ == period_end_ && !NextPeriod(day_, period_end_)) return false;
+    const date::local_days day = day_;
+    day_ += date::days(1);
+    if (day > last_day_) return false;
+    if (Matches(day)) {
+      for (std::chrono::minutes t : times_) {
+        const date::local_seconds start = day + t;
+        if (start >= first_ && start <= bound_) pending_.push_back(start);
+      }
     }
     return true;
   }
-  static bool Contains(const short* values, int n, int v) {
-    return std::find(values, values + n, v) != values + n;
+
+  bool Matches(date::local_days day) const {
+    const date::year_month_day ymd(day);
+    if (!months_.empty() && !Contains(months_, static_cast<int>(unsigned(ymd.month()))))
+      return false;
+    const int month_day = static_cast<int>(unsigned(ymd.day()));
+    const int month_length =
+        static_cast<int>(unsigned((ymd.year() / ymd.month() / date::last).day()));
+    if (!month_days_.empty() && !Contains(month_days_, month_day) &&
+        !Contains(month_days_, month_day - month_length - 1))
+      return false;
+    const date::local_days jan1{ymd.year() / date::January / 1};
+    const int year_day = static_cast<int>((day - jan1).count()) + 1;
+    const int year_length = ymd.year().is_leap() ? 366 : 365;
+    if (!year_days_.empty() && !Contains(year_days_, year_day) &&
+        !Contains(year_days_, year_day - year_length - 1))
+      return false;
+    if (!by_weekday_) return true;
+    const unsigned weekday = date::weekday(day).c_encoding();
+    if (weekdays_[weekday]) return true;
+    // A numbered day counts the weekday within the month or the year: the nth from the
+    // start, or with a negative number from the end.
+    const bool in_month =
+        freq_ == ICAL_MONTHLY_RECURRENCE || (freq_ == ICAL_YEARLY_RECURRENCE && !months_.empty());
+    const int index = in_month ? month_day : year_day;
+    const int length = in_month ? month_length : year_length;
+    return std::any_of(numbered_days_.begin(), numbered_days_.end(), [&](const NumberedDay& n) {
+      return n.weekday == weekday && (n.position > 0 ? (index - 1) / 7 + 1 == n.position
+                                                     : (length - index) / 7 + 1 == -n.position);
+    });
   }
 
-  const icalrecurrencetype& rule_;
+  struct NumberedDay {
+    int position;      // 1 the first, -1 the last
+    unsigned weekday;  // c_encoding
+  };
+
+  const icalrecurrencetype_frequency freq_;
+  const int interval_;
   const date::local_seconds first_;
   const date::local_days last_day_;
   const date::local_seconds bound_;
-  std::array<bool, 7> weekdays_{};  // by c_encoding
-  std::vector<std::chrono::minutes> times_;
-  date::local_days period_;  // the first day of the next period to look at
-  date::days step_{1};
-  int period_days_ = 1;
-  std::vector<date::local_seconds> pending_;  // the current period's starts, in order
+  std::vector<int> months_, month_days_, year_days_, set_positions_;
+  std::array<bool, 7> weekdays_{};  // BYDAY without a number, by c_encoding
+  std::vector<NumberedDay> numbered_days_;
+  bool by_weekday_ = false;                  // whether days must match weekdays_ or numbered_days_
+  std::vector<std::chrono::minutes> times_;  // each matching day's starts, in order
+  long long origin_ = 0;  // the first period: a day or week's first day, a month or a year
+  int periods_ = 0;       // periods begun
+  date::local_days day_{}, period_end_{};     // the next day to look at, and its period's end
+  std::vector<date::local_seconds> pending_;  // starts found, not yet returned
   std::size_t next_ = 0;
 };
 
@@ -366,9 +515,13 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   const date::local_seconds first_start =
       date::local_seconds(ToLocalDays(first_date)) + start_minutes;
 
-  IcalSession ical;
-  icalrecurrencetype rule = icalrecurrencetype_from_string(text.c_str());
-  const bool parse_failed = ical.failed();
+  icalrecurrencetype rule;
+  bool parse_failed = false;
+  {
+    IcalSession ical;
+    rule = icalrecurrencetype_from_string(text.c_str());
+    parse_failed = ical.failed();
+  }
   if (rule.rscale != nullptr) {
     icalmemory_free_buffer(rule.rscale);
     rule.rscale = nullptr;
@@ -390,51 +543,26 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   }
   // Occurrences carry whole minutes.
   if (HasAny(rule.by_second)) return Refuse("BYSECOND is not supported");
-  // RFC 5545 §3.3.10 allows a numbered BYDAY only there; libical reads WEEKLY;BYDAY=2MO as
-  // a Wednesday, and WEEKLY;BYDAY=1MO,TU as the same Tuesday twice.
-  const bool numbered_day_allowed =
-      rule.freq == ICAL_MONTHLY_RECURRENCE ||
-      (rule.freq == ICAL_YEARLY_RECURRENCE && !HasAny(rule.by_week_no));
-  if (HasNumberedDay(rule) && !numbered_day_allowed) {
-    return Refuse(
-        "BYDAY with a number (such as 2MO) needs FREQ=MONTHLY, or FREQ=YEARLY without BYWEEKNO");
-  }
-  // libical 3.0 places BYWEEKNO's weeks wrongly (BYWEEKNO=20 gave days in September, and
-  // BYWEEKNO=1;BYDAY=MO a Tuesday), and crashes on some negative week numbers.
   if (HasAny(rule.by_week_no)) return Refuse("BYWEEKNO is not supported");
-  // libical applies BYSETPOS to the days of a MONTHLY or YEARLY period only: with DAILY or
-  // WEEKLY it ignores it (WEEKLY;BYDAY=MO,TU,WE;BYSETPOS=1 gave all three days, not
-  // Mondays), and it picks among days before adding BYHOUR and BYMINUTE times, so with
-  // several of those it picks the wrong ones. RFC 5545 picks among all the period's starts.
+  // RFC 5545 §3.3.10 allows these parts only with these frequencies.
+  const bool monthly_or_yearly =
+      rule.freq == ICAL_MONTHLY_RECURRENCE || rule.freq == ICAL_YEARLY_RECURRENCE;
+  if (HasNumberedDay(rule) && !monthly_or_yearly)
+    return Refuse("BYDAY with a number (such as 2MO) needs FREQ=MONTHLY or YEARLY");
+  if (HasAny(rule.by_year_day) && rule.freq != ICAL_YEARLY_RECURRENCE)
+    return Refuse("BYYEARDAY needs FREQ=YEARLY");
+  if (HasAny(rule.by_month_day) && rule.freq == ICAL_WEEKLY_RECURRENCE)
+    return Refuse("BYMONTHDAY cannot be used with FREQ=WEEKLY");
+  // libical's parser lets some values through that no calendar has.
+  if (const std::string why = OutOfRange(rule); !why.empty()) return Refuse(why);
   SortValues(rule.by_hour, ICAL_BY_HOUR_SIZE);
   SortValues(rule.by_minute, ICAL_BY_MINUTE_SIZE);
   SortValues(rule.by_month, ICAL_BY_MONTH_SIZE);
-  DropRepeats(rule.by_month_day, ICAL_BY_MONTHDAY_SIZE);
-  DropRepeats(rule.by_year_day, ICAL_BY_YEARDAY_SIZE);
-  DropRepeats(rule.by_day, ICAL_BY_DAY_SIZE);
-  if (HasAny(rule.by_set_pos)) {
-    if (rule.freq != ICAL_MONTHLY_RECURRENCE && rule.freq != ICAL_YEARLY_RECURRENCE) {
-      return Refuse("BYSETPOS is supported with FREQ=MONTHLY or YEARLY only");
-    }
-    if (CountOf(rule.by_hour, ICAL_BY_HOUR_SIZE) > 1 ||
-        CountOf(rule.by_minute, ICAL_BY_MINUTE_SIZE) > 1) {
-      return Refuse("BYSETPOS is not supported with several BYHOUR or BYMINUTE values");
-    }
-    // libical counts a day that two values name (31 and -1, in a month of 31 days) twice,
-    // and then skipped such months altogether.
-    if (FromBothEnds(rule.by_month_day, ICAL_BY_MONTHDAY_SIZE) ||
-        FromBothEnds(rule.by_year_day, ICAL_BY_YEARDAY_SIZE)) {
-      return Refuse(
-          "BYSETPOS is not supported with BYMONTHDAY or BYYEARDAY days counted from both ends");
-    }
-    std::array<bool, 8> weekday_seen{};
-    for (int i = 0; i < CountOf(rule.by_day, ICAL_BY_DAY_SIZE); ++i) {
-      bool& seen = weekday_seen[static_cast<std::size_t>(
-          icalrecurrencetype_day_day_of_week(rule.by_day[i]))];
-      if (seen) return Refuse("BYSETPOS is not supported with one weekday in BYDAY twice");
-      seen = true;
-    }
-  }
+  SortValues(rule.by_month_day, ICAL_BY_MONTHDAY_SIZE);
+  SortValues(rule.by_year_day, ICAL_BY_YEARDAY_SIZE);
+  SortValues(rule.by_day, ICAL_BY_DAY_SIZE);
+  SortValues(rule.by_set_pos, ICAL_BY_SETPOS_SIZE);
+  AddDefaults(rule, first_date);
   if (rule.count == 0 && icaltime_is_null_time(rule.until)) {
     return Refuse("the series must end: add COUNT or UNTIL");
   }
@@ -446,25 +574,14 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
       !why.empty()) {
     return Refuse(fmt::format("the series has no occurrences: {}", why));
   }
-  // A YEARLY BYMONTHDAY without BYMONTH is that day of every month (RFC 5545 §3.3.10:
-  // BYMONTHDAY expands a year), where libical 3.0 took the first start's month only.
-  // Numbered BYDAY days and BYYEARDAY count within the year there, which naming the months
-  // would change, so those need BYMONTH said.
-  if (rule.freq == ICAL_YEARLY_RECURRENCE && HasAny(rule.by_month_day) && !HasAny(rule.by_month)) {
-    if (HasNumberedDay(rule) || HasAny(rule.by_year_day))
-      return Refuse("BYMONTHDAY with FREQ=YEARLY and a numbered BYDAY or BYYEARDAY needs BYMONTH");
-    for (short m = 1; m <= 12; ++m) rule.by_month[m - 1] = m;
-    rule.by_month[12] = ICAL_RECURRENCE_ARRAY_MAX;
-  }
 
-  // libical compares UNTIL with the floating start as if both were in one zone, and reads
-  // a DATE UNTIL as that day's midnight (excluding the day). So UNTIL is applied here, and
-  // libical is only given a local bound at or after it (plus the horizon) to stop at.
+  // UNTIL is applied below, on the wall clock or as an instant; the expansion stops at a
+  // local bound at or after it (or the horizon).
   enum class UntilKind { kNone, kDate, kUtc, kFloating };
   UntilKind until_kind = UntilKind::kNone;
   date::local_time<Duration> local_limit = horizon;  // last local start allowed (inclusive)
   Instant utc_limit{};
-  date::local_seconds bound = horizon;  // given to libical
+  date::local_seconds bound = horizon;  // where the expansion stops
   if (!icaltime_is_null_time(rule.until)) {
     date::local_seconds reading;  // UNTIL read on the series' wall clock, against the horizon
     icaltimetype u = rule.until;
@@ -476,8 +593,8 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
     } else if (icaltime_is_utc(u)) {
       until_kind = UntilKind::kUtc;
       utc_limit = Instant(LocalSecondsOf(u).time_since_epoch());
-      // libical stops at the local reading of the instant, with a day of slack for gaps
-      // and overlaps; the slack is not part of the series.
+      // The expansion stops at the local reading of the instant, with a day of slack for
+      // gaps and overlaps; the slack is not part of the series.
       reading = date::floor<std::chrono::seconds>(ToLocal(zone, utc_limit));
       bound = reading + date::days(1);
     } else {
@@ -490,34 +607,8 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
           fmt::format("UNTIL is more than {} years after the start", kMaxRecurrenceYears));
     }
   }
-  // libical iterates no further than the year 2582. The Gregorian calendar repeats every
-  // 400 years (146,097 days, a whole number of weeks: same weekdays, same leap days), so the
-  // rule is expanded a whole number of such cycles away, from a year in [2000, 2400), and
-  // each occurrence moved back.
-  constexpr date::days kGregorianCycle{146097};
-  const int year_offset = first_date.year - 2000;
-  const int cycles = (year_offset >= 0 ? year_offset : year_offset - 399) / 400;
-  const date::days shift = kGregorianCycle * cycles;
-
   const std::size_t count = static_cast<std::size_t>(rule.count);
-  rule.count = 0;  // counted here, so that the bound below always applies
-  rule.until = FloatingTime(bound - shift);
-
-  icaltimetype dtstart = FloatingTime(first_start - shift);
-  std::unique_ptr<icalrecur_iterator, IteratorDeleter> it(icalrecur_iterator_new(rule, dtstart));
-  if (it == nullptr || ical.failed()) {
-    return Refuse("rule parts cannot be combined this way (RFC 5545 §3.3.10)");
-  }
-  // DAILY and WEEKLY rules are expanded here (DayRule), MONTHLY and YEARLY by libical.
-  std::optional<DayRule> days;
-  if (rule.freq == ICAL_DAILY_RECURRENCE || rule.freq == ICAL_WEEKLY_RECURRENCE)
-    days.emplace(rule, first_start, bound);
-  auto next = [&]() -> std::optional<date::local_seconds> {
-    if (days) return days->Next();
-    const icaltimetype t = icalrecur_iterator_next(it.get());
-    if (icaltime_is_null_time(t)) return std::nullopt;
-    return LocalSecondsOf(t) + shift;
-  };
+  Expansion expansion(rule, first_start, bound);
 
   std::vector<Occurrence> out;
   std::set<Instant> instants;
@@ -525,7 +616,7 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   // horizon ends most such series long before, so reserve no more than a typical series.
   out.reserve(std::min<std::size_t>(count != 0 ? count : 16, 1024));
   for (;;) {
-    const std::optional<date::local_seconds> start = next();
+    const std::optional<date::local_seconds> start = expansion.Next();
     if (!start) break;
     const date::local_seconds local = *start;
     // UNTIL bounds the start as booked, the first start's seconds included.

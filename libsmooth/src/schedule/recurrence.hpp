@@ -25,7 +25,7 @@ struct Occurrence {
 };
 
 /// Series longer than this from their first local date are refused, whatever the count:
-/// it bounds the work libical may do for a rule that matches rarely or never.
+/// it bounds the work a rule that matches rarely or never can cause.
 inline constexpr int kMaxRecurrenceYears = 100;
 
 /// Expands `rrule` (e.g. "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10", an optional "RRULE:" prefix
@@ -33,16 +33,17 @@ inline constexpr int kMaxRecurrenceYears = 100;
 /// evaluated on floating local times, so "weekly at 10:00" stays 10:00 local across DST;
 /// each occurrence is converted with LocalToInstant (a start in a spring-forward gap uses
 /// the offset before the gap; when that makes it the instant of another start, it is that
-/// one occurrence, as RFC 5545 ignores duplicates). Thread-safe (libical calls are serialized).
+/// one occurrence, as RFC 5545 ignores duplicates). Thread-safe (libical, which parses the
+/// rule, is called under a lock; libsmooth expands it).
 ///
 /// - FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY, with INTERVAL, BYDAY, BYMONTHDAY,
-///   BYMONTH, BYSETPOS, BYHOUR, BYMINUTE, WKST as libical understands them; RSCALE and
-///   BYSECOND are refused, and so is a numbered BYDAY (2MO, -1FR) except with MONTHLY or
-///   with YEARLY without BYWEEKNO (RFC 5545 §3.3.10), and BYSETPOS except with MONTHLY or
-///   YEARLY and at most one BYHOUR and one BYMINUTE value (what libical gets right).
-/// - Any first year from 1 to 9999 works (libical itself stops at 2582: the rule is
-///   expanded whole 400-year Gregorian cycles away and moved back). Occurrences may fall
-///   after year 9999; the caller bounds them.
+///   BYMONTH, BYYEARDAY, BYSETPOS, BYHOUR, BYMINUTE and WKST, as RFC 5545 §3.3.10 defines
+///   them (docs/scheduling.md, "Recurring series"). Refused: RSCALE, BYSECOND, BYWEEKNO, a
+///   part the table there does not allow with FREQ (a numbered BYDAY such as 2MO outside
+///   MONTHLY and YEARLY, BYYEARDAY outside YEARLY, BYMONTHDAY with WEEKLY), and values out
+///   of range.
+/// - Any first year from 1 to 9999 works. Occurrences may fall after year 9999; the caller
+///   bounds them.
 /// - The rule must end: COUNT, or UNTIL as a DATE (inclusive of that whole local date), a
 ///   UTC date-time (occurrences starting at or before that instant) or a floating
 ///   date-time (compared with local start times).
@@ -53,9 +54,9 @@ inline constexpr int kMaxRecurrenceYears = 100;
 ///   fall-back day's repeated hour has, the one asked for): the occurrence at `first_date`
 ///   and `start_minutes`, if the rule has it, is that instant, and a UTC UNTIL bounds it.
 /// - The series must end within kMaxRecurrenceYears of `first_date`.
-/// - The first local start is an occurrence only if it matches the rule (libical's reading
-///   of the case RFC 5545 leaves undefined): WEEKLY;BYDAY=MO from a Saturday starts on
-///   the following Monday, and COUNT counts only matching dates.
+/// - The first local start is an occurrence only if it matches the rule (as libical and
+///   python-dateutil read the case RFC 5545 leaves undefined): WEEKLY;BYDAY=MO from a
+///   Saturday starts on the following Monday, and COUNT counts only matching dates.
 ///
 /// On success there is at least one occurrence, in increasing local time. Errors are
 /// invalid_argument: "rrule: ..." for a malformed, unsupported or unbounded rule or one
