@@ -66,6 +66,9 @@ TEST_CASE("every matrix cell: Authorize honours the cell's scope on every kind o
         // A customer is its own data only when the rank rule allows managing it at all.
         bool expected = Expected(scope, actor, where);
         if (target_role && RoleRank(*target_role) >= RoleRank(role)) expected = false;
+        // PLATFORM_SUPPORT's scope is tenant users: no platform user to manage.
+        if (target_role && role == Role::kPlatformSupport && where == Where::kPlatform)
+          expected = false;
         Decision d = w.platform->Authorize(p, action, target);
         CHECK_MESSAGE(d.allowed == expected,
                       RoleName(role) << " " << ActionName(action) << " (" << ScopeName(scope)
@@ -117,6 +120,20 @@ TEST_CASE("user management is limited to strictly lower roles") {
   CHECK_FALSE(w.platform->Authorize(manager, Action::kUserDeactivate, t).allowed);
   t.role = Role::kTenantStaff;
   CHECK(w.platform->Authorize(manager, Action::kUserDeactivate, t).allowed);
+}
+
+TEST_CASE("PLATFORM_SUPPORT manages tenant users only, not the platform's lower roles") {
+  World w;
+  Principal support = w.As("PLATFORM_SUPPORT");
+  const Target tenant_owner{w.acme.id, std::nullopt, false, Role::kTenantOwner};
+  CHECK(w.platform->Authorize(support, Action::kUserUpdate, tenant_owner).allowed);
+  // PLATFORM_SALES ranks below it, but is a platform user.
+  const Target sales{std::nullopt, std::nullopt, false, Role::kPlatformSales};
+  Decision d = w.platform->Authorize(support, Action::kUserUpdate, sales);
+  CHECK_FALSE(d.allowed);
+  CHECK(d.reason == "PLATFORM_SUPPORT may only manage tenant users");
+  // A PLATFORM_MANAGER may.
+  CHECK(w.platform->Authorize(w.As("PLATFORM_MANAGER"), Action::kUserUpdate, sales).allowed);
 }
 
 namespace {

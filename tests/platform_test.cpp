@@ -965,6 +965,14 @@ TEST_CASE("passwords: set by an administrator above the user; the user's session
   CHECK(w.platform->SetPassword(owner, owner_id, "a takeover 123").code() ==
         StatusCode::kPermissionDenied);
   CheckInvalid(w.platform->SetPassword(owner, staff.id, "short"), "new_password");
+  // PLATFORM_SUPPORT's reach is tenant users: not PLATFORM_SALES, whom it may not
+  // masquerade as either, though that role ranks below it.
+  const User& sales = w.users.at("PLATFORM_SALES");
+  const Status by_support =
+      w.platform->SetPassword(w.As("PLATFORM_SUPPORT"), sales.id, "a takeover 123");
+  CHECK(by_support.code() == StatusCode::kPermissionDenied);
+  CHECK(by_support.message() == "PLATFORM_SUPPORT may only manage tenant users");
+  CHECK(w.platform->Login(w.HostOf(sales), sales.email, World::kPassword, "::1"));
   CHECK(w.platform->Login(w.HostOf(w.users.at("TENANT_OWNER")), "tenant_owner@acme.test",
                           World::kPassword, "::1"));
   CHECK(w.platform->Login(w.HostOf(staff), staff.email, "reset by the owner", "::1"));

@@ -169,7 +169,8 @@ struct Target {
   /// Demo data: anything inside a demo tenant (the only place temporary users exist).
   bool is_temporary = false;
   /// For user.create / user.update / user.deactivate: the role the target user has or
-  /// will have. Actors may only manage strictly lower roles.
+  /// will have. Actors may only manage strictly lower roles, and PLATFORM_SUPPORT only
+  /// users of a tenant (a `tenant` here).
   std::optional<Role> role;
 };
 

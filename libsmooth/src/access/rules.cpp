@@ -44,6 +44,10 @@ Decision Evaluate(const ActorFacts& actor, Action action, const Target& target,
               fmt::format("{} may only manage users of a lower role than its own, not {}",
                           RoleName(user.role), RoleName(*target.role)),
               {}};
+    // The role table gives PLATFORM_SUPPORT tenant users as its scope: it manages no
+    // platform user, though PLATFORM_SALES ranks below it.
+    if (user.role == Role::kPlatformSupport && !target.tenant)
+      return {false, "PLATFORM_SUPPORT may only manage tenant users", {}};
   }
   Scope scope = MatrixScope(user.role, action);
   // Allowed decisions are the hot path (every booking makes one): no formatting there.
