@@ -52,6 +52,12 @@ def random_rule(rng):
     if rng.random() < 0.3:
         parts.append("BYMONTH=" + ",".join(str(rng.randint(1, 12))
                                            for _ in range(rng.randint(1, 3))))
+    # Not 52 or 53: dateutil misnumbers the days of early January that belong to the last
+    # week of the year before (2039-01-01 is in week 52 of 2038, which it takes for 53).
+    # recurrence_test checks those against Python's date.isocalendar().
+    if freq == "YEARLY" and rng.random() < 0.15:
+        parts.append("BYWEEKNO=" + ",".join(
+            str(rng.choice([1, 2, 10, 20, -1, -2])) for _ in range(rng.randint(1, 2))))
     if freq == "YEARLY" and rng.random() < 0.15:
         parts.append("BYYEARDAY=" + ",".join(
             str(rng.choice([1, 2, 60, 100, 200, 365, 366, -1, -2])) for _ in range(rng.randint(1, 2))))

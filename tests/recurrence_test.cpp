@@ -436,15 +436,34 @@ TEST_CASE("DAILY and WEEKLY rules: negative BYMONTHDAY, and weeks as WKST begins
         Strings{"2026-11-05", "2026-11-19"});
 }
 
-// libical 3.0 placed BYWEEKNO's weeks wrongly (BYWEEKNO=20 gave days in September) and
-// crashed on some (BYWEEKNO=20,-1); libsmooth does not expand it yet.
-TEST_CASE("BYWEEKNO is refused") {
-  for (std::string rule :
-       {"FREQ=YEARLY;BYWEEKNO=20;COUNT=2", "FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO;COUNT=2",
-        "FREQ=YEARLY;BYWEEKNO=20,-1;COUNT=3", "FREQ=YEARLY;BYWEEKNO=53;COUNT=2"}) {
-    CAPTURE(rule);
-    CHECK(Error(rule) == "rrule: BYWEEKNO is not supported");
-  }
+// Week numbers as ISO 8601 has them, with weeks begun on WKST: week 1 is the first week with
+// four days or more in the year. The dates below are Python's date.isocalendar() for
+// WKST=MO. (libical 3.0 placed these weeks wrongly, BYWEEKNO=20 in September, and crashed on
+// BYWEEKNO=20,-1.)
+TEST_CASE("BYWEEKNO: weeks of the year as ISO 8601 numbers them, across the year's ends") {
+  CHECK(Dates(Expand("FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO;COUNT=3", "UTC", {2026, 1, 1}, 9h)) ==
+        Strings{"2026-05-11", "2027-05-17", "2028-05-15"});
+  // 2026 has 53 weeks; the 53rd runs into 2027. Without BYDAY, every day of the week.
+  CHECK(
+      Dates(Expand("FREQ=YEARLY;BYWEEKNO=53;COUNT=6", "UTC", {2026, 1, 1}, 9h)) ==
+      Strings{"2026-12-28", "2026-12-29", "2026-12-30", "2026-12-31", "2027-01-01", "2027-01-02"});
+  // January 1st and 2nd of 2039 are in week 52 of 2038.
+  CHECK(Dates(Expand("FREQ=YEARLY;BYWEEKNO=52;BYDAY=SA,SU;COUNT=4", "UTC", {2038, 6, 1}, 9h)) ==
+        Strings{"2039-01-01", "2039-01-02", "2039-12-31", "2040-01-01"});
+  // The last week, whichever number it has.
+  CHECK(Dates(Expand("FREQ=YEARLY;BYWEEKNO=-1;BYDAY=FR;COUNT=3", "UTC", {2026, 6, 1}, 9h)) ==
+        Strings{"2027-01-01", "2027-12-31", "2028-12-29"});
+  // WKST moves the weeks: from Sunday, 2027's first week begins on January 3rd.
+  CHECK(Dates(Expand("FREQ=YEARLY;BYWEEKNO=1;BYDAY=SU;COUNT=2", "UTC", {2026, 6, 1}, 9h)) ==
+        Strings{"2027-01-10", "2028-01-09"});
+  CHECK(Dates(Expand("FREQ=YEARLY;WKST=SU;BYWEEKNO=1;BYDAY=SU;COUNT=2", "UTC", {2026, 6, 1}, 9h)) ==
+        Strings{"2027-01-03", "2028-01-02"});
+  // RFC 5545 allows it with YEARLY only, and a numbered BYDAY not with it.
+  CHECK(Error("FREQ=MONTHLY;BYWEEKNO=3;COUNT=2") == "rrule: BYWEEKNO needs FREQ=YEARLY");
+  CHECK(Error("FREQ=YEARLY;BYWEEKNO=10;BYDAY=1MO;COUNT=2") ==
+        "rrule: BYDAY with a number (such as 2MO) cannot be used with BYWEEKNO");
+  CHECK(Error("FREQ=YEARLY;BYWEEKNO=54;COUNT=2") ==
+        "rrule: BYWEEKNO 54 is out of range (1 to 53, or -53 to -1)");
 }
 
 TEST_CASE("BYSETPOS counts each day once, however many values name it") {

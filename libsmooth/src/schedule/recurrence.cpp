@@ -127,6 +127,8 @@ std::string_view WhyNeverMatches(const icalrecurrencetype& rule, unsigned start_
     per_period = by_days > 0 ? plain_days : 7;
   } else if (rule.freq == ICAL_MONTHLY_RECURRENCE) {
     per_period = month_days > 0 ? month_days : by_days > 0 ? by_day_count : 31;
+  } else if (HasAny(rule.by_week_no)) {
+    return "";
   } else {
     const int year_days = CountOf(rule.by_year_day, ICAL_BY_YEARDAY_SIZE);
     if (year_days > 0) {
@@ -203,6 +205,7 @@ std::string OutOfRange(const icalrecurrencetype& rule) {
       {"BYDAY", positions.data(), static_cast<int>(positions.size()), 1, 53, true},
       {"BYMONTHDAY", rule.by_month_day, ICAL_BY_MONTHDAY_SIZE, 1, 31, true},
       {"BYYEARDAY", rule.by_year_day, ICAL_BY_YEARDAY_SIZE, 1, 366, true},
+      {"BYWEEKNO", rule.by_week_no, ICAL_BY_WEEKNO_SIZE, 1, 53, true},
       {"BYMONTH", months.data(), static_cast<int>(months.size()), 1, 12, false},
       {"BYSETPOS", rule.by_set_pos, ICAL_BY_SETPOS_SIZE, 1, 366, true},
   };
@@ -222,10 +225,13 @@ std::string OutOfRange(const icalrecurrencetype& rule) {
 }
 
 // Gives a rule the days RFC 5545 takes from the first start where it names none (no BYDAY,
-// BYMONTHDAY or BYYEARDAY): WEEKLY repeats its weekday, MONTHLY its day of the month, and
-// YEARLY its day and month (that day of each BYMONTH month if the rule has BYMONTH).
+// BYMONTHDAY, BYYEARDAY or BYWEEKNO): WEEKLY repeats its weekday, MONTHLY its day of the
+// month, and YEARLY its day and month (that day of each BYMONTH month if the rule has
+// BYMONTH).
 void AddDefaults(icalrecurrencetype& rule, LocalDate first) {
-  if (HasAny(rule.by_day) || HasAny(rule.by_month_day) || HasAny(rule.by_year_day)) return;
+  if (HasAny(rule.by_day) || HasAny(rule.by_month_day) || HasAny(rule.by_year_day) ||
+      HasAny(rule.by_week_no))
+    return;
   switch (rule.freq) {
     case ICAL_WEEKLY_RECURRENCE: {
       const date::weekday weekday(ToLocalDays(first));
@@ -264,12 +270,13 @@ bool HasNumberedDay(const icalrecurrencetype& rule) {
 // first start's hour and minute where not given); BYSETPOS then picks among the period's
 // starts, counting from its first or (negative) from its last. Starts before `first` are
 // not part of the series, though BYSETPOS counts them. A numbered BYDAY counts within the
-// month (MONTHLY, or YEARLY with BYMONTH) or the year. The rule comes with its defaults
-// (AddDefaults).
+// month (MONTHLY, or YEARLY with BYMONTH) or the year; BYWEEKNO numbers weeks as ISO 8601
+// does, with WKST's weeks (InWeek). The rule comes with its defaults (AddDefaults).
 //
 // libical 3.0 expanded rules wrongly in many ways (BYHOUR taken in the order written, WEEKLY
 // weeks that WKST does not begin, a day two values name counted twice by BYSETPOS, BYSETPOS
-// ignored with DAILY and WEEKLY) and crashed on some; it only parses the rule now.
+// ignored with DAILY and WEEKLY, BYWEEKNO's weeks misplaced) and crashed on some
+// (FREQ=YEARLY;BYWEEKNO=20,-1); it only parses the rule now.
 class Expansion {
  public:
   Expansion(const icalrecurrencetype& rule, date::local_seconds first, date::local_seconds bound)
@@ -281,7 +288,9 @@ class Expansion {
         months_(Values(rule.by_month, ICAL_BY_MONTH_SIZE)),
         month_days_(Values(rule.by_month_day, ICAL_BY_MONTHDAY_SIZE)),
         year_days_(Values(rule.by_year_day, ICAL_BY_YEARDAY_SIZE)),
-        set_positions_(Values(rule.by_set_pos, ICAL_BY_SETPOS_SIZE)) {
+        week_numbers_(Values(rule.by_week_no, ICAL_BY_WEEKNO_SIZE)),
+        set_positions_(Values(rule.by_set_pos, ICAL_BY_SETPOS_SIZE)),
+        week_start_(rule.week_start == ICAL_NO_WEEKDAY ? 1u : WeekdayIndex(rule.week_start)) {
     const date::local_days first_day = date::floor<date::days>(first);
     const date::year_month_day ymd(first_day);
     const auto at = std::chrono::duration_cast<std::chrono::minutes>(first - first_day);
@@ -307,14 +316,9 @@ class Expansion {
     // Periods are counted from the first one's start: a day, a week's first day as WKST
     // says, a month (as months since year 0) or a year.
     switch (freq_) {
-      case ICAL_WEEKLY_RECURRENCE: {
-        const unsigned week_start =
-            rule.week_start == ICAL_NO_WEEKDAY ? 1u : WeekdayIndex(rule.week_start);
-        const unsigned weekday = date::weekday(first_day).c_encoding();
-        origin_ =
-            (first_day - date::days((weekday + 7 - week_start) % 7)).time_since_epoch().count();
+      case ICAL_WEEKLY_RECURRENCE:
+        origin_ = WeekOf(first_day).time_since_epoch().count();
         break;
-      }
       case ICAL_MONTHLY_RECURRENCE:
         origin_ = MonthIndex(ymd.year() / ymd.month());
         break;
@@ -346,6 +350,34 @@ class Expansion {
   }
   static bool Contains(const std::vector<int>& values, int v) {
     return std::find(values.begin(), values.end(), v) != values.end();
+  }
+  // The first day of the week `day` is in, as WKST begins weeks.
+  date::local_days WeekOf(date::local_days day) const {
+    return day - date::days((date::weekday(day).c_encoding() + 7 - week_start_) % 7);
+  }
+  // The first day of week 1 of `year`: the first week with at least four of its days in
+  // that year (ISO 8601, with weeks begun on WKST).
+  date::local_days FirstWeek(date::year year) const {
+    const date::local_days jan1{year / date::January / 1};
+    const date::local_days week = WeekOf(jan1);
+    return jan1 - week > date::days(3) ? week + date::days(7) : week;
+  }
+  // Whether `day` is in a week BYWEEKNO names: its number in the year the week belongs to
+  // (days of late December can be in week 1 of the next year, early January in the last
+  // week of the one before), or with a negative value counted from that year's last week.
+  bool InWeek(date::local_days day, date::year year) const {
+    date::local_days first = FirstWeek(year);
+    date::local_days next = FirstWeek(year + date::years(1));
+    if (day < first) {
+      next = first;
+      first = FirstWeek(year - date::years(1));
+    } else if (day >= next) {
+      first = next;
+      next = FirstWeek(year + date::years(2));
+    }
+    const int number = static_cast<int>((day - first).count() / 7) + 1;
+    const int weeks = static_cast<int>((next - first).count() / 7);
+    return Contains(week_numbers_, number) || Contains(week_numbers_, number - weeks - 1);
   }
   static long MonthIndex(date::year_month ym) {
     return static_cast<long>(int(ym.year())) * 12 + static_cast<long>(unsigned(ym.month())) - 1;
@@ -440,6 +472,7 @@ class Expansion {
     if (!year_days_.empty() && !Contains(year_days_, year_day) &&
         !Contains(year_days_, year_day - year_length - 1))
       return false;
+    if (!week_numbers_.empty() && !InWeek(day, ymd.year())) return false;
     if (!by_weekday_) return true;
     const unsigned weekday = date::weekday(day).c_encoding();
     if (weekdays_[weekday]) return true;
@@ -465,7 +498,8 @@ class Expansion {
   const date::local_seconds first_;
   const date::local_days last_day_;
   const date::local_seconds bound_;
-  std::vector<int> months_, month_days_, year_days_, set_positions_;
+  std::vector<int> months_, month_days_, year_days_, week_numbers_, set_positions_;
+  const unsigned week_start_;       // WKST, as a c_encoding
   std::array<bool, 7> weekdays_{};  // BYDAY without a number, by c_encoding
   std::vector<NumberedDay> numbered_days_;
   bool by_weekday_ = false;                  // whether days must match weekdays_ or numbered_days_
@@ -543,12 +577,15 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   }
   // Occurrences carry whole minutes.
   if (HasAny(rule.by_second)) return Refuse("BYSECOND is not supported");
-  if (HasAny(rule.by_week_no)) return Refuse("BYWEEKNO is not supported");
   // RFC 5545 §3.3.10 allows these parts only with these frequencies.
   const bool monthly_or_yearly =
       rule.freq == ICAL_MONTHLY_RECURRENCE || rule.freq == ICAL_YEARLY_RECURRENCE;
   if (HasNumberedDay(rule) && !monthly_or_yearly)
     return Refuse("BYDAY with a number (such as 2MO) needs FREQ=MONTHLY or YEARLY");
+  if (HasAny(rule.by_week_no) && rule.freq != ICAL_YEARLY_RECURRENCE)
+    return Refuse("BYWEEKNO needs FREQ=YEARLY");
+  if (HasAny(rule.by_week_no) && HasNumberedDay(rule))
+    return Refuse("BYDAY with a number (such as 2MO) cannot be used with BYWEEKNO");
   if (HasAny(rule.by_year_day) && rule.freq != ICAL_YEARLY_RECURRENCE)
     return Refuse("BYYEARDAY needs FREQ=YEARLY");
   if (HasAny(rule.by_month_day) && rule.freq == ICAL_WEEKLY_RECURRENCE)
@@ -560,6 +597,7 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   SortValues(rule.by_month, ICAL_BY_MONTH_SIZE);
   SortValues(rule.by_month_day, ICAL_BY_MONTHDAY_SIZE);
   SortValues(rule.by_year_day, ICAL_BY_YEARDAY_SIZE);
+  SortValues(rule.by_week_no, ICAL_BY_WEEKNO_SIZE);
   SortValues(rule.by_day, ICAL_BY_DAY_SIZE);
   SortValues(rule.by_set_pos, ICAL_BY_SETPOS_SIZE);
   AddDefaults(rule, first_date);

@@ -37,11 +37,11 @@ inline constexpr int kMaxRecurrenceYears = 100;
 /// rule, is called under a lock; libsmooth expands it).
 ///
 /// - FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY, with INTERVAL, BYDAY, BYMONTHDAY,
-///   BYMONTH, BYYEARDAY, BYSETPOS, BYHOUR, BYMINUTE and WKST, as RFC 5545 §3.3.10 defines
-///   them (docs/scheduling.md, "Recurring series"). Refused: RSCALE, BYSECOND, BYWEEKNO, a
-///   part the table there does not allow with FREQ (a numbered BYDAY such as 2MO outside
-///   MONTHLY and YEARLY, BYYEARDAY outside YEARLY, BYMONTHDAY with WEEKLY), and values out
-///   of range.
+///   BYMONTH, BYYEARDAY, BYWEEKNO, BYSETPOS, BYHOUR, BYMINUTE and WKST, as RFC 5545
+///   §3.3.10 defines them (docs/scheduling.md, "Recurring series"). Refused: RSCALE,
+///   BYSECOND, a part the rules there do not allow with FREQ (a numbered BYDAY such as 2MO
+///   outside MONTHLY and YEARLY or with BYWEEKNO, BYYEARDAY or BYWEEKNO outside YEARLY,
+///   BYMONTHDAY with WEEKLY), and values out of range.
 /// - Any first year from 1 to 9999 works. Occurrences may fall after year 9999; the caller
 ///   bounds them.
 /// - The rule must end: COUNT, or UNTIL as a DATE (inclusive of that whole local date), a
