@@ -149,6 +149,23 @@ TEST_CASE("an occurrence in a fall-back overlap is its first occurrence") {
                 "2026-11-02 01:30 = 2026-11-02T06:30:00Z"});
 }
 
+TEST_CASE("a series asked from the second of a repeated time starts no occurrence before it") {
+  // 2026-11-01 01:30 EST (06:30Z), the second 01:30 in New York: that day's 01:45 is the
+  // second 01:45 too (06:45Z), not the first (05:45Z, before the series' first start).
+  const smooth::Instant second_0130 = smooth::ParseRfc3339("2026-11-01T06:30:00Z").value();
+  auto r = ExpandRecurrence("FREQ=DAILY;BYHOUR=1;BYMINUTE=30,45;COUNT=4", Zone("America/New_York"),
+                            {2026, 11, 1}, 90min, 500, smooth::Duration(0), second_0130);
+  REQUIRE(r.ok());
+  CHECK(Show(*r) == Strings{"2026-11-01 01:30 = 2026-11-01T06:30:00Z",
+                            "2026-11-01 01:45 = 2026-11-01T06:45:00Z",
+                            "2026-11-02 01:30 = 2026-11-02T06:30:00Z",
+                            "2026-11-02 01:45 = 2026-11-02T06:45:00Z"});
+  // From the first 01:30, the first readings, as for any series.
+  CHECK(Show(Expand("FREQ=DAILY;BYHOUR=1;BYMINUTE=30,45;COUNT=2", "America/New_York", {2026, 11, 1},
+                    90min)) == Strings{"2026-11-01 01:30 = 2026-11-01T05:30:00Z",
+                                       "2026-11-01 01:45 = 2026-11-01T05:45:00Z"});
+}
+
 TEST_CASE("BYHOUR gives several starts a day; an RRULE: prefix and lower case are fine") {
   CHECK(Show(Expand("RRULE:freq=daily;byhour=9,14;count=3", "Asia/Kolkata", {2026, 7, 1}, 9h)) ==
         Strings{"2026-07-01 09:00 = 2026-07-01T03:30:00Z",
@@ -176,11 +193,32 @@ TEST_CASE("a value no calendar has, or a part its FREQ cannot have, is refused b
   CHECK(Error("FREQ=YEARLY;BYYEARDAY=367;COUNT=3") ==
         "rrule: BYYEARDAY 367 is out of range (1 to 366, or -366 to -1)");
   CHECK(Error("FREQ=YEARLY;BYDAY=54MO;COUNT=3") ==
-        "rrule: BYDAY 54 is out of range (1 to 53, or -53 to -1)");
+        "rrule: BYDAY 54MO is out of range (1 to 53, or -53 to -1)");
   CHECK(Error("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-367;COUNT=3") ==
         "rrule: BYSETPOS -367 is out of range (1 to 366, or -366 to -1)");
   CHECK(Error("FREQ=YEARLY;BYMONTH=5L;COUNT=3") ==
         "rrule: BYMONTH 5L: leap months need RSCALE, which is not supported");
+  // libical 3.0 cut these down without a word (257MO to 1MO, 65537 to 1, a COUNT past 2^32 to
+  // the rest), ignored what follows a number, and rolled an impossible UNTIL forward.
+  CHECK(Error("FREQ=MONTHLY;BYDAY=257MO;COUNT=3") ==
+        "rrule: BYDAY 257MO is out of range (1 to 53, or -53 to -1)");
+  CHECK(Error("FREQ=DAILY;INTERVAL=65537;COUNT=3") ==
+        "rrule: INTERVAL 65537 is out of range (1 to 32767)");
+  CHECK(Error("FREQ=DAILY;COUNT=4294967298") ==
+        "rrule: COUNT 4294967298 is out of range (1 to 2147483647)");
+  CHECK(Error("FREQ=DAILY;COUNT=2x") == "rrule: COUNT 2x is not a whole number");
+  CHECK(Error("FREQ=DAILY;BYMONTHDAY=1,x;COUNT=2") == "rrule: BYMONTHDAY x is not a whole number");
+  CHECK(Error("FREQ=WEEKLY;BYDAY=1 MO;COUNT=2") ==
+        "rrule: BYDAY 1 MO is not a weekday such as MO, 2MO or -1FR");
+  CHECK(Error("FREQ=DAILY;UNTIL=20260230") == "rrule: UNTIL 20260230 is not a real date and time");
+  CHECK(Error("FREQ=DAILY;UNTIL=20260305T996000") ==
+        "rrule: UNTIL 20260305T996000 is not a real date and time");
+  CHECK(Error("FREQ=DAILY;UNTIL=2026-03-05") ==
+        "rrule: UNTIL 2026-03-05 is not a date (YYYYMMDD) or a date-time (YYYYMMDDTHHMMSS)");
+  CHECK(Error("FREQ=DAILY;COUNT=2;COUNT=3") == "rrule: COUNT is given twice");
+  // BYSETPOS "MUST only be used in conjunction with another BYxxx rule part".
+  CHECK(Error("FREQ=DAILY;BYSETPOS=1;COUNT=2") ==
+        "rrule: BYSETPOS needs another BY part to pick from, such as BYDAY");
   // RFC 5545 §3.3.10's table of parts and frequencies.
   CHECK(Error("FREQ=MONTHLY;BYYEARDAY=100;COUNT=3") == "rrule: BYYEARDAY needs FREQ=YEARLY");
   CHECK(Error("FREQ=DAILY;BYYEARDAY=100;COUNT=3") == "rrule: BYYEARDAY needs FREQ=YEARLY");
@@ -257,6 +295,12 @@ TEST_CASE("series that never or only very late produce occurrences are refused, 
 }
 
 TEST_CASE("a series with no occurrences at all is refused") {
+  // Never: January 1st is not in February, and no second Monday is the 1st.
+  for (const char* rule : {"FREQ=YEARLY;BYYEARDAY=1;BYMONTH=2;COUNT=1",
+                           "FREQ=MONTHLY;BYMONTHDAY=1;BYDAY=2MO;COUNT=1"}) {
+    CAPTURE(rule);
+    CHECK(Error(rule) == "rrule: the series has no occurrences within 100 years of its start");
+  }
   CHECK(Error("FREQ=DAILY;UNTIL=20260301", {2026, 3, 2}) == "rrule: the series has no occurrences");
   // UNTIL on the first day, before the first start.
   CHECK(Error("FREQ=DAILY;UNTIL=20260302T140000Z", {2026, 3, 2}, 10h) ==

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cctype>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -61,7 +62,9 @@ int CountOf(const short* values, int size) {
 }
 
 // Why the rule, with its defaults (AddDefaults), can never produce an occurrence, or "" if
-// it may: such a rule is refused with the reason rather than searched for a hundred years.
+// it may, for the shapes whose reason can be told: a day no month has, a weekday no month or
+// year has that many of, a BYSETPOS beyond a period's starts. Other rules that never match
+// (BYYEARDAY=1 with BYMONTH=2, say) are searched for the hundred years of the horizon.
 std::string_view WhyNeverMatches(const icalrecurrencetype& rule, unsigned start_month) {
   // Months of the year the rule can reach: BYMONTH, and for MONTHLY the months INTERVAL
   // steps onto from the start.
@@ -176,51 +179,132 @@ void SortValues(short* values, int size) {
   std::fill(std::unique(values, end), end, static_cast<short>(ICAL_RECURRENCE_ARRAY_MAX));
 }
 
-// Why a BY part has a value no calendar has ("" if none does). libical's parser checks
-// some parts, not these.
-std::string OutOfRange(const icalrecurrencetype& rule) {
-  struct Part {
-    const char* name;
-    const short* values;
-    int size, low, high;
-    bool signed_;  // -high..-low allowed as well
-  };
-  std::vector<short> months;  // BYMONTH values carry a leap-month flag in libical
-  for (int i = 0; i < CountOf(rule.by_month, ICAL_BY_MONTH_SIZE); ++i) {
-    const int month = icalrecurrencetype_month_month(rule.by_month[i]);
-    if (icalrecurrencetype_month_is_leap(rule.by_month[i]))
-      return fmt::format("BYMONTH {}L: leap months need RSCALE, which is not supported", month);
-    months.push_back(static_cast<short>(month));
+// The whole number `s` is, with a sign if `sign_allowed`, or nullopt if it is anything else
+// (empty, other characters, more than `max_digits` digits).
+std::optional<long> WholeNumber(std::string_view s, bool sign_allowed, std::size_t max_digits) {
+  bool negative = false;
+  if (sign_allowed && !s.empty() && (s.front() == '+' || s.front() == '-')) {
+    negative = s.front() == '-';
+    s.remove_prefix(1);
   }
-  months.push_back(ICAL_RECURRENCE_ARRAY_MAX);
-  std::vector<short> positions;
-  for (int i = 0; i < CountOf(rule.by_day, ICAL_BY_DAY_SIZE); ++i) {
-    const int position = icalrecurrencetype_day_position(rule.by_day[i]);
-    if (position != 0) positions.push_back(static_cast<short>(position));
+  if (s.empty() || s.size() > max_digits) return std::nullopt;
+  long n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
   }
-  positions.push_back(ICAL_RECURRENCE_ARRAY_MAX);
-  const Part parts[] = {
-      {"BYMINUTE", rule.by_minute, ICAL_BY_MINUTE_SIZE, 0, 59, false},
-      {"BYHOUR", rule.by_hour, ICAL_BY_HOUR_SIZE, 0, 23, false},
-      {"BYDAY", positions.data(), static_cast<int>(positions.size()), 1, 53, true},
-      {"BYMONTHDAY", rule.by_month_day, ICAL_BY_MONTHDAY_SIZE, 1, 31, true},
-      {"BYYEARDAY", rule.by_year_day, ICAL_BY_YEARDAY_SIZE, 1, 366, true},
-      {"BYWEEKNO", rule.by_week_no, ICAL_BY_WEEKNO_SIZE, 1, 53, true},
-      {"BYMONTH", months.data(), static_cast<int>(months.size()), 1, 12, false},
-      {"BYSETPOS", rule.by_set_pos, ICAL_BY_SETPOS_SIZE, 1, 366, true},
+  return negative ? -n : n;
+}
+
+// The text of `rest` up to the first `separator` (or all of it), removed from `rest` with
+// the separator.
+std::string_view TakeItem(std::string_view& rest, char separator) {
+  const std::size_t end = std::min(rest.find(separator), rest.size());
+  const std::string_view item = rest.substr(0, end);
+  rest.remove_prefix(std::min(end + 1, rest.size()));
+  return item;
+}
+
+std::string OutOfRange(std::string_view name, std::string_view value, long low, long high,
+                       bool signed_) {
+  return signed_ ? fmt::format("{} {} is out of range ({} to {}, or {} to {})", name, value, low,
+                               high, -high, -low)
+                 : fmt::format("{} {} is out of range ({} to {})", name, value, low, high);
+}
+
+// Why the rule's text is not what RFC 5545 §3.3.10 allows for the parts libical would read
+// wrongly, or "" if it is. libical 3.0 cuts numbers down without a word (INTERVAL=65537 read
+// as 1, BYDAY=257MO as 1MO, a COUNT past 2^32 as what is left), ignores what follows a number
+// (COUNT=2x), and rolls an impossible UNTIL forward (20260230 as March 2nd): every number,
+// weekday and UNTIL is checked here, in full, before libical reads the rule. Parts are
+// named NAME=VALUE, each once; names libical knows and these do not cover (FREQ, WKST,
+// RSCALE, SKIP) are left to it, and so are names it does not know, which it refuses.
+std::string CheckText(std::string_view body) {
+  struct List {
+    std::string_view name;
+    long low, high;
+    bool signed_;
   };
-  for (const Part& part : parts) {
-    for (int i = 0; i < CountOf(part.values, part.size); ++i) {
-      const int v = part.values[i];
-      const int magnitude = part.signed_ ? std::abs(v) : v;
-      if (magnitude < part.low || magnitude > part.high) {
-        return part.signed_ ? fmt::format("{} {} is out of range ({} to {}, or {} to {})",
-                                          part.name, v, part.low, part.high, -part.high, -part.low)
-                            : fmt::format("{} {} is out of range ({} to {})", part.name, v,
-                                          part.low, part.high);
-      }
+  static constexpr List kLists[] = {
+      {"BYSECOND", 0, 60, false},  {"BYMINUTE", 0, 59, false},  {"BYHOUR", 0, 23, false},
+      {"BYMONTHDAY", 1, 31, true}, {"BYYEARDAY", 1, 366, true}, {"BYWEEKNO", 1, 53, true},
+      {"BYMONTH", 1, 12, false},   {"BYSETPOS", 1, 366, true},
+  };
+  std::vector<std::string> seen;
+  bool other_by_part = false;  // a BY part besides BYSETPOS
+  while (!body.empty()) {
+    const std::string_view part = TakeItem(body, ';');
+    const std::size_t equals = part.find('=');
+    if (equals == std::string_view::npos) return "not a valid RFC 5545 recurrence rule";
+    std::string name(part.substr(0, equals));
+    const std::string_view value = part.substr(equals + 1);
+    for (char& c : name) {
+      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+      if ((c < 'A' || c > 'Z') && c != '-') return "not a valid RFC 5545 recurrence rule";
+    }
+    if (std::find(seen.begin(), seen.end(), name) != seen.end())
+      return fmt::format("{} is given twice", name);
+    seen.push_back(name);
+    if (name.rfind("BY", 0) == 0 && name != "BYSETPOS") other_by_part = true;
+
+    if (name == "COUNT" || name == "INTERVAL") {
+      // libical keeps COUNT in an int and INTERVAL in a short.
+      const long high = name == "COUNT" ? 2147483647 : 32767;
+      const auto n = WholeNumber(value, false, 12);
+      if (!n) return fmt::format("{} {} is not a whole number", name, value);
+      if (*n < 1 || *n > high) return OutOfRange(name, value, 1, high, false);
+    } else if (name == "UNTIL") {
+      // YYYYMMDD, or YYYYMMDDTHHMMSS with an optional Z.
+      const bool is_date = value.size() == 8;
+      const bool shape_ok =
+          is_date ||
+          ((value.size() == 15 || (value.size() == 16 && value[15] == 'Z')) && value[8] == 'T');
+      const auto ymd = shape_ok ? WholeNumber(value.substr(0, 8), false, 8) : std::nullopt;
+      const auto hms = !shape_ok ? std::nullopt
+                       : is_date ? std::optional<long>(0)
+                                 : WholeNumber(value.substr(9, 6), false, 6);
+      if (!ymd || !hms)
+        return fmt::format("UNTIL {} is not a date (YYYYMMDD) or a date-time (YYYYMMDDTHHMMSS)",
+                           value);
+      const LocalDate date{static_cast<int>(*ymd / 10000), static_cast<int>(*ymd / 100 % 100),
+                           static_cast<int>(*ymd % 100)};
+      if (!IsValidDate(date) || *hms / 10000 > 23 || *hms / 100 % 100 > 59 || *hms % 100 > 59)
+        return fmt::format("UNTIL {} is not a real date and time", value);
+    } else if (name == "BYDAY") {
+      other_by_part = true;
+      std::string_view list = value;
+      do {
+        const std::string_view entry = TakeItem(list, ',');
+        const bool day_ok = entry.size() >= 2 &&
+                            std::isalpha(static_cast<unsigned char>(entry[entry.size() - 1])) &&
+                            std::isalpha(static_cast<unsigned char>(entry[entry.size() - 2]));
+        const std::string_view number = day_ok ? entry.substr(0, entry.size() - 2) : entry;
+        const auto n = number.empty() ? std::optional<long>(0) : WholeNumber(number, true, 3);
+        if (!day_ok || !n)
+          return fmt::format("BYDAY {} is not a weekday such as MO, 2MO or -1FR", entry);
+        if (!number.empty() && (std::abs(*n) < 1 || std::abs(*n) > 53))
+          return OutOfRange("BYDAY", entry, 1, 53, true);
+      } while (!list.empty());
+    } else {
+      const auto* spec = std::find_if(std::begin(kLists), std::end(kLists),
+                                      [&](const List& l) { return l.name == name; });
+      if (spec == std::end(kLists)) continue;
+      std::string_view list = value;
+      do {
+        const std::string_view entry = TakeItem(list, ',');
+        if (name == "BYMONTH" && !entry.empty() && (entry.back() == 'L' || entry.back() == 'l'))
+          return fmt::format("BYMONTH {}: leap months need RSCALE, which is not supported", entry);
+        const auto n = WholeNumber(entry, spec->signed_, 3);
+        if (!n) return fmt::format("{} {} is not a whole number", name, entry);
+        const long magnitude = std::abs(*n);
+        if (magnitude < spec->low || magnitude > spec->high)
+          return OutOfRange(name, entry, spec->low, spec->high, spec->signed_);
+      } while (!list.empty());
     }
   }
+  // RFC 5545: BYSETPOS "MUST only be used in conjunction with another BYxxx rule part".
+  if (std::find(seen.begin(), seen.end(), "BYSETPOS") != seen.end() && !other_by_part)
+    return "BYSETPOS needs another BY part to pick from, such as BYDAY";
   return "";
 }
 
@@ -549,6 +633,7 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   const date::local_seconds first_start =
       date::local_seconds(ToLocalDays(first_date)) + start_minutes;
 
+  if (const std::string why = CheckText(body); !why.empty()) return Refuse(why);
   icalrecurrencetype rule;
   bool parse_failed = false;
   {
@@ -590,8 +675,6 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
     return Refuse("BYYEARDAY needs FREQ=YEARLY");
   if (HasAny(rule.by_month_day) && rule.freq == ICAL_WEEKLY_RECURRENCE)
     return Refuse("BYMONTHDAY cannot be used with FREQ=WEEKLY");
-  // libical's parser lets some values through that no calendar has.
-  if (const std::string why = OutOfRange(rule); !why.empty()) return Refuse(why);
   SortValues(rule.by_hour, ICAL_BY_HOUR_SIZE);
   SortValues(rule.by_minute, ICAL_BY_MINUTE_SIZE);
   SortValues(rule.by_month, ICAL_BY_MONTH_SIZE);
@@ -647,6 +730,9 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
   }
   const std::size_t count = static_cast<std::size_t>(rule.count);
   Expansion expansion(rule, first_start, bound);
+  // The first start as LocalToInstant reads it; `first_instant` is later when it was asked
+  // at the second of a repeated wall-clock time.
+  const Instant first_reading = LocalToInstant(zone, first_date, start_minutes) + seconds;
 
   std::vector<Occurrence> out;
   std::set<Instant> instants;
@@ -664,9 +750,16 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
     const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(local - day);
     // The first local start is the instant it was asked at (the second of a repeated wall
     // clock time, say), which a UTC UNTIL then bounds.
-    const Instant instant = first_instant && date == first_date && minutes == start_minutes
-                                ? *first_instant
-                                : LocalToInstant(zone, date, minutes) + seconds;
+    Instant instant = first_instant && date == first_date && minutes == start_minutes
+                          ? *first_instant
+                          : LocalToInstant(zone, date, minutes) + seconds;
+    // A later wall-clock time in the overlap the first start was asked in the second time
+    // is read the second time too, so that no occurrence starts before the series does
+    // (from the second 01:30 of a fall-back day, its 01:45 is the second 01:45).
+    if (first_instant && instant < *first_instant) {
+      const Instant again = instant + (*first_instant - first_reading);
+      if (ToLocal(zone, again) == date::local_time<Duration>(local) + seconds) instant = again;
+    }
     if (until_kind == UntilKind::kUtc && instant > utc_limit) continue;
     // Local starts in a spring-forward gap are read with the offset before it, which can
     // make them the instant of another start (02:30 and 03:30 on a New York March change
@@ -677,6 +770,10 @@ Result<std::vector<Occurrence>> ExpandRecurrence(std::string_view rrule,
     }
     out.push_back({date, minutes, instant});
     if (count != 0 && out.size() == count) break;
+  }
+  if (count != 0 && out.empty()) {
+    return Refuse(fmt::format("the series has no occurrences within {} years of its start",
+                              kMaxRecurrenceYears));
   }
   if (count != 0 && out.size() < count) {
     return Refuse(

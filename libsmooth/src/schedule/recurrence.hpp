@@ -53,7 +53,12 @@ inline constexpr int kMaxRecurrenceYears = 100;
 /// - `first_instant`, when given, is the instant of the first local start (of the two a
 ///   fall-back day's repeated hour has, the one asked for): the occurrence at `first_date`
 ///   and `start_minutes`, if the rule has it, is that instant, and a UTC UNTIL bounds it.
-/// - The series must end within kMaxRecurrenceYears of `first_date`.
+///   When it is the second reading, that day's later wall-clock times in the same overlap
+///   are read the second time too: no occurrence starts before it.
+/// - The series must end within kMaxRecurrenceYears of `first_date` (before that date's
+///   midnight, kMaxRecurrenceYears on).
+/// - Numbers, weekdays and UNTIL are checked in full, each naming its part ("rrule: COUNT
+///   2x is not a whole number"); libical, which parses the rest, would cut them down.
 /// - The first local start is an occurrence only if it matches the rule (as libical and
 ///   python-dateutil read the case RFC 5545 leaves undefined): WEEKLY;BYDAY=MO from a
 ///   Saturday starts on the following Monday, and COUNT counts only matching dates.
