@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "core/digits.hpp"
 #include "schedule/civil_time.hpp"
 
 namespace smooth {
@@ -22,9 +23,7 @@ Result<LocalDate> ParseLocalDate(std::string_view text, std::string_view field) 
     return InvalidArgument(fmt::format("{}: expected a date as YYYY-MM-DD", field));
   }
   auto number = [&](std::size_t pos, std::size_t n) {
-    int value = 0;
-    for (std::size_t i = pos; i < pos + n; ++i) value = value * 10 + (text[i] - '0');
-    return value;
+    return static_cast<int>(internal::Digits(text.substr(pos, n)).value());
   };
   const LocalDate date{number(0, 4), number(5, 2), number(8, 2)};
   if (!internal::IsValidDate(date)) {

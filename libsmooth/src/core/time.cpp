@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "core/digits.hpp"
 #include "schedule/civil_time.hpp"
 
 namespace smooth {
@@ -14,13 +15,9 @@ namespace {
 // Reads exactly `n` ASCII digits at `pos`; false if any is missing or not a digit.
 bool ReadDigits(std::string_view text, std::size_t pos, std::size_t n, int* out) {
   if (pos + n > text.size()) return false;
-  int value = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    const char c = text[i];
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + (c - '0');
-  }
-  *out = value;
+  const auto value = internal::Digits(text.substr(pos, n));
+  if (!value) return false;
+  *out = static_cast<int>(*value);
   return true;
 }
 

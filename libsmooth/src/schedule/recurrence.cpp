@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/digits.hpp"
 #include "schedule/civil_time.hpp"
 
 namespace smooth::internal {
@@ -187,13 +188,9 @@ std::optional<long> WholeNumber(std::string_view s, bool sign_allowed, std::size
     negative = s.front() == '-';
     s.remove_prefix(1);
   }
-  if (s.empty() || s.size() > max_digits) return std::nullopt;
-  long n = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + (c - '0');
-  }
-  return negative ? -n : n;
+  const auto n = s.size() <= max_digits ? Digits(s) : std::nullopt;
+  if (!n) return std::nullopt;
+  return static_cast<long>(negative ? -*n : *n);
 }
 
 // The text of `rest` up to the first `separator` (or all of it), removed from `rest` with
@@ -271,7 +268,6 @@ std::string CheckText(std::string_view body) {
       if (!IsValidDate(date) || *hms / 10000 > 23 || *hms / 100 % 100 > 59 || *hms % 100 > 59)
         return fmt::format("UNTIL {} is not a real date and time", value);
     } else if (name == "BYDAY") {
-      other_by_part = true;
       std::string_view list = value;
       do {
         const std::string_view entry = TakeItem(list, ',');
